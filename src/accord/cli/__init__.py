@@ -1,0 +1,93 @@
+"""The `accord` command line: thin; it parses, calls a service, prints.
+
+Errors a user can cause become one line on stderr and exit status 2 (1 for a check
+that failed); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from accord import __version__
+from accord.cli import demo as demo_cmds
+from accord.cli import store as store_cmds
+from accord.cli import validate as validate_cmds
+from accord.cli.common import err
+from accord.errors import AccordError
+
+app = typer.Typer(
+    name="accord",
+    help="Governed sharing of records about people between public bodies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"accord {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when something fails.")
+    ] = False,
+) -> None:
+    """Accord makes every disclosure accurate, lawful, proportionate, firewalled,
+    accountable, correctable and transparent."""
+
+
+validate_cmds.register(app)
+store_cmds.register(app)
+demo_cmds.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="accord", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("accord: aborted")
+        return 130
+    except AccordError as exc:
+        if debug:
+            raise
+        err.print(f"accord: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("accord: interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(
+            f"accord: internal error: {type(exc).__name__}: {exc} "
+            "(this is a bug in Accord; run again with --debug for the traceback)",
+            markup=False,
+        )
+        return 70
+    return result if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    sys.exit(main())

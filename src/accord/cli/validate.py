@@ -1,0 +1,44 @@
+"""`accord validate`: check an interchange file and report every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from accord import formats
+from accord.cli.common import err, out
+from accord.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("validate")
+    def validate(
+        kind: Annotated[
+            str, typer.Argument(help="Which file it is: cases, register, events or actions.")
+        ],
+        file: Annotated[Path, typer.Argument(help="The file, .csv or .parquet.")],
+    ) -> None:
+        """Check a file against SPEC.md; list its problems (first 20, then a count)."""
+        if kind not in formats.FORMATS:
+            raise typer.BadParameter(
+                f"{kind!r} is not a file kind: use one of {', '.join(formats.FORMATS)}",
+                param_hint="KIND",
+            )
+        try:
+            report = formats.validate(file, kind)
+        except InputError as exc:
+            for p in exc.problems:
+                err.print(str(p), markup=False)
+            raise typer.Exit(2) from None
+        if report.ok:
+            out.print(f"{file}: {report.rows:,} rows, valid {kind} file")
+            return
+        for p in report.problems:
+            err.print(str(p), markup=False)
+        shown = len(report.problems)
+        if report.total > shown:
+            err.print(f"... and {report.total - shown:,} more problems ({report.total:,} in all)")
+        err.print(f"{file}: not a valid {kind} file: {report.total:,} problem(s)")
+        raise typer.Exit(2)

@@ -1,0 +1,69 @@
+"""The errors a user can cause, and the exit status each one means.
+
+The command line turns these into one line on stderr; nothing else reaches a user
+without ``--debug``.  Exit status follows SPEC.md: 2 for bad input or usage, 1 for a
+check that ran and failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class AccordError(Exception):
+    """Bad input or usage: exit status 2."""
+
+    exit_code = 2
+
+
+class CheckFailed(AccordError):
+    """A check ran and did not pass (verify, lint): exit status 1."""
+
+    exit_code = 1
+
+
+class DatabaseUnavailable(AccordError):
+    """The database named by the settings cannot be reached or is not initialised."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with an input file, located exactly.
+
+    ``row`` counts data rows from 1 (the header is not a row); ``None`` means the
+    problem is with the file or its header as a whole.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class InputError(AccordError):
+    """An input file broke the interchange rules; nothing from it was written."""
+
+    def __init__(self, problems: list[Problem], total: int | None = None) -> None:
+        if not problems:
+            raise ValueError("InputError needs at least one problem")
+        self.problems = problems
+        self.total = total if total is not None else len(problems)
+        first = str(problems[0])
+        more = self.total - 1
+        suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else ""
+        super().__init__(first + suffix)
+
+    @classmethod
+    def single(
+        cls, file: str | Path, message: str, row: int | None = None, column: str | None = None
+    ) -> InputError:
+        return cls([Problem(str(file), row, column, message)])

@@ -1,0 +1,1 @@
+"""Governance state: models, connections, migrations and bulk loading."""

@@ -1,0 +1,204 @@
+"""Connections to the governance database, schema upgrades and the bulk-load fast path.
+
+SQLite is the embedded default and PostgreSQL the deployment database; both are used
+through SQLAlchemy 2, and both get the same schema from the same Alembic chain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import JSON, Connection, Engine, Table, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from accord.errors import AccordError, DatabaseUnavailable
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def describe(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+@functools.lru_cache(maxsize=16)
+def engine_for(url: str) -> Engine:
+    """One engine per URL for the life of the process."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise AccordError(f"database URL {url!r} is not a valid URL") from exc
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise AccordError(
+            f"database URL {describe(url)}: Accord supports sqlite:/// and "
+            "postgresql+psycopg:// databases"
+        )
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        parent = Path(parsed.database).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise AccordError(f"database URL {url}: folder {parent} does not exist")
+    try:
+        engine = create_engine(parsed, pool_pre_ping=backend == "postgresql")
+    except ModuleNotFoundError as exc:
+        raise AccordError(f"database URL {describe(url)}: driver {exc.name} is missing") from exc
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+@contextlib.contextmanager
+def connect(url: str) -> Iterator[Connection]:
+    """A connection in one transaction, committed on success, rolled back on error."""
+    engine = engine_for(url)
+    try:
+        conn_cm = engine.begin()
+        conn = conn_cm.__enter__()
+    except OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"cannot reach database {describe(url)}: {str(exc.orig).strip().splitlines()[0]}"
+        ) from exc
+    try:
+        yield conn
+    except BaseException as exc:
+        conn_cm.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    else:
+        conn_cm.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def session(url: str) -> Iterator[Session]:
+    """An ORM session in one transaction over :func:`connect`."""
+    with connect(url) as conn:
+        maker = sessionmaker(bind=conn, expire_on_commit=False)
+        with maker() as s:
+            yield s
+            s.flush()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(url: str) -> str | None:
+    with connect(url) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
+    """Create or upgrade the schema; returns (revision before, revision after)."""
+    with connect(url) as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
+        command.upgrade(alembic_config(conn), revision)
+        after = MigrationContext.configure(conn).get_current_revision()
+    assert after is not None
+    return before, after
+
+
+def require_schema(url: str) -> None:
+    """Refuse to work on a database `accord init` has not brought to the current schema."""
+    rev = current_revision(url)
+    if rev is None:
+        raise DatabaseUnavailable(
+            f"database {describe(url)} has no Accord schema: run `accord init` first"
+        )
+    if rev != head_revision():
+        raise DatabaseUnavailable(
+            f"database {describe(url)} is at schema {rev}, this Accord needs "
+            f"{head_revision()}: run `accord init` to upgrade it"
+        )
+
+
+def bulk_insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """Insert many rows with each backend's fast path: COPY on PostgreSQL, executemany on SQLite.
+
+    ``rows`` are tuples in ``columns`` order holding Python values (dates as ``date``,
+    JSON columns as Python objects).  Values go through the column types' own bind
+    processors on SQLite, so rows written here read back exactly as ORM-written ones.
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return 0
+    cols = ", ".join(f'"{c}"' for c in columns)
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    if conn.dialect.name == "postgresql":
+        json_cols = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+        with dbapi.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as cp:  # type: ignore[attr-defined]
+            if json_cols:
+                for r in rows:
+                    out = list(r)
+                    for i in json_cols:
+                        if out[i] is not None:
+                            out[i] = json.dumps(out[i], separators=(",", ":"))
+                    cp.write_row(out)
+            else:
+                for r in rows:
+                    cp.write_row(r)
+    else:
+        procs = [
+            (i, p)
+            for i, c in enumerate(columns)
+            if (p := table.c[c].type.bind_processor(conn.dialect)) is not None
+        ]
+        if procs:
+            converted = []
+            for r in rows:
+                out = list(r)
+                for i, p in procs:
+                    out[i] = p(out[i])
+                converted.append(out)
+            rows = converted
+        placeholders = ", ".join("?" for _ in columns)
+        cur = dbapi.cursor()
+        try:
+            cur.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES ({placeholders})', rows)
+        finally:
+            cur.close()
+    return len(rows)
+
+
+def dialect_name(url: str) -> str:
+    return engine_for(url).dialect.name
+
+
+def ping(url: str) -> None:
+    with connect(url) as conn:
+        conn.execute(text("SELECT 1"))

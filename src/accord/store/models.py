@@ -1,0 +1,554 @@
+"""The governance state, as SQLAlchemy 2 models.
+
+Everything Accord must be able to show later lives here: what it was given (case
+decisions, events, recipient actions), what it decided (pool, matches, review items,
+disclosures, recalls) and who did what (audit log, review decisions, pauses).  Bulk
+inputs such as recipient registers are *not* copied in whole: only the register
+records Accord matched are kept, inside the match that used them (data minimisation).
+
+The schema is created and upgraded only through Alembic (``accord init``); tests
+compare the two so that the models and the migration chain never drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so that migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(64)
+CODE = String(64)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+class Run(Base):
+    """One sharing cycle (`accord run`) or other bulk step, with its inputs' digests."""
+
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    command: Mapped[str] = mapped_column(CODE)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(CODE, default="started")  # started|completed|failed
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)  # file -> sha256
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# --- what the source body gave us --------------------------------------------------------
+
+
+class CaseDecision(Base):
+    """One row of the cases file, as received (SPEC.md, cases)."""
+
+    __tablename__ = "case_decisions"
+
+    case_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ID, index=True)
+    family_name: Mapped[str] = mapped_column(Text)
+    given_names: Mapped[str] = mapped_column(Text)
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    nationality: Mapped[str | None] = mapped_column(String(3))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(CODE)
+    decision_date: Mapped[dt.date] = mapped_column(Date)
+    refusal_reason: Mapped[str | None] = mapped_column(CODE)
+    appeal_status: Mapped[str | None] = mapped_column(CODE)
+    leave: Mapped[str | None] = mapped_column(CODE)
+    leave_expiry: Mapped[dt.date | None] = mapped_column(Date)
+    arrival_date: Mapped[dt.date | None] = mapped_column(Date)
+    departure_date: Mapped[dt.date | None] = mapped_column(Date)
+    data_category: Mapped[str] = mapped_column(CODE, default="immigration_casework")
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # columns beyond SPEC.md's
+    loaded_by_run: Mapped[str | None] = mapped_column(ID)
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Person(Base):
+    """A person's state derived from their case history as of the last admission.
+
+    ``provenance`` maps each derived field to the case_id and data category it came
+    from, so that the firewall can refuse a value by where it came from.
+    """
+
+    __tablename__ = "people"
+
+    person_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    family_name: Mapped[str] = mapped_column(Text)
+    given_names: Mapped[str] = mapped_column(Text)
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    nationality: Mapped[str | None] = mapped_column(String(3))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    arrival_date: Mapped[dt.date | None] = mapped_column(Date)
+    latest_decision: Mapped[str | None] = mapped_column(CODE)
+    latest_decision_date: Mapped[dt.date | None] = mapped_column(Date)
+    refusal_reason: Mapped[str | None] = mapped_column(CODE)
+    appeal_status: Mapped[str | None] = mapped_column(CODE)
+    leave: Mapped[str | None] = mapped_column(CODE)
+    leave_expiry: Mapped[dt.date | None] = mapped_column(Date)
+    departure_date: Mapped[dt.date | None] = mapped_column(Date)
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    derived_as_of: Mapped[dt.date | None] = mapped_column(Date)
+
+
+# --- the pool ------------------------------------------------------------------------------
+
+
+class PoolEntry(Base):
+    """Where a person stands now: admitted, excluded, quarantined, manual_check, withdrawn."""
+
+    __tablename__ = "pool_entries"
+
+    person_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    status: Mapped[str] = mapped_column(CODE, index=True)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)  # reason codes
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    run_id: Mapped[str | None] = mapped_column(ID)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PoolHistory(Base):
+    """Every change of a person's pool status, never rewritten (subject access reads it)."""
+
+    __tablename__ = "pool_history"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ID, index=True)
+    status: Mapped[str] = mapped_column(CODE)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    run_id: Mapped[str | None] = mapped_column(ID)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- policy and agreements -----------------------------------------------------------------
+
+
+class PolicyVersion(Base):
+    """Each distinct policy file that was in force, with who loaded it."""
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column()
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    loaded_by: Mapped[str] = mapped_column(Text)
+
+
+class Agreement(Base):
+    __tablename__ = "agreements"
+
+    agreement_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    recipient: Mapped[str] = mapped_column(ID, index=True)
+    current_version: Mapped[int] = mapped_column(Integer)
+
+
+class AgreementVersion(Base):
+    """An agreement as loaded; a changed file makes a new version, disclosures cite one."""
+
+    __tablename__ = "agreement_versions"
+
+    agreement_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("agreements.agreement_id"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column()
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    loaded_by: Mapped[str] = mapped_column(Text)
+
+
+class Pause(Base):
+    """A pause of a whole agreement (cohort NULL) or of one cohort within it."""
+
+    __tablename__ = "pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(ID, index=True)
+    cohort: Mapped[str | None] = mapped_column(CODE)
+    reason: Mapped[str] = mapped_column(Text)
+    paused_by: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resumed_by: Mapped[str | None] = mapped_column(Text)
+    resumed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resume_reason: Mapped[str | None] = mapped_column(Text)
+
+
+# --- linkage ---------------------------------------------------------------------------------
+
+
+class LinkageModel(Base):
+    """A trained Splink model for one recipient register, reused until retrained."""
+
+    __tablename__ = "linkage_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    register: Mapped[str] = mapped_column(ID, index=True)
+    settings: Mapped[dict[str, Any]] = mapped_column()  # Splink settings with parameters
+    trained_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    training_rows: Mapped[int] = mapped_column(BigInteger)
+    register_sha256: Mapped[str | None] = mapped_column(String(64))
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Match(Base):
+    """A candidate pairing of a pool member with a register record, with its explanation.
+
+    ``record`` holds the register record's fields as they were matched; ``explanation``
+    each comparison's level and match weight (Splink's waterfall).
+    """
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        UniqueConstraint("run_id", "register", "person_id", "record_id"),
+        Index("ix_matches_person", "person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ID, index=True)
+    register: Mapped[str] = mapped_column(ID)
+    person_id: Mapped[str] = mapped_column(ID)
+    record_id: Mapped[str] = mapped_column(ID)
+    match_probability: Mapped[float] = mapped_column(Float)
+    match_weight: Mapped[float] = mapped_column(Float)
+    model_id: Mapped[int | None] = mapped_column(Integer)
+    rank: Mapped[int] = mapped_column(Integer, default=1)
+    flags: Mapped[list[Any]] = mapped_column(default=list)  # ambiguous, long_residence, ...
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    explanation: Mapped[list[Any]] = mapped_column(default=list)
+
+
+# --- review ----------------------------------------------------------------------------------
+
+
+class ReviewItem(Base):
+    """Something a person must decide before Accord acts (SPEC.md review queue)."""
+
+    __tablename__ = "review_items"
+
+    item_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(CODE, index=True)
+    person_id: Mapped[str] = mapped_column(ID, index=True)
+    record_id: Mapped[str | None] = mapped_column(ID)
+    agreement_id: Mapped[str | None] = mapped_column(ID)
+    match_id: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(CODE, default="open", index=True)
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
+    run_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewDecision(Base):
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(ID, ForeignKey("review_items.item_id"), index=True)
+    reviewer: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(CODE)  # approve | reject
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- disclosure and the ledger ---------------------------------------------------------------
+
+
+class Disclosure(Base):
+    """One fact sent to one recipient about one person, and the exact fields sent."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "record_id", "person_id"),
+        Index("ix_disclosures_person", "person_id"),
+    )
+
+    disclosure_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(ID, index=True)
+    agreement_id: Mapped[str] = mapped_column(ID)
+    agreement_version: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[str] = mapped_column(ID, index=True)
+    record_id: Mapped[str] = mapped_column(ID)
+    person_id: Mapped[str] = mapped_column(ID)
+    match_probability: Mapped[float] = mapped_column(Float)
+    match_id: Mapped[int | None] = mapped_column(BigInteger)
+    decided_by: Mapped[str] = mapped_column(Text)  # "rule:auto" or reviewer names
+    fields: Mapped[dict[str, Any]] = mapped_column()  # what the recipient received
+    disclosed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ledger_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    status: Mapped[str] = mapped_column(CODE, default="active")  # active | recalled
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LedgerLeaf(Base):
+    """One RFC 6962 leaf: the canonical bytes of a disclosure or recall and their hash."""
+
+    __tablename__ = "ledger_leaves"
+
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(CODE)  # disclosure | recall
+    ref_id: Mapped[str] = mapped_column(ID, index=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    appended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TreeHead(Base):
+    """A signed tree head (Ed25519 over size, timestamp and root)."""
+
+    __tablename__ = "tree_heads"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerNode(Base):
+    """Cached roots of complete subtrees, so that proofs at 10M leaves stay cheap.
+
+    Level ``k`` holds the hash of leaves ``[index * 2**k, (index + 1) * 2**k)``; only
+    complete subtrees are stored, so a stored node never changes.
+    """
+
+    __tablename__ = "ledger_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+# --- after a run: events, freezes, recalls, recipient actions --------------------------------
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    event_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ID, index=True)
+    event_type: Mapped[str] = mapped_column(CODE)
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    detail: Mapped[str | None] = mapped_column(Text)
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Freeze(Base):
+    """No further sharing about a person while open (evidence, dispute)."""
+
+    __tablename__ = "freezes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ID, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[str | None] = mapped_column(ID)
+    review_item_id: Mapped[str | None] = mapped_column(ID)
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lifted_by: Mapped[str | None] = mapped_column(Text)
+
+
+class Recall(Base):
+    """A disclosure withdrawn from its recipient; its remedy is tracked to the end."""
+
+    __tablename__ = "recalls"
+
+    recall_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    disclosure_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("disclosures.disclosure_id"), unique=True
+    )
+    recipient: Mapped[str] = mapped_column(ID, index=True)
+    person_id: Mapped[str] = mapped_column(ID, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[str | None] = mapped_column(ID)
+    recalled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ledger_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # none_needed | outstanding | remedied
+    remedy_status: Mapped[str] = mapped_column(CODE, default="none_needed", index=True)
+    remedied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RecipientAction(Base):
+    """What a recipient reported doing with a disclosure (SPEC.md, actions)."""
+
+    __tablename__ = "recipient_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    disclosure_id: Mapped[str] = mapped_column(ID, index=True)
+    recipient: Mapped[str] = mapped_column(ID)
+    action: Mapped[str] = mapped_column(CODE)
+    action_date: Mapped[dt.date] = mapped_column(Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- oversight -------------------------------------------------------------------------------
+
+
+class AuditSample(Base):
+    """An item drawn for an inspector to verify, and the verdict once recorded."""
+
+    __tablename__ = "audit_samples"
+    __table_args__ = (UniqueConstraint("sample_id", "item_kind", "item_ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[str] = mapped_column(ID, index=True)
+    item_kind: Mapped[str] = mapped_column(CODE)  # pool_entry | disclosure
+    item_ref: Mapped[str] = mapped_column(ID)
+    stratum: Mapped[str] = mapped_column(Text)
+    stratum_size: Mapped[int] = mapped_column(BigInteger)
+    drawn_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    verdict: Mapped[str | None] = mapped_column(CODE)  # correct | wrong
+    verdict_by: Mapped[str | None] = mapped_column(Text)
+    verdict_note: Mapped[str | None] = mapped_column(Text)
+    verdict_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FirewallRefusal(Base):
+    """A value (or a whole disclosure) the firewall kept from an enforcement purpose."""
+
+    __tablename__ = "firewall_refusals"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(ID, index=True)
+    agreement_id: Mapped[str] = mapped_column(ID)
+    person_id: Mapped[str] = mapped_column(ID, index=True)
+    field: Mapped[str | None] = mapped_column(CODE)
+    data_category: Mapped[str] = mapped_column(CODE)
+    purpose: Mapped[str] = mapped_column(CODE)
+    use: Mapped[str] = mapped_column(CODE)  # matching | disclosure
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditLog(Base):
+    """Who did what, when: every decision, pause, read of personal data and refusal."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(CODE, index=True)
+    person_id: Mapped[str | None] = mapped_column(ID, index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- rights ----------------------------------------------------------------------------------
+
+
+class Exemption(Base):
+    """An item withheld from a subject access report: listed, justified and logged."""
+
+    __tablename__ = "exemptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ID, index=True)
+    item_kind: Mapped[str] = mapped_column(CODE)
+    item_ref: Mapped[str] = mapped_column(ID)
+    exemption: Mapped[str] = mapped_column(Text)
+    justification: Mapped[str] = mapped_column(Text)
+    applied_by: Mapped[str] = mapped_column(Text)
+    applied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- identity (web) --------------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(ID, primary_key=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(CODE)  # caseworker|reviewer|recipient|auditor|admin|subject
+    recipient: Mapped[str | None] = mapped_column(ID)  # for role recipient
+    person_id: Mapped[str | None] = mapped_column(ID)  # for role subject
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(ID, ForeignKey("users.username"), index=True)
+    label: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- derived scores and retention ------------------------------------------------------------
+
+
+class DerivedScore(Base):
+    """A score computed about a person (F8): a data category of its own."""
+
+    __tablename__ = "derived_scores"
+
+    score_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ID, index=True)
+    kind: Mapped[str] = mapped_column(CODE)
+    value: Mapped[float] = mapped_column(Float)
+    role: Mapped[str] = mapped_column(CODE)  # subject | victim | witness
+    explanation: Mapped[dict[str, Any]] = mapped_column()
+    computed_at: Mapped[dt.date] = mapped_column(Date)
+    retain_until: Mapped[dt.date] = mapped_column(Date)
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DestructionLog(Base):
+    """A record destroyed or refused destruction, with the digest of what it held (F9)."""
+
+    __tablename__ = "destruction_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    record_kind: Mapped[str] = mapped_column(CODE)
+    record_ref: Mapped[str] = mapped_column(ID, index=True)
+    person_id: Mapped[str | None] = mapped_column(ID, index=True)
+    outcome: Mapped[str] = mapped_column(CODE)  # destroyed | refused
+    justification: Mapped[str] = mapped_column(Text)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,145 @@
+"""Shared fixtures.
+
+Storage-touching tests take the ``db_url`` fixture (an empty database already at the
+current schema) and run once per backend chosen with ``--db``: ``sqlite`` (default),
+``postgresql`` or ``both``.  PostgreSQL comes from ``ACCORD_TEST_PG`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); each test session creates
+its own database there and drops it at the end.  If PostgreSQL was asked for and cannot
+be reached the run fails: it never silently skips.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from accord.store import db
+from accord.store.models import Base
+
+PG_ADMIN = os.environ.get("ACCORD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        default="sqlite",
+        choices=("sqlite", "postgresql", "both"),
+        help="which databases the storage tests run against",
+    )
+
+
+def _backends(config: pytest.Config) -> list[str]:
+    choice = config.getoption("--db")
+    return ["sqlite", "postgresql"] if choice == "both" else [choice]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for name in ("db_url", "empty_db_url"):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize("backend", _backends(metafunc.config), indirect=True)
+            break
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _pg_dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+class PostgresDatabases:
+    """Creates databases on the test server for this session and drops them all at the end."""
+
+    def __init__(self) -> None:
+        self.prefix = f"accord_test_{uuid.uuid4().hex[:8]}"
+        self.created: list[str] = []
+        try:
+            self.admin = psycopg.connect(_pg_dsn(PG_ADMIN), autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            pytest.exit(
+                f"PostgreSQL was asked for (--db) but cannot be reached at {PG_ADMIN}: {exc}",
+                returncode=1,
+            )
+        self.template: str | None = None
+
+    def url(self, name: str) -> str:
+        base = PG_ADMIN.rsplit("/", 1)[0]
+        return f"{base}/{name}"
+
+    def create(self, template: str | None = None) -> str:
+        name = f"{self.prefix}_{len(self.created)}"
+        tpl = f" TEMPLATE {template}" if template else ""
+        self.admin.execute(f"CREATE DATABASE {name}{tpl}")  # type: ignore[arg-type]
+        self.created.append(name)
+        return name
+
+    def migrated(self) -> str:
+        if self.template is None:
+            self.template = self.create()
+            db.upgrade(self.url(self.template))
+            db.engine_for(self.url(self.template)).dispose()
+        return self.template
+
+    def close(self) -> None:
+        for name in self.created:
+            # WITH (FORCE) ends the connections tests' pooled engines still hold.
+            self.admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+        self.admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest) -> Iterator[PostgresDatabases]:
+    pg = PostgresDatabases()
+    yield pg
+    pg.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "accord.db"
+    db.upgrade(f"sqlite:///{path}")
+    db.engine_for(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture
+def db_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """An empty database at the current schema, private to this test."""
+    if backend == "sqlite":
+        path = tmp_path / "accord.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+        yield url
+        db.engine_for(url).dispose()
+        return
+    pg: PostgresDatabases = request.getfixturevalue("postgres")
+    url = pg.url(pg.migrated())
+    yield url
+    with db.connect(url) as conn:
+        names = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, private to this test."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+        yield url
+        db.engine_for(url).dispose()
+        return
+    pg: PostgresDatabases = request.getfixturevalue("postgres")
+    url = pg.url(pg.create())
+    yield url
+    db.engine_for(url).dispose()
