@@ -9,8 +9,10 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
+
+# Typer 0.29 vendors Click; its exceptions are only reachable here.
+from typer._click.exceptions import ClickException, UsageError
 
 from accord import __version__
 from accord.cli import demo as demo_cmds
@@ -60,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="accord", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
+    except UsageError as exc:
         exc.show()
         return 2
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("accord: aborted")
         return 130
     except AccordError as exc:

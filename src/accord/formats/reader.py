@@ -237,7 +237,7 @@ def load(path: str | Path, file_format: str | FileFormat) -> pa.Table:
     con = duckdb.connect()
     try:
         con.register("frame", frame.to_arrow())
-        table: pa.Table = con.execute(
+        table: pa.Table = con.sql(
             f"SELECT {', '.join(selects)} FROM frame ORDER BY {ROW}"
         ).to_arrow_table()
     finally:
