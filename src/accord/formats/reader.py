@@ -191,8 +191,12 @@ def _format(file_format: str | FileFormat) -> FileFormat:
 
 def _validate(path: Path, fmt: FileFormat) -> tuple[Report, pl.DataFrame]:
     frame = _read_frame(path, fmt)
+    return _validate_frame(frame, fmt, str(path)), frame
+
+
+def _validate_frame(frame: pl.DataFrame, fmt: FileFormat, source: str) -> Report:
     columns = [c for c in frame.columns if c != ROW]
-    header = _header_problems(path, fmt, columns)
+    header = _header_problems(Path(source), fmt, columns)
     con = duckdb.connect()
     try:
         con.register("frame", frame.to_arrow())
@@ -206,8 +210,36 @@ def _validate(path: Path, fmt: FileFormat) -> tuple[Report, pl.DataFrame]:
     finally:
         con.close()
     total = len(header) + (rows[0][4] if rows else 0)
-    problems = header + [Problem(str(path), r[0], r[2], r[3]) for r in rows]
-    return Report(str(path), frame.height, problems[:SHOWN], total), frame
+    problems = header + [Problem(source, r[0], r[2], r[3]) for r in rows]
+    return Report(source, frame.height, problems[:SHOWN], total)
+
+
+def _records_frame(records: list[dict[str, object]]) -> pl.DataFrame:
+    """Records from an API request as text columns, like a CSV read (None stays missing)."""
+    names: list[str] = []
+    for r in records:
+        names += [k for k in r if k not in names]
+    data = {
+        n: [None if r.get(n) is None or r.get(n) == "" else str(r.get(n)) for r in records]
+        for n in names
+    }
+    return pl.DataFrame(data, schema=dict.fromkeys(names, pl.Utf8)).with_row_index(ROW, offset=1)
+
+
+def load_records(
+    records: list[dict[str, object]], file_format: str | FileFormat, source: str
+) -> pa.Table:
+    """Validate and type records that did not come from a file (an API request body).
+
+    The same checks as a file, with ``source`` naming where they came from and rows
+    counted from 1 in the order given.
+    """
+    fmt = _format(file_format)
+    frame = _records_frame(records)
+    report = _validate_frame(frame, fmt, source)
+    if not report.ok:
+        raise InputError(report.problems, report.total)
+    return _typed(frame, fmt)
 
 
 def load(path: str | Path, file_format: str | FileFormat) -> pa.Table:
@@ -221,6 +253,10 @@ def load(path: str | Path, file_format: str | FileFormat) -> pa.Table:
     report, frame = _validate(Path(path), fmt)
     if not report.ok:
         raise InputError(report.problems, report.total)
+    return _typed(frame, fmt)
+
+
+def _typed(frame: pl.DataFrame, fmt: FileFormat) -> pa.Table:
     selects = [f"{ROW}::BIGINT AS {ROW}"]
     present = set(frame.columns)
     for col in fmt.columns:
