@@ -15,8 +15,19 @@ import typer
 from typer._click.exceptions import ClickException, UsageError
 
 from accord import __version__
+from accord.cli import admission as admission_cmds
+from accord.cli import agreements as agreements_cmds
 from accord.cli import demo as demo_cmds
+from accord.cli import ledger as ledger_cmds
+from accord.cli import link as link_cmds
+from accord.cli import remedy as remedy_cmds
+from accord.cli import report as report_cmds
+from accord.cli import review as review_cmds
+from accord.cli import rights as rights_cmds
+from accord.cli import run as run_cmds
+from accord.cli import serve as serve_cmds
 from accord.cli import store as store_cmds
+from accord.cli import synth as synth_cmds
 from accord.cli import validate as validate_cmds
 from accord.cli.common import err
 from accord.errors import AccordError
@@ -52,9 +63,21 @@ def root(
     accountable, correctable and transparent."""
 
 
-validate_cmds.register(app)
+# In the order a newcomer meets them in `accord --help`.
 store_cmds.register(app)
+validate_cmds.register(app)
+synth_cmds.register(app)
+run_cmds.register(app)
+review_cmds.register(app)
+remedy_cmds.register(app)
+rights_cmds.register(app)
+report_cmds.register(app)
 demo_cmds.register(app)
+agreements_cmds.register(app)
+admission_cmds.register(app)
+link_cmds.register(app)
+ledger_cmds.register(app)
+serve_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -264,6 +264,11 @@ class ReviewItem(Base):
     """Something a person must decide before Accord acts (SPEC.md review queue)."""
 
     __tablename__ = "review_items"
+    # The review queue, oldest first, page by page (the web queue page and API).
+    __table_args__ = (
+        Index("ix_review_items_queue", "status", "created_at", "item_id"),
+        Index("ix_review_items_open_kind", "status", "kind"),  # the queue's counts by kind
+    )
 
     item_id: Mapped[str] = mapped_column(ID, primary_key=True)
     kind: Mapped[str] = mapped_column(CODE, index=True)
@@ -301,6 +306,8 @@ class Disclosure(Base):
     __table_args__ = (
         UniqueConstraint("agreement_id", "record_id", "person_id"),
         Index("ix_disclosures_person", "person_id"),
+        # A recipient's batch, page by page in id order (the web API's keyset pagination).
+        Index("ix_disclosures_recipient_page", "recipient", "disclosure_id"),
     )
 
     disclosure_id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -392,6 +399,8 @@ class Recall(Base):
     """A disclosure withdrawn from its recipient; its remedy is tracked to the end."""
 
     __tablename__ = "recalls"
+    # A recipient's recalls, page by page in id order (the web API's keyset pagination).
+    __table_args__ = (Index("ix_recalls_recipient_page", "recipient", "recall_id"),)
 
     recall_id: Mapped[str] = mapped_column(ID, primary_key=True)
     disclosure_id: Mapped[str] = mapped_column(

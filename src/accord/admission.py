@@ -1,0 +1,823 @@
+"""Admission to the refusal pool: only when the data says a person qualifies (F1, F2, F3).
+
+The old refusal pool took every negative decision automatically, wrong ones included.
+Here a person enters the pool only when the policy's admission rules say so, and
+everyone kept out is kept out with reason codes:
+
+1. **Person state** is derived set-based from the case history (:func:`derive_person_state`):
+   the latest decision, the leave held and its expiry, the appeal status, departures,
+   arrival, identity fields - each identity value with the case row and data category
+   it came from, so that the firewall can refuse a value by its source.
+2. **Rules** (compiled from the policy, :mod:`accord.policy.compile`) give each person an
+   outcome and reasons: excluded, quarantined (missing or contradictory identity data),
+   manual_check (a protected cohort: two reviewers must approve first) or admitted.
+3. **The pool** is written to ``pool_entries``, with ``pool_history`` whenever a person's
+   status or reasons change, and a ``manual_check`` review item (``MC-<person_id>``,
+   two approvals needed) for each person the rules route to a manual check.  An approved
+   item admits the person on the next run; a rejected one excludes them.
+
+A **candidate** is a person with at least one adverse decision (refusal, curtailment or
+revocation) on or before the as-of date: everyone the old pool would have taken.
+
+A person who was admitted and no longer qualifies is **withdrawn** (not merely
+excluded), so that what was disclosed about them can be recalled; :func:`cleanse`
+re-validates the admitted pool against the current data and events and does only that.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import Connection, bindparam, delete, or_, text, update
+
+from accord import auditlog
+from accord.cases import IngestResult, ingest, insert_arrow, read_arrow, read_cases, to_arrow
+from accord.config import settings
+from accord.formats.schema import CASES
+from accord.policy.compile import (
+    STATUS_ADMITTED,
+    STATUS_EXCLUDED,
+    STATUS_MANUAL_CHECK,
+    STATUS_QUARANTINED,
+    as_of_sql,
+    evaluate_rules,
+)
+from accord.policy.firewall import IDENTITY_FIELDS, PERSON_STATE, STATE_CASES
+from accord.policy.policy import MANUAL_CHECK_APPROVED, MANUAL_CHECK_REJECTED, Policy, load_policy
+from accord.store.db import connect
+from accord.store.models import Person, PoolEntry, PoolHistory, ReviewItem
+
+log = logging.getLogger(__name__)
+
+WithdrawHook = Callable[[Connection, list[tuple[str, str]]], int]
+"""Called in the same transaction with (person_id, reasons) withdrawn; e.g. recalls."""
+
+STATUS_WITHDRAWN = "withdrawn"
+NO_CASE_DATA = "no_case_data"
+MANUAL_CHECK_KIND = "manual_check"
+MANUAL_CHECK_APPROVALS = 2
+ADVERSE = ("refusal", "curtailment", "revocation")
+CHALLENGE_KINDS = ("dispute", "re_review")  # rejected = the challenge was upheld
+STATUSES = (
+    STATUS_ADMITTED,
+    STATUS_EXCLUDED,
+    STATUS_QUARANTINED,
+    STATUS_MANUAL_CHECK,
+    STATUS_WITHDRAWN,
+)
+
+
+@dataclass
+class AdmissionResult:
+    """What one admission (or cleansing) run decided.
+
+    ``candidates`` counts people with at least one adverse decision on or before the
+    as-of date (everyone the old pool would have taken).  ``excluded`` counts excluded
+    people by reason code (a person excluded for two reasons counts under both);
+    ``withdrawn`` lists (person_id, reason codes) of people admitted before who no
+    longer qualify, so that their disclosures can be recalled.
+    """
+
+    run_id: str | None
+    as_of: dt.date
+    candidates: int = 0
+    admitted: int = 0
+    quarantined: int = 0
+    manual_check: int = 0
+    excluded_people: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    withdrawn: list[tuple[str, str]] = field(default_factory=list)
+    manual_checks_queued: int = 0
+    changed: int = 0
+    cases: IngestResult | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+
+    def summary(self) -> dict[str, Any]:
+        """The ``pool`` section of ``summary.json`` (SPEC.md) and a little more."""
+        return {
+            "candidates": self.candidates,
+            "admitted": self.admitted,
+            "quarantined": self.quarantined,
+            "manual_check": self.manual_check,
+            "excluded": dict(sorted(self.excluded.items())),
+            "excluded_people": self.excluded_people,
+            "withdrawn": len(self.withdrawn),
+            "manual_checks_queued": self.manual_checks_queued,
+        }
+
+
+class _Clock:
+    """Seconds per phase, kept in the result and logged at DEBUG level."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.timings[phase] = now - self.last
+        self.last = now
+        log.debug("%s: %.2f s", phase, self.timings[phase])
+
+
+# --- person state ----------------------------------------------------------------------------
+
+
+def derive_person_state(
+    con: duckdb.DuckDBPyConnection, cases: str, as_of: dt.date, events: str | None = None
+) -> None:
+    """Create the DuckDB table ``person_state``: one row per person, as of ``as_of``.
+
+    ``cases`` names a relation with the cases columns of SPEC.md (as
+    :func:`accord.formats.load` gives them); ``events`` optionally one of applied events
+    (person_id, event_type, event_date).  Rows and events dated after ``as_of`` are
+    ignored, so a run can be replayed.  Also creates the view ``person_state_cases`` of
+    the rows used (the firewall reads it).
+
+    Columns: person_id; the identity fields family_name, given_names, date_of_birth,
+    nationality, postcode - each the latest non-empty value across all rows, with
+    ``<field>_case_id`` and ``<field>_category`` saying where it came from; arrival_date
+    (earliest recorded); latest_decision, latest_decision_date, decision_case_id,
+    decision_category, refusal_reason, appeal_status (of the latest decision, ignoring
+    ``information`` rows); leave and leave_expiry (the latest decision that records
+    leave); departure_date (latest recorded, from rows or events); leave_granted_date,
+    overturned_date (latest such events); counts decisions, adverse_decisions,
+    departures_before_decision, dob_distinct, nationality_distinct.
+
+    "Latest" orders rows by decision_date, then case_id.  The query finds each role's
+    winning row by a text key (``YYYYMMDD`` || case_id) in one aggregation, keeps only
+    the winning rows, and reads the values off them in a second, small aggregation:
+    several times faster than one ``arg_max`` of a struct per field.
+    """
+    day = as_of_sql(as_of)
+    cols = ", ".join(c for c in CASES.column_names if c != "data_category")
+    con.execute(
+        f"""
+        CREATE OR REPLACE VIEW {STATE_CASES} AS
+        SELECT {cols}, coalesce(data_category, 'immigration_casework') AS data_category
+        FROM {cases} WHERE decision_date <= {day}
+        """
+    )
+    decision = "decision <> 'information'"
+    roles = {
+        "top": "TRUE",  # family_name and given_names are never empty
+        "latest": decision,
+        "lv": f"{decision} AND leave IS NOT NULL",
+        "dob": "date_of_birth IS NOT NULL",
+        "nat": "nationality IS NOT NULL",
+        "pc": "postcode IS NOT NULL",
+    }
+    keyed = f"SELECT *, strftime(decision_date, '%Y%m%d') || case_id AS k FROM {STATE_CASES}"
+    adverse = ", ".join(f"'{d}'" for d in ADVERSE)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ps_keys AS
+        SELECT person_id,
+          {", ".join(f"max(k) FILTER (WHERE {cond}) AS k_{role}" for role, cond in roles.items())},
+          min(arrival_date) AS arrival_date,
+          count(*) FILTER (WHERE {decision}) AS decisions,
+          count(*) FILTER (WHERE decision IN ({adverse})) AS adverse_decisions,
+          count(DISTINCT date_of_birth) AS dob_distinct,
+          count(DISTINCT nationality) AS nationality_distinct
+        FROM ({keyed}) GROUP BY person_id
+        """
+    )
+    wins = " OR ".join(f"r.k = a.k_{role}" for role in roles)
+
+    def pick(role: str, column: str, alias: str) -> str:
+        return f"max(CASE WHEN k = k_{role} THEN {column} END) AS {alias}"
+
+    picks = [
+        pick(role, col, f"{field}{suffix}")
+        for field, role in (
+            ("family_name", "top"),
+            ("given_names", "top"),
+            ("date_of_birth", "dob"),
+            ("nationality", "nat"),
+            ("postcode", "pc"),
+        )
+        for col, suffix in ((field, ""), ("case_id", "_case_id"), ("data_category", "_category"))
+    ]
+    picks += [
+        pick("latest", "decision", "latest_decision"),
+        pick("latest", "decision_date", "latest_decision_date"),
+        pick("latest", "case_id", "decision_case_id"),
+        pick("latest", "data_category", "decision_category"),
+        pick("latest", "refusal_reason", "refusal_reason"),
+        pick("latest", "appeal_status", "appeal_status"),
+        pick("lv", "leave", "leave"),
+        pick("lv", "leave_expiry", "leave_expiry"),
+    ]
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ps_values AS
+        SELECT person_id, {", ".join(picks)}
+        FROM (SELECT r.*, a.* EXCLUDE (person_id)
+              FROM ({keyed}) r JOIN _ps_keys a USING (person_id) WHERE {wins})
+        GROUP BY person_id
+        """
+    )
+    if events:
+        event_sql = f"""
+            SELECT person_id,
+              max(event_date) FILTER (WHERE event_type = 'leave_granted') AS leave_granted_date,
+              max(event_date) FILTER (WHERE event_type = 'decision_overturned')
+                AS overturned_date
+            FROM {events} WHERE event_date <= {day} GROUP BY person_id"""
+        event_departures = f"""
+            UNION ALL SELECT person_id, event_date FROM {events}
+            WHERE event_type = 'departure_recorded' AND event_date <= {day}"""
+    else:
+        event_sql = """SELECT CAST(NULL AS VARCHAR) AS person_id,
+            CAST(NULL AS DATE) AS leave_granted_date, CAST(NULL AS DATE) AS overturned_date
+            LIMIT 0"""
+        event_departures = ""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {PERSON_STATE} AS
+        WITH _departures AS (
+            SELECT person_id, departure_date AS d FROM {STATE_CASES}
+            WHERE departure_date IS NOT NULL AND departure_date <= {day}
+            {event_departures}
+        ),
+        _dep AS (
+            SELECT d.person_id, max(d.d) AS departure_date,
+              count(*) FILTER (WHERE d.d < v.latest_decision_date) AS departures_before_decision
+            FROM _departures d JOIN _ps_values v USING (person_id)
+            GROUP BY d.person_id
+        ),
+        _ev AS ({event_sql})
+        SELECT v.person_id,
+          {", ".join(f"v.{f}, v.{f}_case_id, v.{f}_category" for f in IDENTITY_FIELDS)},
+          k.arrival_date,
+          v.latest_decision, v.latest_decision_date, v.decision_case_id, v.decision_category,
+          v.refusal_reason, v.appeal_status, v.leave, v.leave_expiry,
+          dep.departure_date,
+          ev.leave_granted_date,
+          ev.overturned_date,
+          k.decisions,
+          k.adverse_decisions,
+          coalesce(dep.departures_before_decision, 0) AS departures_before_decision,
+          k.dob_distinct,
+          k.nationality_distinct
+        FROM _ps_values v
+        JOIN _ps_keys k USING (person_id)
+        LEFT JOIN _ev ev USING (person_id)
+        LEFT JOIN _dep dep USING (person_id)
+        """
+    )
+    con.execute("DROP TABLE _ps_keys; DROP TABLE _ps_values")
+
+
+# --- reading state from the governance database ------------------------------------------
+
+
+def _load_inputs(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    cases: pa.Table | None,
+    run_id: str | None,
+    source: str,
+) -> IngestResult | None:
+    """Fill DuckDB with the case history (ingesting ``cases`` first), events, prior state."""
+    held = read_cases(conn)
+    con.register("held_cases", held)
+    result = None
+    spec = ", ".join(CASES.column_names)
+    if cases is not None:
+        result, inserted = ingest(conn, con, cases, "held_cases", run_id, source)
+        con.execute(
+            f"CREATE OR REPLACE TABLE all_cases AS "
+            f"SELECT {spec} FROM held_cases WHERE destroyed = 0 "
+            f"UNION ALL SELECT {spec} FROM {inserted}"
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TABLE all_cases AS SELECT {spec} FROM held_cases "
+            "WHERE destroyed = 0"
+        )
+    con.unregister("held_cases")
+    events = read_arrow(
+        conn,
+        "SELECT person_id, event_type, CAST(event_date AS TEXT) FROM events",
+        {"person_id": pa.string(), "event_type": pa.string(), "event_date": pa.string()},
+    )
+    con.register("_events", events)
+    con.execute(
+        "CREATE OR REPLACE TABLE events_applied AS SELECT person_id, event_type, "
+        "CAST(event_date AS DATE) AS event_date FROM _events"
+    )
+    con.unregister("_events")
+    pool = read_arrow(
+        conn,
+        "SELECT person_id, status, CAST(reasons AS TEXT) FROM pool_entries",
+        {"person_id": pa.string(), "status": pa.string(), "reasons": pa.string()},
+    )
+    con.register("_pool", pool)
+    con.execute(
+        "CREATE OR REPLACE TABLE previous_pool AS SELECT person_id, status, "
+        "CAST(CAST(reasons AS JSON) AS VARCHAR[]) AS reasons FROM _pool"
+    )
+    con.unregister("_pool")
+    items = read_arrow(
+        conn,
+        "SELECT item_id, kind, person_id, status FROM review_items WHERE kind IN "
+        f"('{MANUAL_CHECK_KIND}', {', '.join(repr(k) for k in CHALLENGE_KINDS)})",
+        {
+            "item_id": pa.string(),
+            "kind": pa.string(),
+            "person_id": pa.string(),
+            "status": pa.string(),
+        },
+    )
+    con.register("_items", items)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE manual_items AS
+        SELECT person_id, arg_max(item_id, item_id) AS item_id,
+               arg_max(status, item_id) AS item_status
+        FROM _items WHERE kind = '{MANUAL_CHECK_KIND}' GROUP BY person_id;
+        CREATE OR REPLACE TABLE upheld_challenges AS
+        SELECT person_id, string_agg(DISTINCT kind || '_upheld', ',' ORDER BY kind || '_upheld')
+               AS upheld
+        FROM _items WHERE kind <> '{MANUAL_CHECK_KIND}' AND status = 'rejected'
+        GROUP BY person_id;
+        """
+    )
+    con.unregister("_items")
+    return result
+
+
+def _decide(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: dt.date) -> None:
+    """Create ``pool_new``: every candidate's new status and reasons, and what changed."""
+    derive_person_state(con, "all_cases", as_of, "events_applied")
+    evaluate_rules(con, policy, as_of)
+    approved, rejected = MANUAL_CHECK_APPROVED, MANUAL_CHECK_REJECTED
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE pool_new AS
+        WITH cand AS (
+            SELECT person_id FROM {PERSON_STATE} WHERE adverse_decisions > 0
+            UNION SELECT person_id FROM previous_pool
+        ),
+        r AS (
+            SELECT c.person_id, coalesce(r.outcome, 'none') AS outcome,
+                   r.exclude_reasons, r.manual_reasons, r.quarantine_reasons,
+                   m.item_id, m.item_status, u.upheld
+            FROM cand c LEFT JOIN rule_outcomes r USING (person_id)
+            LEFT JOIN manual_items m USING (person_id)
+            LEFT JOIN upheld_challenges u USING (person_id)
+        ),
+        decided AS (
+            SELECT person_id, item_id,
+              CASE
+                WHEN outcome = 'none' OR outcome = '{STATUS_EXCLUDED}' OR upheld IS NOT NULL
+                  THEN '{STATUS_EXCLUDED}'
+                WHEN outcome = '{STATUS_MANUAL_CHECK}' AND item_status = 'rejected'
+                  THEN '{STATUS_EXCLUDED}'
+                WHEN outcome = '{STATUS_MANUAL_CHECK}' AND item_status = 'approved'
+                  THEN CASE WHEN quarantine_reasons = '' THEN '{STATUS_ADMITTED}'
+                            ELSE '{STATUS_QUARANTINED}' END
+                ELSE outcome
+              END AS decided,
+              CASE
+                WHEN outcome = 'none' THEN concat_ws(',', '{NO_CASE_DATA}', upheld)
+                WHEN outcome = '{STATUS_EXCLUDED}' OR upheld IS NOT NULL
+                  THEN concat_ws(',', nullif(exclude_reasons, ''), upheld)
+                WHEN outcome = '{STATUS_MANUAL_CHECK}' AND item_status = 'rejected'
+                  THEN '{rejected}'
+                WHEN outcome = '{STATUS_MANUAL_CHECK}' AND item_status = 'approved'
+                  THEN concat_ws(',', nullif(quarantine_reasons, ''), '{approved}')
+                WHEN outcome = '{STATUS_MANUAL_CHECK}'
+                  THEN concat_ws(',', manual_reasons, nullif(quarantine_reasons, ''))
+                WHEN outcome = '{STATUS_QUARANTINED}' THEN quarantine_reasons
+                ELSE ''
+              END AS reasons_text,
+              outcome = '{STATUS_MANUAL_CHECK}' AND item_id IS NULL AND upheld IS NULL
+                AS needs_item,
+              manual_reasons
+            FROM r
+        )
+        SELECT d.person_id, d.decided, d.needs_item, d.manual_reasons,
+          CASE WHEN d.decided <> '{STATUS_ADMITTED}'
+                AND p.status IN ('{STATUS_ADMITTED}', '{STATUS_WITHDRAWN}')
+               THEN '{STATUS_WITHDRAWN}' ELSE d.decided END AS status,
+          CASE WHEN d.reasons_text = '' THEN CAST([] AS VARCHAR[])
+               ELSE string_split(d.reasons_text, ',') END AS reasons,
+          p.status AS previous_status, p.reasons AS previous_reasons
+        FROM decided d LEFT JOIN previous_pool p USING (person_id)
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE pool_new AS
+        SELECT *, previous_status IS NULL OR previous_status <> status
+                  OR previous_reasons IS DISTINCT FROM reasons AS changed
+        FROM pool_new
+        """
+    )
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _sql_str(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _delete(conn: Connection, table: Any, ids: list[str]) -> None:
+    if ids:
+        conn.execute(
+            delete(table).where(table.c.person_id == bindparam("pid")), [{"pid": i} for i in ids]
+        )
+
+
+_PEOPLE_COLUMNS = (
+    "person_id",
+    "family_name",
+    "given_names",
+    "date_of_birth",
+    "nationality",
+    "postcode",
+    "arrival_date",
+    "latest_decision",
+    "latest_decision_date",
+    "refusal_reason",
+    "appeal_status",
+    "leave",
+    "leave_expiry",
+    "departure_date",
+    "provenance",
+)
+_PEOPLE_DATES = frozenset(
+    {"date_of_birth", "arrival_date", "latest_decision_date", "leave_expiry", "departure_date"}
+)
+
+
+def _write_people(conn: Connection, con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    """Bring ``people`` up to date, rewriting only the people whose derived state changed."""
+    prov = ", ".join(
+        f"{f} := {{'case_id': {f}_case_id, 'data_category': {f}_category}}" for f in IDENTITY_FIELDS
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE people_new AS
+        SELECT {", ".join(_PEOPLE_COLUMNS[:-1])},
+               to_json(struct_pack({prov}))::VARCHAR AS provenance
+        FROM {PERSON_STATE}
+        """
+    )
+    held = read_arrow(
+        conn,
+        "SELECT "
+        + ", ".join(
+            f"CAST({c} AS TEXT)" if c in _PEOPLE_DATES or c == "provenance" else c
+            for c in _PEOPLE_COLUMNS
+        )
+        + " FROM people",
+        dict.fromkeys(_PEOPLE_COLUMNS, pa.string()),
+    )
+    con.register("_people_held", held)
+    typed = ", ".join(
+        f"CAST({c} AS DATE) AS {c}" if c in _PEOPLE_DATES else c for c in _PEOPLE_COLUMNS
+    )
+    differs = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in _PEOPLE_COLUMNS[1:])
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE people_changed AS
+        SELECT n.*, o.person_id IS NOT NULL AS existed
+        FROM people_new n LEFT JOIN (SELECT {typed} FROM _people_held) o USING (person_id)
+        WHERE o.person_id IS NULL OR {differs};
+        CREATE OR REPLACE TABLE people_gone AS
+        SELECT person_id FROM _people_held
+        WHERE person_id NOT IN (SELECT person_id FROM people_new);
+        """
+    )
+    con.unregister("_people_held")
+    stale = [
+        r[0]
+        for r in con.execute(
+            "SELECT person_id FROM people_changed WHERE existed "
+            "UNION ALL SELECT person_id FROM people_gone"
+        ).fetchall()
+    ]
+    _delete(conn, Person.__table__, stale)
+    changed = to_arrow(
+        con,
+        f"SELECT * EXCLUDE (existed), {as_of_sql(as_of)} AS derived_as_of FROM people_changed",
+    )
+    insert_arrow(conn, Person.__table__, changed)  # type: ignore[arg-type]
+    conn.execute(
+        update(Person)
+        .where(or_(Person.derived_as_of.is_(None), Person.derived_as_of != as_of))
+        .values(derived_as_of=as_of)
+    )
+
+
+def _write_pool(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    run_id: str | None,
+    only: str,
+) -> None:
+    """Write the changed rows of ``pool_new`` that satisfy the SQL condition ``only``."""
+    now = _now().isoformat(sep=" ")
+    changed = to_arrow(
+        con,
+        f"""
+        SELECT person_id, status, to_json(reasons)::VARCHAR AS reasons,
+               {as_of_sql(as_of)} AS as_of, CAST({_sql_str(run_id)} AS VARCHAR) AS run_id,
+               TIMESTAMP '{now}' AS updated_at, previous_status IS NOT NULL AS existed
+        FROM pool_new WHERE changed AND ({only}) ORDER BY person_id
+        """,
+    )
+    if changed.num_rows == 0:
+        return
+    existed = [
+        p
+        for p, e in zip(
+            changed.column("person_id").to_pylist(),
+            changed.column("existed").to_pylist(),
+            strict=True,
+        )
+        if e
+    ]
+    _delete(conn, PoolEntry.__table__, existed)
+    entries = changed.drop_columns(["existed"])
+    insert_arrow(conn, PoolEntry.__table__, entries)  # type: ignore[arg-type]
+    history = entries.drop_columns(["updated_at"]).append_column("at", entries.column("updated_at"))
+    insert_arrow(conn, PoolHistory.__table__, history)  # type: ignore[arg-type]
+
+
+def _queue_manual_checks(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    as_of: dt.date,
+    run_id: str | None,
+    only: str,
+) -> int:
+    """One review item per person newly routed to a manual check (never a second one)."""
+    combos = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT manual_reasons FROM pool_new WHERE needs_item AND ({only})"
+        ).fetchall()
+    ]
+    if not combos:
+        return 0
+    described = {r.code: r.description for r in policy.admission_rules}
+    texts = {
+        combo: "Protected cohort, checked by two reviewers before admission: "
+        + " ".join(described.get(code, code) for code in combo.split(","))
+        for combo in combos
+    }
+    con.register(
+        "_reason_text",
+        pa.table({"manual_reasons": list(texts), "reason": list(texts.values())}),
+    )
+    now = _now().isoformat(sep=" ")
+    items = to_arrow(
+        con,
+        f"""
+        SELECT CASE WHEN length(n.person_id) <= 61 THEN 'MC-' || n.person_id
+                    ELSE 'MC-' || substr(sha256(n.person_id), 1, 40) END AS item_id,
+               '{MANUAL_CHECK_KIND}' AS kind, n.person_id, t.reason,
+               to_json({{'reasons': string_split(n.manual_reasons, ','),
+                         'as_of': {as_of_sql(as_of)}}})::VARCHAR AS detail,
+               'open' AS status, {MANUAL_CHECK_APPROVALS} AS approvals_needed,
+               CAST({_sql_str(run_id)} AS VARCHAR) AS run_id,
+               TIMESTAMP '{now}' AS created_at
+        FROM pool_new n JOIN _reason_text t USING (manual_reasons)
+        WHERE n.needs_item AND ({only}) ORDER BY n.person_id
+        """,
+    )
+    con.unregister("_reason_text")
+    insert_arrow(conn, ReviewItem.__table__, items)  # type: ignore[arg-type]
+    return int(items.num_rows)
+
+
+def _withdrawals(con: duckdb.DuckDBPyConnection, only: str) -> list[tuple[str, str]]:
+    rows = con.execute(
+        f"""
+        SELECT person_id, array_to_string(reasons, ',') FROM pool_new
+        WHERE status = '{STATUS_WITHDRAWN}' AND previous_status = '{STATUS_ADMITTED}'
+          AND ({only}) ORDER BY person_id
+        """
+    ).fetchall()
+    return [(p, r) for p, r in rows]
+
+
+def _count(con: duckdb.DuckDBPyConnection, result: AdmissionResult) -> None:
+    row = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE adverse_decisions > 0),
+          (SELECT count(*) FILTER (WHERE status = '{STATUS_ADMITTED}') FROM pool_new),
+          (SELECT count(*) FILTER (WHERE decided = '{STATUS_QUARANTINED}') FROM pool_new),
+          (SELECT count(*) FILTER (WHERE decided = '{STATUS_MANUAL_CHECK}') FROM pool_new),
+          (SELECT count(*) FILTER (WHERE decided = '{STATUS_EXCLUDED}') FROM pool_new),
+          (SELECT count(*) FILTER (WHERE changed) FROM pool_new)
+        FROM {PERSON_STATE}
+        """
+    ).fetchall()[0]
+    (
+        result.candidates,
+        result.admitted,
+        result.quarantined,
+        result.manual_check,
+        result.excluded_people,
+        result.changed,
+    ) = (int(v) for v in row)
+    result.excluded = {
+        reason: int(n)
+        for reason, n in con.execute(
+            f"""
+            SELECT reason, count(*) FROM (
+                SELECT unnest(reasons) AS reason FROM pool_new
+                WHERE decided = '{STATUS_EXCLUDED}')
+            GROUP BY reason ORDER BY reason
+            """
+        ).fetchall()
+    }
+
+
+def _audit_withdrawals(
+    conn: Connection, actor: str, withdrawn: list[tuple[str, str]], run_id: str | None, why: str
+) -> None:
+    auditlog.log_many(
+        conn,
+        (
+            (actor, "pool_withdrawn", p, {"reasons": r.split(","), "run_id": run_id, "by": why})
+            for p, r in withdrawn
+        ),
+    )
+
+
+def admit(
+    url: str,
+    as_of: dt.date,
+    run_id: str | None = None,
+    cases: pa.Table | None = None,
+    policy: Policy | None = None,
+    actor: str = "accord",
+    source: str = "cases",
+    on_withdrawn: WithdrawHook | None = None,
+) -> AdmissionResult:
+    """Decide the pool as of ``as_of`` and write it, in one transaction.
+
+    With ``cases`` (a table as :func:`accord.formats.load` returns it), its new rows are
+    first added to ``case_decisions`` (see :mod:`accord.cases`); otherwise the case
+    decisions already held are used.  Writes ``people``, ``pool_entries``,
+    ``pool_history`` (changes only) and ``manual_check`` review items.
+    """
+    policy = policy or load_policy(settings().policy)
+    with connect(url) as conn:
+        con = duckdb.connect()
+        try:
+            return admit_in(conn, con, as_of, run_id, cases, policy, actor, source, on_withdrawn)
+        finally:
+            con.close()
+
+
+def admit_in(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    run_id: str | None,
+    cases: pa.Table | None,
+    policy: Policy,
+    actor: str = "accord",
+    source: str = "cases",
+    on_withdrawn: WithdrawHook | None = None,
+) -> AdmissionResult:
+    """:func:`admit` inside the caller's transaction and DuckDB connection.
+
+    `accord run` uses this so that admission, linkage and disclosure commit together;
+    ``person_state`` (and the rules' tables) stay in ``con`` for the steps after.
+    """
+    result = AdmissionResult(run_id, as_of)
+    clock = _Clock(result.timings)
+    result.cases = _load_inputs(conn, con, cases, run_id, source)
+    clock.lap("read and ingest cases")
+    _decide(con, policy, as_of)
+    _count(con, result)
+    clock.lap("derive state and apply rules")
+    _write_people(conn, con, as_of)
+    clock.lap("write people")
+    _write_pool(conn, con, as_of, run_id, "TRUE")
+    clock.lap("write pool and history")
+    result.manual_checks_queued = _queue_manual_checks(conn, con, policy, as_of, run_id, "TRUE")
+    clock.lap("queue manual checks")
+    result.withdrawn = _withdrawals(con, "TRUE")
+    _audit_withdrawals(conn, actor, result.withdrawn, run_id, "admission")
+    if on_withdrawn is not None and result.withdrawn:
+        on_withdrawn(conn, result.withdrawn)
+    auditlog.log(
+        conn,
+        actor,
+        "admission_run",
+        run_id=run_id,
+        as_of=as_of,
+        policy_sha256=policy.sha256,
+        **result.summary(),
+    )
+    return result
+
+
+def cleanse(
+    url: str,
+    as_of: dt.date,
+    actor: str,
+    policy: Policy | None = None,
+    on_withdrawn: WithdrawHook | None = None,
+) -> list[tuple[str, str]]:
+    """Re-apply the rules to everyone admitted; withdraw those who no longer qualify (F3).
+
+    Uses the case decisions held and the events already applied.  Returns (person_id,
+    reason codes comma-separated) for each person withdrawn; the caller recalls what was
+    disclosed about them.  People not admitted are left as they are.
+    """
+    policy = policy or load_policy(settings().policy)
+    only = f"previous_status = '{STATUS_ADMITTED}'"
+    with connect(url) as conn:
+        con = duckdb.connect()
+        try:
+            _load_inputs(conn, con, None, None, "cases")
+            _decide(con, policy, as_of)
+            _write_pool(conn, con, as_of, None, only)
+            _queue_manual_checks(conn, con, policy, as_of, None, only)
+            withdrawn = _withdrawals(con, only)
+            _audit_withdrawals(conn, actor, withdrawn, None, "cleansing")
+            if on_withdrawn is not None and withdrawn:
+                on_withdrawn(conn, withdrawn)
+            checked = con.execute(f"SELECT count(*) FROM pool_new WHERE {only}").fetchall()[0]
+            auditlog.log(
+                conn,
+                actor,
+                "cleansing_run",
+                as_of=as_of,
+                checked=int(checked[0]),
+                withdrawn=len(withdrawn),
+                policy_sha256=policy.sha256,
+            )
+        finally:
+            con.close()
+    return withdrawn
+
+
+# --- reading the pool back -------------------------------------------------------------------
+
+
+def kept_out(url: str) -> list[tuple[str, str, str]]:
+    """(person_id, status, reason) for everyone not admitted, one row per reason."""
+    with connect(url) as conn:
+        rows = conn.execute(
+            text(
+                "SELECT person_id, status, reasons FROM pool_entries "
+                "WHERE status <> :admitted ORDER BY person_id"
+            ),
+            {"admitted": STATUS_ADMITTED},
+        ).all()
+    out: list[tuple[str, str, str]] = []
+    for person_id, status, reasons in rows:
+        codes = json.loads(reasons) if isinstance(reasons, str) else reasons
+        for code in codes or [status]:
+            out.append((person_id, status, code))
+    return out
+
+
+def write_excluded_csv(url: str, path: Path) -> int:
+    """``excluded.csv`` of SPEC.md: person_id, reason - for everyone kept out of the pool."""
+    rows = kept_out(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["person_id", "reason"])
+        writer.writerows((p, r) for p, _, r in rows)
+    return len(rows)
+
+
+__all__ = [
+    "STATUSES",
+    "AdmissionResult",
+    "admit",
+    "cleanse",
+    "derive_person_state",
+    "kept_out",
+    "write_excluded_csv",
+]

@@ -1,0 +1,256 @@
+"""`accord agreements ...` and `accord policy ...`: policy as code, checked and versioned."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, err, out
+from accord.config import settings
+from accord.errors import InputError
+from accord.policy import agreement as agreement_mod
+from accord.policy import pauses as pauses_mod
+from accord.policy import registry
+from accord.policy.lint import Finding, lint, lint_policy
+from accord.policy.policy import Policy, load_policy
+from accord.store import db
+
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy",
+        help="Policy file (else ACCORD_POLICY, else the built-in policy).",
+        show_default=False,
+    ),
+]
+ByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Who is doing this, for the audit log (default: your login name).",
+        show_default=False,
+    ),
+]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit log.")]
+CohortOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cohort",
+        help="Only this cohort of the policy (default: the whole agreement).",
+        show_default=False,
+    ),
+]
+
+
+def _policy(path: Path | None) -> Policy:
+    return load_policy(path if path is not None else settings().policy)
+
+
+def _actor(by: str | None) -> str:
+    if by is not None and by.strip():
+        return by.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _print_problems(exc: InputError) -> None:
+    for p in exc.problems:
+        err.print(str(p), markup=False)
+    if exc.total > len(exc.problems):
+        err.print(f"... and {exc.total - len(exc.problems)} more problems", markup=False)
+
+
+def _report(findings: list[Finding], checked: str) -> None:
+    for f in findings:
+        out.print(str(f), markup=False)
+    if findings:
+        err.print(f"{checked}: {len(findings)} finding(s)", markup=False)
+        raise typer.Exit(1)
+    out.print(f"{checked}: no findings", markup=False)
+
+
+def _policy_yaml(policy: Policy) -> str:
+    document: dict[str, Any] = policy.model_dump(mode="python", by_alias=True, exclude_none=True)
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def register(app: typer.Typer) -> None:
+    agreements = typer.Typer(
+        help="Data-sharing agreements: schema, linter, loading, pauses.", no_args_is_help=True
+    )
+    policy_app = typer.Typer(
+        help="The policy: firewall, cohorts and admission rules.", no_args_is_help=True
+    )
+    app.add_typer(agreements, name="agreements")
+    app.add_typer(policy_app, name="policy")
+
+    @agreements.command("schema")
+    def schema(
+        out_file: Annotated[
+            Path | None, typer.Option("--out", help="Write the schema here instead of stdout.")
+        ] = None,
+    ) -> None:
+        """Print the JSON Schema of an agreement file."""
+        text = agreement_mod.json_schema_text()
+        if out_file is None:
+            typer.echo(text, nl=False)
+        else:
+            out_file.write_text(text, encoding="utf-8")
+            out.print(f"wrote {out_file}", markup=False)
+
+    @agreements.command("check")
+    def check(
+        paths: Annotated[list[Path], typer.Argument(help="Agreement files or folders of them.")],
+        policy: PolicyOption = None,
+        as_of: AsOfOption = None,
+    ) -> None:
+        """Lint agreements: print every finding and exit 1, or a summary and exit 0."""
+        pol = _policy(policy)
+        try:
+            found = agreement_mod.load_agreements(paths)
+        except InputError as exc:
+            _print_problems(exc)
+            raise typer.Exit(2) from None
+        _report(lint(found, pol, as_of_date(as_of)), f"{len(found)} agreement(s) checked")
+
+    @agreements.command("load")
+    def load(
+        paths: Annotated[list[Path], typer.Argument(help="Agreement files or folders of them.")],
+        policy: PolicyOption = None,
+        as_of: AsOfOption = None,
+        by: ByOption = None,
+        database: DatabaseOption = None,
+    ) -> None:
+        """Record agreements in the database (a changed file makes a new version).
+
+        Nothing is loaded while the linter has findings; a firewall breach is refused.
+        """
+        pol = _policy(policy)
+        try:
+            found = agreement_mod.load_agreements(paths)
+        except InputError as exc:
+            _print_problems(exc)
+            raise typer.Exit(2) from None
+        findings = lint(found, pol, as_of_date(as_of))
+        if findings:
+            for f in findings:
+                err.print(str(f), markup=False)
+            err.print(f"nothing loaded: {len(findings)} finding(s)", markup=False)
+            raise typer.Exit(1)
+        url = database_url(database)
+        db.require_schema(url)
+        actor = _actor(by)
+        with db.connect(url) as conn:
+            registry.record_policy(conn, pol, actor)
+            before = {a.id: v for a, v in registry.stored_agreements(conn)}
+            versions = registry.store_agreements(conn, found, actor, pol)
+        for a in found:
+            version = versions[a.id]
+            state = "unchanged" if before.get(a.id) == version else "new version"
+            out.print(f"{a.id}: version {version} ({state})", markup=False)
+
+    @agreements.command("list")
+    def list_(database: DatabaseOption = None) -> None:
+        """List the agreements in force, their versions and pauses."""
+        url = database_url(database)
+        db.require_schema(url)
+        with db.connect(url) as conn:
+            stored = registry.stored_agreements(conn)
+            paused = pauses_mod.active(conn)
+        if not stored:
+            out.print("no agreements loaded", markup=False)
+            return
+        for a, version in stored:
+            held = [c or "whole agreement" for aid, c in paused if aid == a.id]
+            pause_text = f"  paused: {', '.join(held)}" if held else ""
+            out.print(
+                f"{a.id}  v{version}  {a.status}  {a.recipient}  {a.purpose}{pause_text}",
+                markup=False,
+            )
+
+    @agreements.command("pause")
+    def pause(
+        agreement_id: Annotated[str, typer.Argument(help="The agreement's id.")],
+        reason: ReasonOption,
+        cohort: CohortOption = None,
+        by: ByOption = None,
+        policy: PolicyOption = None,
+        database: DatabaseOption = None,
+    ) -> None:
+        """Pause sharing under an agreement, or for one cohort within it, from the next run."""
+        url = database_url(database)
+        db.require_schema(url)
+        pause_id = pauses_mod.pause(url, agreement_id, cohort, reason, _actor(by), _policy(policy))
+        what = f"cohort {cohort} of {agreement_id}" if cohort else agreement_id
+        out.print(f"paused {what} (pause {pause_id}); held disclosures are kept", markup=False)
+
+    @agreements.command("resume")
+    def resume(
+        agreement_id: Annotated[str, typer.Argument(help="The agreement's id.")],
+        reason: ReasonOption,
+        cohort: CohortOption = None,
+        by: ByOption = None,
+        database: DatabaseOption = None,
+    ) -> None:
+        """Lift a pause; what it held is decided again on the next run."""
+        url = database_url(database)
+        db.require_schema(url)
+        pause_id = pauses_mod.resume(url, agreement_id, cohort, reason, _actor(by))
+        what = f"cohort {cohort} of {agreement_id}" if cohort else agreement_id
+        out.print(f"resumed {what} (pause {pause_id} lifted)", markup=False)
+
+    @policy_app.command("show")
+    def show(
+        file: Annotated[
+            Path | None, typer.Argument(help="A policy file (default: the policy in force).")
+        ] = None,
+    ) -> None:
+        """Print the policy in force (or in FILE), with the built-in defaults filled in."""
+        typer.echo(_policy_yaml(_policy(file)), nl=False)
+
+    @policy_app.command("check")
+    def check_policy(
+        file: Annotated[
+            Path | None, typer.Argument(help="A policy file (default: the policy in force).")
+        ] = None,
+    ) -> None:
+        """Lint a policy: every way it is weaker than the built-in one."""
+        path = file if file is not None else settings().policy
+        try:
+            pol = load_policy(path)
+        except InputError as exc:
+            _print_problems(exc)
+            raise typer.Exit(2) from None
+        _report(lint_policy(pol, str(path) if path else None), f"policy {path or '(built-in)'}")
+
+    @policy_app.command("load")
+    def load_policy_cmd(
+        file: Annotated[Path, typer.Argument(help="The policy file.")],
+        by: ByOption = None,
+        database: DatabaseOption = None,
+    ) -> None:
+        """Record a policy as in force (logged with who and what changed); refused with findings."""
+        try:
+            pol = load_policy(file)
+        except InputError as exc:
+            _print_problems(exc)
+            raise typer.Exit(2) from None
+        findings = lint_policy(pol, str(file))
+        if findings:
+            for f in findings:
+                err.print(str(f), markup=False)
+            err.print(f"not loaded: {len(findings)} finding(s)", markup=False)
+            raise typer.Exit(1)
+        url = database_url(database)
+        db.require_schema(url)
+        with db.connect(url) as conn:
+            before = registry.policy_in_force(conn)
+            version = registry.record_policy(conn, pol, _actor(by))
+        state = "unchanged" if before == version else "now in force"
+        out.print(f"policy version {version} ({state})", markup=False)

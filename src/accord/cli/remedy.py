@@ -1,0 +1,114 @@
+"""`accord events`, `accord actions`, `accord remedies`: corrections and their remedies."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from accord import formats
+from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, out
+from accord.cli.ledger import KeyOption, key_path
+from accord.events import apply_events
+from accord.remedy import outstanding, record_actions
+from accord.store import db
+
+
+def write_csv_atomically(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    """Write a CSV whole or not at all: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("events")
+    def events(
+        file: Annotated[Path, typer.Argument(help="Events file (.csv or .parquet).")],
+        out_dir: Annotated[Path, typer.Option("--out", help="Where recalls.csv goes.")] = Path("."),
+        actor: Annotated[str, typer.Option("--actor", help="Who applies them.")] = "accord events",
+        as_of: AsOfOption = None,
+        key: KeyOption = None,
+        database: DatabaseOption = None,
+    ) -> None:
+        """Apply events: withdraw and recall, or freeze and re-review; writes DIR/recalls.csv."""
+        url = database_url(database)
+        table = formats.load(file, "events")
+        db.require_schema(url)
+        result = apply_events(url, table, str(file), as_of_date(as_of), actor, key_path(key))
+        write_csv_atomically(
+            out_dir / "recalls.csv",
+            ["recall_id", "disclosure_id", "recipient", "person_id", "reason"],
+            [
+                [r.recall_id, r.disclosure_id, r.recipient, r.person_id, r.reason]
+                for r in result.recalls
+            ],
+        )
+        out.print(
+            f"{result.applied} event(s) applied ({result.already_applied} already applied): "
+            f"{len(result.withdrawn)} withdrawn, {len(result.recalls)} disclosure(s) recalled, "
+            f"{len(result.frozen)} frozen, {len(result.review_items)} review item(s) opened; "
+            f"{out_dir / 'recalls.csv'}"
+        )
+
+    @app.command("actions")
+    def actions(
+        recipient: Annotated[str, typer.Argument(help="The recipient that reports them.")],
+        file: Annotated[Path, typer.Argument(help="Actions file (.csv or .parquet).")],
+        actor: Annotated[str, typer.Option("--actor")] = "accord actions",
+        database: DatabaseOption = None,
+    ) -> None:
+        """Record what a recipient did with each disclosure; tracks remedies of recalls."""
+        url = database_url(database)
+        table = formats.load(file, "actions")
+        db.require_schema(url)
+        r = record_actions(url, recipient, table, str(file), actor)
+        out.print(
+            f"{r.recorded} action(s) recorded ({r.already_known} already known); "
+            f"{r.outstanding} remedy(ies) now outstanding, {r.remedied} remedied"
+        )
+
+    @app.command("remedies")
+    def remedies(
+        recipient: Annotated[str | None, typer.Option("--recipient")] = None,
+        as_of: AsOfOption = None,
+        database: DatabaseOption = None,
+    ) -> None:
+        """List recalls whose adverse action the recipient has not yet reversed, with age."""
+        url = database_url(database)
+        db.require_schema(url)
+        rows = outstanding(url, as_of_date(as_of), recipient)
+        table = Table(
+            "recall_id",
+            "disclosure_id",
+            "recipient",
+            "person_id",
+            "reason",
+            "recalled",
+            "age (days)",
+            title=f"{len(rows)} outstanding remedy(ies)",
+        )
+        for o in rows:
+            table.add_row(
+                o.recall_id,
+                o.disclosure_id,
+                o.recipient,
+                o.person_id,
+                o.reason,
+                o.recalled_at.date().isoformat(),
+                str(o.age_days),
+            )
+        out.print(table)

@@ -1,0 +1,75 @@
+"""`accord review list|decide`: the review queue and four-eyes decisions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from accord import review
+from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, out
+from accord.cli.ledger import KeyOption, key_path
+from accord.store import db
+
+app = typer.Typer(help="The review queue: what a person must decide before Accord acts.")
+
+
+@app.command("list")
+def list_(
+    kind: Annotated[
+        str | None, typer.Option("--kind", help=f"Only this kind: {', '.join(review.KINDS)}.")
+    ] = None,
+    status: Annotated[
+        str, typer.Option("--status", help="open, approved, rejected or all.")
+    ] = "open",
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    reasons: Annotated[bool, typer.Option("--reasons", help="Show each item's reason.")] = False,
+    database: DatabaseOption = None,
+) -> None:
+    """List review items, oldest first."""
+    if status not in ("open", "approved", "rejected", "all"):
+        raise typer.BadParameter("use open, approved, rejected or all", param_hint="--status")
+    url = database_url(database)
+    db.require_schema(url)
+    items = review.list_items(url, kind=kind, status=status, limit=limit)
+    columns = ["item_id", "kind", "person_id", "record_id", "agreement_id", "approvals needed"]
+    table = Table(
+        *columns, *(["reason"] if reasons else []), title=f"{len(items)} {status} review item(s)"
+    )
+    for i in items:
+        cells = [i.item_id, i.kind, i.person_id, i.record_id or "", i.agreement_id or ""]
+        cells.append(str(i.approvals_needed))
+        table.add_row(*cells, *([i.reason] if reasons else []))
+    out.print(table)
+
+
+@app.command("decide")
+def decide(
+    item: Annotated[str, typer.Argument(help="The review item's id.")],
+    approve: Annotated[bool, typer.Option("--approve", help="Let the outcome go ahead.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Protect the person from it.")] = False,
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides.")] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why, in words for the person.")] = "",
+    as_of: AsOfOption = None,
+    key: KeyOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Approve or reject one item; adverse outcomes need two distinct reviewers (four eyes)."""
+    if approve == reject:
+        raise typer.BadParameter("give exactly one of --approve or --reject")
+    if not reviewer:
+        raise typer.BadParameter("name the reviewer", param_hint="--reviewer")
+    if not reason:
+        raise typer.BadParameter("say why", param_hint="--reason")
+    url = database_url(database)
+    db.require_schema(url)
+    outcome = review.decide(url, item, approve, reviewer, reason, as_of_date(as_of), key_path(key))
+    out.print(
+        f"{outcome.item_id}: {outcome.status} ({outcome.approvals} of "
+        f"{outcome.approvals_needed} approvals): {outcome.effect}"
+    )
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="review")

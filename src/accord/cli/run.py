@@ -1,0 +1,76 @@
+"""`accord run`: one whole sharing cycle without a person in the loop (SPEC.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, err, out
+from accord.config import settings
+from accord.cycle import RunInputs, run_cycle
+
+
+def _registers(values: list[str]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(f"{value!r} is not NAME=FILE", param_hint="--register")
+        if name in found:
+            raise typer.BadParameter(f"register {name!r} given twice", param_hint="--register")
+        found[name] = Path(path)
+    return found
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        cases: Annotated[Path, typer.Option("--cases", help="The source body's cases file.")],
+        registers: Annotated[
+            list[str],
+            typer.Option("--register", help="A recipient's register as NAME=FILE (repeat)."),
+        ],
+        agreements: Annotated[
+            Path, typer.Option("--agreements", help="Folder of agreement YAML files.")
+        ],
+        out_dir: Annotated[Path, typer.Option("--out", help="Where the outputs go.")],
+        policy: Annotated[
+            Path | None, typer.Option("--policy", help="Policy file (default: built-in).")
+        ] = None,
+        key: Annotated[
+            Path | None, typer.Option("--key", help="Ledger signing key (from `accord init`).")
+        ] = None,
+        as_of: AsOfOption = None,
+        database: DatabaseOption = None,
+    ) -> None:
+        """Admission, linkage, gate and disclosure of what may go automatically; the rest
+        waits in the review queue.  Writes summary.json, disclosures.csv, batches/,
+        review_queue.csv and excluded.csv to --out."""
+        s = settings(database)
+        inputs = RunInputs(
+            cases=cases,
+            registers=_registers(registers),
+            agreements=agreements,
+            as_of=as_of_date(as_of),
+            out=out_dir,
+            key=key or s.ledger_key,
+            policy=policy or s.policy,
+        )
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=err, transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("starting", total=None)
+            summary = run_cycle(
+                database_url(database), inputs, lambda m: bar.update(task, description=m)
+            )
+        disclosed = sum(a["disclosed"] for a in summary["agreements"].values())
+        out.print(
+            f"run {summary['run_id']}: pool {summary['pool']['admitted']:,} admitted of "
+            f"{summary['pool']['candidates']:,}; {disclosed:,} disclosed; "
+            f"{summary['review_queue']:,} waiting for review; ledger size "
+            f"{summary['ledger']['size']:,}; outputs in {out_dir}"
+        )

@@ -1,0 +1,173 @@
+"""`accord serve` (the web application and API) and `accord users` (who may use it)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from accord import identity
+from accord.cli.common import DatabaseOption, database_url, err, out
+from accord.errors import AccordError
+from accord.store import db
+
+users_app = typer.Typer(help="Users of the web application and API, and their API tokens.")
+
+
+def _read_password() -> str:
+    """The first line of standard input (so that a password never appears in `ps`)."""
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        raise AccordError("--password-stdin: no password on standard input")
+    return password
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The username.")],
+    role: Annotated[str, typer.Option("--role", help=f"One of {', '.join(identity.ROLES)}.")],
+    recipient: Annotated[
+        str | None,
+        typer.Option("--recipient", help="For role recipient: the recipient body it acts for."),
+    ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="For role subject: the person id the user is."),
+    ] = None,
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="The name shown on screens.")
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read a password for the screens from stdin."),
+    ] = False,
+    database: DatabaseOption = None,
+) -> None:
+    """Add a user; a recipient is bound to one body, a subject to one person."""
+    url = database_url(database)
+    db.require_schema(url)
+    password = _read_password() if password_stdin else None
+    user = identity.add_user(
+        url,
+        name,
+        role,
+        display_name=display_name,
+        recipient=recipient,
+        person_id=person,
+        password=password,
+        actor="cli",
+    )
+    bound = (
+        f" for {user.recipient}"
+        if user.recipient
+        else (" (a data subject)" if user.person_id else "")
+    )
+    out.print(
+        f"user {user.username} added: {user.role}{bound}"
+        + ("" if user.has_password else "; no password, so API tokens only"),
+        markup=False,
+    )
+
+
+@users_app.command("token")
+def users_token(
+    name: Annotated[str, typer.Argument(help="The username.")],
+    label: Annotated[str, typer.Option("--label", help="What the token is for.")] = "api",
+    expires_days: Annotated[
+        int | None, typer.Option("--expires-days", min=1, help="Expire after this many days.")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Issue an API token and print it once: only its SHA-256 is kept."""
+    url = database_url(database)
+    db.require_schema(url)
+    token = identity.issue_token(url, name, label, expires_days=expires_days, actor="cli")
+    out.print(token, markup=False, highlight=False)
+    err.print("store this token now: Accord keeps only its hash and cannot show it again")
+
+
+@users_app.command("disable")
+def users_disable(
+    name: Annotated[str, typer.Argument(help="The username.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Disable a user: their sessions and API tokens stop working at once."""
+    url = database_url(database)
+    db.require_schema(url)
+    identity.disable_user(url, name, actor="cli")
+    out.print(f"user {name} disabled", markup=False)
+
+
+@users_app.command("revoke")
+def users_revoke(
+    name: Annotated[str, typer.Argument(help="The username.")],
+    label: Annotated[
+        str | None, typer.Option("--label", help="Only the tokens with this label.")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Revoke a user's API tokens (all, or those with --label)."""
+    url = database_url(database)
+    db.require_schema(url)
+    n = identity.revoke_tokens(url, name, label, actor="cli")
+    out.print(f"{n} token(s) of {name} revoked", markup=False)
+
+
+@users_app.command("list")
+def users_list(database: DatabaseOption = None) -> None:
+    """List the users, their roles and what they are bound to."""
+    url = database_url(database)
+    db.require_schema(url)
+    users = identity.list_users(url)
+    table = Table("user", "name", "role", "bound to", "tokens", "password", "disabled")
+    for u in users:
+        table.add_row(
+            u.username,
+            u.display_name,
+            u.role,
+            u.recipient or u.person_id or "",
+            str(u.tokens),
+            "set" if u.has_password else "",
+            "yes" if u.disabled else "",
+        )
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")
+
+    @app.command("serve")
+    def serve(
+        host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+        workers: Annotated[
+            int, typer.Option("--workers", min=1, help="Server processes (one per core).")
+        ] = 1,
+        access_log: Annotated[
+            bool, typer.Option("--access-log/--no-access-log", help="Log each request.")
+        ] = True,
+        database: DatabaseOption = None,
+    ) -> None:
+        """Serve the web application and the API (OpenAPI at /api/docs)."""
+        import uvicorn
+
+        url = database_url(database)
+        db.require_schema(url)
+        # Every worker must sign and check sessions with the same secret.
+        os.environ.setdefault("ACCORD_WEB_SECRET", secrets.token_urlsafe(32))
+        os.environ["ACCORD_DATABASE_URL"] = url
+        err.print(f"accord: serving {db.describe(url)} on http://{host}:{port}/", markup=False)
+        uvicorn.run(
+            "accord.web.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            log_level="info",
+        )

@@ -1,0 +1,572 @@
+"""One whole sharing cycle, `accord run`: admission, linkage, gate, disclosure, ledger, batches.
+
+Everything is read and checked before anything is written: the cases file, every
+register, every agreement (a firewall breach stops the run), the policy.  Then one
+database transaction does the whole cycle, so a crash leaves the database as it was.
+The output files are written only after it commits, each whole or not at all.  A run
+that committed but died before its files were written stays ``disclosed``; the next run
+delivers its disclosures in its own batches and marks it delivered, so nothing is lost
+and nothing is disclosed twice (disclosure ids are deterministic, and unique per
+agreement, record and person).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from accord import admission, formats, gate
+from accord.cases import read_arrow
+from accord.disclosure import AUTOMATIC, Draft, disclose
+from accord.errors import AccordError
+from accord.events import open_freezes
+from accord.ledger import log as ledger
+from accord.ledger import signing
+from accord.linkage import store as linkage_store
+from accord.linkage.predict import link
+from accord.outputs import write_outputs
+from accord.policy import firewall, pauses
+from accord.policy.agreement import Agreement, load_agreements
+from accord.policy.compile import cohort_membership
+from accord.policy.policy import Policy, load_policy
+from accord.policy.registry import agreement_version, record_policy, store_agreements
+from accord.remedy import recall_people
+from accord.store import db
+from accord.store.models import (
+    Disclosure,
+    Match,
+    ReviewDecision,
+    ReviewItem,
+    Run,
+    utcnow,
+)
+
+Progress = Callable[[str], None]
+
+PLAIN_REVIEW = {
+    gate.AMBIGUOUS: "Another record or person matches almost as well: a person must tell "
+    "them apart before anything is shared.",
+    gate.LONG_RESIDENCE: "The recipient's record shows residence long before the decision: "
+    "evidence to weigh before anyone acts.",
+    gate.UNCERTAIN: "The match is not certain enough to share without a person checking it.",
+}
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    cases: Path
+    registers: dict[str, Path]
+    agreements: Path
+    as_of: dt.date
+    out: Path
+    key: Path
+    policy: Path | None = None
+    actor: str = "accord run"
+
+
+def _silent(_: str) -> None:
+    return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def review_item_id(agreement_id: str, person_id: str, record_id: str) -> str:
+    digest = hashlib.sha256(f"{agreement_id}\x1f{person_id}\x1f{record_id}".encode()).hexdigest()
+    return f"RV-{digest[:16]}"
+
+
+# --- the gate's inputs -----------------------------------------------------------------------
+
+
+def _agreements_table(
+    con: duckdb.DuckDBPyConnection,
+    agreements: Sequence[tuple[Agreement, int]],
+    policy: Policy,
+) -> None:
+    rows = [
+        {
+            "agreement_id": a.id, "version": v, "recipient": a.recipient, "purpose": a.purpose,
+            "status": a.status, "valid_from": a.valid_from, "review_by": a.review_by,
+            "disclose_at": a.match.disclose_at, "review_from": a.match.review_from,
+            "ambiguity_margin": a.match.ambiguity_margin, "four_eyes": a.review.four_eyes,
+            "exclude_cohorts": list(a.exclude_cohorts),
+            "enforcement": policy.is_enforcement(a.purpose), "fields": list(a.fields),
+        }
+        for a, v in agreements
+    ]  # fmt: skip
+    if rows:
+        con.register("_agreements", pa.Table.from_pylist(rows))
+        con.execute("INSERT INTO agreements BY NAME SELECT * FROM _agreements")
+        con.unregister("_agreements")
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        con.register("_rows", pa.Table.from_pylist(rows))
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+        con.unregister("_rows")
+
+
+def _governance_inputs(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    as_of: dt.date,
+    people: Sequence[str] | None = None,
+) -> None:
+    """Fill the gate's inputs that come from governance state rather than from linkage.
+
+    Needs ``person_state`` and ``pool_status`` (person_id, status) in ``con``.
+    """
+    con.execute(
+        "INSERT INTO pool SELECT s.person_id, s.latest_decision_date, s.decision_category, "
+        "coalesce(p.status = 'admitted', false) FROM person_state s "
+        "LEFT JOIN pool_status p USING (person_id)"
+    )
+    cohort_membership(con, policy, as_of)
+    con.execute("INSERT INTO cohorts SELECT person_id, cohort FROM cohort_membership")
+    _insert_rows(con, "pauses", [{"agreement_id": a, "cohort": c} for a, c in pauses.active(conn)])
+    _insert_rows(con, "frozen", [{"person_id": p} for p in open_freezes(conn)])
+    _insert_rows(con, "protected", [{"category": c} for c in sorted(policy.protected_categories)])
+    disclosed = select(Disclosure.agreement_id, Disclosure.person_id, Disclosure.record_id)
+    items = select(
+        ReviewItem.agreement_id, ReviewItem.person_id, ReviewItem.record_id, ReviewItem.status
+    ).where(ReviewItem.agreement_id.is_not(None), ReviewItem.record_id.is_not(None))
+    if people is not None:
+        disclosed = disclosed.where(Disclosure.person_id.in_(people))
+        items = items.where(ReviewItem.person_id.in_(people))
+    _insert_rows(
+        con,
+        "settled",
+        [
+            {"agreement_id": a, "person_id": p, "record_id": r, "state": "disclosed"}
+            for a, p, r in conn.execute(disclosed)
+        ],
+    )
+    found = conn.execute(items).all()
+    _insert_rows(
+        con,
+        "settled",
+        [{"agreement_id": a, "person_id": p, "record_id": r, "state": s} for a, p, r, s in found],
+    )
+    _insert_rows(
+        con,
+        "approved",
+        [
+            {"agreement_id": a, "person_id": p, "record_id": r}
+            for a, p, r, s in found
+            if s == "approved"
+        ],
+    )
+
+
+# --- linkage -------------------------------------------------------------------------------
+
+
+def _link_register(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    name: str,
+    register: pa.Table,
+    register_sha256: str,
+    agreements: Sequence[Agreement],
+    run_id: str,
+    progress: Progress,
+) -> int:
+    """Match the admitted pool to one register; fill ``candidates``; store the matches.
+
+    One linkage per register feeds every agreement with that recipient, so it matches on
+    the identity the strictest purpose may use (the firewall's, if any is enforcement).
+    """
+    enforcing = [a for a in agreements if policy.is_enforcement(a.purpose)]
+    purpose = (enforcing or list(agreements))[0].purpose
+    identity = firewall.identity_for_purpose(con, policy, purpose, people="admitted")
+    for a in enforcing:
+        firewall.record_refusals(conn, con, run_id, a.id, a.purpose, use="matching")
+    pool = con.sql(
+        f"SELECT person_id, family_name, given_names, date_of_birth, postcode FROM {identity} "
+        "ORDER BY person_id"
+    ).to_arrow_table()
+    if pool.num_rows == 0:
+        return 0
+    model, trained = linkage_store.load_or_train(conn, name, pool, register, register_sha256)
+    progress(f"{name}: {'trained a linkage model, ' if trained else ''}matching")
+    floor = min(a.match.review_from for a in agreements)
+    candidates = link(model, pool, register, min_probability=floor)
+    rows = linkage_store.match_rows(candidates, run_id, name, model.id)
+    db.bulk_insert(conn, Match.__table__, linkage_store.MATCH_COLUMNS, rows)  # type: ignore[arg-type]
+    ids = {
+        (p, r): i
+        for i, p, r in conn.execute(
+            select(Match.id, Match.person_id, Match.record_id).where(
+                Match.run_id == run_id, Match.register == name
+            )
+        )
+    }
+    con.register("_candidates", candidates)
+    con.register(
+        "_ids",
+        pa.table(
+            {
+                "person_id": [k[0] for k in ids],
+                "record_id": [k[1] for k in ids],
+                "match_id": pa.array(list(ids.values()), pa.int64()),
+            }
+        ),
+    )
+    con.execute(
+        f"""
+        INSERT INTO candidates
+        SELECT c.person_id, c.record_id, '{name}', c.match_probability, c.since,
+               c.second_for_person, c.second_for_record, i.match_id
+        FROM _candidates c JOIN _ids i USING (person_id, record_id)
+        """
+    )
+    con.unregister("_candidates")
+    con.unregister("_ids")
+    return int(candidates.num_rows)
+
+
+# --- acting on the gate's decisions ----------------------------------------------------------
+
+
+def _fields_view(
+    con: duckdb.DuckDBPyConnection, policy: Policy, purposes: Sequence[str], people: str
+) -> dict[str, str]:
+    """Per purpose, the identity table a disclosure's fields are taken from (firewalled)."""
+    return {p: firewall.identity_for_purpose(con, policy, p, people=people) for p in purposes}
+
+
+def _drafts(
+    con: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    decided_by: str | None,
+) -> list[Draft]:
+    """Disclosure drafts for every ``disclose`` outcome, with the agreed fields only."""
+    purposes = [r[0] for r in con.execute(
+        "SELECT DISTINCT purpose FROM gate WHERE outcome = 'disclose'"
+    ).fetchall()]  # fmt: skip
+    con.execute(
+        "CREATE OR REPLACE TABLE disclosing AS SELECT DISTINCT person_id FROM gate "
+        "WHERE outcome = 'disclose'"
+    )
+    views = _fields_view(con, policy, purposes, "disclosing")
+    drafts: list[Draft] = []
+    for purpose, view in views.items():
+        rows = con.execute(
+            f"""
+            SELECT g.agreement_id, g.agreement_version, g.recipient, g.record_id, g.person_id,
+                   g.match_probability, g.match_id, a.fields,
+                   to_json(i) AS identity
+            FROM gate g JOIN agreements a USING (agreement_id)
+            JOIN {view} i USING (person_id)
+            WHERE g.outcome = 'disclose' AND g.purpose = ?
+            ORDER BY g.agreement_id, g.person_id, g.record_id
+            """,
+            [purpose],
+        ).fetchall()
+        for (
+            agreement_id,
+            version,
+            recipient,
+            record_id,
+            person_id,
+            p,
+            match_id,
+            fields,
+            ident,
+        ) in rows:
+            values = json.loads(ident)
+            drafts.append(
+                Draft(
+                    agreement_id=agreement_id,
+                    agreement_version=int(version),
+                    recipient=recipient,
+                    record_id=record_id,
+                    person_id=person_id,
+                    match_probability=float(p),
+                    decided_by=decided_by or AUTOMATIC,
+                    fields={f: values.get(f) for f in fields},
+                    match_id=match_id,
+                )
+            )
+    return drafts
+
+
+def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    rows = con.execute(
+        """
+        SELECT agreement_id, person_id, record_id, review_kind, reasons, match_id,
+               match_probability, four_eyes
+        FROM gate WHERE outcome = 'review' ORDER BY agreement_id, person_id, record_id
+        """
+    ).fetchall()
+    now = utcnow()
+    items = [
+        (
+            review_item_id(a, p, r), kind, p, r, a, match_id, PLAIN_REVIEW[kind],
+            {"reasons": reasons, "match_probability": prob}, "open", 2 if four_eyes else 1,
+            run_id, now,
+        )
+        for a, p, r, kind, reasons, match_id, prob, four_eyes in rows
+    ]  # fmt: skip
+    cols = (
+        "item_id", "kind", "person_id", "record_id", "agreement_id", "match_id", "reason",
+        "detail", "status", "approvals_needed", "run_id", "created_at",
+    )  # fmt: skip
+    db.bulk_insert(conn, ReviewItem.__table__, cols, items)  # type: ignore[arg-type]
+    return len(items)
+
+
+def _agreement_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    rows = con.execute(
+        f"""
+        SELECT a.agreement_id,
+          count(*) FILTER (WHERE outcome = 'disclose'),
+          count(*) FILTER (WHERE outcome = 'review'
+                           OR (outcome = 'settled' AND settled_state = 'open')),
+          count(*) FILTER (WHERE outcome = 'blocked'
+                           AND list_contains(reasons, '{gate.FIREWALL}')),
+          count(*) FILTER (WHERE outcome = 'held'
+                           AND (list_contains(reasons, '{gate.AGREEMENT_PAUSED}')
+                                OR list_contains(reasons, '{gate.COHORT_PAUSED}'))),
+          count(*) FILTER (WHERE outcome = 'held' AND list_contains(reasons, '{gate.FROZEN}')),
+          count(*) FILTER (WHERE outcome = 'blocked'),
+          count(*) FILTER (WHERE outcome = 'settled' AND settled_state = 'disclosed')
+        FROM agreements a LEFT JOIN gate g USING (agreement_id)
+        GROUP BY a.agreement_id ORDER BY a.agreement_id
+        """
+    ).fetchall()
+    names = ("disclosed", "held_for_review", "blocked_by_firewall", "paused", "frozen",
+             "blocked", "already_disclosed")  # fmt: skip
+    return {r[0]: dict(zip(names, (int(x) for x in r[1:]), strict=True)) for r in rows}
+
+
+# --- the cycle -------------------------------------------------------------------------------
+
+
+def _read_inputs(
+    inputs: RunInputs, progress: Progress
+) -> tuple[pa.Table, dict[str, pa.Table], Policy, list[Agreement]]:
+    progress("reading and checking inputs")
+    cases = formats.load(inputs.cases, "cases")
+    registers = {n: formats.load(p, "register") for n, p in sorted(inputs.registers.items())}
+    policy = load_policy(inputs.policy)
+    agreements = load_agreements(inputs.agreements)
+    for a in agreements:
+        firewall.check_agreement(a, policy)
+    missing = sorted({a.recipient for a in agreements if a.status != "draft"} - set(registers))
+    if missing:
+        raise AccordError(
+            f"an agreement names recipient {missing[0]!r} but no --register "
+            f"{missing[0]}=FILE was given"
+        )
+    return cases, registers, policy, agreements
+
+
+def run_cycle(url: str, inputs: RunInputs, progress: Progress = _silent) -> dict[str, Any]:
+    """Run one sharing cycle and write its outputs; returns ``summary.json``'s content."""
+    cases, registers, policy, agreements = _read_inputs(inputs, progress)
+    db.require_schema(url)
+    key = signing.require_key(inputs.key)
+    digests = {str(inputs.cases): _sha256(inputs.cases)}
+    digests |= {str(p): _sha256(p) for p in inputs.registers.values()}
+    started = utcnow()
+    run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    con = duckdb.connect()
+    try:
+        with db.connect(url) as conn:
+            conn.execute(
+                insert(Run).values(
+                    run_id=run_id, command="run", as_of=inputs.as_of, started_at=started,
+                    status="started", inputs=digests,
+                )
+            )  # fmt: skip
+            versions = store_agreements(conn, agreements, inputs.actor)
+            record_policy(conn, policy, inputs.actor)
+            progress("admission: deciding the pool")
+            withdrawn: list[str] = []
+
+            def recall_withdrawn(c: Connection, people: list[tuple[str, str]]) -> int:
+                recalled = 0
+                for person, reasons in people:
+                    withdrawn.append(person)
+                    recalled += len(recall_people(c, [person], reasons, inputs.actor))
+                return recalled
+
+            result = admission.admit_in(
+                conn, con, inputs.as_of, run_id, cases, policy, inputs.actor,
+                str(inputs.cases), on_withdrawn=recall_withdrawn,
+            )  # fmt: skip
+            con.execute(
+                "CREATE OR REPLACE TABLE pool_status AS SELECT person_id, status FROM pool_new"
+            )
+            con.execute(
+                "CREATE OR REPLACE TABLE admitted AS "
+                "SELECT person_id FROM pool_new WHERE status = 'admitted'"
+            )
+            gate.create_empty_inputs(con)
+            in_force = [(a, versions[a.id]) for a in agreements]
+            _agreements_table(con, in_force, policy)
+            _governance_inputs(conn, con, policy, inputs.as_of)
+            for name, register in registers.items():
+                mine = [a for a in agreements if a.recipient == name and a.status != "draft"]
+                if mine:
+                    progress(f"{name}: linking {register.num_rows:,} register records")
+                    _link_register(
+                        conn, con, policy, name, register, digests[str(inputs.registers[name])],
+                        mine, run_id, progress,
+                    )  # fmt: skip
+            progress("gate: deciding every candidate")
+            gate.decide(con, gate.GateSettings(inputs.as_of, policy.long_residence_years))
+            queued = _queue_reviews(conn, con, run_id)
+            drafts = _drafts(con, policy, None)
+            progress(f"disclosing {len(drafts):,}, queueing {queued:,} for review")
+            disclose(conn, drafts, utcnow(), run_id)
+            head = ledger.sign_head(conn, key)
+            open_items = conn.scalar(
+                select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "open")
+            )
+            summary: dict[str, Any] = {
+                "run_id": run_id,
+                "as_of": inputs.as_of.isoformat(),
+                "pool": result.summary(),
+                "review_queue": int(open_items or 0),
+                "agreements": _agreement_counts(con),
+                "ledger": {"size": head.size, "root": head.root.hex()},
+                "recalled_on_withdrawal": len(withdrawn),
+            }
+            conn.execute(
+                update(Run)
+                .where(Run.run_id == run_id)
+                .values(status="disclosed", summary=summary, finished_at=utcnow())
+            )
+    finally:
+        con.close()
+    progress("writing outputs")
+    batch_fields: dict[str, list[str]] = {name: [] for name in registers}
+    for a in agreements:
+        if a.recipient in batch_fields:
+            batch_fields[a.recipient] += [f for f in a.fields if f not in batch_fields[a.recipient]]
+    write_outputs(url, run_id, inputs.out, summary, batch_fields)
+    return summary
+
+
+# --- approval of one reviewed match ----------------------------------------------------------
+
+
+def _state_for(
+    conn: Connection, con: duckdb.DuckDBPyConnection, people: Sequence[str], as_of: dt.date
+) -> None:
+    """``person_state`` and ``pool_status`` in ``con`` for a few people, from the database."""
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in people)
+    cases = read_arrow(
+        conn,
+        f"SELECT {', '.join(c.name for c in formats.schema.CASES.columns)} "
+        f"FROM case_decisions WHERE person_id IN ({listed}) AND destroyed_at IS NULL",
+        {c.name: pa.string() for c in formats.schema.CASES.columns},
+    )
+    con.register("_cases", cases)
+    dates = set(formats.schema.CASES.date_columns)
+    cols = ", ".join(
+        f"CAST({c.name} AS DATE) AS {c.name}" if c.name in dates else c.name
+        for c in formats.schema.CASES.columns
+    )
+    con.execute(f"CREATE OR REPLACE TABLE person_cases AS SELECT {cols} FROM _cases")
+    events = read_arrow(
+        conn,
+        "SELECT person_id, event_type, CAST(event_date AS TEXT) FROM events "
+        f"WHERE person_id IN ({listed})",
+        {"person_id": pa.string(), "event_type": pa.string(), "event_date": pa.string()},
+    )
+    con.register("_events", events)
+    con.execute(
+        "CREATE OR REPLACE TABLE person_events AS SELECT person_id, event_type, "
+        "CAST(event_date AS DATE) AS event_date FROM _events"
+    )
+    admission.derive_person_state(con, "person_cases", as_of, "person_events")
+    status = read_arrow(
+        conn,
+        f"SELECT person_id, status FROM pool_entries WHERE person_id IN ({listed})",
+        {"person_id": pa.string(), "status": pa.string()},
+    )
+    con.register("_status", status)
+    con.execute("CREATE OR REPLACE TABLE pool_status AS SELECT * FROM _status")
+
+
+def disclose_approved(
+    conn: Connection, item: Row[Any], as_of: dt.date, key: Path | None = None
+) -> str:
+    """Disclose an approved match through the same gate and ledger as `accord run`.
+
+    The approval waives only what it was asked about (uncertain, ambiguous, long
+    residence); a pause, a freeze, an agreement no longer in force or the firewall still
+    stop it, and the reviewer is told which.
+    """
+    match = conn.execute(select(Match).where(Match.id == item.match_id)).first()
+    if match is None or item.agreement_id is None:
+        return "approved, but the match it was about is no longer held: nothing disclosed"
+    from accord.policy.registry import stored_agreements
+
+    found = [(a, v) for a, v in stored_agreements(conn) if a.id == item.agreement_id]
+    if not found:
+        return f"approved, but agreement {item.agreement_id} is not loaded: nothing disclosed"
+    agreement, version = found[0]
+    if agreement_version(conn, agreement.id, version) is None:
+        return f"approved, but agreement {agreement.id} v{version} is missing: nothing disclosed"
+    policy = load_policy(None)
+    reviewers = conn.scalars(
+        select(ReviewDecision.reviewer)
+        .where(ReviewDecision.item_id == item.item_id, ReviewDecision.decision == "approve")
+        .order_by(ReviewDecision.decided_at)
+    ).all()
+    con = duckdb.connect()
+    try:
+        _state_for(conn, con, [item.person_id], as_of)
+        gate.create_empty_inputs(con)
+        _agreements_table(con, [(agreement, version)], policy)
+        _governance_inputs(conn, con, policy, as_of, people=[item.person_id])
+        record = match.record if isinstance(match.record, dict) else {}
+        since = record.get("since")
+        _insert_rows(
+            con,
+            "candidates",
+            [
+                {
+                    "person_id": item.person_id, "record_id": item.record_id,
+                    "register": agreement.recipient,
+                    "match_probability": float(match.match_probability),
+                    "since": dt.date.fromisoformat(since) if since else None,
+                    "match_id": int(match.id),
+                }
+            ],
+        )  # fmt: skip
+        gate.decide(con, gate.GateSettings(as_of, policy.long_residence_years))
+        outcome, reasons = con.execute(
+            "SELECT outcome, reasons FROM gate WHERE agreement_id = ?", [agreement.id]
+        ).fetchone() or ("no_match", [])
+        if outcome != "disclose":
+            return f"approved, but not disclosed now: {outcome} ({', '.join(reasons)})"
+        drafts = _drafts(con, policy, "reviewers:" + ", ".join(reviewers))
+        ids = disclose(conn, drafts, utcnow(), None)
+        ledger.sign_head(conn, signing.require_key(key))
+    finally:
+        con.close()
+    return f"disclosed as {', '.join(ids)}"

@@ -1,0 +1,244 @@
+"""Facts that arrive after a run (SPEC.md events): each one reaches every body it should.
+
+``decision_overturned``, ``leave_granted``, ``record_corrected``  withdraw the person from the
+    pool and recall every disclosure about them (a wrong was done: remedies are tracked);
+    ``record_corrected`` also opens a re-review, since what was held was wrong.
+``departure_recorded``  withdraws and tells recipients, without implying a wrong.
+``evidence_received``, ``dispute_opened``  freeze all further sharing about the person and
+    open a re-review item (F6).
+``dispute_resolved``  opens a review item whose approval lifts the freeze: a person, not
+    the arrival of a message, decides that sharing may resume.
+
+A file is applied whole or not at all; an event already applied (same id and content) is
+skipped, so applying the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, insert, select, update
+
+from accord import auditlog
+from accord.errors import InputError, Problem
+from accord.ledger import log, signing
+from accord.remedy import CHUNK, RecallRow, recall_people
+from accord.store import db
+from accord.store.models import (
+    CaseDecision,
+    Event,
+    Freeze,
+    PoolEntry,
+    PoolHistory,
+    ReviewItem,
+    utcnow,
+)
+
+WITHDRAWING = ("decision_overturned", "leave_granted", "record_corrected", "departure_recorded")
+FREEZING = ("evidence_received", "dispute_opened")
+REVIEW_KIND = {
+    "evidence_received": "re_review",
+    "dispute_opened": "dispute",
+    "record_corrected": "re_review",
+    "dispute_resolved": "dispute_resolution",
+}
+PLAIN = {
+    "evidence_received": "New evidence arrived; sharing is frozen until a person re-reviews.",
+    "dispute_opened": "The person disputes what is held; sharing is frozen until resolved.",
+    "record_corrected": "The record was corrected; what was shared must be re-reviewed.",
+    "dispute_resolved": "The dispute is reported resolved; approving lifts the freeze.",
+}
+
+
+@dataclass
+class EventsResult:
+    applied: int = 0
+    already_applied: int = 0
+    withdrawn: list[str] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)
+    review_items: list[str] = field(default_factory=list)
+    recalls: list[RecallRow] = field(default_factory=list)
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def _check(conn: Connection, path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Reject unknown people and changed events; return the events not applied before."""
+    people = sorted({r["person_id"] for r in rows})
+    known: set[str] = set()
+    for chunk in _chunks(people):
+        known |= set(
+            conn.scalars(
+                select(CaseDecision.person_id).where(CaseDecision.person_id.in_(chunk)).distinct()
+            )
+        )
+    ids = [r["event_id"] for r in rows]
+    before: dict[str, tuple[str, str, dt.date]] = {}
+    for chunk in _chunks(ids):
+        for e in conn.execute(
+            select(Event.event_id, Event.person_id, Event.event_type, Event.event_date).where(
+                Event.event_id.in_(chunk)
+            )
+        ):
+            before[e.event_id] = (e.person_id, e.event_type, e.event_date)
+    problems = []
+    for r in rows:
+        if r["person_id"] not in known:
+            problems.append(
+                Problem(str(path), r["__row"], "person_id", f"unknown person {r['person_id']!r}")
+            )
+        elif r["event_id"] in before and before[r["event_id"]] != (
+            r["person_id"],
+            r["event_type"],
+            r["event_date"],
+        ):
+            problems.append(
+                Problem(
+                    str(path),
+                    r["__row"],
+                    "event_id",
+                    f"event {r['event_id']!r} was applied before with different content",
+                )
+            )
+    if problems:
+        raise InputError(problems[:20], len(problems))
+    return [r for r in rows if r["event_id"] not in before]
+
+
+def withdraw(
+    conn: Connection, person_ids: Sequence[str], reason: str, as_of: dt.date, run_id: str | None
+) -> list[str]:
+    """Move people to ``withdrawn`` (keeping their history); returns those who moved."""
+    moved: list[str] = []
+    for chunk in _chunks(sorted(set(person_ids))):
+        current = conn.execute(
+            select(PoolEntry.person_id, PoolEntry.status).where(PoolEntry.person_id.in_(chunk))
+        ).all()
+        moving = [p for p, status in current if status != "withdrawn"]
+        if moving:
+            conn.execute(
+                update(PoolEntry)
+                .where(PoolEntry.person_id.in_(moving))
+                .values(
+                    status="withdrawn",
+                    reasons=[reason],
+                    as_of=as_of,
+                    run_id=run_id,
+                    updated_at=utcnow(),
+                )
+            )
+            db.bulk_insert(
+                conn,
+                PoolHistory.__table__,  # type: ignore[arg-type]
+                ("person_id", "status", "reasons", "as_of", "run_id", "at"),
+                [(p, "withdrawn", [reason], as_of, run_id, utcnow()) for p in moving],
+            )
+            moved += moving
+    return moved
+
+
+def apply_events(
+    url: str,
+    table: pa.Table,
+    source: str,
+    as_of: dt.date,
+    actor: str,
+    key: Path | None = None,
+) -> EventsResult:
+    """Apply events already read by `accord.formats` (from a file or an API request).
+
+    ``key`` is the ledger signing key (default from settings), used to sign the tree
+    head over the recalls' leaves in the same transaction.
+    """
+    path = Path(source)
+    rows = sorted(table.to_pylist(), key=lambda r: (r["event_date"], r["__row"]))
+    result = EventsResult()
+    with db.connect(url) as conn:
+        new = _check(conn, path, rows)
+        result.already_applied = len(rows) - len(new)
+        if not new:
+            return result
+        db.bulk_insert(
+            conn,
+            Event.__table__,  # type: ignore[arg-type]
+            ("event_id", "person_id", "event_type", "event_date", "detail", "applied_at"),
+            [
+                (
+                    r["event_id"],
+                    r["person_id"],
+                    r["event_type"],
+                    r["event_date"],
+                    r["detail"],
+                    utcnow(),
+                )
+                for r in new
+            ],
+        )
+        for event_type in WITHDRAWING:
+            group = [r for r in new if r["event_type"] == event_type]
+            if not group:
+                continue
+            people = [r["person_id"] for r in group]
+            result.withdrawn += withdraw(conn, people, event_type, as_of, None)
+            event_of = {r["person_id"]: r["event_id"] for r in group}
+            result.recalls += recall_people(conn, people, event_type, actor, event_of=event_of)
+        items: list[dict[str, Any]] = []
+        freezes: list[dict[str, Any]] = []
+        for r in new:
+            kind = REVIEW_KIND.get(r["event_type"])
+            if kind is None:
+                continue
+            item_id = f"EV-{r['event_id']}"
+            items.append(
+                {
+                    "item_id": item_id,
+                    "kind": kind,
+                    "person_id": r["person_id"],
+                    "reason": PLAIN[r["event_type"]],
+                    "detail": {
+                        "event_id": r["event_id"],
+                        "event_type": r["event_type"],
+                        "event_date": r["event_date"].isoformat(),
+                        "detail": r["detail"],
+                    },
+                    # Approving lets sharing resume (adverse to the person): four eyes.
+                "approvals_needed": 2,
+                }
+            )
+            if r["event_type"] in FREEZING:
+                freezes.append(
+                    {
+                        "person_id": r["person_id"],
+                        "reason": r["event_type"],
+                        "event_id": r["event_id"],
+                        "review_item_id": item_id,
+                    }
+                )
+        for item in items:
+            conn.execute(insert(ReviewItem).values(**item, status="open"))
+        for f in freezes:
+            conn.execute(insert(Freeze).values(**f))
+        if result.recalls:
+            log.sign_head(conn, signing.require_key(key))
+        result.review_items = [i["item_id"] for i in items]
+        result.frozen = sorted({f["person_id"] for f in freezes})
+        result.applied = len(new)
+        auditlog.log_many(
+            conn,
+            [
+                (actor, f"event_{r['event_type']}", r["person_id"], {"event_id": r["event_id"]})
+                for r in new
+            ],
+        )
+    return result
+
+
+def open_freezes(conn: Connection) -> list[str]:
+    return sorted(set(conn.scalars(select(Freeze.person_id).where(Freeze.lifted_at.is_(None)))))

@@ -1,0 +1,376 @@
+"""Who may use Accord, in which role, and how they prove it.
+
+Passwords are stored as scrypt hashes (memory-hard, in the standard library) and API
+tokens as the SHA-256 of a random 32-byte secret: a token is shown once, when it is
+issued, and a stolen database never yields a usable credential.  A user's role binds
+them to what they may see: a recipient to one recipient body, a data subject to their
+own person id.  Every change to who may do what is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from accord import auditlog
+from accord.errors import AccordError
+from accord.store import db
+from accord.store.models import ApiToken, User, utcnow
+
+ROLES = ("caseworker", "reviewer", "recipient", "auditor", "admin", "subject")
+ROLE_WORDS = {
+    "caseworker": "caseworker (reads people's records, submits events)",
+    "reviewer": "reviewer (decides review items; two reviewers for adverse outcomes)",
+    "recipient": "recipient body (fetches its own batches and recalls, reports actions)",
+    "auditor": "auditor (oversight counts and reports)",
+    "admin": "administrator (pauses and resumes agreements)",
+    "subject": "data subject (sees their own report, opens a dispute)",
+}
+
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+TOKEN_PREFIX = "acc_"
+
+# scrypt cost: 16 MiB and ~50 ms per check on this hardware; tuned to slow guessing.
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user as the web layer sees them."""
+
+    username: str
+    display_name: str
+    role: str
+    recipient: str | None
+    person_id: str | None
+    # Changes when the password does, so a signed session ends with a password change.
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    username: str
+    display_name: str
+    role: str
+    recipient: str | None
+    person_id: str | None
+    has_password: bool
+    tokens: int
+    disabled: bool
+    created_at: dt.datetime
+
+
+# --- hashing ---------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$N$r$p$salt$hash`` with a fresh 16-byte salt."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    """Constant-time check; a missing or malformed hash never matches."""
+    if not stored:
+        return False
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = _unb64(digest)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=_unb64(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=64 * 1024 * 1024,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+# A hash to check against when the user does not exist, so that the time a failed login
+# takes does not reveal which usernames exist.
+_DECOY = hash_password(secrets.token_urlsafe(16))
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh API token and the digest that is stored in its place."""
+    token = TOKEN_PREFIX + _b64(secrets.token_bytes(32))
+    return token, token_digest(token)
+
+
+def fingerprint(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+def _check_binding(role: str, recipient: str | None, person_id: str | None) -> None:
+    if role not in ROLES:
+        raise AccordError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if role == "recipient" and not recipient:
+        raise AccordError("a recipient user must be bound to one recipient body: --recipient")
+    if role != "recipient" and recipient:
+        raise AccordError(f"--recipient is only for role recipient, not {role}")
+    if role == "subject" and not person_id:
+        raise AccordError("a subject user must be bound to their own person id: --person")
+    if role != "subject" and person_id:
+        raise AccordError(f"--person is only for role subject, not {role}")
+
+
+def add_user(
+    url: str,
+    username: str,
+    role: str,
+    *,
+    display_name: str | None = None,
+    recipient: str | None = None,
+    person_id: str | None = None,
+    password: str | None = None,
+    actor: str = "cli",
+) -> UserInfo:
+    """Create a user bound to their role's scope; refuses duplicates and weak passwords."""
+    if not USERNAME.fullmatch(username):
+        raise AccordError(
+            f"username {username!r}: use 1-64 letters, digits, '.', '_', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    _check_binding(role, recipient, person_id)
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise AccordError(f"password too short: use at least {MIN_PASSWORD} characters")
+    password_hash = hash_password(password) if password is not None else None
+    created = utcnow()
+    with db.connect(url) as conn:
+        exists = conn.scalar(select(User.username).where(User.username == username))
+        if exists is not None:
+            raise AccordError(f"user {username!r} already exists")
+        conn.execute(
+            insert(User).values(
+                username=username,
+                display_name=display_name or username,
+                role=role,
+                recipient=recipient,
+                person_id=person_id,
+                password_hash=password_hash,
+                created_at=created,
+                disabled=False,
+            )
+        )
+        auditlog.log(
+            conn,
+            actor,
+            "user_added",
+            person_id,
+            username=username,
+            role=role,
+            recipient=recipient,
+        )
+    return UserInfo(
+        username,
+        display_name or username,
+        role,
+        recipient,
+        person_id,
+        password_hash is not None,
+        0,
+        False,
+        created,
+    )
+
+
+def set_password(url: str, username: str, password: str, actor: str = "cli") -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccordError(f"password too short: use at least {MIN_PASSWORD} characters")
+    with db.connect(url) as conn:
+        done = conn.execute(
+            update(User)
+            .where(User.username == username)
+            .values(password_hash=hash_password(password))
+        )
+        if not done.rowcount:
+            raise AccordError(f"no user {username!r}")
+        auditlog.log(conn, actor, "password_set", username=username)
+
+
+def disable_user(url: str, username: str, actor: str = "cli") -> None:
+    """Disable a user: their sessions and tokens stop working at once (kept for the audit)."""
+    with db.connect(url) as conn:
+        done = conn.execute(update(User).where(User.username == username).values(disabled=True))
+        if not done.rowcount:
+            raise AccordError(f"no user {username!r}")
+        auditlog.log(conn, actor, "user_disabled", username=username)
+
+
+def issue_token(
+    url: str,
+    username: str,
+    label: str,
+    *,
+    expires_days: int | None = None,
+    actor: str = "cli",
+) -> str:
+    """Issue an API token for a user; the token itself is returned once and never stored."""
+    label = label.strip()
+    if not label:
+        raise AccordError("a token needs a label saying what it is for: --label")
+    if expires_days is not None and expires_days < 1:
+        raise AccordError("--expires-days must be at least 1")
+    token, digest = new_token()
+    now = utcnow()
+    with db.connect(url) as conn:
+        user = conn.execute(
+            select(User.username, User.disabled).where(User.username == username)
+        ).first()
+        if user is None:
+            raise AccordError(f"no user {username!r}")
+        if user.disabled:
+            raise AccordError(f"user {username!r} is disabled")
+        conn.execute(
+            insert(ApiToken).values(
+                token_sha256=digest,
+                username=username,
+                label=label,
+                created_at=now,
+                expires_at=now + dt.timedelta(days=expires_days) if expires_days else None,
+            )
+        )
+        auditlog.log(conn, actor, "token_issued", username=username, label=label)
+    return token
+
+
+def revoke_tokens(url: str, username: str, label: str | None = None, actor: str = "cli") -> int:
+    """Revoke a user's tokens (those with ``label``, or all); returns how many."""
+    query = update(ApiToken).where(ApiToken.username == username, ApiToken.revoked_at.is_(None))
+    if label is not None:
+        query = query.where(ApiToken.label == label)
+    with db.connect(url) as conn:
+        n = int(conn.execute(query.values(revoked_at=utcnow())).rowcount or 0)
+        auditlog.log(conn, actor, "tokens_revoked", username=username, label=label, count=n)
+    return n
+
+
+def list_users(url: str) -> list[UserInfo]:
+    with db.connect(url) as conn:
+        users = conn.execute(select(User.__table__).order_by(User.username)).all()
+        counts: dict[str, int] = {}
+        for name in conn.scalars(select(ApiToken.username).where(ApiToken.revoked_at.is_(None))):
+            counts[name] = counts.get(name, 0) + 1
+    return [
+        UserInfo(
+            u.username,
+            u.display_name,
+            u.role,
+            u.recipient,
+            u.person_id,
+            u.password_hash is not None,
+            counts.get(u.username, 0),
+            bool(u.disabled),
+            u.created_at,
+        )
+        for u in users
+    ]
+
+
+# --- authentication --------------------------------------------------------------------
+
+_PRINCIPAL_COLUMNS = (
+    User.username,
+    User.display_name,
+    User.role,
+    User.recipient,
+    User.person_id,
+    User.password_hash,
+)
+
+
+def _principal(row: object) -> Principal:
+    return Principal(
+        row.username,  # type: ignore[attr-defined]
+        row.display_name,  # type: ignore[attr-defined]
+        row.role,  # type: ignore[attr-defined]
+        row.recipient,  # type: ignore[attr-defined]
+        row.person_id,  # type: ignore[attr-defined]
+        fingerprint(row.password_hash),  # type: ignore[attr-defined]
+    )
+
+
+_BY_USERNAME = select(*_PRINCIPAL_COLUMNS).where(
+    User.username == bindparam("username"), User.disabled.is_(False)
+)
+_BY_TOKEN = (
+    select(*_PRINCIPAL_COLUMNS, ApiToken.expires_at)
+    .join(ApiToken, ApiToken.username == User.username)
+    .where(
+        ApiToken.token_sha256 == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        User.disabled.is_(False),
+    )
+)
+
+
+def principal_for_user(conn: Connection, username: str) -> Principal | None:
+    """The enabled user ``username``, or None."""
+    row = conn.execute(_BY_USERNAME, {"username": username}).first()
+    return _principal(row) if row is not None else None
+
+
+def principal_for_token(
+    conn: Connection, token: str, now: dt.datetime | None = None
+) -> Principal | None:
+    """The user a live (unrevoked, unexpired) token belongs to, or None."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        return None
+    now = now or utcnow()
+    row = conn.execute(_BY_TOKEN, {"digest": token_digest(token)}).first()
+    if row is None:
+        return None
+    expires = row.expires_at
+    if expires is not None:
+        if expires.tzinfo is None:  # SQLite gives naive UTC back
+            expires = expires.replace(tzinfo=dt.UTC)
+        if expires <= now:
+            return None
+    return _principal(row)
+
+
+def check_password(url: str, username: str, password: str) -> Principal | None:
+    """The user if the password is theirs and they are enabled, else None; same cost either way."""
+    with db.connect(url) as conn:
+        row = conn.execute(
+            select(*_PRINCIPAL_COLUMNS).where(User.username == username, User.disabled.is_(False))
+        ).first()
+    stored = row.password_hash if row is not None else None
+    ok = verify_password(password, stored or _DECOY)
+    if row is None or stored is None or not ok:
+        return None
+    return _principal(row)

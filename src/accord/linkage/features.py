@@ -1,0 +1,294 @@
+"""The values the linkage model compares, derived in one DuckDB query per side.
+
+Names reach Accord in any script and in many spellings: ``Мельник`` in the casework is
+``MELNYK`` on a licence, ``O'Brien`` is ``OBRIEN``, ``Nguyễn`` is ``Nguyen``.  Comparing
+raw strings would turn every such difference into evidence *against* a match, so both
+sides are brought to the same form first: other scripts are transliterated, accents and
+punctuation removed, and a consonant skeleton kept for spellings a transliteration still
+leaves apart (``mohammed``/``muhammad``/``محمد`` all become ``mhmd``).
+
+The pool and the register get exactly the same columns, because Splink compares like
+with like.  Everything here is SQL over whole tables: no Python loop touches a record.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+# Transliteration of the scripts names most often arrive in that accents alone do not
+# cover, to the plain Latin letters a recipient's register would hold.  Multi-letter
+# outputs come first in no particular order: each source character is distinct.
+TRANSLITERATION: dict[str, str] = {
+    # Cyrillic (Russian and Ukrainian; lower case, the input is lower-cased first)
+    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "ё": "e",
+    "є": "ye", "ж": "zh", "з": "z", "и": "y", "і": "i", "ї": "yi", "й": "i", "к": "k",
+    "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch",
+    "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+    # Greek
+    "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th",
+    "ι": "i", "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p",
+    "ρ": "r", "σ": "s", "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps",
+    "ω": "o", "ά": "a", "έ": "e", "ή": "i", "ί": "i", "ό": "o", "ύ": "y", "ώ": "o",
+    # Arabic (consonantal: short vowels are not written, the skeleton compares them)
+    "ا": "a", "أ": "a", "إ": "i", "آ": "a", "ب": "b", "ت": "t", "ث": "th", "ج": "j",
+    "ح": "h", "خ": "kh", "د": "d", "ذ": "dh", "ر": "r", "ز": "z", "س": "s", "ش": "sh",
+    "ص": "s", "ض": "d", "ط": "t", "ظ": "z", "ع": "", "غ": "gh", "ف": "f", "ق": "q",
+    "ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "h", "ة": "a", "و": "w", "ي": "y",
+    "ى": "a", "ء": "", "ئ": "", "ؤ": "w",
+    # Latin letters that are not a base letter plus an accent
+    "ø": "o", "ß": "ss", "ł": "l", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th",
+    "ı": "i", "ŀ": "l",
+}  # fmt: skip
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _transliterate(expr: str) -> str:
+    out = expr
+    for source, target in TRANSLITERATION.items():
+        out = f"replace({out}, {_sql_str(source)}, {_sql_str(target)})"
+    return out
+
+
+def normalised_name(expr: str) -> str:
+    """SQL: a name in lower-case ASCII words, or NULL when nothing is left of it.
+
+    Apostrophes vanish (``O'Brien`` = ``OBrien``); any other run of non-letters becomes
+    one space (``Campbell-Lewis`` = ``Campbell Lewis``).
+    """
+    lowered = f"lower({expr})"
+    latin = (
+        f"CASE WHEN regexp_matches({lowered}, '[^\\x01-\\x7f]') "
+        f"THEN strip_accents({_transliterate(lowered)}) ELSE {lowered} END"
+    )
+    no_apostrophes = f"regexp_replace({latin}, '[''`\u2018\u2019\u02bc]', '', 'g')"
+    words = f"trim(regexp_replace({no_apostrophes}, '[^a-z0-9]+', ' ', 'g'))"
+    return f"nullif({words}, '')"
+
+
+def skeleton(expr: str) -> str:
+    """SQL: a name's consonant skeleton (vowels, w and y dropped, letters not doubled).
+
+    Spellings that differ only in vowels or doubled letters, as transliterations from
+    scripts without written vowels do, share a skeleton.  (One regular expression per
+    letter collapses its runs: RE2 has no back-references, and this is several times
+    faster than splitting the string into a list.)
+    """
+    out = f"replace(replace({expr}, ' ', ''), 'ph', 'f')"
+    out = f"regexp_replace(translate({out}, 'qcz', 'kks'), '[aeiouyw]', '', 'g')"
+    for letter in SKELETON_LETTERS:
+        out = f"regexp_replace({out}, '{letter}{letter}+', '{letter}', 'g')"
+    return f"nullif({out}, '')"
+
+
+# The letters a skeleton can still hold (q, c and z have become k, k and s).
+SKELETON_LETTERS = "bdfghjklmnprstvx0123456789"
+
+
+def compact_postcode(expr: str) -> str:
+    """SQL: a postcode in upper case without spaces or hyphens (``sw1a 1aa`` = ``SW1A1AA``)."""
+    return f"nullif(upper(replace(replace({expr}, ' ', ''), '-', '')), '')"
+
+
+# The columns every side gets (Splink needs identical schemas on both sides).
+FEATURE_COLUMNS = (
+    "rid",  # row number: the join key for candidate pairs, never shown
+    "uid",  # person_id or record_id
+    "fam",  # family name, normalised words
+    "fam_c",  # ... without spaces
+    "fam1",  # ... first word
+    "fam_sk",  # ... consonant skeleton
+    "giv",  # given names, normalised words
+    "giv_c",
+    "giv1",  # first given name
+    "giv1_sk",
+    "giv_sorted",  # given names in alphabetical order
+    "dob",
+    "dob_sw",  # date of birth with day and month swapped, where that is a date
+    "dob_ym",  # blocking keys: two of year, month and day
+    "dob_md",
+    "dob_yd",
+    "pc",  # postcode, upper case without spaces
+    "pc_sector",
+    "pc_district",
+)
+
+# The blocking keys of a side: names as integer ids (one vocabulary for every name column,
+# so a family name can be compared with a given name), dates as integers.  Blocking a
+# million records on integers is cheaper than on strings, and the string features are
+# then made only for the records some rule found.
+KEY_COLUMNS = ("rid", "fam_c", "fam1", "fam_sk", "giv1", "giv1_sk", "dob", "dob_sw",
+               "dob_ym", "dob_md", "dob_yd", "pc")  # fmt: skip
+
+NAMES_TABLE = "feature_names"
+
+
+def build_names(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
+    """Normalise every distinct family and given name of ``sources`` once.
+
+    A register of a million records holds a tenth as many distinct names, and the
+    transliteration and skeleton are the costly part.  Each step is its own table:
+    inlined, DuckDB would evaluate the costly expressions once per reference.
+    """
+    raw = " UNION ".join(
+        f"SELECT family_name AS raw FROM {src} WHERE family_name IS NOT NULL "
+        f"UNION SELECT given_names FROM {src} WHERE given_names IS NOT NULL"
+        for src in sources
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_n AS "
+        f"SELECT raw, {normalised_name('raw')} AS n FROM ({raw})"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_p AS
+        SELECT raw, n, split_part(n, ' ', 1) AS first, {skeleton("n")} AS sk
+        FROM {NAMES_TABLE}_n WHERE n IS NOT NULL"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_f AS
+        SELECT first, {skeleton("first")} AS first_sk
+        FROM (SELECT DISTINCT first FROM {NAMES_TABLE}_p)"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_s AS
+        SELECT p.raw, p.n, replace(p.n, ' ', '') AS c, p.sk, p.first, f.first_sk,
+               CASE WHEN p.first = p.n THEN p.n
+                    ELSE array_to_string(list_sort(string_split(p.n, ' ')), ' ') END AS sorted
+        FROM {NAMES_TABLE}_p AS p JOIN {NAMES_TABLE}_f AS f USING (first)"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_v AS
+        SELECT v, CAST(row_number() OVER () AS INTEGER) AS id FROM (
+            SELECT c AS v FROM {NAMES_TABLE}_s UNION SELECT first FROM {NAMES_TABLE}_s
+            UNION SELECT sk FROM {NAMES_TABLE}_s WHERE sk IS NOT NULL
+            UNION SELECT first_sk FROM {NAMES_TABLE}_s WHERE first_sk IS NOT NULL)"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE} AS
+        SELECT s.*, vc.id AS c_id, vf.id AS first_id, vs.id AS sk_id, vfs.id AS first_sk_id
+        FROM {NAMES_TABLE}_s AS s
+        JOIN {NAMES_TABLE}_v AS vc ON vc.v = s.c
+        JOIN {NAMES_TABLE}_v AS vf ON vf.v = s.first
+        LEFT JOIN {NAMES_TABLE}_v AS vs ON vs.v = s.sk
+        LEFT JOIN {NAMES_TABLE}_v AS vfs ON vfs.v = s.first_sk"""
+    )
+    for part in ("n", "p", "f", "s", "v"):
+        con.execute(f"DROP TABLE {NAMES_TABLE}_{part}")
+
+
+def drop_names(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {NAMES_TABLE}")
+
+
+def _dob_keys(dob: str) -> str:
+    return f"""CASE WHEN day({dob}) <= 12 AND day({dob}) != month({dob})
+                 THEN make_date(year({dob}), day({dob}), month({dob})) END AS dob_sw,
+            year({dob}) * 100 + month({dob}) AS dob_ym,
+            month({dob}) * 100 + day({dob}) AS dob_md,
+            year({dob}) * 100 + day({dob}) AS dob_yd"""
+
+
+def add_features(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    id_column: str,
+    target: str,
+    only: str | None = None,
+) -> None:
+    """Create ``target`` with the comparison features (:data:`FEATURE_COLUMNS`) of
+    ``source`` (which has a unique BIGINT ``rid``), after :func:`build_names`.
+
+    ``only`` is a relation of ``rid`` values: the rows to make features for.
+    """
+    where = f"WHERE s.rid IN (SELECT rid FROM {only})" if only else ""
+    pc = compact_postcode("s.postcode")
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {target} AS
+        WITH base AS (
+            SELECT s.rid, CAST(s.{id_column} AS VARCHAR) AS uid,
+                   f.n AS fam, f.c AS fam_c, f.first AS fam1, f.sk AS fam_sk,
+                   g.n AS giv, g.c AS giv_c, g.first AS giv1, g.first_sk AS giv1_sk,
+                   g.sorted AS giv_sorted,
+                   CAST(s.date_of_birth AS DATE) AS dob, {pc} AS pc
+            FROM {source} AS s
+            LEFT JOIN {NAMES_TABLE} AS f ON f.raw = s.family_name
+            LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names
+            {where}
+        )
+        SELECT rid, uid, fam, fam_c, fam1, fam_sk, giv, giv_c, giv1, giv1_sk, giv_sorted, dob,
+            {_dob_keys("dob")},
+            pc,
+            CASE WHEN length(pc) BETWEEN 5 AND 7 THEN left(pc, length(pc) - 2) END
+                AS pc_sector,
+            CASE WHEN length(pc) BETWEEN 5 AND 7 THEN left(pc, length(pc) - 3) END
+                AS pc_district
+        FROM base"""
+    )
+
+
+def add_keys(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
+    """Create ``target`` with the blocking keys (:data:`KEY_COLUMNS`) of ``source``:
+    the same column names as the features, so the same rules run on either, but names
+    as integer ids."""
+    pc = compact_postcode("s.postcode")
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {target} AS
+        WITH base AS (
+            SELECT s.rid, f.c_id AS fam_c, f.first_id AS fam1, f.sk_id AS fam_sk,
+                   g.first_id AS giv1, g.first_sk_id AS giv1_sk,
+                   CAST(s.date_of_birth AS DATE) AS dob, {pc} AS pc
+            FROM {source} AS s
+            LEFT JOIN {NAMES_TABLE} AS f ON f.raw = s.family_name
+            LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names
+        )
+        SELECT rid, fam_c, fam1, fam_sk, giv1, giv1_sk, dob, {_dob_keys("dob")}, pc
+        FROM base"""
+    )
+
+
+def add_term_frequencies(
+    con: duckdb.DuckDBPyConnection,
+    register_in: str,
+    pool_in: str,
+    register_values: str,
+    pool_values: str,
+) -> None:
+    """Tables ``tf_<column>``: how common each value is among the register's records.
+
+    Only values the pool also holds are kept: a term frequency matters only where both
+    sides agree exactly.  Names are counted per raw spelling first and then per
+    normalised value, so a million records are grouped once on their raw text.
+    ``register_values`` and ``pool_values`` are feature or key tables (``dob``, ``pc``).
+    """
+    in_pool = f"SELECT family_name AS raw FROM {pool_in} UNION SELECT given_names FROM {pool_in}"
+    for col, raw_col, field in (
+        ("fam_c", "family_name", "c"),
+        ("giv_c", "given_names", "c"),
+        ("giv1", "given_names", "first"),
+    ):
+        con.execute(
+            f"""CREATE OR REPLACE TABLE tf_{col} AS
+            WITH k AS (
+                SELECT n.{field} AS {col}, sum(r.k) AS k
+                FROM (SELECT {raw_col} AS raw, count(*) AS k FROM {register_in} GROUP BY 1) AS r
+                JOIN {NAMES_TABLE} AS n ON n.raw = r.raw
+                GROUP BY 1
+            ), wanted AS (
+                SELECT DISTINCT n.{field} AS {col} FROM {NAMES_TABLE} AS n
+                WHERE n.raw IN ({in_pool})
+            )
+            SELECT {col}, CAST(k AS DOUBLE) / (SELECT sum(k) FROM k) AS tf_{col}
+            FROM k WHERE {col} IN (SELECT {col} FROM wanted)"""
+        )
+    for col in ("dob", "pc"):
+        con.execute(
+            f"""CREATE OR REPLACE TABLE tf_{col} AS
+            SELECT {col}, CAST(count(*) AS DOUBLE)
+                   / (SELECT count({col}) FROM {register_values}) AS tf_{col}
+            FROM {register_values}
+            WHERE {col} IN (SELECT {col} FROM {pool_values})
+            GROUP BY 1"""
+        )

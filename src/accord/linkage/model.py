@@ -1,0 +1,497 @@
+"""The linkage model: Splink 5 comparisons, blocking rules and unsupervised training.
+
+One model per recipient register.  It compares family and given names (allowing for
+names recorded in the other order, dropped or initialled middle names, transliteration
+and typing errors), date of birth (allowing for day and month swapped, one of day,
+month and year wrong, or unknown) and postcode.  Common names, dates and postcodes weigh
+less than rare ones (term-frequency adjustment, with a floor so that a rare name cannot
+by itself outweigh everything else).  Training needs no labels: the prior from
+deterministic rules, ``u`` from random pairs and ``m`` by expectation maximisation, all
+seeded.
+
+Splink's naive-Bayes weights treat agreement on name and on date of birth as
+independent, so a namesake (same name, same date of birth, another person) would
+score as high as the person themselves.  Accord therefore lets a pair reach the
+automatic band only when it is *corroborated*: names, date of birth and full postcode
+all agree (allowing only the recording variants listed as corroborating below).  Any
+other pair's match weight is capped at :data:`CEILING_PROBABILITY`, which puts it in
+the review band.  The cap is part of the model and appears in every explanation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from accord.errors import AccordError
+from accord.linkage import features
+
+MODEL_VERSION = 1
+
+# The highest probability an uncorroborated pair can have (review band, never automatic
+# for any agreement whose disclose_at is above it).
+CEILING_PROBABILITY = 0.99
+
+# A rare name makes agreement on it strong evidence, but only up to this point: a name
+# seen once in ten thousand records counts as much as one seen once in ten million.
+TF_MINIMUM_U = 1e-4
+
+CEILING_LABEL = (
+    "not corroborated (names, date of birth and full postcode do not all agree): "
+    "capped below the automatic band"
+)
+
+SPLINK_LOGGER = "splink"
+
+# A register record's fields as SPEC.md defines them (what a match keeps of it).
+REGISTER_FIELDS = ("record_id", "family_name", "given_names", "date_of_birth", "postcode", "since")
+
+
+@dataclass(frozen=True)
+class Level:
+    key: str
+    label: str
+    sql: str
+    tf_column: str | None = None
+    null: bool = False
+    tf_minimum_u: float = 0.0
+
+
+@dataclass(frozen=True)
+class ComparisonSpec:
+    """One comparison: its output name, the feature shown in explanations, its levels."""
+
+    name: str
+    shown: str  # feature column whose values the explanation shows
+    levels: tuple[Level, ...]
+    corroborating: frozenset[str] = field(default_factory=frozenset)
+
+    def splink_dict(self) -> dict[str, Any]:
+        levels: list[dict[str, Any]] = []
+        for lv in self.levels:
+            d: dict[str, Any] = {"sql_condition": lv.sql, "label_for_charts": lv.label}
+            if lv.null:
+                d["is_null_level"] = True
+            if lv.tf_column:
+                d["tf_adjustment_column"] = lv.tf_column
+                d["tf_adjustment_weight"] = 1.0
+                if lv.tf_minimum_u:
+                    d["tf_minimum_u_value"] = lv.tf_minimum_u
+            levels.append(d)
+        return {
+            "output_column_name": self.name,
+            "comparison_description": self.name.replace("_", " "),
+            "comparison_levels": levels,
+        }
+
+    def gamma_of(self, key: str) -> int:
+        """Splink's comparison vector value for a level: -1 for null, counting down."""
+        counter = sum(1 for lv in self.levels if not lv.null) - 1
+        for lv in self.levels:
+            if lv.null:
+                if lv.key == key:
+                    return -1
+                continue
+            if lv.key == key:
+                return counter
+            counter -= 1
+        raise KeyError(key)
+
+
+# Names recorded the other way round: one side's family name is the other's given name(s)
+# and its first given name the other's first family word.
+SWAPPED = (
+    "((fam_c_l = giv1_r OR fam_c_l = giv_c_r) AND giv1_l = fam1_r) "
+    "OR ((fam_c_r = giv1_l OR fam_c_r = giv_c_l) AND giv1_r = fam1_l)"
+)
+
+FAMILY = ComparisonSpec(
+    "family_name",
+    "fam",
+    (
+        Level("null", "family name missing", "fam_c_l IS NULL OR fam_c_r IS NULL", null=True),
+        Level(
+            "exact",
+            "exact match",
+            "fam_c_l = fam_c_r",
+            tf_column="fam_c",
+            tf_minimum_u=TF_MINIMUM_U,
+        ),
+        Level("swapped", "family and given names recorded the other way round", SWAPPED),
+        Level(
+            "part",
+            "one family name is part of the other (double-barrelled)",
+            "contains(' ' || fam_l || ' ', ' ' || fam_r || ' ') "
+            "OR contains(' ' || fam_r || ' ', ' ' || fam_l || ' ')",
+        ),
+        Level("close", "Jaro-Winkler >= 0.92", "jaro_winkler_similarity(fam_c_l, fam_c_r) >= 0.92"),
+        Level("sounds", "same consonant skeleton", "fam_sk_l = fam_sk_r"),
+        Level("similar", "Jaro-Winkler >= 0.8", "jaro_winkler_similarity(fam_c_l, fam_c_r) >= 0.8"),
+        Level("else", "all other comparisons", "ELSE"),
+    ),
+    frozenset({"exact", "swapped", "part", "close", "sounds"}),
+)
+
+GIVEN = ComparisonSpec(
+    "given_names",
+    "giv",
+    (
+        Level("null", "given names missing", "giv_c_l IS NULL OR giv_c_r IS NULL", null=True),
+        Level(
+            "exact",
+            "exact match",
+            "giv_c_l = giv_c_r",
+            tf_column="giv_c",
+            tf_minimum_u=TF_MINIMUM_U,
+        ),
+        Level("swapped", "family and given names recorded the other way round", SWAPPED),
+        Level(
+            "first",
+            "first given name matches (middle names dropped or differ)",
+            "giv1_l = giv1_r",
+            tf_column="giv1",
+            tf_minimum_u=TF_MINIMUM_U,
+        ),
+        Level(
+            "reordered",
+            "the same given names in another order, or some of them",
+            "giv_sorted_l = giv_sorted_r "
+            "OR contains(' ' || giv_l || ' ', ' ' || giv_r || ' ') "
+            "OR contains(' ' || giv_r || ' ', ' ' || giv_l || ' ')",
+        ),
+        Level(
+            "close",
+            "first given name Jaro-Winkler >= 0.9",
+            "jaro_winkler_similarity(giv1_l, giv1_r) >= 0.9",
+        ),
+        Level(
+            "sounds", "first given name has the same consonant skeleton", "giv1_sk_l = giv1_sk_r"
+        ),
+        Level(
+            "initial",
+            "an initial matches the other's first given name",
+            "(length(giv1_l) = 1 OR length(giv1_r) = 1) AND left(giv1_l, 1) = left(giv1_r, 1)",
+        ),
+        Level("else", "all other comparisons", "ELSE"),
+    ),
+    frozenset({"exact", "swapped", "first", "reordered", "close", "sounds"}),
+)
+
+DATE_OF_BIRTH = ComparisonSpec(
+    "date_of_birth",
+    "dob",
+    (
+        Level("null", "date of birth unknown", "dob_l IS NULL OR dob_r IS NULL", null=True),
+        Level("exact", "exact match", "dob_l = dob_r", tf_column="dob"),
+        Level("swapped", "day and month swapped", "dob_l = dob_sw_r"),
+        Level(
+            "two_of_three",
+            "two of day, month and year agree",
+            "CAST(year(dob_l) = year(dob_r) AS INTEGER)"
+            " + CAST(month(dob_l) = month(dob_r) AS INTEGER)"
+            " + CAST(day(dob_l) = day(dob_r) AS INTEGER) >= 2",
+        ),
+        Level("year", "within a year", "abs(date_diff('day', dob_l, dob_r)) <= 366"),
+        Level("else", "all other comparisons", "ELSE"),
+    ),
+    frozenset({"exact", "swapped"}),
+)
+
+POSTCODE = ComparisonSpec(
+    "postcode",
+    "pc",
+    (
+        Level("null", "postcode unknown", "pc_l IS NULL OR pc_r IS NULL", null=True),
+        Level("exact", "exact match", "pc_l = pc_r", tf_column="pc"),
+        Level("sector", "same postcode sector", "pc_sector_l = pc_sector_r"),
+        Level("district", "same postcode district", "pc_district_l = pc_district_r"),
+        Level("else", "all other comparisons", "ELSE"),
+    ),
+    frozenset({"exact"}),
+)
+
+COMPARISONS = (FAMILY, GIVEN, DATE_OF_BIRTH, POSTCODE)
+
+# Candidate pairs: each rule is an equi-join, so every rule is a hash join, and together
+# they find the person despite a spelling, a swap, a typo or a missing value in any one
+# field.  None is on a name alone: common names would give millions of pairs.
+PREDICTION_BLOCKING_RULES = (
+    "l.fam_c = r.fam_c AND l.dob = r.dob",
+    "l.giv1 = r.giv1 AND l.dob = r.dob",
+    "l.fam_sk = r.fam_sk AND l.dob = r.dob",
+    "l.fam_c = r.giv1 AND l.dob = r.dob",
+    "l.giv1 = r.fam1 AND l.dob = r.dob",
+    "l.fam_sk = r.fam_sk AND l.dob_sw = r.dob",
+    "l.fam_c = r.fam_c AND l.giv1 = r.giv1 AND l.dob_ym = r.dob_ym",
+    "l.fam_c = r.fam_c AND l.giv1 = r.giv1 AND l.dob_md = r.dob_md",
+    "l.fam_c = r.fam_c AND l.giv1 = r.giv1 AND l.dob_yd = r.dob_yd",
+    "l.dob IS NULL AND l.fam_c = r.fam_c AND l.giv1 = r.giv1",
+    "r.dob IS NULL AND l.fam_c = r.fam_c AND l.giv1 = r.giv1",
+    "l.fam_c = r.fam_c AND l.giv1 = r.giv1 AND l.pc = r.pc",
+    "l.fam_sk = r.fam_sk AND l.giv1_sk = r.giv1_sk AND l.pc = r.pc",
+)
+
+# A pair agreeing on these is almost surely a match (used only to estimate the prior).
+DETERMINISTIC_RULES = ("l.fam_c = r.fam_c AND l.giv1 = r.giv1 AND l.dob = r.dob AND l.pc = r.pc",)
+DETERMINISTIC_RECALL = 0.7
+
+# EM sessions: each fixes some fields by blocking on them and learns the others.
+EM_BLOCKING_RULES = (
+    "l.fam_c = r.fam_c AND l.giv1 = r.giv1",
+    "l.dob = r.dob",
+)
+EM_RULE_WORDS = {
+    EM_BLOCKING_RULES[0]: "a family name and first given name",
+    EM_BLOCKING_RULES[1]: "a date of birth",
+}
+EM_MAX_PAIRS = 2_000_000
+U_MAX_PAIRS = 5_000_000
+U_MIN_PAIRS = 250_000
+
+# EM and random sampling leave some levels with (almost) no observations, and a
+# probability of zero would make one comparison outweigh everything else.  Each m and u
+# is kept at or above a floor (then each comparison's levels are renormalised): a level
+# never seen among matches still counts as strong evidence against, not as proof.
+M_FLOOR = 1e-4
+U_FLOOR = 1e-6
+
+# DuckDB sums EM's expectations in parallel, in no fixed order, so the last bits of a
+# parameter vary from run to run.  Parameters are kept to this many significant digits,
+# which makes training with the same seed give the same model.
+SIGNIFICANT_DIGITS = 9
+
+
+def settings_dict() -> dict[str, Any]:
+    """Splink settings for an untrained Accord model."""
+    return {
+        "link_type": "link_only",
+        "unique_id_column_name": "uid",
+        "comparisons": [c.splink_dict() for c in COMPARISONS],
+        "blocking_rules_to_generate_predictions": list(PREDICTION_BLOCKING_RULES),
+        "retain_matching_columns": True,
+        "retain_intermediate_calculation_columns": True,
+        "max_iterations": 25,
+        "em_convergence": 0.0001,
+    }
+
+
+@dataclass
+class TrainedModel:
+    """A trained model for one register: Splink's settings with every parameter."""
+
+    register: str
+    settings: dict[str, Any]
+    trained_at: dt.datetime
+    training_rows: int
+    seed: int
+    ceiling_probability: float = CEILING_PROBABILITY
+    corroborating: dict[str, list[int]] = field(default_factory=lambda: corroborating_levels())
+    version: int = MODEL_VERSION
+    id: int | None = None
+    register_sha256: str | None = None
+
+    @property
+    def ceiling_weight(self) -> float:
+        p = self.ceiling_probability
+        return math.log2(p / (1 - p))
+
+    def document(self) -> dict[str, Any]:
+        """What is stored in ``linkage_models.settings``."""
+        return {
+            "splink": self.settings,
+            "accord": {
+                "version": self.version,
+                "seed": self.seed,
+                "ceiling_probability": self.ceiling_probability,
+                "corroborating": self.corroborating,
+                "tf_minimum_u": TF_MINIMUM_U,
+            },
+        }
+
+
+def smoothed(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings with every m and u at or above its floor, renormalised per comparison.
+
+    A level EM never saw among matches (its m at the floor) is never evidence *for* a
+    match: its u is raised to its m if below, so its weight is at most zero.  Splink's
+    random ``linker_uid`` is dropped: it names cache tables, not the model.
+    """
+    settings.pop("linker_uid", None)
+    for comp in settings["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        unseen = [_significant(float(lv.get("m_probability") or 0.0)) < M_FLOOR for lv in levels]
+        for key, floor in (("m_probability", M_FLOOR), ("u_probability", U_FLOOR)):
+            values = [max(_significant(float(lv.get(key) or 0.0)), floor) for lv in levels]
+            total = sum(values)
+            for lv, v in zip(levels, values, strict=True):
+                lv[key] = v / total
+        for lv, never in zip(levels, unseen, strict=True):
+            if never and lv["u_probability"] < lv["m_probability"]:
+                lv["u_probability"] = lv["m_probability"]
+    return settings
+
+
+def _significant(x: float) -> float:
+    return float(f"{x:.{SIGNIFICANT_DIGITS}g}")
+
+
+def corroborating_levels() -> dict[str, list[int]]:
+    """Per comparison, the comparison vector values that corroborate a match."""
+    return {c.name: sorted(c.gamma_of(k) for k in c.corroborating) for c in COMPARISONS}
+
+
+def prior_weight(settings: dict[str, Any]) -> float:
+    p = float(settings["probability_two_random_records_match"])
+    return math.log2(p / (1 - p))
+
+
+def quiet_splink() -> None:
+    logging.getLogger(SPLINK_LOGGER).setLevel(logging.ERROR)
+
+
+def new_duckdb() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def check_inputs(pool: pa.Table, register: pa.Table) -> None:
+    need_pool = {"person_id", "family_name", "given_names", "date_of_birth", "postcode"}
+    need_register = {"record_id", "family_name", "given_names", "date_of_birth", "postcode"}
+    missing = need_pool - set(pool.column_names)
+    if missing:
+        raise AccordError(f"the pool lacks column(s) {', '.join(sorted(missing))}")
+    missing = need_register - set(register.column_names)
+    if missing:
+        raise AccordError(f"the register lacks column(s) {', '.join(sorted(missing))}")
+
+
+def tf_columns() -> list[str]:
+    return [lv.tf_column for c in COMPARISONS for lv in c.levels if lv.tf_column]
+
+
+def load_inputs(con: duckdb.DuckDBPyConnection, pool: pa.Table, register: pa.Table) -> None:
+    """Register the two sides as ``pool_in`` and ``register_in`` (with row numbers
+    ``rid``, the join keys of candidate pairs), refusing missing or repeated ids."""
+    check_inputs(pool, register)
+    pool_in = pool.select(["person_id", "family_name", "given_names", "date_of_birth", "postcode"])
+    register_in = register.select(
+        ["record_id", "family_name", "given_names", "date_of_birth", "postcode"]
+    )
+    con.register("pool_in", pool_in.append_column("rid", row_numbers(pool_in.num_rows)))
+    con.register("register_in", register_in.append_column("rid", row_numbers(register_in.num_rows)))
+    for table, what, id_name in (
+        ("pool_in", "the pool", "person_id"),
+        ("register_in", "the register", "record_id"),
+    ):
+        rows = con.execute(
+            f"SELECT count(*) FILTER (WHERE {id_name} IS NULL), "
+            f"count({id_name}) - count(DISTINCT {id_name}) FROM {table}"
+        ).fetchall()
+        nulls, repeats = rows[0]
+        if nulls:
+            raise AccordError(f"{what} has {nulls} row(s) without a {id_name}")
+        if repeats:
+            example = con.execute(
+                f"SELECT {id_name} FROM {table} WHERE {id_name} IS NOT NULL "
+                f"GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
+            ).fetchall()[0][0]
+            raise AccordError(f"{what} holds {id_name} {example} more than once")
+    try:
+        con.execute("SELECT count(CAST(date_of_birth AS DATE)) FROM pool_in").fetchall()
+        con.execute("SELECT count(CAST(date_of_birth AS DATE)) FROM register_in").fetchall()
+    except duckdb.ConversionException as exc:
+        raise AccordError(f"a date of birth is not a date: {exc}") from exc
+
+
+def prepare(con: duckdb.DuckDBPyConnection, pool: pa.Table, register: pa.Table) -> tuple[int, int]:
+    """Both sides as feature tables ``pool_f`` and ``register_f``, with the register's
+    term frequencies (``tf_<column>``): what training and Splink's own linker use."""
+    load_inputs(con, pool, register)
+    features.build_names(con, ["pool_in", "register_in"])
+    features.add_features(con, "pool_in", "person_id", "pool_f")
+    features.add_features(con, "register_in", "record_id", "register_f")
+    features.add_term_frequencies(con, "register_in", "pool_in", "register_f", "pool_f")
+    features.drop_names(con)
+    return pool.num_rows, register.num_rows
+
+
+def row_numbers(n: int) -> pa.Array:
+    """1, 2, ... n: the ``rid`` of each row, in the table's order."""
+    return pa.array(np.arange(1, n + 1, dtype=np.int64))
+
+
+def linker_for(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> Any:
+    """A Splink linker over the prepared tables, with Accord's term frequencies."""
+    from splink import DuckDBAPI, Linker
+
+    quiet_splink()
+    db_api = DuckDBAPI(connection=con)
+    pool_df = db_api.register("pool_f", dataset_display_name="pool")
+    reg_df = db_api.register("register_f", dataset_display_name="register")
+    linker = Linker([pool_df, reg_df], settings, log_level=None)
+    for col in tf_columns():
+        tf = db_api.register(f"tf_{col}", table_name=f"tf_lookup_{col}")
+        linker.table_management.register_term_frequency_lookup(tf, col)
+    return linker
+
+
+def train(register_name: str, pool: pa.Table, register: pa.Table, seed: int = 1) -> TrainedModel:
+    """Train a model for ``register_name`` without labels, reproducibly for a seed.
+
+    The prior from pairs that agree exactly on everything (Splink's deterministic-rule
+    estimate; when there are none, as if there were one), ``u`` by random sampling,
+    ``m`` by expectation maximisation in one session per rule of
+    :data:`EM_BLOCKING_RULES`.
+    """
+    from splink.internals.exceptions import EMTrainingException
+
+    con = new_duckdb()
+    try:
+        n_pool, n_reg = prepare(con, pool, register)
+        if n_pool == 0 or n_reg == 0:
+            raise AccordError(
+                f"cannot train a linkage model for {register_name}: "
+                f"{'the pool' if n_pool == 0 else 'the register'} is empty"
+            )
+        linker = linker_for(con, settings_dict())
+        linker.training.estimate_probability_two_random_records_match(
+            list(DETERMINISTIC_RULES), recall=DETERMINISTIC_RECALL
+        )
+        settings = linker.misc.save_model_to_json()
+        if settings["probability_two_random_records_match"] <= 0:
+            settings["probability_two_random_records_match"] = 1.0 / (
+                DETERMINISTIC_RECALL * n_pool * n_reg
+            )
+            linker = linker_for(con, settings)
+        training = linker.training
+        u_pairs = min(U_MAX_PAIRS, max(U_MIN_PAIRS, 20 * (n_pool + n_reg)), n_pool * n_reg)
+        training.estimate_u_using_random_sampling(max_pairs=float(u_pairs), seed=seed)
+        for rule in EM_BLOCKING_RULES:
+            try:
+                training.estimate_parameters_using_expectation_maximisation(
+                    rule, max_pairs=EM_MAX_PAIRS
+                )
+            except EMTrainingException as exc:
+                raise AccordError(
+                    f"cannot train a linkage model for {register_name}: no pool member and "
+                    f"register record share {EM_RULE_WORDS[rule]}, so there is nothing to "
+                    "learn what a match looks like from; train on a larger pool or register"
+                ) from exc
+        settings = smoothed(linker.misc.save_model_to_json())
+    finally:
+        con.close()
+    return TrainedModel(
+        register=register_name,
+        settings=settings,
+        trained_at=dt.datetime.now(dt.UTC),
+        training_rows=n_pool + n_reg,
+        seed=seed,
+    )

@@ -1,0 +1,302 @@
+"""Candidate matches between the pool and a register, each with its explanation.
+
+The model's blocking rules find the candidate pairs (one hash join each); Splink's own
+SQL scores them with the trained parameters; everything after that is one DuckDB query
+over all pairs: the corroboration ceiling, the explanation (Splink's waterfall as JSON),
+each person's and each record's rival candidates, and the register record as matched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from accord.errors import AccordError
+from accord.linkage import features
+from accord.linkage import model as m
+
+# Rival candidates are looked for down to this probability even when the caller asks
+# for fewer pairs: a rival the gate never sees cannot make a match ambiguous.
+RIVAL_FLOOR = 0.01
+
+OUTPUT_SCHEMA = pa.schema(
+    [
+        ("person_id", pa.string()),
+        ("record_id", pa.string()),
+        ("match_probability", pa.float64()),
+        ("match_weight", pa.float64()),
+        ("explanation", pa.string()),
+        ("record", pa.string()),
+        ("since", pa.date32()),
+        ("rank_for_person", pa.int64()),
+        ("second_for_person", pa.float64()),
+        ("second_for_record", pa.float64()),
+        ("corroborated", pa.bool_()),
+    ]
+)
+
+# The register fields a match keeps (SPEC.md register columns; nothing else).
+RECORD_FIELDS = m.REGISTER_FIELDS
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _probability(weight: str) -> str:
+    return (
+        f"CASE WHEN ({weight}) >= 0 THEN 1.0 / (1.0 + pow(2.0, -({weight}))) "
+        f"ELSE pow(2.0, ({weight})) / (1.0 + pow(2.0, ({weight}))) END"
+    )
+
+
+def _levels(settings: dict[str, Any]) -> dict[str, list[tuple[int, str]]]:
+    """Each comparison's levels as (comparison vector value, label), as Splink numbers them."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for comp in settings["comparisons"]:
+        levels = comp["comparison_levels"]
+        counter = sum(1 for lv in levels if not lv.get("is_null_level")) - 1
+        numbered: list[tuple[int, str]] = []
+        for lv in levels:
+            label = str(lv.get("label_for_charts") or lv["sql_condition"])
+            if lv.get("is_null_level"):
+                numbered.append((-1, label))
+            else:
+                numbered.append((counter, label))
+                counter -= 1
+        out[comp["output_column_name"]] = numbered
+    return out
+
+
+def _has_tf(settings: dict[str, Any], comparison: str) -> bool:
+    for comp in settings["comparisons"]:
+        if comp["output_column_name"] == comparison:
+            return any(lv.get("tf_adjustment_column") for lv in comp["comparison_levels"])
+    return False
+
+
+def _explanation_sql(model: m.TrainedModel) -> str:
+    """SQL for the waterfall of one pair: prior, each comparison (and its term-frequency
+    adjustment), and the corroboration ceiling when it applied; the weights sum to the
+    pair's match weight."""
+    settings = model.settings
+    prior = m.prior_weight(settings)
+    entries = [
+        "struct_pack(comparison := 'prior', level := 'starting match weight', "
+        f"match_weight := CAST({prior!r} AS DOUBLE), value_pool := CAST(NULL AS VARCHAR), "
+        "value_register := CAST(NULL AS VARCHAR))"
+    ]
+    shown = {c.name: c.shown for c in m.COMPARISONS}
+    for name, levels in _levels(settings).items():
+        cases = " ".join(f"WHEN {g} THEN {_sql_str(label)}" for g, label in levels)
+        col = shown.get(name)
+        value_l = f"CAST({col}_l AS VARCHAR)" if col else "CAST(NULL AS VARCHAR)"
+        value_r = f"CAST({col}_r AS VARCHAR)" if col else "CAST(NULL AS VARCHAR)"
+        entries.append(
+            f"struct_pack(comparison := {_sql_str(name)}, "
+            f"level := CASE gamma_{name} {cases} END, "
+            f"match_weight := CAST(mw_{name} AS DOUBLE), "
+            f"value_pool := {value_l}, value_register := {value_r})"
+        )
+        if _has_tf(settings, name):
+            entries.append(
+                f"struct_pack(comparison := {_sql_str('tf_' + name)}, "
+                f"level := 'term frequency adjustment', "
+                f"match_weight := CAST(mw_tf_adj_{name} AS DOUBLE), "
+                f"value_pool := {value_l}, value_register := {value_r})"
+            )
+    ceiling = (
+        "CASE WHEN NOT corroborated AND raw_weight > ceiling_weight THEN "
+        "[struct_pack(comparison := 'corroboration', "
+        f"level := {_sql_str(m.CEILING_LABEL)}, "
+        "match_weight := ceiling_weight - raw_weight, "
+        "value_pool := CAST(NULL AS VARCHAR), value_register := CAST(NULL AS VARCHAR))] "
+        "ELSE [] END"
+    )
+    return f"CAST(to_json(list_concat([{', '.join(entries)}], {ceiling})) AS VARCHAR)"
+
+
+def _corroborated_sql(model: m.TrainedModel) -> str:
+    parts = []
+    for name, values in sorted(model.corroborating.items()):
+        listed = ", ".join(str(v) for v in sorted(values))
+        parts.append(f"gamma_{name} IN ({listed})")
+    return " AND ".join(parts) if parts else "FALSE"
+
+
+def _blocked_pairs_sql(rules: list[str]) -> str:
+    """Every pool/register pair some rule finds, once, with the first rule that found it.
+
+    Each rule is a plain equi-join (a hash join); the union is deduplicated once at the
+    end rather than each rule excluding the pairs of the rules before it, which would
+    turn every join into a nested comparison of all earlier rules.
+    """
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS rule, l.rid AS lr, r.rid AS rr FROM pool_k AS l "
+        f"JOIN register_k AS r ON {rule}"
+        for i, rule in enumerate(rules)
+    )
+    return (
+        "SELECT CAST(min(rule) AS VARCHAR) AS match_key, lr AS join_key_l, rr AS join_key_r "
+        f"FROM ({union}) GROUP BY lr, rr"
+    )
+
+
+def _with_tf_sql(side: str, features_table: str) -> str:
+    """A side's features with each value's register term frequency, as Splink expects."""
+    cols = m.tf_columns()
+    select = ", ".join(f"tf_{c}.tf_{c}" for c in cols)
+    joins = " ".join(f"LEFT JOIN tf_{c} ON tf_{c}.{c} = f.{c}" for c in cols)
+    return f"SELECT '{side}' AS source_dataset, f.*, {select} FROM {features_table} AS f {joins}"
+
+
+def _prepare(con: Any, model: m.TrainedModel, pool: pa.Table, register: pa.Table) -> None:
+    """Candidate pairs (``blocked``) from the blocking keys of both sides, then the
+    features of the pool and of only those register records some rule found."""
+    m.load_inputs(con, pool, register)
+    features.build_names(con, ["pool_in", "register_in"])
+    features.add_keys(con, "pool_in", "pool_k")
+    features.add_keys(con, "register_in", "register_k")
+    rules = [
+        str(r["blocking_rule"]) if isinstance(r, dict) else str(r)
+        for r in model.settings["blocking_rules_to_generate_predictions"]
+    ]
+    con.execute(f"CREATE TABLE blocked AS {_blocked_pairs_sql(rules)}")
+    con.execute("CREATE TABLE blocked_records AS SELECT DISTINCT join_key_r AS rid FROM blocked")
+    features.add_features(con, "pool_in", "person_id", "pool_f")
+    features.add_features(con, "register_in", "record_id", "register_f", only="blocked_records")
+    features.add_term_frequencies(con, "register_in", "pool_in", "register_k", "pool_k")
+    features.drop_names(con)
+
+
+def _scoring_sql(settings: dict[str, Any], floor: float) -> str:
+    """Splink's own SQL for comparison vectors and match weights, over Accord's pairs.
+
+    The comparisons, their levels and every parameter come from the trained Splink
+    settings; Splink generates the SQL.  Accord supplies the candidate pairs (table
+    ``blocked``, joined on the row ids) and the term frequencies.
+    """
+    from splink import SettingsCreator
+    from splink.internals.comparison_vector_values import (
+        compute_comparison_vector_values_from_id_pairs_sqls,
+    )
+    from splink.internals.input_column import InputColumn
+    from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
+
+    s = SettingsCreator.from_path_or_dict(settings).get_settings("duckdb")
+    sqls = compute_comparison_vector_values_from_id_pairs_sqls(
+        s._columns_to_select_for_blocking,
+        s._columns_to_select_for_comparison_vector_values,
+        input_tablename_l="pool_s",
+        input_tablename_r="register_s",
+        source_dataset_input_column=None,
+        unique_id_input_column=InputColumn("rid", sqlglot_dialect_str="duckdb"),
+    )
+    sqls += predict_from_comparison_vectors_sqls_using_settings(
+        s, threshold_match_probability=floor if floor > 0 else None
+    )
+    ctes = ",\n".join(f"{q['output_table_name']} AS ({q['sql']})" for q in sqls[:-1])
+    ctes = ctes.replace("__splink__blocked_id_pairs", "blocked")
+    return f"WITH {ctes}\n{sqls[-1]['sql']}"
+
+
+def link(
+    model: m.TrainedModel, pool: pa.Table, register: pa.Table, min_probability: float
+) -> pa.Table:
+    """Every candidate pair at or above ``min_probability``, best first per person.
+
+    ``second_for_person`` is the best probability among the person's *other* candidate
+    records, leaving out records that duplicate this one (the register holding the same
+    person twice: same normalised family name, first given name, date of birth and
+    postcode); ``second_for_record`` the best among other pool members for the same
+    record.  Both are null when there is no rival at or above :data:`RIVAL_FLOOR`.
+    """
+    if not 0.0 <= min_probability <= 1.0:
+        raise AccordError(f"minimum probability {min_probability} is not between 0 and 1")
+    con = m.new_duckdb()
+    try:
+        _prepare(con, model, pool, register)
+        con.execute(f"CREATE TABLE pool_s AS {_with_tf_sql('pool', 'pool_f')}")
+        con.execute(f"CREATE TABLE register_s AS {_with_tf_sql('register', 'register_f')}")
+        floor = min(min_probability, RIVAL_FLOOR)
+        con.execute(f"CREATE TABLE predictions AS {_scoring_sql(model.settings, floor)}")
+        if "since" not in register.column_names:
+            register = register.append_column("since", pa.nulls(register.num_rows, pa.date32()))
+        raw = register.select(list(RECORD_FIELDS))
+        con.register("register_raw", raw.append_column("rid", m.row_numbers(raw.num_rows)))
+        sql = f"""
+        WITH scored AS (
+            SELECT uid_l AS person_id, uid_r AS record_id, *,
+                   {_corroborated_sql(model)} AS corroborated,
+                   match_weight AS raw_weight,
+                   CAST({model.ceiling_weight!r} AS DOUBLE) AS ceiling_weight
+            FROM predictions
+        ), capped AS (
+            SELECT *,
+                CASE WHEN corroborated THEN raw_weight
+                     ELSE least(raw_weight, ceiling_weight) END AS weight
+            FROM scored
+        ), probs AS (
+            SELECT capped.*, {_probability("weight")} AS probability, d.dupkey, d.rid
+            FROM capped JOIN (
+                SELECT uid, rid,
+                    CASE WHEN fam_c IS NOT NULL AND giv1 IS NOT NULL AND dob IS NOT NULL
+                              AND pc IS NOT NULL
+                         THEN fam_c || '|' || giv1 || '|' || CAST(dob AS VARCHAR) || '|' || pc
+                         ELSE 'record:' || uid END AS dupkey
+                FROM register_s
+            ) AS d ON d.uid = capped.record_id
+        ), person_groups AS (
+            SELECT person_id, dupkey, max(probability) AS p,
+                row_number() OVER (PARTITION BY person_id
+                                   ORDER BY max(probability) DESC, dupkey) AS g
+            FROM probs GROUP BY person_id, dupkey
+        ), person_rivals AS (
+            SELECT person_id,
+                max(CASE WHEN g = 1 THEN dupkey END) AS best_key,
+                max(CASE WHEN g = 1 THEN p END) AS best_p,
+                max(CASE WHEN g = 2 THEN p END) AS second_p
+            FROM person_groups GROUP BY person_id
+        ), ranked AS (
+            SELECT probs.*,
+                row_number() OVER (PARTITION BY person_id
+                                   ORDER BY probability DESC, record_id) AS rank_for_person,
+                row_number() OVER (PARTITION BY record_id
+                                   ORDER BY probability DESC, person_id) AS rank_for_record,
+                max(probability) OVER (PARTITION BY record_id) AS record_best,
+                count(*) OVER (PARTITION BY record_id) AS record_n
+            FROM probs
+        ), record_seconds AS (
+            SELECT record_id, probability AS record_second
+            FROM ranked WHERE rank_for_record = 2
+        )
+        SELECT
+            r.person_id,
+            r.record_id,
+            CAST(r.probability AS DOUBLE) AS match_probability,
+            CAST(r.weight AS DOUBLE) AS match_weight,
+            {_explanation_sql(model)} AS explanation,
+            CAST(to_json(struct_pack(
+                record_id := x.record_id, family_name := x.family_name,
+                given_names := x.given_names, date_of_birth := x.date_of_birth,
+                postcode := x.postcode, since := x.since)) AS VARCHAR) AS record,
+            CAST(x.since AS DATE) AS since,
+            CAST(r.rank_for_person AS BIGINT) AS rank_for_person,
+            CAST(CASE WHEN r.dupkey = pr.best_key THEN pr.second_p ELSE pr.best_p END
+                 AS DOUBLE) AS second_for_person,
+            CAST(CASE WHEN r.record_n = 1 THEN NULL
+                      WHEN r.rank_for_record = 1 THEN rs.record_second
+                      ELSE r.record_best END AS DOUBLE) AS second_for_record,
+            r.corroborated
+        FROM ranked AS r
+        JOIN person_rivals AS pr ON pr.person_id = r.person_id
+        LEFT JOIN record_seconds AS rs ON rs.record_id = r.record_id
+        JOIN register_raw AS x ON x.rid = r.rid
+        WHERE r.probability >= {min_probability!r}
+        ORDER BY r.person_id, r.rank_for_person
+        """
+        table: pa.Table = con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+    return table.cast(OUTPUT_SCHEMA)

@@ -1,0 +1,252 @@
+"""Linkage models in the governance database, and what linkage reads from it.
+
+A model is trained once per register and reused until someone retrains it: each
+``accord link train`` adds a row to ``linkage_models`` and makes it the register's
+``current`` one, keeping the old rows, so every match can cite the exact model (and its
+parameters) that scored it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import Connection, Text, cast, insert, select, update
+
+from accord.errors import AccordError
+from accord.linkage import model as m
+from accord.store.models import LinkageModel, Person, PoolEntry
+
+IDENTITY_FIELDS = ("family_name", "given_names", "date_of_birth", "postcode")
+
+# The columns of ``matches`` that :func:`match_rows` fills, in this order.
+MATCH_COLUMNS = (
+    "run_id",
+    "register",
+    "person_id",
+    "record_id",
+    "match_probability",
+    "match_weight",
+    "model_id",
+    "rank",
+    "flags",
+    "record",
+    "explanation",
+)
+
+UNCORROBORATED = "uncorroborated"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_model(conn: Connection, model: m.TrainedModel, register_sha256: str | None) -> int:
+    """Store ``model`` as its register's current model; returns its id.
+
+    The register's earlier models stay (matches cite them) but are no longer current.
+    """
+    conn.execute(
+        update(LinkageModel)
+        .where(LinkageModel.register == model.register, LinkageModel.current.is_(True))
+        .values(current=False)
+    )
+    row = conn.execute(
+        insert(LinkageModel)
+        .values(
+            register=model.register,
+            settings=model.document(),
+            trained_at=model.trained_at,
+            training_rows=model.training_rows,
+            register_sha256=register_sha256,
+            current=True,
+        )
+        .returning(LinkageModel.id)
+    ).one()
+    model.id = int(row[0])
+    model.register_sha256 = register_sha256
+    return model.id
+
+
+def model_from_row(
+    model_id: int,
+    register: str,
+    document: dict[str, Any],
+    trained_at: dt.datetime,
+    training_rows: int,
+    register_sha256: str | None,
+) -> m.TrainedModel:
+    """A stored model as a :class:`TrainedModel`, or an AccordError if it cannot be used."""
+    accord = document.get("accord") if isinstance(document, dict) else None
+    splink = document.get("splink") if isinstance(document, dict) else None
+    if not isinstance(accord, dict) or not isinstance(splink, dict):
+        raise AccordError(
+            f"linkage model {model_id} for register {register} is not an Accord model: "
+            f"retrain it with `accord link train {register}=FILE`"
+        )
+    version = accord.get("version")
+    if version != m.MODEL_VERSION:
+        raise AccordError(
+            f"linkage model {model_id} for register {register} was made by model version "
+            f"{version}, this Accord uses {m.MODEL_VERSION}: retrain it with "
+            f"`accord link train {register}=FILE`"
+        )
+    corroborating = {str(k): [int(x) for x in v] for k, v in accord["corroborating"].items()}
+    return m.TrainedModel(
+        register=register,
+        settings=splink,
+        trained_at=trained_at,
+        training_rows=int(training_rows),
+        seed=int(accord["seed"]),
+        ceiling_probability=float(accord["ceiling_probability"]),
+        corroborating=corroborating,
+        version=int(version),
+        id=model_id,
+        register_sha256=register_sha256,
+    )
+
+
+def load_model(conn: Connection, register_name: str) -> m.TrainedModel | None:
+    """The register's current model, or None when none has been trained."""
+    row = conn.execute(
+        select(
+            LinkageModel.id,
+            LinkageModel.register,
+            LinkageModel.settings,
+            LinkageModel.trained_at,
+            LinkageModel.training_rows,
+            LinkageModel.register_sha256,
+        )
+        .where(LinkageModel.register == register_name, LinkageModel.current.is_(True))
+        .order_by(LinkageModel.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return model_from_row(int(row[0]), str(row[1]), row[2], row[3], int(row[4]), row[5])
+
+
+def load_or_train(
+    conn: Connection,
+    register_name: str,
+    pool: pa.Table,
+    register: pa.Table,
+    register_sha256: str | None = None,
+    seed: int = 1,
+) -> tuple[m.TrainedModel, bool]:
+    """The register's current model, training and saving one first if there is none.
+
+    Returns the model and whether it was trained now.
+    """
+    found = load_model(conn, register_name)
+    if found is not None:
+        return found, False
+    trained = m.train(register_name, pool, register, seed=seed)
+    save_model(conn, trained, register_sha256)
+    return trained, True
+
+
+def admitted_pool(conn: Connection, protected_categories: Iterable[str]) -> pa.Table:
+    """The people admitted to the pool, with what matching may use of their identity.
+
+    A value whose provenance is a protected data category is withheld (NULL): matching
+    never uses it, whatever the purpose (the firewall's rule for enforcement, applied
+    to every linkage run here because a match feeds every agreement for the register).
+    """
+    rows = conn.execute(
+        select(
+            Person.person_id,
+            Person.family_name,
+            Person.given_names,
+            Person.date_of_birth,
+            Person.postcode,
+            cast(Person.provenance, Text),
+        )
+        .join(PoolEntry, PoolEntry.person_id == Person.person_id)
+        .where(PoolEntry.status == "admitted")
+        .order_by(Person.person_id)
+    ).all()
+    raw = pa.table(
+        {
+            "person_id": pa.array([r[0] for r in rows], pa.string()),
+            "family_name": pa.array([r[1] for r in rows], pa.string()),
+            "given_names": pa.array([r[2] for r in rows], pa.string()),
+            "date_of_birth": pa.array([r[3] for r in rows], pa.date32()),
+            "postcode": pa.array([r[4] for r in rows], pa.string()),
+            "provenance": pa.array([r[5] for r in rows], pa.string()),
+        }
+    )
+    protected = sorted(set(protected_categories))
+    listed = ", ".join("'" + c.replace("'", "''") + "'" for c in protected) or "NULL"
+    picks = ", ".join(
+        f"CASE WHEN json_extract_string(provenance, '$.{f}.data_category') IN ({listed}) "
+        f"THEN NULL ELSE {f} END AS {f}"
+        for f in IDENTITY_FIELDS
+    )
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("raw", raw)
+        table: pa.Table = con.sql(
+            f"SELECT person_id, {picks} FROM raw ORDER BY person_id"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return table
+
+
+def match_rows(
+    candidates: pa.Table, run_id: str, register: str, model_id: int | None
+) -> list[tuple[Any, ...]]:
+    """Rows for the ``matches`` table in :data:`MATCH_COLUMNS` order (for ``bulk_insert``).
+
+    ``flags`` holds what linkage knows on its own (``uncorroborated``: capped below the
+    automatic band); the gate adds its own reasons where it decides.
+    """
+    cols = candidates.select(
+        [
+            "person_id",
+            "record_id",
+            "match_probability",
+            "match_weight",
+            "rank_for_person",
+            "corroborated",
+            "record",
+            "explanation",
+        ]
+    ).to_pydict()
+    return [
+        (
+            run_id,
+            register,
+            person,
+            record_id,
+            float(p),
+            float(w),
+            model_id,
+            int(rank),
+            [] if corroborated else [UNCORROBORATED],
+            json.loads(record),
+            json.loads(explanation),
+        )
+        for person, record_id, p, w, rank, corroborated, record, explanation in zip(
+            cols["person_id"],
+            cols["record_id"],
+            cols["match_probability"],
+            cols["match_weight"],
+            cols["rank_for_person"],
+            cols["corroborated"],
+            cols["record"],
+            cols["explanation"],
+            strict=True,
+        )
+    ]

@@ -1,0 +1,105 @@
+"""The files `accord run` writes (SPEC.md, the batch contract), each whole or not at all.
+
+They are written after the run's transaction commits, into a hidden folder beside them,
+then moved into place one by one; the run is then marked delivered.  A run that
+committed but was killed before that point stays ``disclosed``, and the next run's
+batches carry its disclosures too, so a recipient never misses one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from accord import admission
+from accord.store import db
+from accord.store.models import Disclosure, ReviewItem, Run, utcnow
+
+DISCLOSURE_COLUMNS = (
+    "disclosure_id", "agreement_id", "recipient", "record_id", "person_id",
+    "match_probability", "decided_by", "ledger_index",
+)  # fmt: skip
+REVIEW_COLUMNS = ("item_id", "kind", "person_id", "record_id", "agreement_id", "reason")
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def write_outputs(
+    url: str,
+    run_id: str,
+    out: Path,
+    summary: dict[str, Any],
+    batch_fields: dict[str, list[str]],
+) -> None:
+    """Write every file of the run; ``batch_fields`` names each recipient's agreed fields."""
+    out.mkdir(parents=True, exist_ok=True)
+    staging = out / f".{run_id}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "batches").mkdir(parents=True)
+    with db.connect(url) as conn:
+        undelivered = [
+            r
+            for r in conn.scalars(select(Run.run_id).where(Run.status == "disclosed"))
+            if r is not None
+        ]
+        runs = sorted(set(undelivered) | {run_id})
+        disclosures = conn.execute(
+            select(Disclosure)
+            .where(Disclosure.run_id.in_(runs))
+            .order_by(Disclosure.recipient, Disclosure.ledger_index)
+        ).all()
+        items = conn.execute(
+            select(*(getattr(ReviewItem, c) for c in REVIEW_COLUMNS))
+            .where(ReviewItem.status == "open")
+            .order_by(ReviewItem.created_at, ReviewItem.item_id)
+        ).all()
+        recipients = sorted(set(batch_fields) | {d.recipient for d in disclosures})
+        _write_csv(
+            staging / "disclosures.csv",
+            list(DISCLOSURE_COLUMNS),
+            [[_cell(getattr(d, c)) for c in DISCLOSURE_COLUMNS] for d in disclosures],
+        )
+        for recipient in recipients:
+            mine = [d for d in disclosures if d.recipient == recipient]
+            fields: list[str] = list(batch_fields.get(recipient, []))
+            for d in mine:
+                fields += [f for f in d.fields if f not in fields]
+            _write_csv(
+                staging / "batches" / f"{recipient}.csv",
+                ["disclosure_id", *fields],
+                [[d.disclosure_id, *(_cell(d.fields.get(f)) for f in fields)] for d in mine],
+            )
+        _write_csv(
+            staging / "review_queue.csv",
+            list(REVIEW_COLUMNS),
+            [[_cell(v) for v in row] for row in items],
+        )
+    admission.write_excluded_csv(url, staging / "excluded.csv")
+    (staging / "summary.json").write_text(
+        json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    (out / "batches").mkdir(exist_ok=True)
+    for path in sorted((staging / "batches").iterdir()):
+        os.replace(path, out / "batches" / path.name)
+    for name in ("disclosures.csv", "review_queue.csv", "excluded.csv", "summary.json"):
+        os.replace(staging / name, out / name)
+    shutil.rmtree(staging, ignore_errors=True)
+    with db.connect(url) as conn:
+        conn.execute(
+            update(Run).where(Run.run_id.in_(runs)).values(status="completed", finished_at=utcnow())
+        )

@@ -1,0 +1,293 @@
+"""Corrections that reach every recipient, and remedies tracked until the harm is undone.
+
+A recall is a ledger leaf like a disclosure, so a recipient (and the person) can prove it
+was sent.  Its remedy is ``outstanding`` while the recipient's last reported action on the
+disclosure is adverse (revoked, stopped, closed, refused) and becomes ``remedied`` only
+when the recipient reports the reversal (reinstated, restored, reopened).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, and_, select, update
+
+from accord import auditlog
+from accord.errors import InputError, Problem
+from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
+from accord.ledger import content, log
+from accord.store import db
+from accord.store.models import Disclosure, Recall, RecipientAction, utcnow
+
+# Reasons a recall implies the disclosure was wrong and its effects must be reversed.
+NOT_WRONGFUL = ("departure_recorded",)
+CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class RecallRow:
+    recall_id: str
+    disclosure_id: str
+    recipient: str
+    person_id: str
+    reason: str
+
+
+def recall_id(disclosure_id: str) -> str:
+    return "RC-" + hashlib.sha256(disclosure_id.encode()).hexdigest()[:20]
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def recall_people(
+    conn: Connection,
+    person_ids: Sequence[str],
+    reason: str,
+    actor: str,
+    event_id: str | None = None,
+    at: dt.datetime | None = None,
+    event_of: Mapping[str, str] | None = None,
+) -> list[RecallRow]:
+    """Recall every active disclosure about these people, in the caller's transaction.
+
+    ``event_of`` names, per person, the event that caused their recall (else ``event_id``).
+    """
+    at = at or utcnow()
+    found: list[Any] = []
+    for chunk in _chunks(sorted(set(person_ids))):
+        found += conn.execute(
+            select(Disclosure.disclosure_id, Disclosure.recipient, Disclosure.person_id).where(
+                Disclosure.person_id.in_(chunk), Disclosure.status == "active"
+            )
+        ).all()
+    if not found:
+        return []
+    found.sort()
+    disclosure_ids = [f.disclosure_id for f in found]
+    adverse = {d: a in ADVERSE_ACTIONS for d, (a, _) in _last_actions(conn, disclosure_ids).items()}
+    wrongful = reason not in NOT_WRONGFUL
+    rows = [
+        {
+            "recall_id": recall_id(f.disclosure_id),
+            "disclosure_id": f.disclosure_id,
+            "recipient": f.recipient,
+            "person_id": f.person_id,
+            "reason": reason,
+            "event_id": (event_of or {}).get(f.person_id, event_id),
+            "recalled_at": at,
+            "remedy_status": "outstanding"
+            if wrongful and adverse.get(f.disclosure_id)
+            else "none_needed",
+        }
+        for f in found
+    ]
+    indexes = log.append(conn, [("recall", r["recall_id"], content.recall_leaf(r)) for r in rows])
+    cols = (
+        "recall_id",
+        "disclosure_id",
+        "recipient",
+        "person_id",
+        "reason",
+        "event_id",
+        "recalled_at",
+        "remedy_status",
+        "ledger_index",
+    )
+    for r, index in zip(rows, indexes, strict=True):
+        r["ledger_index"] = index
+    db.bulk_insert(conn, Recall.__table__, cols, [tuple(r[c] for c in cols) for r in rows])  # type: ignore[arg-type]
+    for chunk in _chunks(disclosure_ids):
+        conn.execute(
+            update(Disclosure).where(Disclosure.disclosure_id.in_(chunk)).values(status="recalled")
+        )
+    auditlog.log_many(
+        conn,
+        [
+            (
+                actor,
+                "recall",
+                r["person_id"],
+                {
+                    "recall_id": r["recall_id"],
+                    "disclosure_id": r["disclosure_id"],
+                    "reason": reason,
+                    "event_id": r["event_id"],
+                },
+            )
+            for r in rows
+        ],
+    )
+    return [
+        RecallRow(r["recall_id"], r["disclosure_id"], r["recipient"], r["person_id"], reason)
+        for r in rows
+    ]
+
+
+# --- recipient actions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionsResult:
+    recorded: int
+    already_known: int
+    outstanding: int
+    remedied: int
+
+
+def record_actions(
+    url: str, recipient: str, table: pa.Table, source: str, actor: str
+) -> ActionsResult:
+    """Store what a recipient did with its disclosures; refuse the whole file on any bad row.
+
+    ``table`` comes from `accord.formats` (a file or an API request); ``source`` names it.
+    """
+    path = source
+    rows = table.to_pylist()
+    ids = sorted({r["disclosure_id"] for r in rows})
+    with db.connect(url) as conn:
+        owner: dict[str, str] = {}
+        for chunk in _chunks(ids):
+            owner.update(
+                conn.execute(
+                    select(Disclosure.disclosure_id, Disclosure.recipient).where(
+                        Disclosure.disclosure_id.in_(chunk)
+                    )
+                ).all()
+            )
+        problems = []
+        for r in rows:
+            d = r["disclosure_id"]
+            if d not in owner:
+                problems.append(
+                    Problem(str(path), r["__row"], "disclosure_id", f"unknown disclosure {d!r}")
+                )
+            elif owner[d] != recipient:
+                problems.append(
+                    Problem(
+                        str(path),
+                        r["__row"],
+                        "disclosure_id",
+                        f"disclosure {d!r} was not made to {recipient}",
+                    )
+                )
+        if problems:
+            raise InputError(problems[:20], len(problems))
+        existing: set[tuple[str, str, dt.date]] = set()
+        for chunk in _chunks(ids):
+            existing |= set(
+                (r[0], r[1], r[2])
+                for r in conn.execute(
+                    select(
+                        RecipientAction.disclosure_id,
+                        RecipientAction.action,
+                        RecipientAction.action_date,
+                    ).where(RecipientAction.disclosure_id.in_(chunk))
+                ).all()
+            )
+        new = []
+        now = utcnow()
+        for r in rows:
+            key = (r["disclosure_id"], r["action"], r["action_date"])
+            if key not in existing:
+                existing.add(key)
+                new.append((*key, recipient, now))
+        db.bulk_insert(
+            conn,
+            RecipientAction.__table__,  # type: ignore[arg-type]
+            ("disclosure_id", "action", "action_date", "recipient", "recorded_at"),
+            new,
+        )
+        outstanding, remedied = _refresh_remedies(conn, sorted({n[0] for n in new}))
+        auditlog.log(
+            conn, actor, "recipient_actions", recipient=recipient, file=str(path), recorded=len(new)
+        )
+    return ActionsResult(len(new), len(rows) - len(new), outstanding, remedied)
+
+
+def _refresh_remedies(conn: Connection, disclosure_ids: Sequence[str]) -> tuple[int, int]:
+    """Recompute the remedy state of recalls whose disclosures have new actions."""
+    if not disclosure_ids:
+        return 0, 0
+    last = _last_actions(conn, disclosure_ids)
+    outstanding = remedied = 0
+    for chunk in _chunks(disclosure_ids):
+        recalls = conn.execute(
+            select(
+                Recall.recall_id, Recall.disclosure_id, Recall.reason, Recall.remedy_status
+            ).where(Recall.disclosure_id.in_(chunk))
+        ).all()
+        for rid, did, reason, status in recalls:
+            if reason in NOT_WRONGFUL or did not in last:
+                continue
+            action, day = last[did]
+            if action in ADVERSE_ACTIONS and status != "outstanding":
+                conn.execute(
+                    update(Recall)
+                    .where(Recall.recall_id == rid)
+                    .values(remedy_status="outstanding", remedied_at=None)
+                )
+                outstanding += 1
+            elif action in REVERSAL_ACTIONS and status == "outstanding":
+                conn.execute(
+                    update(Recall)
+                    .where(Recall.recall_id == rid)
+                    .values(
+                        remedy_status="remedied",
+                        remedied_at=dt.datetime.combine(day, dt.time(), dt.UTC),
+                    )
+                )
+                remedied += 1
+    return outstanding, remedied
+
+
+def _last_actions(
+    conn: Connection, disclosure_ids: Sequence[str]
+) -> dict[str, tuple[str, dt.date]]:
+    last: dict[str, tuple[dt.date, int, str]] = {}
+    for chunk in _chunks(disclosure_ids):
+        for d, action, day, ident in conn.execute(
+            select(
+                RecipientAction.disclosure_id,
+                RecipientAction.action,
+                RecipientAction.action_date,
+                RecipientAction.id,
+            ).where(RecipientAction.disclosure_id.in_(chunk))
+        ):
+            if d not in last or (day, ident) > last[d][:2]:
+                last[d] = (day, ident, action)
+    return {d: (v[2], v[0]) for d, v in last.items()}
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    recall_id: str
+    disclosure_id: str
+    recipient: str
+    person_id: str
+    reason: str
+    recalled_at: dt.datetime
+    age_days: int
+
+
+def outstanding(url: str, as_of: dt.date, recipient: str | None = None) -> list[Outstanding]:
+    """Recalls whose adverse action has not yet been reversed, oldest first."""
+    query = select(
+        Recall.recall_id,
+        Recall.disclosure_id,
+        Recall.recipient,
+        Recall.person_id,
+        Recall.reason,
+        Recall.recalled_at,
+    ).where(Recall.remedy_status == "outstanding")
+    if recipient:
+        query = query.where(and_(Recall.recipient == recipient))
+    with db.connect(url) as conn:
+        rows = conn.execute(query.order_by(Recall.recalled_at, Recall.recall_id)).all()
+    return [Outstanding(*r, age_days=(as_of - r.recalled_at.date()).days) for r in rows]

@@ -1,0 +1,222 @@
+"""The review queue and four-eyes decisions.
+
+``--approve`` always means "let the outcome that is adverse to the person go ahead"
+(admit to the pool, disclose the match, lift a freeze so sharing resumes); ``--reject``
+means the person is protected from it.  So an approval needs as many distinct reviewers
+as the item asks (two where four eyes apply), while one rejection settles the item.
+
+Kinds:
+``manual_check``      a protected-cohort person before admission (approve = admit)
+``uncertain_match``, ``ambiguous_match``, ``long_residence``
+                      a match the gate would not make automatically (approve = disclose,
+                      through the same gate and ledger as `accord run`)
+``dispute``, ``re_review``
+                      a freeze after a dispute or new evidence (approve = the decision
+                      stands and the freeze lifts; reject = the challenge is upheld: the
+                      person is withdrawn and everything shared about them recalled)
+``dispute_resolution``  approve = lift the freeze; reject = keep it
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from accord import auditlog
+from accord.errors import AccordError
+from accord.events import withdraw
+from accord.ledger import log, signing
+from accord.remedy import recall_people
+from accord.store import db
+from accord.store.models import Freeze, PoolEntry, PoolHistory, ReviewDecision, ReviewItem, utcnow
+
+MATCH_KINDS = ("uncertain_match", "ambiguous_match", "long_residence")
+FREEZE_KINDS = ("dispute", "re_review", "dispute_resolution")
+KINDS = ("manual_check", *MATCH_KINDS, "dispute", "re_review", "dispute_resolution")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    item_id: str
+    status: str  # open | approved | rejected
+    approvals: int
+    approvals_needed: int
+    effect: str  # what happened, in plain words
+
+
+def list_items(
+    url: str, kind: str | None = None, status: str = "open", limit: int | None = None
+) -> list[ReviewItem]:
+    if kind is not None and kind not in KINDS:
+        raise AccordError(f"unknown review kind {kind!r}: use one of {', '.join(KINDS)}")
+    query = select(ReviewItem).order_by(ReviewItem.created_at, ReviewItem.item_id)
+    if status != "all":
+        query = query.where(ReviewItem.status == status)
+    if kind:
+        query = query.where(ReviewItem.kind == kind)
+    if limit:
+        query = query.limit(limit)
+    with db.session(url) as s:
+        return list(s.scalars(query))
+
+
+def decide(
+    url: str,
+    item_id: str,
+    approve: bool,
+    reviewer: str,
+    reason: str,
+    as_of: dt.date,
+    key: Path | None = None,
+) -> Outcome:
+    """Record one reviewer's decision; act once the item has what it needs.
+
+    ``key`` is the ledger signing key (default from settings), used when the decision
+    appends to the ledger (a disclosure or a recall).
+    """
+    reviewer = reviewer.strip()
+    reason = reason.strip()
+    if not reviewer:
+        raise AccordError("--reviewer must name the person deciding")
+    if not reason:
+        raise AccordError("--reason must say why: it is shown to the person concerned")
+    with db.connect(url) as conn:
+        item = conn.execute(
+            select(ReviewItem.__table__).where(ReviewItem.item_id == item_id)
+        ).first()
+        if item is None:
+            raise AccordError(f"no review item {item_id!r}")
+        if item.status != "open":
+            raise AccordError(f"review item {item_id} is already {item.status}")
+        earlier = conn.execute(
+            select(ReviewDecision.reviewer, ReviewDecision.decision).where(
+                ReviewDecision.item_id == item_id
+            )
+        ).all()
+        if any(r == reviewer for r, _ in earlier):
+            raise AccordError(
+                f"{reviewer} has already decided review item {item_id}: "
+                "four eyes need a different reviewer"
+            )
+        decision = "approve" if approve else "reject"
+        conn.execute(
+            insert(ReviewDecision).values(
+                item_id=item_id,
+                reviewer=reviewer,
+                decision=decision,
+                reason=reason,
+                decided_at=utcnow(),
+            )
+        )
+        approvals = sum(1 for _, d in earlier if d == "approve") + (1 if approve else 0)
+        auditlog.log(
+            conn,
+            reviewer,
+            f"review_{decision}",
+            item.person_id,
+            item_id=item_id,
+            kind=item.kind,
+            reason=reason,
+        )
+        if not approve:
+            effect = _on_reject(conn, item, reviewer, reason, as_of, key)
+            _close(conn, item_id, "rejected")
+            return Outcome(item_id, "rejected", approvals, item.approvals_needed, effect)
+        if approvals < item.approvals_needed:
+            left = item.approvals_needed - approvals
+            return Outcome(
+                item_id,
+                "open",
+                approvals,
+                item.approvals_needed,
+                f"approval recorded; {left} more distinct reviewer(s) needed",
+            )
+        _close(conn, item_id, "approved")
+        effect = _on_approve(conn, item, reviewer, as_of, key)
+        return Outcome(item_id, "approved", approvals, item.approvals_needed, effect)
+
+
+def _close(conn: Connection, item_id: str, status: str) -> None:
+    conn.execute(
+        update(ReviewItem)
+        .where(ReviewItem.item_id == item_id)
+        .values(status=status, closed_at=utcnow())
+    )
+
+
+def _set_pool(conn: Connection, person_id: str, status: str, reason: str, as_of: dt.date) -> None:
+    conn.execute(
+        update(PoolEntry)
+        .where(PoolEntry.person_id == person_id)
+        .values(status=status, reasons=[reason], as_of=as_of, updated_at=utcnow())
+    )
+    conn.execute(
+        insert(PoolHistory).values(
+            person_id=person_id, status=status, reasons=[reason], as_of=as_of, at=utcnow()
+        )
+    )
+
+
+def _lift_freezes(conn: Connection, person_id: str, reviewer: str) -> int:
+    result = conn.execute(
+        update(Freeze)
+        .where(Freeze.person_id == person_id, Freeze.lifted_at.is_(None))
+        .values(lifted_at=utcnow(), lifted_by=reviewer)
+    )
+    return int(result.rowcount or 0)
+
+
+def _on_approve(
+    conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date, key: Path | None
+) -> str:
+    if item.kind == "manual_check":
+        _set_pool(conn, item.person_id, "admitted", "manual_check_approved", as_of)
+        return "admitted to the pool"
+    if item.kind in MATCH_KINDS:
+        from accord.cycle import disclose_approved
+
+        return disclose_approved(conn, item, as_of, key)
+    if item.kind in FREEZE_KINDS:
+        other_open = conn.scalar(
+            select(func.count())
+            .select_from(ReviewItem)
+            .where(
+                ReviewItem.person_id == item.person_id,
+                ReviewItem.kind.in_(FREEZE_KINDS),
+                ReviewItem.status == "open",
+                ReviewItem.item_id != item.item_id,
+            )
+        )
+        if other_open:
+            return f"decision recorded; {other_open} other open re-review(s) keep the freeze"
+        lifted = _lift_freezes(conn, item.person_id, reviewer)
+        return f"freeze lifted ({lifted}); sharing about the person may resume"
+    raise AccordError(f"review item {item.item_id} has unknown kind {item.kind!r}")
+
+
+def _on_reject(
+    conn: Connection,
+    item: Row[Any],
+    reviewer: str,
+    reason: str,
+    as_of: dt.date,
+    key: Path | None,
+) -> str:
+    if item.kind == "manual_check":
+        _set_pool(conn, item.person_id, "excluded", "manual_check_rejected", as_of)
+        return "kept out of the pool"
+    if item.kind in MATCH_KINDS:
+        return "match rejected: nothing is disclosed on it"
+    if item.kind in ("dispute", "re_review"):
+        withdraw(conn, [item.person_id], f"{item.kind}_upheld", as_of, None)
+        recalls = recall_people(conn, [item.person_id], f"{item.kind}_upheld", reviewer)
+        if recalls:
+            log.sign_head(conn, signing.require_key(key))
+        return f"challenge upheld: withdrawn from the pool, {len(recalls)} disclosure(s) recalled"
+    if item.kind == "dispute_resolution":
+        return "freeze kept"
+    raise AccordError(f"review item {item.item_id} has unknown kind {item.kind!r}")

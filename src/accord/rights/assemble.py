@@ -1,0 +1,1028 @@
+"""Everything held and shared about one person, gathered into one typed document (F10).
+
+The document answers the questions a person refused a service asks: what is held about
+me and where did it come from; was I put on the list, and why; who was told what, under
+which agreement, how sure were you that it was me, and who decided; what did they do;
+what was corrected and has the harm been undone; what is kept from me and why; how do
+I challenge it.  Each disclosure and recall carries a self-contained inclusion proof
+against a signed tree head, so the report can be checked against the ledger by anyone,
+without trusting this database (``accord ledger check-proof FILE``).
+
+Reading is all this module does, apart from one audit entry per report produced (who
+asked for whose report, when, and a digest of exactly what was produced): a report
+never signs a tree head or touches any other table.  An item under an exemption is not
+dropped: it moves to ``withheld`` with the exemption, its justification and who applied
+it, and the report's audit entry names it.  A withheld disclosure takes its recall and
+the recipient's actions with it, since they would reveal it.
+
+``as_of`` makes a report as it would have been at the end of that day: anything dated
+later is left out (by its own date where it has one: a recipient's action date, an
+event's date, a pool change's as-of date; else by when it was recorded) and statuses
+are those of that day; exemptions are those in force when the report is
+produced, so an earlier date can never reveal what is withheld now.  Without ``as_of``
+everything is included.  Case data and the derived identity are shown as held now
+(their history is the case list).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, select
+
+from accord import auditlog
+from accord.config import settings
+from accord.errors import AccordError
+from accord.ledger import log as ledger_log
+from accord.ledger import signing
+from accord.rights import explain, render
+from accord.rights.exemptions import active_exemptions, person_known
+from accord.store import db
+from accord.store.models import (
+    AgreementVersion,
+    CaseDecision,
+    DerivedScore,
+    DestructionLog,
+    Disclosure,
+    Event,
+    FirewallRefusal,
+    Freeze,
+    Match,
+    Person,
+    PoolEntry,
+    PoolHistory,
+    Recall,
+    RecipientAction,
+    ReviewDecision,
+    ReviewItem,
+)
+
+FORMAT = "accord-subject-access/1"
+AUDIT_ACTION = "subject_access"
+MATCH_REVIEW_KINDS = ("uncertain_match", "ambiguous_match", "long_residence")
+DISPUTE_KINDS = ("dispute", "re_review", "dispute_resolution")
+IDENTITY_FIELDS = (
+    "family_name", "given_names", "date_of_birth", "nationality", "postcode", "arrival_date",
+    "latest_decision", "latest_decision_date", "refusal_reason", "appeal_status", "leave",
+    "leave_expiry", "departure_date",
+)  # fmt: skip
+CASE_FIELDS = (
+    "family_name", "given_names", "date_of_birth", "nationality", "postcode", "decision",
+    "decision_date", "refusal_reason", "appeal_status", "leave", "leave_expiry",
+    "arrival_date", "departure_date",
+)  # fmt: skip
+CODE_WORDS: dict[str, Mapping[str, str]] = {
+    "decision": explain.DECISIONS,
+    "latest_decision": explain.DECISIONS,
+    "refusal_reason": explain.REASONS,
+    "appeal_status": explain.APPEAL,
+    "leave": explain.LEAVE,
+}
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+class HeldValue(_Doc):
+    """One value held about the person, with the case it came from and its data category."""
+
+    field: str
+    field_words: str
+    value: str | None
+    value_words: str
+    source_case_id: str | None
+    data_category: str
+    data_category_words: str
+
+
+class CaseHeld(_Doc):
+    case_id: str
+    decision: str
+    decision_words: str
+    decision_date: dt.date
+    data_category: str
+    data_category_words: str
+    values: list[HeldValue]
+    destroyed_at: dt.datetime | None
+
+
+class ScoreHeld(_Doc):
+    score_id: str
+    kind: str
+    value: float
+    role: str
+    explanation: dict[str, Any]
+    computed_at: dt.date
+    retain_until: dt.date
+    destroyed_at: dt.datetime | None
+
+
+class DestroyedRecord(_Doc):
+    record_kind: str
+    record_ref: str
+    outcome: str
+    justification: str
+    at: dt.datetime
+    actor: str
+
+
+class Held(_Doc):
+    identity: list[HeldValue]
+    cases: list[CaseHeld]
+    scores: list[ScoreHeld]
+    destroyed: list[DestroyedRecord]
+
+
+class PoolChange(_Doc):
+    pool_change_id: int
+    status: str
+    status_words: str
+    reasons: list[str]
+    reasons_words: list[str]
+    as_of: dt.date
+    at: dt.datetime
+    run_id: str | None
+
+
+class PoolStanding(_Doc):
+    current_status: str | None
+    current_words: str
+    reasons: list[str]
+    reasons_words: list[str]
+    history: list[PoolChange]
+
+
+class AgreementCited(_Doc):
+    agreement_id: str
+    version: int
+    title: str
+    purpose: str
+    purpose_words: str
+    legal_basis: str
+    agreed_fields: list[str]
+    content_sha256: str | None
+
+
+class Comparison(_Doc):
+    what: str
+    found: str
+    effect: str
+    weight: float | None
+    ours: str | None
+    theirs: str | None
+
+
+class MatchExplained(_Doc):
+    match_id: int | None
+    probability: float
+    probability_words: str
+    flags: list[str]
+    flags_words: list[str]
+    comparisons: list[Comparison]
+    their_record: dict[str, Any]
+    explanation: list[Any]
+
+
+class ReviewerDecision(_Doc):
+    item_id: str
+    reviewer: str
+    decision: str
+    decision_words: str
+    reason: str
+    decided_at: dt.datetime
+
+
+class Decider(_Doc):
+    decided_by: str
+    kind: Literal["rule", "reviewers"]
+    words: str
+    reviewers: list[str]
+    decisions: list[ReviewerDecision]
+
+
+class FieldSent(_Doc):
+    field: str
+    field_words: str
+    value: Any
+
+
+class DisclosureShown(_Doc):
+    disclosure_id: str
+    recipient: str
+    recipient_words: str
+    record_id: str
+    disclosed_at: dt.datetime
+    status: str
+    status_words: str
+    agreement: AgreementCited
+    fields: dict[str, Any]
+    fields_words: list[FieldSent]
+    match: MatchExplained
+    decided: Decider
+    ledger_index: int
+    recall_id: str | None
+    proof: dict[str, Any]
+
+
+class ActionShown(_Doc):
+    action_id: int
+    disclosure_id: str
+    recipient: str
+    recipient_words: str
+    action: str
+    action_words: str
+    action_date: dt.date
+    recorded_at: dt.datetime
+
+
+class RecallShown(_Doc):
+    recall_id: str
+    disclosure_id: str
+    recipient: str
+    recipient_words: str
+    reason: str
+    reason_words: str
+    event_id: str | None
+    recalled_at: dt.datetime
+    remedy_status: str
+    remedy_words: str
+    remedied_at: dt.datetime | None
+    ledger_index: int
+    proof: dict[str, Any]
+
+
+class EventShown(_Doc):
+    event_id: str
+    event_type: str
+    event_words: str
+    event_date: dt.date
+    detail: str | None
+    applied_at: dt.datetime
+
+
+class ReviewShown(_Doc):
+    item_id: str
+    kind: str
+    kind_words: str
+    status: str
+    status_words: str
+    reason: str
+    agreement_id: str | None
+    record_id: str | None
+    created_at: dt.datetime
+    closed_at: dt.datetime | None
+    decisions: list[ReviewerDecision]
+
+
+class FreezeShown(_Doc):
+    freeze_id: int
+    reason: str
+    reason_words: str
+    event_id: str | None
+    review_item_id: str | None
+    opened_at: dt.datetime
+    lifted_at: dt.datetime | None
+    lifted_by: str | None
+    open: bool
+
+
+class FirewallShown(_Doc):
+    agreement_id: str
+    field: str | None
+    field_words: str
+    data_category: str
+    data_category_words: str
+    purpose: str
+    purpose_words: str
+    use: str
+    at: dt.datetime
+
+
+class Withheld(_Doc):
+    """An item kept out of the report: never silently; always with why and by whom."""
+
+    item_kind: str
+    item_ref: str
+    item_words: str
+    exemption: str
+    justification: str
+    applied_by: str
+    applied_at: dt.datetime
+    withheld_with: str | None = Field(
+        default=None, description="KIND:REF of the withheld item this one would reveal"
+    )
+
+
+class Challenge(_Doc):
+    route: str
+    send: list[str]
+    where: str
+    what_happens_next: list[str]
+    your_reference: str
+    open_disputes: list[str]
+    sharing_frozen: bool
+
+
+class ReportMeta(_Doc):
+    format: str
+    person_id: str
+    produced_at: dt.datetime
+    produced_by: str
+    as_of: dt.date | None
+    check_with: str
+
+
+class SubjectAccessReport(_Doc):
+    report: ReportMeta
+    held: Held
+    pool: PoolStanding
+    disclosures: list[DisclosureShown]
+    actions: list[ActionShown]
+    recalls: list[RecallShown]
+    events: list[EventShown]
+    reviews: list[ReviewShown]
+    freezes: list[FreezeShown]
+    firewall: list[FirewallShown]
+    withheld: list[Withheld]
+    challenge: Challenge
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    def digest(self) -> str:
+        """SHA-256 of the report's JSON, logged so a copy handed out can be matched later."""
+        return hashlib.sha256(self.model_dump_json().encode("utf-8")).hexdigest()
+
+
+# --- gathering -------------------------------------------------------------------------------
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """A stored datetime as aware UTC (SQLite returns naive UTC, PostgreSQL aware)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else utc(value)
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value; some writers store JSON text in it, so that is parsed."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _codes(value: Any) -> list[str]:
+    parsed = _json(value)
+    if isinstance(parsed, list):
+        return [str(c) for c in parsed]
+    return [] if parsed in (None, "") else [str(parsed)]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _value_words(field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "not recorded"
+    if isinstance(value, dt.date):
+        return f"{value.day} {value:%B %Y}"
+    if field == "nationality":
+        return explain.country(str(value))
+    table = CODE_WORDS.get(field)
+    if table is not None:
+        return explain.words(table, str(value))
+    return str(value)
+
+
+def _held_value(field: str, value: Any, case_id: str | None, category: str) -> HeldValue:
+    return HeldValue(
+        field=field,
+        field_words=explain.field_name(field),
+        value=_text(value),
+        value_words=_value_words(field, value),
+        source_case_id=case_id,
+        data_category=category,
+        data_category_words=explain.words(explain.DATA_CATEGORIES, category),
+    )
+
+
+def _provenance(entry: Any, categories: Mapping[str, str]) -> tuple[str | None, str]:
+    """(case_id, data category) of one ``people.provenance`` entry."""
+    if isinstance(entry, Mapping):
+        case_id = entry.get("case_id")
+        category = entry.get("data_category") or categories.get(str(case_id), "")
+        return (str(case_id) if case_id is not None else None), str(category or "not recorded")
+    if isinstance(entry, str):
+        return entry, categories.get(entry, "not recorded")
+    return None, "not recorded"
+
+
+class _Cutoff:
+    """The end of the ``as_of`` day in UTC, or no cut-off at all."""
+
+    def __init__(self, as_of: dt.date | None) -> None:
+        self.as_of = as_of
+        self.end = (
+            None
+            if as_of is None
+            else dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
+        )
+
+    def before(self, value: dt.datetime | None) -> bool:
+        """Whether ``value`` happened by the cut-off (None: it has not happened)."""
+        if value is None:
+            return False
+        return self.end is None or utc(value) < self.end
+
+    def on_or_before(self, value: dt.date | None) -> bool:
+        if value is None:
+            return False
+        return self.as_of is None or value <= self.as_of
+
+
+def _withheld_record(row: Any, kind: str, ref: str, withheld_with: str | None = None) -> Withheld:
+    return Withheld(
+        item_kind=kind,
+        item_ref=ref,
+        item_words=explain.words(explain.ITEM_KINDS, kind),
+        exemption=row.exemption,
+        justification=row.justification,
+        applied_by=row.applied_by,
+        applied_at=utc(row.applied_at),
+        withheld_with=withheld_with,
+    )
+
+
+def _reviews(
+    conn: Connection, person_id: str, cut: _Cutoff
+) -> tuple[list[Any], dict[str, list[ReviewerDecision]]]:
+    items = [
+        r
+        for r in conn.execute(
+            select(ReviewItem.__table__)
+            .where(ReviewItem.person_id == person_id)
+            .order_by(ReviewItem.created_at, ReviewItem.item_id)
+        )
+        if cut.before(r.created_at)
+    ]
+    decisions: dict[str, list[ReviewerDecision]] = {}
+    ids = [r.item_id for r in items]
+    if ids:
+        for d in conn.execute(
+            select(ReviewDecision.__table__)
+            .where(ReviewDecision.item_id.in_(ids))
+            .order_by(ReviewDecision.decided_at, ReviewDecision.id)
+        ):
+            if not cut.before(d.decided_at):
+                continue
+            decisions.setdefault(d.item_id, []).append(
+                ReviewerDecision(
+                    item_id=d.item_id,
+                    reviewer=d.reviewer,
+                    decision=d.decision,
+                    decision_words=explain.words(explain.REVIEW_DECISION, d.decision),
+                    reason=d.reason,
+                    decided_at=utc(d.decided_at),
+                )
+            )
+    return items, decisions
+
+
+def _agreement(
+    versions: Mapping[tuple[str, int], Any], agreement_id: str, version: int
+) -> AgreementCited:
+    row = versions.get((agreement_id, version))
+    parsed = _json(row.document) if row is not None else None
+    doc: Mapping[str, Any] = parsed if isinstance(parsed, Mapping) else {}
+    purpose = str(doc.get("purpose") or "not recorded")
+    fields = doc.get("fields") or []
+    return AgreementCited(
+        agreement_id=agreement_id,
+        version=version,
+        title=str(doc.get("title") or agreement_id),
+        purpose=purpose,
+        purpose_words=explain.words(explain.PURPOSES, purpose),
+        legal_basis=str(doc.get("legal_basis") or "not recorded"),
+        agreed_fields=[str(f) for f in fields] if isinstance(fields, list) else [],
+        content_sha256=row.content_sha256 if row is not None else None,
+    )
+
+
+def _match(match: Any | None, probability: float, disclosure: Any) -> MatchExplained:
+    parsed = _json(match.explanation) if match is not None else []
+    explanation = list(parsed) if isinstance(parsed, list) else []
+    flags = _codes(match.flags) if match is not None else []
+    return MatchExplained(
+        match_id=int(match.id) if match is not None else disclosure.match_id,
+        probability=probability,
+        probability_words=explain.probability_words(probability),
+        flags=flags,
+        flags_words=explain.flags(flags),
+        comparisons=[Comparison(**c) for c in explain.comparison_lines(explanation)],
+        their_record=_record(match),
+        explanation=explanation,
+    )
+
+
+def _record(match: Any | None) -> dict[str, Any]:
+    parsed = _json(match.record) if match is not None else None
+    return dict(parsed) if isinstance(parsed, Mapping) else {}
+
+
+def _decider(
+    decided_by: str, items: Sequence[Any], decisions: Mapping[str, list[ReviewerDecision]]
+) -> Decider:
+    names = explain.reviewers(decided_by)
+    made = [d for item in items for d in decisions.get(item.item_id, [])]
+    return Decider(
+        decided_by=decided_by,
+        kind="rule" if not names else "reviewers",
+        words=explain.decided_by(decided_by),
+        reviewers=names,
+        decisions=made,
+    )
+
+
+def _proof_key(key: Ed25519PrivateKey | Ed25519PublicKey | None) -> Ed25519PublicKey:
+    """The public key proofs are made with: never the private key, so no head is ever signed."""
+    if key is None:
+        return signing.load_public_key(settings().ledger_key)
+    return signing.public_of(key)
+
+
+def _challenge(person_id: str, open_disputes: list[str], frozen: bool) -> Challenge:
+    return Challenge(
+        route="Tell us you dispute it. You do not need a lawyer, and it costs nothing.",
+        send=[
+            f"your reference: {person_id}",
+            "which item in this letter you think is wrong (each has its own reference)",
+            "why it is wrong, and any evidence you have, such as a letter granting you "
+            "permission to stay, proof of an appeal, or proof of how long you have lived here",
+        ],
+        where="Send it to the data protection officer of the organisation that sent you this "
+        "letter, by post or email, quoting your reference. Anyone you trust (an adviser, a "
+        "solicitor, a friend) may send it for you with your permission.",
+        what_happens_next=[
+            "We record your dispute the day it arrives. From then on nothing more about you "
+            "is shared with any organisation until it is resolved.",
+            "A person who took no part in the original decision reviews it, with your evidence.",
+            "If the review finds the record was wrong, we take you off the list and tell every "
+            "organisation that received it to undo what they did (for example to give back a "
+            "driving licence or reopen an account), and we follow it up until they confirm.",
+            "If the review finds the record was right, two reviewers must agree before sharing "
+            "can start again, and we write to tell you why.",
+            "If you are unhappy with the outcome you can complain to the Information "
+            "Commissioner's Office, the independent regulator for personal data.",
+        ],
+        your_reference=person_id,
+        open_disputes=open_disputes,
+        sharing_frozen=frozen,
+    )
+
+
+def build(
+    conn: Connection,
+    person_id: str,
+    *,
+    as_of: dt.date | None = None,
+    produced_by: str = "accord",
+    produced_at: dt.datetime | None = None,
+    key: Ed25519PrivateKey | Ed25519PublicKey | None = None,
+) -> SubjectAccessReport:
+    """The report about ``person_id`` from the database as it stands; reads only.
+
+    ``key`` is the ledger key proofs are checked under (default: the configured ledger
+    key file; only its public half is used).  AccordError for an unknown person, or when
+    a disclosure or recall is not yet covered by a signed tree head.
+    """
+    if not person_known(conn, person_id):
+        raise AccordError(
+            f"no person {person_id!r} is known to Accord: no case record, pool entry or "
+            "disclosure has that id"
+        )
+    cut = _Cutoff(as_of)
+    public = _proof_key(key)
+    # Exemptions in force now, whatever ``as_of`` says: withholding is decided when a
+    # report is produced, so asking for an earlier day cannot get round it.
+    exemptions = {(e.item_kind, e.item_ref): e for e in active_exemptions(conn, person_id)}
+    withheld: list[Withheld] = []
+
+    def withhold(kind: str, ref: str, via: tuple[str, str] | None = None) -> bool:
+        """Whether the item is withheld (recording it in ``withheld`` if so)."""
+        row = exemptions.get((kind, ref))
+        if row is not None:
+            withheld.append(_withheld_record(row, kind, ref))
+            return True
+        if via is not None and via in exemptions:
+            withheld.append(_withheld_record(exemptions[via], kind, ref, f"{via[0]}:{via[1]}"))
+            return True
+        return False
+
+    # What is held: the derived identity, every case record, scores, destructions.
+    cases = conn.execute(
+        select(CaseDecision.__table__)
+        .where(CaseDecision.person_id == person_id)
+        .order_by(CaseDecision.decision_date, CaseDecision.case_id)
+    ).all()
+    categories = {c.case_id: c.data_category for c in cases}
+    person = conn.execute(select(Person.__table__).where(Person.person_id == person_id)).first()
+    identity: list[HeldValue] = []
+    if person is not None:
+        parsed = _json(person.provenance)
+        provenance: Mapping[str, Any] = parsed if isinstance(parsed, Mapping) else {}
+        for f in IDENTITY_FIELDS:
+            value = getattr(person, f)
+            if value is None:
+                continue
+            case_id, category = _provenance(provenance.get(f), categories)
+            if case_id is not None and withhold("identity", f, ("case", case_id)):
+                continue  # it would show what the withheld case record holds
+            identity.append(_held_value(f, value, case_id, category))
+    cases_held: list[CaseHeld] = []
+    for c in cases:
+        if withhold("case", c.case_id):
+            continue
+        values = [
+            _held_value(f, getattr(c, f), c.case_id, c.data_category)
+            for f in CASE_FIELDS
+            if getattr(c, f) is not None
+        ]
+        values += [
+            _held_value(str(k), v, c.case_id, c.data_category)
+            for k, v in sorted((c.extra or {}).items())
+            if v is not None and v != ""
+        ]
+        cases_held.append(
+            CaseHeld(
+                case_id=c.case_id,
+                decision=c.decision,
+                decision_words=explain.words(explain.DECISIONS, c.decision),
+                decision_date=c.decision_date,
+                data_category=c.data_category,
+                data_category_words=explain.words(explain.DATA_CATEGORIES, c.data_category),
+                values=values,
+                destroyed_at=_utc_or_none(c.destroyed_at),
+            )
+        )
+    scores = [
+        ScoreHeld(
+            score_id=s.score_id, kind=s.kind, value=s.value, role=s.role,
+            explanation=dict(s.explanation or {}), computed_at=s.computed_at,
+            retain_until=s.retain_until, destroyed_at=_utc_or_none(s.destroyed_at),
+        )
+        for s in conn.execute(
+            select(DerivedScore.__table__)
+            .where(DerivedScore.person_id == person_id)
+            .order_by(DerivedScore.computed_at, DerivedScore.score_id)
+        )
+        if cut.on_or_before(s.computed_at) and not withhold("score", s.score_id)
+    ]  # fmt: skip
+    destroyed = [
+        DestroyedRecord(
+            record_kind=d.record_kind, record_ref=d.record_ref, outcome=d.outcome,
+            justification=d.justification, at=utc(d.at), actor=d.actor,
+        )
+        for d in conn.execute(
+            select(DestructionLog.__table__)
+            .where(DestructionLog.person_id == person_id)
+            .order_by(DestructionLog.at, DestructionLog.id)
+        )
+        if cut.before(d.at)
+    ]  # fmt: skip
+
+    # The pool: every change of status, and where the person stands at the cut-off.
+    history_rows = [
+        h
+        for h in conn.execute(
+            select(PoolHistory.__table__)
+            .where(PoolHistory.person_id == person_id)
+            .order_by(PoolHistory.at, PoolHistory.id)
+        )
+        if cut.on_or_before(h.as_of)
+    ]
+    history = [
+        PoolChange(
+            pool_change_id=int(h.id),
+            status=h.status,
+            status_words=explain.words(explain.POOL_STATUS, h.status),
+            reasons=_codes(h.reasons),
+            reasons_words=explain.reasons(_codes(h.reasons)),
+            as_of=h.as_of,
+            at=utc(h.at),
+            run_id=h.run_id,
+        )
+        for h in history_rows
+        if not withhold("pool_status", str(h.id))
+    ]
+    entry = conn.execute(
+        select(PoolEntry.__table__).where(PoolEntry.person_id == person_id)
+    ).first()
+    if as_of is None and entry is not None:
+        current: str | None = entry.status
+        current_reasons = _codes(entry.reasons)
+    elif history_rows:
+        current = history_rows[-1].status
+        current_reasons = _codes(history_rows[-1].reasons)
+    else:
+        current, current_reasons = None, []
+    if history_rows and any(
+        w.item_kind == "pool_status" and w.item_ref == str(history_rows[-1].id) for w in withheld
+    ):
+        current, current_reasons = None, []  # the latest change is withheld: so is its result
+    pool = PoolStanding(
+        current_status=current,
+        current_words=explain.words(explain.POOL_STATUS, current)
+        if current
+        else "no decision about the list is shown",
+        reasons=current_reasons,
+        reasons_words=explain.reasons(current_reasons),
+        history=history,
+    )
+
+    # Reviews (needed to name who decided each disclosure).
+    review_rows, decisions = _reviews(conn, person_id, cut)
+
+    # Disclosures, with agreement, match, decider and proof.
+    disclosure_rows = [
+        d
+        for d in conn.execute(
+            select(Disclosure.__table__)
+            .where(Disclosure.person_id == person_id)
+            .order_by(Disclosure.disclosed_at, Disclosure.disclosure_id)
+        )
+        if cut.before(d.disclosed_at)
+    ]
+    recall_rows = [
+        r
+        for r in conn.execute(
+            select(Recall.__table__)
+            .where(Recall.person_id == person_id)
+            .order_by(Recall.recalled_at, Recall.recall_id)
+        )
+        if cut.before(r.recalled_at)
+    ]
+    recall_of = {r.disclosure_id: r for r in recall_rows}
+    withheld_disclosures: set[str] = set()
+    for d in disclosure_rows:
+        if withhold("disclosure", d.disclosure_id):
+            withheld_disclosures.add(d.disclosure_id)
+    shown = [d for d in disclosure_rows if d.disclosure_id not in withheld_disclosures]
+    wanted_versions = {(d.agreement_id, int(d.agreement_version)) for d in shown}
+    versions: dict[tuple[str, int], Any] = {}
+    for agreement_id in sorted({a for a, _ in wanted_versions}):
+        for v in conn.execute(
+            select(AgreementVersion.__table__).where(AgreementVersion.agreement_id == agreement_id)
+        ):
+            if (v.agreement_id, int(v.version)) in wanted_versions:
+                versions[(v.agreement_id, int(v.version))] = v
+    matches = conn.execute(select(Match.__table__).where(Match.person_id == person_id)).all()
+    match_by_id = {int(m.id): m for m in matches}
+    match_by_record: dict[tuple[str, str], Any] = {}
+    for m in sorted(matches, key=lambda m: (m.id,)):
+        match_by_record[(m.register, m.record_id)] = m  # the latest run's match wins
+    items_for: dict[tuple[str | None, str | None], list[Any]] = {}
+    for item in review_rows:
+        if item.kind in MATCH_REVIEW_KINDS:
+            items_for.setdefault((item.agreement_id, item.record_id), []).append(item)
+
+    disclosures: list[DisclosureShown] = []
+    for d in shown:
+        match = match_by_id.get(int(d.match_id)) if d.match_id is not None else None
+        if match is None:
+            match = match_by_record.get((d.recipient, d.record_id))
+        sent = _json(d.fields)
+        fields = dict(sent) if isinstance(sent, Mapping) else {}
+        recall = recall_of.get(d.disclosure_id)
+        status = "recalled" if recall is not None else "active"
+        disclosures.append(
+            DisclosureShown(
+                disclosure_id=d.disclosure_id,
+                recipient=d.recipient,
+                recipient_words=explain.recipient(d.recipient),
+                record_id=d.record_id,
+                disclosed_at=utc(d.disclosed_at),
+                status=status,
+                status_words=explain.words(explain.DISCLOSURE_STATUS, status),
+                agreement=_agreement(versions, d.agreement_id, int(d.agreement_version)),
+                fields=fields,
+                fields_words=[
+                    FieldSent(field=k, field_words=explain.field_name(k), value=v)
+                    for k, v in fields.items()
+                ],
+                match=_match(match, float(d.match_probability), d),
+                decided=_decider(
+                    d.decided_by, items_for.get((d.agreement_id, d.record_id), []), decisions
+                ),
+                ledger_index=int(d.ledger_index),
+                recall_id=recall.recall_id if recall is not None else None,
+                proof=ledger_log.proof_bundle(conn, "disclosure", d.disclosure_id, key=public),
+            )
+        )
+
+    # What recipients did, and every recall with its remedy.
+    actions: list[ActionShown] = []
+    ids = [d.disclosure_id for d in disclosure_rows]
+    action_rows = (
+        conn.execute(
+            select(RecipientAction.__table__)
+            .where(RecipientAction.disclosure_id.in_(ids))
+            .order_by(RecipientAction.action_date, RecipientAction.id)
+        ).all()
+        if ids
+        else []
+    )
+    for a in action_rows:
+        if not cut.on_or_before(a.action_date):
+            continue
+        if withhold("action", str(a.id), ("disclosure", a.disclosure_id)):
+            continue
+        actions.append(
+            ActionShown(
+                action_id=int(a.id),
+                disclosure_id=a.disclosure_id,
+                recipient=a.recipient,
+                recipient_words=explain.recipient(a.recipient),
+                action=a.action,
+                action_words=explain.words(explain.ACTIONS, a.action),
+                action_date=a.action_date,
+                recorded_at=utc(a.recorded_at),
+            )
+        )
+    recalls: list[RecallShown] = []
+    for r in recall_rows:
+        if withhold("recall", r.recall_id, ("disclosure", r.disclosure_id)):
+            continue
+        remedy = r.remedy_status
+        if remedy == "remedied" and not cut.before(r.remedied_at):
+            remedy = "outstanding"  # remedied only after the cut-off
+        recalls.append(
+            RecallShown(
+                recall_id=r.recall_id,
+                disclosure_id=r.disclosure_id,
+                recipient=r.recipient,
+                recipient_words=explain.recipient(r.recipient),
+                reason=r.reason,
+                reason_words=explain.reason(r.reason),
+                event_id=r.event_id,
+                recalled_at=utc(r.recalled_at),
+                remedy_status=remedy,
+                remedy_words=explain.words(explain.REMEDY, remedy),
+                remedied_at=_utc_or_none(r.remedied_at) if remedy == "remedied" else None,
+                ledger_index=int(r.ledger_index),
+                proof=ledger_log.proof_bundle(conn, "recall", r.recall_id, key=public),
+            )
+        )
+
+    # Events, reviews, freezes, firewall refusals.
+    events = [
+        EventShown(
+            event_id=e.event_id, event_type=e.event_type,
+            event_words=explain.words(explain.EVENT_TYPES, e.event_type),
+            event_date=e.event_date, detail=e.detail, applied_at=utc(e.applied_at),
+        )
+        for e in conn.execute(
+            select(Event.__table__)
+            .where(Event.person_id == person_id)
+            .order_by(Event.event_date, Event.event_id)
+        )
+        if cut.on_or_before(e.event_date) and not withhold("event", e.event_id)
+    ]  # fmt: skip
+    reviews: list[ReviewShown] = []
+    for item in review_rows:
+        if withhold("review", item.item_id):
+            continue
+        closed = cut.before(item.closed_at)
+        status = item.status if closed or item.status == "open" else "open"
+        reviews.append(
+            ReviewShown(
+                item_id=item.item_id,
+                kind=item.kind,
+                kind_words=explain.words(explain.REVIEW_KINDS, item.kind),
+                status=status,
+                status_words=explain.words(explain.REVIEW_STATUS, status),
+                reason=item.reason,
+                agreement_id=item.agreement_id,
+                record_id=item.record_id,
+                created_at=utc(item.created_at),
+                closed_at=_utc_or_none(item.closed_at) if closed else None,
+                decisions=decisions.get(item.item_id, []),
+            )
+        )
+    freezes: list[FreezeShown] = []
+    for fr in conn.execute(
+        select(Freeze.__table__)
+        .where(Freeze.person_id == person_id)
+        .order_by(Freeze.opened_at, Freeze.id)
+    ):
+        if not cut.before(fr.opened_at) or withhold("freeze", str(fr.id)):
+            continue
+        lifted = cut.before(fr.lifted_at)
+        freezes.append(
+            FreezeShown(
+                freeze_id=int(fr.id),
+                reason=fr.reason,
+                reason_words=explain.reason(fr.reason),
+                event_id=fr.event_id,
+                review_item_id=fr.review_item_id,
+                opened_at=utc(fr.opened_at),
+                lifted_at=_utc_or_none(fr.lifted_at) if lifted else None,
+                lifted_by=fr.lifted_by if lifted else None,
+                open=not lifted,
+            )
+        )
+    firewall = [
+        FirewallShown(
+            agreement_id=f.agreement_id, field=f.field,
+            field_words=explain.field_name(f.field) if f.field else "the whole record",
+            data_category=f.data_category,
+            data_category_words=explain.words(explain.DATA_CATEGORIES, f.data_category),
+            purpose=f.purpose, purpose_words=explain.words(explain.PURPOSES, f.purpose),
+            use=f.use, at=utc(f.at),
+        )
+        for f in conn.execute(
+            select(FirewallRefusal.__table__)
+            .where(FirewallRefusal.person_id == person_id)
+            .order_by(FirewallRefusal.at, FirewallRefusal.id)
+        )
+        if cut.before(f.at)
+    ]  # fmt: skip
+
+    open_disputes = [r.item_id for r in reviews if r.kind in DISPUTE_KINDS and r.status == "open"]
+    return SubjectAccessReport(
+        report=ReportMeta(
+            format=FORMAT,
+            person_id=person_id,
+            produced_at=produced_at or dt.datetime.now(dt.UTC),
+            produced_by=produced_by,
+            as_of=as_of,
+            check_with="accord ledger check-proof FILE",
+        ),
+        held=Held(identity=identity, cases=cases_held, scores=scores, destroyed=destroyed),
+        pool=pool,
+        disclosures=disclosures,
+        actions=actions,
+        recalls=recalls,
+        events=events,
+        reviews=reviews,
+        freezes=freezes,
+        firewall=firewall,
+        withheld=withheld,
+        challenge=_challenge(person_id, open_disputes, any(f.open for f in freezes)),
+    )
+
+
+def produce(
+    url: str,
+    person_id: str,
+    *,
+    produced_by: str,
+    output_format: str = "json",
+    as_of: dt.date | None = None,
+    key: Ed25519PrivateKey | Ed25519PublicKey | None = None,
+) -> tuple[SubjectAccessReport, bytes]:
+    """Build and render the report and write its one audit entry, in one transaction.
+
+    Rendering happens inside the transaction, so a report that could not be produced
+    leaves no entry behind.  The entry names who produced it, in which format, for which
+    date, how many disclosures and recalls it shows, every withheld item, and the
+    SHA-256 of the report's JSON and of the bytes handed out.
+    """
+    if output_format not in render.FORMATS:
+        raise AccordError(f"format {output_format!r} is not one of {', '.join(render.FORMATS)}")
+    with db.connect(url) as conn:
+        report = build(conn, person_id, as_of=as_of, produced_by=produced_by, key=key)
+        data = render.render(report, output_format)
+        auditlog.log(
+            conn,
+            produced_by,
+            AUDIT_ACTION,
+            person_id,
+            format=output_format,
+            as_of=as_of,
+            disclosures=len(report.disclosures),
+            recalls=len(report.recalls),
+            withheld=[f"{w.item_kind}:{w.item_ref}" for w in report.withheld],
+            report_sha256=report.digest(),
+            output_sha256=hashlib.sha256(data).hexdigest(),
+        )
+    return report, data

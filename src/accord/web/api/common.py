@@ -1,0 +1,54 @@
+"""What every API router shares: error documents and turning input errors into 422s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+
+from accord.errors import InputError
+from accord.web.api.schemas import ErrorOut
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The request cannot be read or carried out as asked"},
+    401: {"model": ErrorOut, "description": "No valid API token"},
+    403: {"model": ErrorOut, "description": "The token's role or scope does not allow this"},
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    words = {
+        404: "Not found",
+        409: "Conflicts with the current state",
+    }
+    out = dict(AUTH_ERRORS)
+    for c in codes:
+        out[c] = {"model": ErrorOut, "description": words.get(c, "Error")}
+    return out
+
+
+def unprocessable(exc: InputError, key: str) -> HTTPException:
+    """An InputError about request records as a 422 in FastAPI's own validation shape.
+
+    ``loc`` points into the body (``["body", key, index, column]``, index from 0); the
+    message names the row counted from 1, as every Accord message does.
+    """
+    detail = [
+        {
+            "loc": ["body", key]
+            + ([p.row - 1] if p.row is not None else [])
+            + ([p.column] if p.column is not None else []),
+            "msg": str(p),
+            "type": "value_error",
+        }
+        for p in exc.problems
+    ]
+    if exc.total > len(exc.problems):
+        detail.append(
+            {
+                "loc": ["body", key],
+                "msg": f"... and {exc.total - len(exc.problems)} more problem(s)",
+                "type": "value_error",
+            }
+        )
+    return HTTPException(422, detail)

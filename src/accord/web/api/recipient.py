@@ -1,0 +1,171 @@
+"""The recipient body's API: fetch its batches and recalls, acknowledge them, report actions.
+
+The recipient is always the one the token is bound to; an id belonging to another
+recipient is refused with 403 and nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from accord import formats, remedy
+from accord.errors import InputError
+from accord.identity import Principal
+from accord.web import inbox
+from accord.web.api.common import errors, unprocessable
+from accord.web.api.schemas import (
+    ID_PATTERN,
+    Acknowledged,
+    AcknowledgeDisclosures,
+    AcknowledgeRecalls,
+    ActionsIn,
+    ActionsOut,
+    BatchItemOut,
+    BatchPage,
+    RecallOut,
+    RecallPage,
+)
+from accord.web.deps import Ctx, api_user, transaction
+
+router = APIRouter(tags=["recipient"])
+Recipient = Annotated[Principal, Depends(api_user("recipient"))]
+
+Limit = Annotated[int, Query(ge=1, le=inbox.MAX_PAGE, description="Items per page")]
+After = Annotated[
+    str | None,
+    Query(max_length=64, pattern=ID_PATTERN, description="The `next_after` of the previous page"),
+]
+
+
+def _scope(principal: Principal) -> str:
+    assert principal.recipient is not None, "identity binds every recipient user to a body"
+    return principal.recipient
+
+
+def _refuse_foreign(own: inbox.Ownership, what: str, recipient: str) -> None:
+    if own.foreign:
+        shown = ", ".join(own.foreign[:5]) + (" ..." if len(own.foreign) > 5 else "")
+        raise HTTPException(403, f"{what} not sent to {recipient}: {shown}")
+    if own.unknown:
+        shown = ", ".join(own.unknown[:5]) + (" ..." if len(own.unknown) > 5 else "")
+        raise HTTPException(404, f"no such {what}: {shown}")
+
+
+@router.get("/batches", response_model=BatchPage, responses=errors())
+def batches(
+    principal: Recipient,
+    ctx: Ctx,
+    run: Annotated[
+        str | None, Query(max_length=64, pattern=ID_PATTERN, description="Only this run")
+    ] = None,
+    unacknowledged: Annotated[bool, Query(description="Only those not yet acknowledged")] = False,
+    after: After = None,
+    limit: Limit = 100,
+) -> BatchPage:
+    """The recipient's active disclosures: each one's id and the agreed fields only."""
+    with transaction(ctx.url) as conn:
+        page = inbox.batch(
+            conn,
+            _scope(principal),
+            principal.username,
+            run_id=run,
+            unacknowledged=unacknowledged,
+            after=after,
+            limit=limit,
+        )
+    return BatchPage(
+        items=[BatchItemOut.model_validate(i, from_attributes=True) for i in page.items],
+        next_after=page.next_after,
+    )
+
+
+@router.post("/batches/acknowledge", response_model=Acknowledged, responses=errors(404))
+def acknowledge_batches(
+    body: AcknowledgeDisclosures, principal: Recipient, ctx: Ctx
+) -> Acknowledged:
+    """Confirm receipt of disclosures (all must be this recipient's, else nothing changes)."""
+    recipient = _scope(principal)
+    with transaction(ctx.url) as conn:
+        _refuse_foreign(
+            inbox.disclosure_ownership(conn, recipient, body.disclosure_ids),
+            "disclosure(s)",
+            recipient,
+        )
+        done, already = inbox.acknowledge_disclosures(
+            conn, recipient, body.disclosure_ids, principal.username
+        )
+    return Acknowledged(acknowledged=done, already_acknowledged=already)
+
+
+@router.get("/recalls", response_model=RecallPage, responses=errors())
+def recalls(
+    principal: Recipient,
+    ctx: Ctx,
+    unacknowledged: Annotated[bool, Query(description="Only those not yet acknowledged")] = False,
+    after: After = None,
+    limit: Limit = 100,
+) -> RecallPage:
+    """Disclosures withdrawn from this recipient: stop using them, and undo what was done."""
+    with transaction(ctx.url) as conn:
+        page = inbox.recalls(
+            conn,
+            _scope(principal),
+            principal.username,
+            unacknowledged=unacknowledged,
+            after=after,
+            limit=limit,
+        )
+    return RecallPage(
+        items=[RecallOut.model_validate(i, from_attributes=True) for i in page.items],
+        next_after=page.next_after,
+    )
+
+
+@router.post("/recalls/acknowledge", response_model=Acknowledged, responses=errors(404))
+def acknowledge_recalls(body: AcknowledgeRecalls, principal: Recipient, ctx: Ctx) -> Acknowledged:
+    """Confirm receipt of recalls (all must be this recipient's, else nothing changes)."""
+    recipient = _scope(principal)
+    with transaction(ctx.url) as conn:
+        _refuse_foreign(
+            inbox.recall_ownership(conn, recipient, body.recall_ids), "recall(s)", recipient
+        )
+        done, already = inbox.acknowledge_recalls(
+            conn, recipient, body.recall_ids, principal.username
+        )
+    return Acknowledged(acknowledged=done, already_acknowledged=already)
+
+
+@router.post("/actions", response_model=ActionsOut, responses=errors())
+def report_actions(body: ActionsIn, principal: Recipient, ctx: Ctx) -> ActionsOut:
+    """Report what the recipient did with its disclosures (SPEC.md actions), all or nothing.
+
+    A row naming another recipient's disclosure is refused with 403; any other bad row
+    with 422 naming the row and column; nothing is recorded in either case.
+    """
+    recipient = _scope(principal)
+    records = [a.model_dump() for a in body.actions]
+    try:
+        table = formats.load_records(records, "actions", source="request body")
+    except InputError as exc:
+        raise unprocessable(exc, "actions") from None
+    with transaction(ctx.url) as conn:
+        own = inbox.disclosure_ownership(
+            conn, recipient, [a.disclosure_id or "" for a in body.actions]
+        )
+    if own.foreign:
+        shown = ", ".join(own.foreign[:5]) + (" ..." if len(own.foreign) > 5 else "")
+        raise HTTPException(403, f"disclosure(s) not sent to {recipient}: {shown}")
+    try:
+        result = remedy.record_actions(
+            ctx.url, recipient, table, "request body", principal.username
+        )
+    except InputError as exc:
+        raise unprocessable(exc, "actions") from None
+    return ActionsOut(
+        recorded=result.recorded,
+        already_known=result.already_known,
+        outstanding=result.outstanding,
+        remedied=result.remedied,
+    )

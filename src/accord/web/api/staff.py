@@ -1,0 +1,241 @@
+"""The API for the source body's staff: events, review, people, oversight and policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from sqlalchemy import select
+
+from accord import events, formats, identity, review
+from accord.config import settings
+from accord.errors import AccordError, InputError
+from accord.identity import Principal
+from accord.policy import pauses
+from accord.policy.policy import load_policy
+from accord.store import db
+from accord.store.models import Agreement, ReviewItem
+from accord.web import readmodels
+from accord.web.api.common import errors, unprocessable
+from accord.web.api.schemas import (
+    ID_PATTERN,
+    DecisionIn,
+    DecisionOut,
+    EventsIn,
+    EventsOut,
+    PauseIn,
+    PauseOut,
+    RecallCreated,
+    ReviewItemOut,
+    ReviewPage,
+    WhoAmI,
+)
+from accord.web.deps import Ctx, api_user, transaction
+
+router = APIRouter()
+
+Anyone = Annotated[Principal, Depends(api_user(*identity.ROLES))]
+Caseworker = Annotated[Principal, Depends(api_user("caseworker"))]
+Reviewer = Annotated[Principal, Depends(api_user("reviewer"))]
+Auditor = Annotated[Principal, Depends(api_user("auditor"))]
+Admin = Annotated[Principal, Depends(api_user("admin"))]
+PolicyReader = Annotated[Principal, Depends(api_user("admin", "auditor"))]
+
+ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+PersonId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+AgreementId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+
+
+@router.get("/whoami", response_model=WhoAmI, responses=errors(), tags=["identity"])
+def whoami(principal: Anyone) -> WhoAmI:
+    """Who the token belongs to, and the scope it is bound to."""
+    return WhoAmI(
+        username=principal.username,
+        display_name=principal.display_name,
+        role=principal.role,
+        recipient=principal.recipient,
+        person_id=principal.person_id,
+    )
+
+
+@router.post("/events", response_model=EventsOut, responses=errors(), tags=["source"])
+def submit_events(body: EventsIn, principal: Caseworker, ctx: Ctx) -> EventsOut:
+    """Submit facts that arrived after a run (SPEC.md events), applied whole or not at all.
+
+    The same checks as `accord events FILE`; a bad row is a 422 naming its row and
+    column.  Withdrawals recall what was shared; disputes and new evidence freeze sharing.
+    """
+    records = [e.model_dump() for e in body.events]
+    try:
+        table = formats.load_records(records, "events", source="request body")
+        result = events.apply_events(
+            ctx.url, table, "request body", dt.date.today(), principal.username
+        )
+    except InputError as exc:
+        raise unprocessable(exc, "events") from None
+    return EventsOut(
+        applied=result.applied,
+        already_applied=result.already_applied,
+        withdrawn=result.withdrawn,
+        frozen=result.frozen,
+        review_items=result.review_items,
+        recalls=[
+            RecallCreated(
+                recall_id=r.recall_id,
+                disclosure_id=r.disclosure_id,
+                recipient=r.recipient,
+                person_id=r.person_id,
+                reason=r.reason,
+            )
+            for r in result.recalls
+        ],
+    )
+
+
+@router.get("/review/items", response_model=ReviewPage, responses=errors(), tags=["review"])
+def review_items(
+    principal: Reviewer,
+    ctx: Ctx,
+    kind: Annotated[
+        str | None, Query(max_length=64, pattern=ID_PATTERN, description=", ".join(review.KINDS))
+    ] = None,
+    status: Annotated[str, Query(pattern="^(open|approved|rejected|all)$")] = "open",
+    after: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=readmodels.MAX_PAGE)] = 50,
+) -> ReviewPage:
+    """The review queue, oldest first."""
+    if kind is not None and kind not in review.KINDS:
+        raise HTTPException(
+            400, f"unknown review kind {kind!r}: use one of {', '.join(review.KINDS)}"
+        )
+    with transaction(ctx.url) as conn:
+        page = readmodels.review_queue(
+            conn, principal.username, kind=kind, status=status, after=after, limit=limit, via="api"
+        )
+    return ReviewPage(
+        items=[ReviewItemOut.model_validate(i) for i in page.items],
+        next_after=page.next_after,
+        open_by_kind=page.open_by_kind,
+    )
+
+
+@router.get(
+    "/review/items/{item_id}", response_model=dict[str, Any], responses=errors(404), tags=["review"]
+)
+def review_item(item_id: ItemId, principal: Reviewer, ctx: Ctx) -> dict[str, Any]:
+    """One item with everything a reviewer weighs: both records, the comparisons, the reasons."""
+    with transaction(ctx.url) as conn:
+        detail = readmodels.review_item(conn, item_id, principal.username, via="api")
+    if detail is None:
+        raise HTTPException(404, f"no review item {item_id!r}")
+    return detail
+
+
+@router.post(
+    "/review/items/{item_id}/decisions",
+    response_model=DecisionOut,
+    responses=errors(404, 409),
+    tags=["review"],
+)
+def decide(item_id: ItemId, body: DecisionIn, principal: Reviewer, ctx: Ctx) -> DecisionOut:
+    """Approve or reject; adverse outcomes need as many distinct reviewers as the item asks."""
+    if not body.reason.strip():
+        raise HTTPException(
+            422, [{"loc": ["body", "reason"], "msg": "say why", "type": "value_error"}]
+        )
+    with transaction(ctx.url) as conn:
+        exists = conn.scalar(select(ReviewItem.item_id).where(ReviewItem.item_id == item_id))
+    if exists is None:
+        raise HTTPException(404, f"no review item {item_id!r}")
+    try:
+        outcome = review.decide(
+            ctx.url, item_id, body.approve, principal.username, body.reason, dt.date.today()
+        )
+    except AccordError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return DecisionOut(
+        item_id=outcome.item_id,
+        status=outcome.status,
+        approvals=outcome.approvals,
+        approvals_needed=outcome.approvals_needed,
+        effect=outcome.effect,
+    )
+
+
+@router.get(
+    "/people/{person_id}", response_model=dict[str, Any], responses=errors(404), tags=["people"]
+)
+def person(person_id: PersonId, principal: Caseworker, ctx: Ctx) -> dict[str, Any]:
+    """Everything held and done about one person (the read is written to the audit log)."""
+    with transaction(ctx.url) as conn:
+        detail = readmodels.person(conn, person_id, principal.username, via="api")
+    if detail is None:
+        raise HTTPException(404, f"no person {person_id!r}")
+    return detail
+
+
+@router.get(
+    "/oversight/counts", response_model=dict[str, Any], responses=errors(), tags=["oversight"]
+)
+def oversight_counts(principal: Auditor, ctx: Ctx) -> dict[str, Any]:
+    """Live counts: disclosures, recalls, outstanding remedies, review queue by kind."""
+    with transaction(ctx.url) as conn:
+        return readmodels.live_counts(conn)
+
+
+@router.get("/agreements", response_model=list[dict[str, Any]], responses=errors(), tags=["policy"])
+def agreements(principal: PolicyReader, ctx: Ctx) -> list[dict[str, Any]]:
+    """The agreements in force, their agreed fields and any pauses."""
+    with transaction(ctx.url) as conn:
+        return readmodels.agreements(conn)
+
+
+def _known_agreement(url: str, agreement_id: str) -> None:
+    with db.connect(url) as conn:
+        found = conn.scalar(
+            select(Agreement.agreement_id).where(Agreement.agreement_id == agreement_id)
+        )
+    if found is None:
+        raise HTTPException(404, f"no agreement {agreement_id!r}")
+
+
+@router.post(
+    "/agreements/{agreement_id}/pause",
+    response_model=PauseOut,
+    responses=errors(404, 409),
+    tags=["policy"],
+)
+def pause(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) -> PauseOut:
+    """Pause sharing under an agreement, or for one cohort in it, from the next run on."""
+    _known_agreement(ctx.url, agreement_id)
+    try:
+        pause_id = pauses.pause(
+            ctx.url,
+            agreement_id,
+            body.cohort,
+            body.reason,
+            principal.username,
+            policy=load_policy(settings().policy),
+        )
+    except AccordError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return PauseOut(agreement_id=agreement_id, cohort=body.cohort, pause_id=pause_id)
+
+
+@router.post(
+    "/agreements/{agreement_id}/resume",
+    response_model=PauseOut,
+    responses=errors(404, 409),
+    tags=["policy"],
+)
+def resume(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) -> PauseOut:
+    """Lift a pause; held disclosures are decided again at the next run."""
+    _known_agreement(ctx.url, agreement_id)
+    try:
+        pause_id = pauses.resume(
+            ctx.url, agreement_id, body.cohort, body.reason, principal.username
+        )
+    except AccordError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return PauseOut(agreement_id=agreement_id, cohort=body.cohort, pause_id=pause_id)

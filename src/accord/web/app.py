@@ -1,0 +1,205 @@
+"""The web application: one FastAPI app serving the screens and the JSON API.
+
+Handlers are thin, as the command line's are: they check role and scope (``deps``),
+call the same services the CLI calls, and render.  Bad input is always a 4xx: request
+documents are validated by their schemas, records by `accord.formats`, and the errors
+a user can cause (:class:`accord.errors.AccordError`) become 400, never 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accord import __version__
+from accord.errors import AccordError, DatabaseUnavailable
+from accord.web import pages
+from accord.web.api import router as api_router
+from accord.web.auth import SessionSigner
+from accord.web.deps import AppContext, LoginRequired, PageForbidden, session_principal
+
+HERE = Path(__file__).parent
+SECRET_ENV = "ACCORD_WEB_SECRET"
+log = logging.getLogger("accord.web")
+
+DESCRIPTION = """
+Governed sharing of records about people between public bodies.
+
+**Recipients** fetch their batches (each disclosure's id and the agreed fields only)
+and recalls, acknowledge them and report what they did.  **The source body** submits
+events.  Every call needs an API token (`accord users token NAME`) as
+`Authorization: Bearer <token>`; a token is bound to its user's role and scope, and
+every read of personal data is written to the audit log.
+
+Errors: 401 no valid token; 403 role or scope refused; 404 not found; 409 conflicts
+with the current state; 422 bad input, naming the row and column (rows from 1).
+"""
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, and refuses an address that holds a
+    control character before any handler sees it (plain ASGI: no per-request overhead)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                if scope["path"].startswith("/api/") or scope["path"] in ("/login",):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        if _has_control(scope):
+            refusal = JSONResponse(
+                {"detail": "the address holds a control character (such as NUL)"}, status_code=400
+            )
+            await refusal(scope, receive, send_with_headers)
+            return
+        await self.app(scope, receive, send_with_headers)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _has_control(scope: Scope) -> bool:
+    query = unquote_to_bytes(scope.get("query_string", b"")).decode("latin-1")
+    return bool(_CONTROL.search(scope["path"]) or _CONTROL.search(query))
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def session_secret(secret: str | None) -> str:
+    """The secret that signs sessions: given, else ``ACCORD_WEB_SECRET``, else a fresh one."""
+    if secret:
+        return secret
+    env = os.environ.get(SECRET_ENV)
+    if env:
+        return env
+    log.warning(
+        "%s is not set: sessions are signed with a key made now and end when the server stops",
+        SECRET_ENV,
+    )
+    return secrets.token_urlsafe(32)
+
+
+def create_app(database_url: str, secret: str | None = None) -> FastAPI:
+    """The whole web application over the governance database at ``database_url``."""
+    app = FastAPI(
+        title="Accord",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    # Templates ship with the package and never change while it runs: no mtime check per render.
+    templates = Jinja2Templates(
+        env=jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=jinja2.select_autoescape(["html"]),
+            auto_reload=False,
+        )
+    )
+    app.state.accord = AppContext(database_url, SessionSigner(session_secret(secret)), templates)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api_router)
+    app.include_router(pages.router)
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def page_forbidden(request: Request, exc: PageForbidden) -> Response:
+        return pages.error_page(request, 403, exc.message, exc.principal)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request) or request.url.path.startswith("/static/"):
+            return await http_exception_handler(request, exc)
+        return pages.error_page(
+            request, exc.status_code, str(exc.detail), _maybe_principal(request)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            return await request_validation_exception_handler(request, exc)
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e.get('loc', ())[1:])}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return pages.error_page(request, 422, f"The form was not filled in right: {problems}")
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_unavailable(request: Request, exc: DatabaseUnavailable) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=503)
+        return pages.error_page(request, 503, str(exc))
+
+    @app.exception_handler(AccordError)
+    async def accord_error(request: Request, exc: AccordError) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        return pages.error_page(request, 400, str(exc), _maybe_principal(request))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _maybe_principal(request: Request) -> Any:
+    try:
+        return session_principal(request, request.app.state.accord)
+    except AccordError:
+        return None
+
+
+def app_from_environment() -> FastAPI:
+    """The app for `accord serve` workers: database and secret from the environment."""
+    from accord.config import settings
+
+    return create_app(settings().database_url)

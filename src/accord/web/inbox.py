@@ -1,0 +1,354 @@
+"""A recipient body's inbox: its batches (disclosures) and recalls, and acknowledging them.
+
+A recipient sees exactly what it was sent: each disclosure's id and the agreed fields,
+with the agreement and run it came under, never the person id, the match or anything
+else Accord holds.  Every function here takes the recipient from the authenticated
+user, never from the request, and every read of a disclosure's fields is written to
+the audit log against the person it is about, in the same transaction as the read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from sqlalchemy import Connection, Integer, Select, Text, bindparam, cast, func, select, update
+
+from accord import auditlog
+from accord.store.models import Disclosure, Recall, utcnow
+from accord.web.readmodels import audit_read
+
+CHUNK = 5_000
+MAX_PAGE = 1_000
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    disclosure_id: str
+    agreement_id: str
+    run_id: str | None
+    disclosed_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecallItem:
+    recall_id: str
+    disclosure_id: str
+    recalled_at: dt.datetime
+    remedy_status: str
+    remedied_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_after: str | None
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+@functools.cache
+def _batch_query(by_run: bool, unacknowledged: bool, paged: bool) -> Select[Any]:
+    """The batch page query for one combination of filters, built once (it is the hot path)."""
+    query = select(
+        Disclosure.disclosure_id,
+        Disclosure.agreement_id,
+        Disclosure.run_id,
+        Disclosure.disclosed_at,
+        Disclosure.acknowledged_at,
+        Disclosure.fields,
+        Disclosure.person_id,
+    ).where(Disclosure.recipient == bindparam("recipient"), Disclosure.status == "active")
+    if by_run:
+        query = query.where(Disclosure.run_id == bindparam("run_id"))
+    if unacknowledged:
+        query = query.where(Disclosure.acknowledged_at.is_(None))
+    if paged:
+        query = query.where(Disclosure.disclosure_id > bindparam("after"))
+    return query.order_by(Disclosure.disclosure_id).limit(bindparam("limit", type_=Integer))
+
+
+def batch(
+    conn: Connection,
+    recipient: str,
+    actor: str,
+    *,
+    run_id: str | None = None,
+    unacknowledged: bool = False,
+    after: str | None = None,
+    limit: int = 100,
+    via: str = "api",
+) -> Page[BatchItem]:
+    """One page of the recipient's active disclosures, in disclosure-id order (keyset)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    params: dict[str, Any] = {"recipient": recipient, "limit": limit + 1}
+    if run_id is not None:
+        params["run_id"] = run_id
+    if after is not None:
+        params["after"] = after
+    query = _batch_query(run_id is not None, unacknowledged, after is not None)
+    rows = conn.execute(query, params).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if rows:
+        audit_read(
+            conn,
+            actor,
+            "disclosure_read",
+            [r.person_id for r in rows],
+            [r.disclosure_id for r in rows],
+            via,
+        )
+    items = [
+        BatchItem(
+            r.disclosure_id,
+            r.agreement_id,
+            r.run_id,
+            _aware(r.disclosed_at),  # type: ignore[arg-type]
+            _aware(r.acknowledged_at),
+            r.fields,
+        )
+        for r in rows
+    ]
+    return Page(items, rows[-1].disclosure_id if more else None)
+
+
+def batch_csv(
+    conn: Connection,
+    recipient: str,
+    actor: str,
+    *,
+    run_id: str | None = None,
+    unacknowledged: bool = False,
+) -> bytes:
+    """The whole batch as SPEC.md's ``batches/<recipient>.csv``: disclosure_id and agreed fields.
+
+    The JSON of each disclosure's fields is spread into columns by DuckDB over the
+    whole batch at once; the columns are the agreed fields in the order first sent.
+    """
+    query = select(
+        Disclosure.disclosure_id, cast(Disclosure.fields, Text), Disclosure.person_id
+    ).where(Disclosure.recipient == recipient, Disclosure.status == "active")
+    if run_id is not None:
+        query = query.where(Disclosure.run_id == run_id)
+    if unacknowledged:
+        query = query.where(Disclosure.acknowledged_at.is_(None))
+    rows = conn.execute(query.order_by(Disclosure.disclosure_id)).all()
+    if rows:
+        audit_read(
+            conn, actor, "disclosure_read", [r[2] for r in rows], [r[0] for r in rows], "csv"
+        )
+    ids, texts, _ = zip(*rows, strict=True) if rows else ((), (), ())
+    table = pa.table(
+        {"disclosure_id": pa.array(ids, pa.string()), "fields": pa.array(texts, pa.string())}
+    )
+    con = duckdb.connect()
+    try:
+        con.register("batch", table)
+        keys = [
+            k
+            for (k,) in con.sql(
+                "SELECT k FROM (SELECT rn, unnest(json_keys(fields)) AS k, "
+                "unnest(range(len(json_keys(fields)))) AS pos FROM "
+                "(SELECT row_number() OVER () AS rn, fields FROM batch)) "
+                "GROUP BY k ORDER BY min(rn), min(pos)"
+            ).fetchall()
+        ]
+        columns = ", ".join(
+            f"json_extract_string(fields, {_sql_str('$.' + _json_key(k))}) AS {_ident(k)}"
+            for k in keys
+        )
+        select_sql = "SELECT disclosure_id" + (f", {columns}" if columns else "")
+        out: pa.Table = con.sql(f"{select_sql} FROM batch ORDER BY disclosure_id").to_arrow_table()
+    finally:
+        con.close()
+    buffer = io.BytesIO()
+    pa_csv.write_csv(out, buffer, pa_csv.WriteOptions(quoting_style="needed"))
+    return buffer.getvalue()
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json_key(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def recalls(
+    conn: Connection,
+    recipient: str,
+    actor: str,
+    *,
+    unacknowledged: bool = False,
+    after: str | None = None,
+    limit: int = 100,
+    via: str = "api",
+) -> Page[RecallItem]:
+    """One page of the recalls sent to the recipient, in recall-id order (keyset)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(
+        Recall.recall_id,
+        Recall.disclosure_id,
+        Recall.recalled_at,
+        Recall.remedy_status,
+        Recall.remedied_at,
+        Recall.acknowledged_at,
+        Recall.person_id,
+    ).where(Recall.recipient == recipient)
+    if unacknowledged:
+        query = query.where(Recall.acknowledged_at.is_(None))
+    if after is not None:
+        query = query.where(Recall.recall_id > after)
+    rows = conn.execute(query.order_by(Recall.recall_id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if rows:
+        audit_read(
+            conn,
+            actor,
+            "recall_read",
+            [r.person_id for r in rows],
+            [r.recall_id for r in rows],
+            via,
+        )
+    items = [
+        RecallItem(
+            r.recall_id,
+            r.disclosure_id,
+            _aware(r.recalled_at),  # type: ignore[arg-type]
+            r.remedy_status,
+            _aware(r.remedied_at),
+            _aware(r.acknowledged_at),
+        )
+        for r in rows
+    ]
+    return Page(items, rows[-1].recall_id if more else None)
+
+
+def counts(conn: Connection, recipient: str) -> dict[str, int]:
+    """How many disclosures and recalls await this recipient (no personal data)."""
+    d = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(Disclosure.acknowledged_at.is_(None)),
+        ).where(Disclosure.recipient == recipient, Disclosure.status == "active")
+    ).one()
+    r = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(Recall.acknowledged_at.is_(None)),
+            func.count().filter(Recall.remedy_status == "outstanding"),
+        ).where(Recall.recipient == recipient)
+    ).one()
+    return {
+        "disclosures": int(d[0]),
+        "disclosures_unacknowledged": int(d[1]),
+        "recalls": int(r[0]),
+        "recalls_unacknowledged": int(r[1]),
+        "remedies_outstanding": int(r[2]),
+    }
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """How a list of ids the recipient named splits by whose they are."""
+
+    own: list[str]
+    foreign: list[str]  # exist, but were sent to another recipient
+    unknown: list[str]  # do not exist at all
+
+
+def _ownership(
+    conn: Connection, recipient: str, ids: Sequence[str], id_col: Any, recipient_col: Any
+) -> Ownership:
+    owner: dict[str, str] = {}
+    unique = sorted(set(ids))
+    for i in range(0, len(unique), CHUNK):
+        chunk = unique[i : i + CHUNK]
+        owner.update(
+            (a, b) for a, b in conn.execute(select(id_col, recipient_col).where(id_col.in_(chunk)))
+        )
+    own = [i for i in unique if owner.get(i) == recipient]
+    foreign = [i for i in unique if i in owner and owner[i] != recipient]
+    unknown = [i for i in unique if i not in owner]
+    return Ownership(own, foreign, unknown)
+
+
+def disclosure_ownership(conn: Connection, recipient: str, ids: Sequence[str]) -> Ownership:
+    return _ownership(conn, recipient, ids, Disclosure.disclosure_id, Disclosure.recipient)
+
+
+def recall_ownership(conn: Connection, recipient: str, ids: Sequence[str]) -> Ownership:
+    return _ownership(conn, recipient, ids, Recall.recall_id, Recall.recipient)
+
+
+def acknowledge_disclosures(
+    conn: Connection, recipient: str, ids: Sequence[str], actor: str
+) -> tuple[int, int]:
+    """Mark the recipient's own disclosures received; returns (newly acknowledged, already).
+
+    The caller has checked with :func:`disclosure_ownership` that every id is the
+    recipient's; the recipient condition here is kept as a second line of defence.
+    """
+    return _acknowledge(
+        conn, recipient, ids, actor, Disclosure, Disclosure.disclosure_id, "disclosures"
+    )
+
+
+def acknowledge_recalls(
+    conn: Connection, recipient: str, ids: Sequence[str], actor: str
+) -> tuple[int, int]:
+    return _acknowledge(conn, recipient, ids, actor, Recall, Recall.recall_id, "recalls")
+
+
+def _acknowledge(
+    conn: Connection,
+    recipient: str,
+    ids: Sequence[str],
+    actor: str,
+    model: Any,
+    id_col: Any,
+    what: str,
+) -> tuple[int, int]:
+    unique = sorted(set(ids))
+    now = utcnow()
+    done = 0
+    for i in range(0, len(unique), CHUNK):
+        chunk = unique[i : i + CHUNK]
+        result = conn.execute(
+            update(model)
+            .where(id_col.in_(chunk), model.recipient == recipient, model.acknowledged_at.is_(None))
+            .values(acknowledged_at=now)
+        )
+        done += int(result.rowcount or 0)
+    auditlog.log(
+        conn,
+        actor,
+        f"{what}_acknowledged",
+        recipient=recipient,
+        count=done,
+        ids=unique[:100],
+    )
+    return done, len(unique) - done

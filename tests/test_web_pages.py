@@ -1,0 +1,243 @@
+# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
+"""The screens: signing in, sessions, forms and what each page shows."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from test_web_support import (  # noqa: F401
+    PASSWORD,
+    SECRET,
+    WebState,
+    audit_entries,
+    client,
+    csrf_of,
+    login,
+    web,
+)
+
+from accord import identity
+from accord.store import db
+from accord.store.models import Freeze, Pause, ReviewDecision
+from accord.web import create_app
+from accord.web.auth import SESSION_COOKIE
+
+
+def _nonce(client: TestClient) -> str:
+    return client.get("/login").text.split('name="nonce" value="', 1)[1].split('"', 1)[0]
+
+
+def test_signing_in_and_out(client: TestClient, web: WebState) -> None:
+    assert client.get("/review").headers["location"] == "/login?next=/review"
+    wrong = client.post(
+        "/login",
+        data={"username": "rev1", "password": "nope-nope-nope", "nonce": _nonce(client)},
+    )
+    assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
+    nobody = client.post(
+        "/login", data={"username": "ghost", "password": PASSWORD, "nonce": _nonce(client)}
+    )
+    assert nobody.status_code == 401 and "Wrong username or password" in nobody.text
+    assert [e.action for e in audit_entries(web.url, "anonymous")] == ["login_failed"] * 2
+    stale = client.post("/login", data={"username": "rev1", "password": PASSWORD, "nonce": "x"})
+    assert stale.status_code == 403
+    ok = client.post(
+        "/login",
+        data={"username": "rev1", "password": PASSWORD, "nonce": _nonce(client), "next": "/review"},
+    )
+    assert ok.status_code == 303 and ok.headers["location"] == "/review"
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert client.get("/review").status_code == 200
+    assert client.get("/").headers["location"] == "/review"
+    out = client.post("/logout", data={"csrf": csrf_of(client.get("/review").text)})
+    assert out.status_code == 303
+    assert client.get("/review").status_code == 303
+
+
+def test_next_never_leaves_the_site(client: TestClient) -> None:
+    for target in ("//evil.example/", "https://evil.example/", "\\\\evil"):
+        done = client.post(
+            "/login",
+            data={
+                "username": "case1",
+                "password": PASSWORD,
+                "nonce": _nonce(client),
+                "next": target,
+            },
+        )
+        assert done.headers["location"] == "/people"
+        client.cookies.clear()
+
+
+def test_sessions_end_with_a_tampered_cookie_a_new_password_or_a_disabled_user(
+    web: WebState,
+) -> None:
+    browser = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
+    login(browser, "case1")
+    assert browser.get("/people").status_code == 200
+    good = browser.cookies[SESSION_COOKIE]
+    for cookie, secret in (
+        (good[:-2] + ("A" if good[-2] != "A" else "B") + good[-1], SECRET),
+        (good, "another-secret-" + "y" * 40),
+        ("not-a-session", SECRET),
+    ):
+        forged = TestClient(create_app(web.url, secret=secret), follow_redirects=False)
+        forged.cookies.set(SESSION_COOKIE, cookie)
+        assert forged.get("/people").status_code == 303
+    identity.set_password(web.url, "case1", "a brand new password")
+    assert browser.get("/people").status_code == 303
+    login(browser, "case1", "a brand new password")
+    assert browser.get("/people").status_code == 200
+    identity.disable_user(web.url, "case1")
+    assert browser.get("/people").status_code == 303
+
+
+def test_review_screens_enforce_four_eyes(web: WebState) -> None:
+    item = web.items["manual_check"]
+    first = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
+    login(first, "rev1")
+    queue = first.get("/review").text
+    assert item in queue and web.items["uncertain_match"] in queue
+    assert item not in first.get("/review?kind=uncertain_match").text
+    assert first.get("/review?kind=bogus").status_code == 400
+    page = first.get(f"/review/{item}")
+    assert "0 of 2 approvals" in page.text
+    csrf = csrf_of(page.text)
+    blank = first.post(
+        f"/review/{item}/decide", data={"decision": "approve", "reason": " ", "csrf": csrf}
+    )
+    assert blank.status_code == 422 and "Say why" in blank.text
+    done = first.post(
+        f"/review/{item}/decide", data={"decision": "approve", "reason": "ok", "csrf": csrf}
+    )
+    assert done.status_code == 303
+    after = first.get(done.headers["location"]).text
+    assert "1 of 2 approvals" in after and "You have decided this item" in after
+    again = first.post(
+        f"/review/{item}/decide", data={"decision": "approve", "reason": "ok", "csrf": csrf}
+    )
+    assert again.status_code == 409 and "four eyes" in again.text
+    bad = first.post(
+        f"/review/{item}/decide", data={"decision": "maybe", "reason": "x", "csrf": csrf}
+    )
+    assert bad.status_code == 422
+    assert first.get("/review/RV-NONE").status_code == 404
+    with db.connect(web.url) as conn:
+        assert conn.scalar(select(ReviewDecision.reviewer)) == "rev1"
+
+
+def test_match_item_shows_both_records_and_each_comparison(
+    client: TestClient, web: WebState
+) -> None:
+    login(client, "rev2")
+    page = client.get(f"/review/{web.items['uncertain_match']}").text
+    assert 'id="source-record"' in page and "Nguyễn" in page  # ours
+    assert 'id="register-record"' in page and "Nguyen" in page  # theirs
+    assert "-3.40" in page and "+8.00" in page  # each comparison's weight
+    assert "0.9500" in page
+
+
+def test_inbox_forms(web: WebState) -> None:
+    browser = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
+    login(browser, "dvla1")
+    page = browser.get("/inbox")
+    csrf = csrf_of(page.text)
+    d1, d2 = web.disclosure_of["P-1"], web.disclosure_of["P-2"]
+    assert d1 in page.text and d2 in page.text and "Campbell-Lewis" in page.text
+    done = browser.post("/inbox/acknowledge", data={"disclosure_id": [d1, d2], "csrf": csrf})
+    assert done.status_code == 303
+    assert "Acknowledged 2 disclosure(s)" in browser.get("/inbox").text
+    bad = browser.post(
+        "/inbox/actions",
+        data={"disclosure_id": d1, "action": "revoked", "action_date": "yesterday", "csrf": csrf},
+    )
+    assert bad.status_code == 303
+    shown = browser.get("/inbox").text
+    assert "Not recorded" in shown and "action_date" in shown
+    csv = browser.get("/inbox/batch.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].replace('"', "") == (
+        "disclosure_id,family_name,given_names,date_of_birth"
+    )
+    assert "Nguyễn" in csv.text and "P-1" not in csv.text
+    assert browser.get("/inbox/batch.csv?unacknowledged=true").text.count("\n") == 1
+
+
+def test_subject_page_and_dispute(web: WebState) -> None:
+    browser = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
+    login(browser, "subj3")
+    page = browser.get("/me")
+    assert page.status_code == 200 and "How to dispute" in page.text
+    assert "srcdoc=" in page.text and web.disclosure_of["P-3"] in page.text
+    assert web.disclosure_of["P-1"] not in page.text
+    csrf = csrf_of(page.text)
+    empty = browser.post("/me/dispute", data={"detail": "  ", "csrf": csrf})
+    assert empty.status_code == 303 and "say what is wrong" in browser.get("/me").text.lower()
+    with db.connect(web.url) as conn:
+        assert conn.scalar(select(Freeze.id)) is None
+    filed = browser.post("/me/dispute", data={"detail": "That is not me.", "csrf": csrf})
+    assert filed.status_code == 303
+    assert "Nothing more about you will be shared" in browser.get("/me").text
+    with db.connect(web.url) as conn:
+        assert list(conn.scalars(select(Freeze.person_id))) == ["P-3"]
+    pdf = browser.get("/me/report.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def test_admin_pauses_and_resumes(web: WebState) -> None:
+    browser = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
+    login(browser, "adm1")
+    page = browser.get("/admin")
+    assert "ho-to-dvla" in page.text and "dvla1" in page.text
+    assert "P-1" not in page.text  # subjects are shown as bound to a person, not by id
+    csrf = csrf_of(page.text)
+    paused = browser.post(
+        "/admin/agreements/ho-to-dvla/pause", data={"reason": "audit", "csrf": csrf}
+    )
+    assert paused.status_code == 303
+    assert "Agreement ho-to-dvla paused" in browser.get("/admin").text
+    twice = browser.post(
+        "/admin/agreements/ho-to-dvla/pause", data={"reason": "audit", "csrf": csrf}
+    )
+    assert twice.status_code == 303 and "already paused" in browser.get("/admin").text
+    browser.post("/admin/agreements/ho-to-dvla/resume", data={"reason": "done", "csrf": csrf})
+    with db.connect(web.url) as conn:
+        assert conn.scalar(select(Pause.resumed_by)) == "adm1"
+    assert (
+        browser.post("/admin/agreements/nope/pause", data={"reason": "x", "csrf": csrf}).status_code
+        == 404
+    )
+    assert (
+        browser.post("/admin/agreements/ho-to-dvla/delete", data={"csrf": csrf}).status_code == 404
+    )
+
+
+def test_oversight_and_people_pages(web: WebState) -> None:
+    browser = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
+    login(browser, "aud1")
+    page = browser.get("/oversight")
+    assert 'hx-get="/oversight/panel"' in page.text and "items waiting for review" in page.text
+    panel = browser.get("/oversight/panel").text
+    assert "<html" not in panel and "dvla" in panel
+    login(browser, "case1")
+    assert browser.get("/people?q=P-2").headers["location"] == "/people/P-2"
+    person = browser.get("/people/P-2").text
+    assert web.disclosure_of["P-2"] in person and "RV-UM-2" in person
+    assert browser.get("/people/P-404").status_code == 404
+    assert [e.person_id for e in audit_entries(web.url, "case1", "person_read")] == ["P-2"]
+
+
+def test_security_headers_and_static_files(client: TestClient) -> None:
+    page = client.get("/login")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/static/htmx.min.js").status_code == 200
+    assert client.get("/static/accord.css").status_code == 200
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/api/v1/nothing").json() == {"detail": "Not Found"}
+    assert "Not found" in client.get("/nothing").text
+    for address in ("/review/RV%00x", "/api/v1/batches?after=%00", "/people/P%0A1"):
+        refused = client.get(address)
+        assert refused.status_code == 400 and "control character" in refused.text
