@@ -173,6 +173,7 @@ def bench_proof(folder: Path, leaves: int, samples: int) -> None:
     path = folder / f"ledger-{leaves}.db"
     url = f"sqlite:///{path}"
     if path.exists():
+        db.upgrade(url)  # a kept ledger from an older schema
         with db.connect(url) as conn:
             have = log.tree_size(conn)
         if have != leaves:
@@ -226,6 +227,7 @@ def bench_verify(folder: Path, leaves: int) -> None:
     key = signing.load_or_create_key(key_path)
     ready = False
     if path.exists():
+        db.upgrade(url)  # a kept ledger from an older schema
         with db.connect(url) as conn:
             ready = log.tree_size(conn) == leaves and log.latest_head(conn) is not None
     if not ready:
@@ -258,17 +260,20 @@ def bench_verify(folder: Path, leaves: int) -> None:
         f"({_met(c.wall < VERIFY_TARGET_S)})"
     )
     accord = Path(sys.executable).with_name("accord")
-    started = time.perf_counter()
-    done = subprocess.run(
-        [str(accord), "verify", "--database", url, "--key", str(key_path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    seconds = time.perf_counter() - started
-    assert done.returncode == 0, done.stderr
-    print(
-        f"`accord verify` (the command, start-up included): {seconds:.2f} s; "
-        f"ratio {seconds / VERIFY_TARGET_S:.2f} ({_met(seconds < VERIFY_TARGET_S)})"
-    )
+    for workers in ("1", "2"):
+        load = os.getloadavg()[0]
+        started = time.perf_counter()
+        command = [str(accord), "verify", "--database", url, "--key", str(key_path)]
+        done = subprocess.run(
+            [*command, "--workers", workers], capture_output=True, text=True, check=False
+        )
+        seconds = time.perf_counter() - started
+        assert done.returncode == 0, done.stderr
+        print(
+            f"`accord verify --workers {workers}` (start-up included; load average {load:.1f} "
+            f"on {os.cpu_count()} cores): {seconds:.2f} s; target {VERIFY_TARGET_S:.0f} s: "
+            f"ratio {seconds / VERIFY_TARGET_S:.2f} ({_met(seconds < VERIFY_TARGET_S)})"
+        )
 
 
 # --- peer --------------------------------------------------------------------------------------

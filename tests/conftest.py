@@ -43,7 +43,10 @@ def _backends(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for name in ("db_url", "empty_db_url"):
         if name in metafunc.fixturenames:
-            metafunc.parametrize("backend", _backends(metafunc.config), indirect=True)
+            backends = _backends(metafunc.config)
+            if metafunc.definition.get_closest_marker("sqlite_only") and "sqlite" in backends:
+                backends = ["sqlite"]
+            metafunc.parametrize("backend", backends, indirect=True)
             break
 
 

@@ -30,6 +30,7 @@ def candidate(
     person: str,
     p: float,
     *,
+    corroborated: bool = True,
     record: str | None = None,
     since: str | None = None,
     second_person: float | None = None,
@@ -39,8 +40,8 @@ def candidate(
     category: str = "immigration_casework",
 ) -> None:
     con.execute(
-        "INSERT INTO candidates VALUES (?, ?, 'dvla', ?, ?, ?, ?, NULL)",
-        [person, record or f"R-{person}", p, since, second_person, second_record],
+        "INSERT INTO candidates VALUES (?, ?, 'dvla', ?, ?, ?, ?, NULL, ?)",
+        [person, record or f"R-{person}", p, since, second_person, second_record, corroborated],
     )
     con.execute("INSERT INTO pool VALUES (?, ?, ?, ?)", [person, decided, category, admitted])
 
@@ -150,3 +151,12 @@ def test_settled_candidates_are_never_decided_twice(con: duckdb.DuckDBPyConnecti
         "approved": "disclose",
     }
     assert got["approved"][1] == [gate.UNCERTAIN, gate.REVIEW_APPROVED]
+
+
+def test_an_uncorroborated_match_is_never_automatic(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("UPDATE agreements SET disclose_at = 0.95")
+    candidate(con, "names-and-date-only", 0.99, corroborated=False)
+    candidate(con, "everything-agrees", 0.99)
+    got = decided(con)
+    assert got["names-and-date-only"] == ("review", [gate.UNCORROBORATED], gate.UNCERTAIN)
+    assert got["everything-agrees"][0] == "disclose"

@@ -371,3 +371,10 @@ def test_check_proof_of_a_file_that_is_not_utf8_is_exit_2(
     path.write_bytes(b'{"format": "\xff"}')
     assert main(["ledger", "check-proof", str(path)]) == 2
     assert "not UTF-8 text" in _one_line(capsys.readouterr().err)
+
+
+def test_verify_with_no_workers_is_a_usage_error(
+    signed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", "--database", signed, "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err

@@ -59,6 +59,8 @@ PLAIN_REVIEW = {
     gate.LONG_RESIDENCE: "The recipient's record shows residence long before the decision: "
     "evidence to weigh before anyone acts.",
     gate.UNCERTAIN: "The match is not certain enough to share without a person checking it.",
+    gate.UNCORROBORATED: "Only the name and date of birth agree: that fits other people too, "
+    "so a person must check it.",
 }
 
 
@@ -235,7 +237,7 @@ def _link_register(
         f"""
         INSERT INTO candidates
         SELECT c.person_id, c.record_id, '{name}', c.match_probability, c.since,
-               c.second_for_person, c.second_for_record, i.match_id
+               c.second_for_person, c.second_for_record, i.match_id, c.corroborated
         FROM _candidates c JOIN _ids i USING (person_id, record_id)
         """
     )
@@ -479,7 +481,7 @@ def _state_for(
     listed = ", ".join("'" + p.replace("'", "''") + "'" for p in people)
     cases = read_arrow(
         conn,
-        f"SELECT {', '.join(c.name for c in formats.schema.CASES.columns)} "
+        f"SELECT {', '.join(f'CAST({c.name} AS TEXT)' for c in formats.schema.CASES.columns)} "
         f"FROM case_decisions WHERE person_id IN ({listed}) AND destroyed_at IS NULL",
         {c.name: pa.string() for c in formats.schema.CASES.columns},
     )

@@ -4,7 +4,9 @@ One SQL statement decides every candidate at once (DuckDB), so the gate is the s
 ten people or ten million.  Its inputs are DuckDB tables the caller prepares:
 
 ``candidates``   person_id, record_id, register, match_probability, since,
-                 second_for_person, second_for_record, match_id (nullable)
+                 second_for_person, second_for_record, match_id (nullable), corroborated
+                 (false when linkage found only names and date of birth agreeing: never
+                 automatic, whatever an agreement's threshold)
 ``agreements``   agreement_id, version, recipient, purpose, status, valid_from, review_by,
                  disclose_at, review_from, ambiguity_margin, four_eyes, exclude_cohorts
                  (VARCHAR[]), enforcement (BOOLEAN)
@@ -42,6 +44,7 @@ COHORT_PAUSED = "cohort_paused"
 FROZEN = "person_frozen"
 BELOW_REVIEW = "below_review_threshold"
 UNCERTAIN = "uncertain_match"
+UNCORROBORATED = "uncorroborated_match"
 AMBIGUOUS = "ambiguous_match"
 LONG_RESIDENCE = "long_residence"
 AUTOMATIC = "automatic_match"
@@ -117,7 +120,8 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                 CASE WHEN since IS NOT NULL AND latest_decision_date IS NOT NULL
                       AND since <= latest_decision_date - INTERVAL {years} YEAR
                      THEN '{LONG_RESIDENCE}' END,
-                CASE WHEN match_probability < disclose_at THEN '{UNCERTAIN}' END
+                CASE WHEN match_probability < disclose_at THEN '{UNCERTAIN}' END,
+                CASE WHEN NOT coalesce(corroborated, true) THEN '{UNCORROBORATED}' END
               ], lambda x: x IS NOT NULL) AS review_reasons,
               s.state AS settled_state,
               (ap.person_id IS NOT NULL) AS review_approved
@@ -161,7 +165,8 @@ def create_empty_inputs(con: duckdb.DuckDBPyConnection) -> None:
         """
         CREATE OR REPLACE TABLE candidates (person_id VARCHAR, record_id VARCHAR,
             register VARCHAR, match_probability DOUBLE, since DATE,
-            second_for_person DOUBLE, second_for_record DOUBLE, match_id BIGINT);
+            second_for_person DOUBLE, second_for_record DOUBLE, match_id BIGINT,
+            corroborated BOOLEAN);
         CREATE OR REPLACE TABLE agreements (agreement_id VARCHAR, version INTEGER,
             recipient VARCHAR, purpose VARCHAR, status VARCHAR, valid_from DATE, review_by DATE,
             disclose_at DOUBLE, review_from DOUBLE, ambiguity_margin DOUBLE, four_eyes BOOLEAN,

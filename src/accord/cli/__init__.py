@@ -26,6 +26,7 @@ from accord.cli import review as review_cmds
 from accord.cli import rights as rights_cmds
 from accord.cli import run as run_cmds
 from accord.cli import serve as serve_cmds
+from accord.cli import simulate as simulate_cmds
 from accord.cli import store as store_cmds
 from accord.cli import synth as synth_cmds
 from accord.cli import validate as validate_cmds
@@ -72,6 +73,7 @@ review_cmds.register(app)
 remedy_cmds.register(app)
 rights_cmds.register(app)
 report_cmds.register(app)
+simulate_cmds.register(app)
 demo_cmds.register(app)
 agreements_cmds.register(app)
 admission_cmds.register(app)

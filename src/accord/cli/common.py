@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Annotated
 
 import typer
@@ -10,7 +11,8 @@ from rich.console import Console
 
 from accord.config import settings
 
-out = Console(soft_wrap=True)
+# Piped output (a file, another program, a test) gets wide tables, never truncated ids.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DatabaseOption = Annotated[

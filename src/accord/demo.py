@@ -1,0 +1,413 @@
+"""`accord demo`: the whole story on an embedded scenario, in one command.
+
+A newcomer, an auditor or a data protection officer should see every part of Accord work
+together on data that looks like the real thing, without touching a real person: a
+synthetic scenario with its ground truth is written, one sharing cycle runs, a
+**simulated reviewer** works the review queue, the recipients act, later facts arrive
+and are recalled, the recipients report reversals, two people get their subject access
+reports, the impact simulation compares the naive process with Accord's, and the
+oversight report is written.  The ledger is verified at the end.
+
+The simulated reviewer is not a person: it decides each item as the scenario's ground
+truth says it should be decided, and is wrong on purpose with a stated, seeded error
+rate (``REVIEWER_ERROR``).  It is labelled as simulated in the output, in its decisions'
+reasons and in the audit log's actor names (``simulated-reviewer-a``/``-b``, two of them
+for four eyes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import func, select
+
+from accord import formats
+from accord.cases import read_arrow
+from accord.cycle import RunInputs, run_cycle
+from accord.errors import AccordError
+from accord.events import apply_events
+from accord.ledger import log, signing
+from accord.oversight.report import write_report
+from accord.remedy import outstanding, record_actions
+from accord.review import MATCH_KINDS, decide
+from accord.rights.assemble import produce
+from accord.simulate import Simulation, compare, simulation_page
+from accord.store import db
+from accord.store.models import Recall, Run
+from accord.synth import REGISTERS, Scenario, synthesise
+from accord.synth.writer import connect
+
+# The embedded scenario: the same every time, so the figures can be compared run to run.
+PEOPLE = 3_000
+SEED = 1
+AS_OF = dt.date(2026, 1, 15)
+REVIEWER_ERROR = 0.02  # the simulated reviewer's stated error rate
+REVIEWERS = ("simulated-reviewer-a", "simulated-reviewer-b")
+REVERSED_SHARE = 0.5  # of recalls with an adverse action, the share the recipient reverses
+ADVERSE = {"dvla": "revoked", "hmrc": "stopped", "bank": "closed"}
+REVERSAL = {"dvla": "reinstated", "hmrc": "restored", "bank": "reopened"}
+ACTOR = "accord demo"
+MARKER = "demo.json"
+
+Progress = Callable[[str, str], None]  # (stage, detail)
+
+
+def _silent(_stage: str, _detail: str) -> None:
+    return None
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    database: str
+    outputs: dict[str, Path] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    simulation: Simulation | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "database": db.describe(self.database),
+            "scenario": {"people": PEOPLE, "seed": SEED, "as_of": AS_OF.isoformat()},
+            "simulated_reviewer": {"names": list(REVIEWERS), "error_rate": REVIEWER_ERROR},
+            "outputs": {k: str(v) for k, v in self.outputs.items()},
+            "figures": self.figures,
+            "headline_wrongful_per_10000": self.simulation.headline() if self.simulation else {},
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+        }
+
+
+def _prepare(out: Path, database: str | None) -> str:
+    """The demo's folder and database; a folder from an earlier demo is reused, nothing else."""
+    if out.exists() and not out.is_dir():
+        raise AccordError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise AccordError(
+            f"--out {out}: is not empty and holds no earlier demo ({MARKER}); "
+            "give a new or empty folder"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    # Marks the folder as the demo's at once, so a demo that stopped half way can be rerun.
+    (out / MARKER).write_text(json.dumps({"status": "started"}) + "\n", encoding="utf-8")
+    if database is None:
+        (out / "accord.db").unlink(missing_ok=True)
+        for sub in ("run", "subject-access", "scenario"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+    url = database or f"sqlite:///{(out / 'accord.db').resolve()}"
+    db.upgrade(url)
+    with db.connect(url) as conn:
+        runs = int(conn.scalar(select(func.count()).select_from(Run)) or 0)
+    if runs:
+        raise AccordError(
+            f"--database {db.describe(url)} already holds {runs} run(s): the demo needs an "
+            "empty database (leave --database out to use one in --out)"
+        )
+    return url
+
+
+# --- the simulated reviewer ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewerTally:
+    items: int
+    approved: int
+    rejected: int
+    wrong: int  # items whose final outcome differs from the truth
+
+
+def _truth_for_items(scenario: Scenario, items: pa.Table) -> pa.Table:
+    """Per open item, whether the truth says its adverse outcome should go ahead."""
+    con = connect()
+    try:
+        con.register("items", items)
+        quoted = {n: str(p).replace("'", "''") for n, p in
+                  (("people", scenario.truth_people), ("records", scenario.truth_records))}  # fmt: skip
+        return con.sql(
+            f"""SELECT i.item_id, i.kind,
+                CASE WHEN i.kind IN ({", ".join(f"'{k}'" for k in MATCH_KINDS)})
+                     THEN coalesce(r.person_id = i.person_id, false)
+                          AND coalesce(p.rightful_target = 'true', false)
+                     ELSE coalesce(p.rightful_target = 'true', false) END AS adverse_is_right,
+                p.kind AS person_kind
+            FROM items i
+            LEFT JOIN read_csv('{quoted["people"]}', all_varchar = true) p
+                   ON p.person_id = i.person_id
+            LEFT JOIN read_csv('{quoted["records"]}', all_varchar = true) r
+                   ON r.register = i.recipient AND r.record_id = i.record_id
+            ORDER BY i.item_id"""
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def simulated_review(
+    url: str, scenario: Scenario, as_of: dt.date, key: Path, seed: int, progress: Progress
+) -> ReviewerTally:
+    """Decide every open review item as the truth says, wrong with ``REVIEWER_ERROR``.
+
+    Each of the two simulated reviewers errs independently; a rejection settles an item,
+    so a wrongful approval needs both to err, as four eyes intend.
+    """
+    text = pa.string()
+    with db.connect(url) as conn:
+        items = read_arrow(
+            conn,
+            "SELECT r.item_id, r.kind, r.person_id, r.record_id, a.recipient "
+            "FROM review_items r LEFT JOIN agreements a ON a.agreement_id = r.agreement_id "
+            "WHERE r.status = 'open'",
+            {"item_id": text, "kind": text, "person_id": text, "record_id": text,
+             "recipient": text},
+        )  # fmt: skip
+    judged = _truth_for_items(scenario, items)
+    rng = np.random.default_rng(seed)
+    errs = rng.random((judged.num_rows, len(REVIEWERS))) < REVIEWER_ERROR
+    approved = rejected = wrong = 0
+    rows = judged.to_pylist()
+    for n, (row, err) in enumerate(zip(rows, errs, strict=True)):
+        right = bool(row["adverse_is_right"])
+        status = "open"
+        for reviewer, erred in zip(REVIEWERS, err, strict=True):
+            approve = right != bool(erred)
+            because = (
+                "the truth says the record is theirs and the refusal stands"
+                if right
+                else "the truth says it is not their record, or they must not be shared about"
+            )
+            reason = (
+                f"SIMULATED reviewer (demo; follows the scenario's ground truth, wrong "
+                f"{REVIEWER_ERROR:.0%} of the time): {because}"
+                + ("; this decision is one of its deliberate errors" if erred else "")
+            )
+            outcome = decide(url, row["item_id"], approve, reviewer, reason, as_of, key)
+            status = outcome.status
+            if status != "open":
+                break
+        approved += status == "approved"
+        rejected += status == "rejected"
+        wrong += (status == "approved") != right
+        if n % 25 == 0:
+            progress("review", f"simulated reviewers: {n + 1:,} of {len(rows):,} items")
+    return ReviewerTally(len(rows), approved, rejected, wrong)
+
+
+# --- recipients' actions ---------------------------------------------------------------------
+
+
+def _actions(url: str, rows: list[dict[str, object]], recipient: str, source: str) -> int:
+    if not rows:
+        return 0
+    table = formats.load_records(rows, "actions", source)
+    return record_actions(url, recipient, table, source, f"{ACTOR} (simulated {recipient})").recorded
+
+
+def recipients_act(url: str, when: dt.date) -> int:
+    """Each recipient acts on every disclosure it received (a licence revoked, a benefit
+    stopped, an account closed): the scenario's registers are calibrated so that a
+    disclosure is an action."""
+    text = pa.string()
+    with db.connect(url) as conn:
+        found = read_arrow(
+            conn,
+            "SELECT recipient, disclosure_id FROM disclosures ORDER BY disclosure_id",
+            {"recipient": text, "disclosure_id": text},
+        )
+    recorded = 0
+    for r in REGISTERS:
+        ids = [d for rc, d in zip(*found.to_pydict().values(), strict=True) if rc == r]
+        rows: list[dict[str, object]] = [
+            {"disclosure_id": d, "action": ADVERSE[r], "action_date": when.isoformat()}
+            for d in ids
+        ]
+        recorded += _actions(url, rows, r, f"demo: {r} actions")
+    return recorded
+
+
+def recipients_reverse(url: str, when: dt.date, seed: int) -> int:
+    """Recipients reverse a seeded share of the adverse actions whose recall needs a remedy."""
+    with db.connect(url) as conn:
+        due = conn.execute(
+            select(Recall.recipient, Recall.disclosure_id)
+            .where(Recall.remedy_status == "outstanding")
+            .order_by(Recall.disclosure_id)
+        ).all()
+    pick = np.random.default_rng(seed).random(len(due)) < REVERSED_SHARE
+    reversed_ = 0
+    for r in REGISTERS:
+        rows: list[dict[str, object]] = [
+            {"disclosure_id": d, "action": REVERSAL[r], "action_date": when.isoformat()}
+            for (rc, d), chosen in zip(due, pick, strict=True)
+            if rc == r and chosen
+        ]
+        reversed_ += _actions(url, rows, r, f"demo: {r} reversals")
+    return reversed_
+
+
+# --- whose subject access reports ------------------------------------------------------------
+
+
+def _people_of_interest(url: str, scenario: Scenario) -> dict[str, str]:
+    """A Windrush-cohort person known to the pool, and an overstayer (else a person whose
+    decision was overturned) with a recalled disclosure."""
+    text = pa.string()
+    with db.connect(url) as conn:
+        known = read_arrow(
+            conn,
+            "SELECT person_id, status FROM pool_entries",
+            {"person_id": text, "status": text},
+        )
+        recalled = read_arrow(
+            conn,
+            "SELECT person_id, remedy_status FROM recalls",
+            {"person_id": text, "remedy_status": text},
+        )
+    con = connect()
+    try:
+        con.register("known", known)
+        con.register("recalled", recalled)
+        quoted = str(scenario.truth_people).replace("'", "''")
+        con.execute(f"CREATE TABLE ppl AS SELECT * FROM read_csv('{quoted}', all_varchar = true)")
+        windrush = con.execute(
+            "SELECT p.person_id FROM ppl p JOIN known k USING (person_id) "
+            "WHERE p.kind = 'windrush' ORDER BY p.person_id LIMIT 1"
+        ).fetchall()
+        overstayer = con.execute(
+            "SELECT p.person_id FROM ppl p JOIN recalled r USING (person_id) "
+            "WHERE p.kind IN ('overstayer', 'overturned') "
+            "ORDER BY p.kind = 'overstayer' DESC, r.remedy_status = 'outstanding' DESC, "
+            "p.person_id LIMIT 1"
+        ).fetchall()
+    finally:
+        con.close()
+    chosen: dict[str, str] = {}
+    if windrush:
+        chosen["windrush"] = windrush[0][0]
+    if overstayer:
+        chosen["recalled"] = overstayer[0][0]
+    return chosen
+
+
+# --- the whole story -------------------------------------------------------------------------
+
+
+def run_demo(out: Path, database: str | None = None, progress: Progress = _silent) -> DemoResult:
+    """Run the whole story into ``out``; returns where everything is and the headline."""
+    out = Path(out)
+    clock = time.perf_counter()
+    result = DemoResult(out=out, database="")
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        result.seconds[stage] = now - clock
+        clock = now
+
+    progress("synthesise", f"{PEOPLE:,} people, seed {SEED}, as of {AS_OF.isoformat()}")
+    url = _prepare(out, database)
+    result.database = url
+    scenario = synthesise(out / "scenario", PEOPLE, SEED, AS_OF)
+    key = out / "ledger.key"
+    signing.load_or_create_key(key)
+    result.outputs |= {"scenario": scenario.out, "database": out / "accord.db", "key": key}
+    if database is not None:
+        del result.outputs["database"]
+    lap("synthesise")
+
+    progress("run", "admission, linkage, gate, disclosure, ledger")
+    inputs = RunInputs(
+        cases=scenario.cases, registers=scenario.registers, agreements=scenario.agreements,
+        as_of=AS_OF, out=out / "run", key=key, actor=ACTOR,
+    )  # fmt: skip
+    summary = run_cycle(url, inputs, lambda m: progress("run", m))
+    # The impact simulation judges this very run, as it stood before anyone reviewed it,
+    # against the naive process on the same scenario (`accord simulate` runs it afresh).
+    progress("run", "judging the run and the naive process against the truth")
+    sim = compare(scenario, url, summary["pool"], AS_OF)
+    result.outputs["run"] = out / "run"
+    result.figures["run"] = {
+        "pool": summary["pool"],
+        "disclosed": sum(a["disclosed"] for a in summary["agreements"].values()),
+        "review_queue": summary["review_queue"],
+    }
+    lap("run")
+
+    progress("review", "simulated reviewers work the queue")
+    tally = simulated_review(url, scenario, AS_OF, key, SEED, progress)
+    result.figures["simulated_review"] = {
+        "items": tally.items, "approved": tally.approved, "rejected": tally.rejected,
+        "outcomes_against_truth": tally.wrong, "error_rate_per_reviewer": REVIEWER_ERROR,
+        "reviewers": list(REVIEWERS),
+    }  # fmt: skip
+    lap("review")
+
+    progress("act", "recipients act on what they received")
+    acted = recipients_act(url, AS_OF + dt.timedelta(days=7))
+    events = formats.load(scenario.events, "events")
+    latest = max(events.column("event_date").to_pylist(), default=AS_OF)
+    progress("events", f"{events.num_rows:,} later facts: recall, freeze, re-review")
+    applied = apply_events(url, events, str(scenario.events), latest, f"{ACTOR} (events feed)", key)
+    # Recipients report reversals on the day the demo runs: recalls are stamped with the
+    # clock, and a remedy cannot be dated before its recall.
+    reversed_ = recipients_reverse(url, dt.date.today(), SEED)
+    remedies = outstanding(url, dt.date.today())
+    result.figures["remedies"] = {
+        "actions_recorded": acted, "events_applied": applied.applied,
+        "recalls": len(applied.recalls), "frozen": len(applied.frozen),
+        "review_items_opened": len(applied.review_items), "reversals": reversed_,
+        "outstanding": len(remedies),
+    }  # fmt: skip
+    lap("events")
+
+    progress("subject access", "reports for a Windrush-cohort person and a recalled one")
+    sar_dir = out / "subject-access"
+    sar_dir.mkdir(exist_ok=True)
+    private = signing.load_private_key(key)
+    people = _people_of_interest(url, scenario)
+    for label, person in people.items():
+        for fmt in ("html", "pdf", "json"):
+            _, data = produce(url, person, produced_by=ACTOR, output_format=fmt, key=private)
+            path = sar_dir / f"{person}.{fmt}"
+            path.write_bytes(data)
+            result.outputs[f"subject access ({label}, {fmt})"] = path
+    result.figures["subject_access"] = people
+    lap("subject access")
+
+    progress("simulate", "the naive process and Accord's run, side by side")
+    result.simulation = sim
+    (out / "simulation.json").write_text(
+        json.dumps(sim.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (out / "simulation.html").write_text(simulation_page(sim), encoding="utf-8")
+    result.outputs["simulation"] = out / "simulation.json"
+    result.outputs["simulation (html)"] = out / "simulation.html"
+    lap("simulate")
+
+    progress("report", "the oversight report")
+    report = write_report(url, out / "report.html", dt.date.today())
+    result.outputs["report"] = report.path
+    result.figures["report_charts"] = list(report.charts)
+    lap("report")
+
+    progress("verify", "recomputing the ledger")
+    with db.connect(url) as conn:
+        check = log.verify(conn, signing.load_public_key(key))
+    if not check.ok:
+        raise AccordError(f"the demo's ledger failed its check: {check.first_problem}")
+    result.figures["ledger"] = {
+        "leaves": check.leaves, "disclosures": check.disclosures, "recalls": check.recalls,
+        "heads": check.heads, "root": check.root.hex(), "intact": True,
+    }  # fmt: skip
+    lap("verify")
+    (out / MARKER).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    result.outputs["summary"] = out / MARKER
+    return result
