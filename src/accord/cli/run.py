@@ -46,9 +46,11 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
         database: DatabaseOption = None,
     ) -> None:
-        """Admission, linkage, gate and disclosure of what may go automatically; the rest
-        waits in the review queue.  Writes summary.json, disclosures.csv, batches/,
-        review_queue.csv and excluded.csv to --out."""
+        """One sharing cycle: admit, link, gate, disclose what may go automatically.
+
+        Everything that needs a person waits in the review queue.  Writes summary.json,
+        disclosures.csv, batches/, review_queue.csv and excluded.csv to --out.
+        """
         s = settings(database)
         inputs = RunInputs(
             cases=cases,
