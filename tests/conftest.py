@@ -146,3 +146,9 @@ def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     url = pg.url(pg.create())
     yield url
     db.engine_for(url).dispose()
+
+
+@pytest.fixture(autouse=True)
+def _ledger_key_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes a signing key into the working tree: the default key lives in tmp."""
+    monkeypatch.setenv("ACCORD_LEDGER_KEY", str(tmp_path / "accord-ledger.key"))
