@@ -21,6 +21,21 @@ from accord.synth.truth import people_truth
 
 OneLineError = Callable[[list[str], int, str], None]
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update"]  # fmt: skip
+# Each chart's SVG size on the page and the size of every mark drawn in it.
+MEASURE_CHARTS = """
+() => Array.from(document.querySelectorAll('svg.chart')).map(svg => {
+  const box = svg.getBoundingClientRect();
+  const marks = Array.from(svg.querySelectorAll('[id*="-mark-"]')).map(m => {
+    const b = m.getBoundingClientRect();
+    return [b.width, b.height];
+  });
+  return {name: svg.dataset.chart, width: box.width, height: box.height, marks: marks};
+})
+"""
+
 
 @dataclass(frozen=True)
 class Ran:
@@ -109,7 +124,9 @@ def test_some_remedies_are_outstanding_and_some_remedied(
 ) -> None:
     with db.session(ran.url) as s:
         states = dict(
-            s.execute(select(Recall.remedy_status, func.count()).group_by(Recall.remedy_status)).all()
+            s.execute(
+                select(Recall.remedy_status, func.count()).group_by(Recall.remedy_status)
+            ).all()
         )
     assert states.get("outstanding", 0) > 0, states
     assert states.get("remedied", 0) > 0, states
@@ -144,8 +161,6 @@ def test_the_report_is_written_with_every_chart(ran: Ran) -> None:
 
 @pytest.mark.browser
 def test_the_demo_report_draws_every_chart_in_chromium(ran: Ran, tmp_path: Path) -> None:
-    from test_report import CHROMIUM, CHROMIUM_ARGS, MEASURE_CHARTS
-
     playwright = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.is_file():
         pytest.skip(f"needs Debian's Chromium at {CHROMIUM}")

@@ -145,7 +145,9 @@ def test_cli_prints_the_table_and_writes_json_and_html(
     assert '<section id="simulation">' in page.read_text(encoding="utf-8")
 
 
-def test_cli_refuses_a_folder_that_is_no_scenario(tmp_path: Path, one_line_error: OneLineError) -> None:
+def test_cli_refuses_a_folder_that_is_no_scenario(
+    tmp_path: Path, one_line_error: OneLineError
+) -> None:
     one_line_error(
         ["simulate", "--scenario", str(tmp_path), "--out", str(tmp_path / "s.json")],
         2,
@@ -165,7 +167,9 @@ def test_cli_refuses_an_out_file_in_a_missing_folder(
 def test_cli_refuses_a_folder_as_the_out_file(
     scenario: Scenario, tmp_path: Path, one_line_error: OneLineError
 ) -> None:
-    one_line_error(["simulate", "--scenario", str(scenario.out), "--out", str(tmp_path)], 2, "is a folder")
+    one_line_error(
+        ["simulate", "--scenario", str(scenario.out), "--out", str(tmp_path)], 2, "is a folder"
+    )
 
 
 def test_cli_refuses_a_database_that_already_holds_a_run(

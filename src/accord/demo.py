@@ -131,8 +131,10 @@ def _truth_for_items(scenario: Scenario, items: pa.Table) -> pa.Table:
     con = connect()
     try:
         con.register("items", items)
-        quoted = {n: str(p).replace("'", "''") for n, p in
-                  (("people", scenario.truth_people), ("records", scenario.truth_records))}  # fmt: skip
+        quoted = {
+            n: str(p).replace("'", "''")
+            for n, p in (("people", scenario.truth_people), ("records", scenario.truth_records))
+        }
         return con.sql(
             f"""SELECT i.item_id, i.kind,
                 CASE WHEN i.kind IN ({", ".join(f"'{k}'" for k in MATCH_KINDS)})
@@ -208,7 +210,9 @@ def _actions(url: str, rows: list[dict[str, object]], recipient: str, source: st
     if not rows:
         return 0
     table = formats.load_records(rows, "actions", source)
-    return record_actions(url, recipient, table, source, f"{ACTOR} (simulated {recipient})").recorded
+    return record_actions(
+        url, recipient, table, source, f"{ACTOR} (simulated {recipient})"
+    ).recorded
 
 
 def recipients_act(url: str, when: dt.date) -> int:
@@ -226,8 +230,7 @@ def recipients_act(url: str, when: dt.date) -> int:
     for r in REGISTERS:
         ids = [d for rc, d in zip(*found.to_pydict().values(), strict=True) if rc == r]
         rows: list[dict[str, object]] = [
-            {"disclosure_id": d, "action": ADVERSE[r], "action_date": when.isoformat()}
-            for d in ids
+            {"disclosure_id": d, "action": ADVERSE[r], "action_date": when.isoformat()} for d in ids
         ]
         recorded += _actions(url, rows, r, f"demo: {r} actions")
     return recorded
@@ -366,7 +369,7 @@ def run_demo(out: Path, database: str | None = None, progress: Progress = _silen
         "review_items_opened": len(applied.review_items), "reversals": reversed_,
         "outstanding": len(remedies),
     }  # fmt: skip
-    lap("events")
+    lap("actions and events")
 
     progress("subject access", "reports for a Windrush-cohort person and a recalled one")
     sar_dir = out / "subject-access"

@@ -209,7 +209,7 @@ def apply_events(
                         "detail": r["detail"],
                     },
                     # Approving lets sharing resume (adverse to the person): four eyes.
-                "approvals_needed": 2,
+                    "approvals_needed": 2,
                 }
             )
             if r["event_type"] in FREEZING:

@@ -431,7 +431,11 @@ def accord_outcome(url: str) -> tuple[pa.Table, pa.Table, dict[str, int]]:
 
 
 def compare(
-    scenario: Scenario, url: str, pool: Mapping[str, Any], as_of: dt.date, naive: pa.Table | None = None
+    scenario: Scenario,
+    url: str,
+    pool: Mapping[str, Any],
+    as_of: dt.date,
+    naive: pa.Table | None = None,
 ) -> Simulation:
     """Judge Accord's run in ``url`` (as it stands just after the run) and the naive
     process against the scenario's truth.  ``pool`` is the run's pool summary."""

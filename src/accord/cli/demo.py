@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
             markup=False,
         )
         started = time.perf_counter()
-        state = {"stage": "", "since": started}
+        stage_now = [""]
+        since = [started]
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
             console=err, transient=True,
@@ -42,13 +43,12 @@ def register(app: typer.Typer) -> None:
 
             def progress(stage: str, detail: str) -> None:
                 now = time.perf_counter()
-                if stage != state["stage"]:
-                    if state["stage"]:
+                if stage != stage_now[0]:
+                    if stage_now[0]:
                         bar.console.print(
-                            f"  done: {state['stage']} ({now - float(state['since']):.1f} s)",
-                            markup=False,
+                            f"  done: {stage_now[0]} ({now - since[0]:.1f} s)", markup=False
                         )
-                    state["stage"], state["since"] = stage, now
+                    stage_now[0], since[0] = stage, now
                 bar.update(task, description=f"{stage}: {detail}")
 
             result = run_demo(out_dir, database, progress)

@@ -68,7 +68,8 @@ def print_simulation(sim: Simulation, console: Console) -> None:
     kinds = Table("wrongful disclosures, by kind of person", *PROCESSES)
     for k in CATEGORIES:
         kinds.add_row(
-            CATEGORY_WORDS[k], *(f"{sim.processes[p]['all'].wrongful_by.get(k, 0):,}" for p in PROCESSES)
+            CATEGORY_WORDS[k],
+            *(f"{sim.processes[p]['all'].wrongful_by.get(k, 0):,}" for p in PROCESSES),
         )
     console.print(kinds)
     work = ", ".join(f"{k} {v:,}" for k, v in sim.review_workload.items() if v) or "none"
@@ -124,6 +125,4 @@ def register(app: typer.Typer) -> None:
             page = simulation_page(sim)
             write_atomically(html_file, page.encode())
         print_simulation(sim, out)
-        out.print(
-            f"figures: {out_file}" + (f", {html_file}" if html_file else ""), markup=False
-        )
+        out.print(f"figures: {out_file}" + (f", {html_file}" if html_file else ""), markup=False)
