@@ -22,6 +22,7 @@ from accord.cli import ledger as ledger_cmds
 from accord.cli import link as link_cmds
 from accord.cli import remedy as remedy_cmds
 from accord.cli import report as report_cmds
+from accord.cli import retention as retention_cmds
 from accord.cli import review as review_cmds
 from accord.cli import rights as rights_cmds
 from accord.cli import run as run_cmds
@@ -79,6 +80,7 @@ agreements_cmds.register(app)
 admission_cmds.register(app)
 link_cmds.register(app)
 ledger_cmds.register(app)
+retention_cmds.register(app)
 serve_cmds.register(app)
 
 

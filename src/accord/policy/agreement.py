@@ -21,6 +21,8 @@ from accord.policy.documents import content_sha256, problems_from, read_yaml
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Role = Literal["subject", "victim", "witness"]
+SCORE_FIELDS = ("impact_assessment", "score_retention_days", "roles")
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -45,6 +47,17 @@ class ReviewSettings(_Strict):
     four_eyes: bool = Field(
         True, description="Two distinct reviewers for every adverse outcome that needs review."
     )
+
+
+def _subject_only() -> list[Role]:
+    return ["subject"]
+
+
+class ImpactAssessment(_Strict):
+    document_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="The id of the impact assessment on file."
+    )
+    date: dt.date = Field(description="When the impact assessment was signed off.")
 
 
 class Agreement(_Strict):
@@ -78,6 +91,17 @@ class Agreement(_Strict):
     )
     match: MatchThresholds
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    impact_assessment: ImpactAssessment | None = Field(
+        None, description="Required to share derived_score: the impact assessment on file."
+    )
+    score_retention_days: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Required to share derived_score: how long a score may be kept."
+    )
+    roles: list[Role] = Field(
+        default_factory=_subject_only,
+        description="Whose derived scores may be shared: victims and witnesses never for "
+        "an enforcement purpose.",
+    )
 
     _file: str | None = PrivateAttr(default=None)
 
@@ -87,8 +111,13 @@ class Agreement(_Strict):
         return self._file
 
     def document(self) -> dict[str, Any]:
-        """The agreement as a JSON-ready document (what is stored and hashed)."""
-        return self.model_dump(mode="json")
+        """The agreement as a JSON-ready document (what is stored and hashed).
+
+        The derived-score fields appear only when the file sets them, so that an
+        agreement written before they existed keeps its digest and version.
+        """
+        unset = {f for f in SCORE_FIELDS if f not in self.model_fields_set}
+        return self.model_dump(mode="json", exclude=unset)
 
     @property
     def sha256(self) -> str:

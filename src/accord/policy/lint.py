@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from accord.policy.agreement import Agreement
 from accord.policy.firewall import breach_message, breaches
 from accord.policy.policy import DEFAULT_DOCUMENT, Policy
+from accord.scores import score_findings
 
 IN_FORCE = ("active", "paused")  # a paused agreement is still in force, only held
 
@@ -76,6 +77,8 @@ def _agreement_findings(a: Agreement, policy: Policy, today: dt.date) -> list[Fi
             f"recipient {a.recipient} is not a known recipient (known: "
             f"{', '.join(policy.recipients)})",
         )
+    for code, message in score_findings(a, policy):
+        add(code, message)
     for c in breaches(a, policy):
         out.append(Finding("firewall_breach", a.id, a.file, breach_message(a, c)))
     return out

@@ -100,6 +100,8 @@ REASONS = {
     "person_frozen": "sharing about you was frozen while something is checked",
     "below_review_threshold": "the records were not similar enough to be treated as a match",
     "uncertain_match": "the match was not certain enough to share without a person checking it",
+    "uncorroborated_match": "only your name and date of birth matched, which other people "
+    "can share, so a person had to check it",
     "ambiguous_match": "another person's record looked almost as similar, so a person had "
     "to check which one was yours",
     "long_residence": "the records show you have lived here a long time, which a person "
