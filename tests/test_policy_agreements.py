@@ -181,7 +181,7 @@ def test_lint_unknown_data_category(tmp_path: Path) -> None:
             "unknown_data_category",
             "agreement home-office-to-dvla: data category tax_records "
             "is not defined in the policy (defined: immigration_casework, health, education, "
-            "victim_or_witness)",
+            "victim_or_witness, derived_score)",
         )
     ]
 

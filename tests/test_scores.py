@@ -102,3 +102,14 @@ def test_an_agreement_that_does_not_set_the_score_fields_keeps_its_document() ->
     assert not {"impact_assessment", "score_retention_days", "roles"} & set(plain.document())
     assert plain.roles == ["subject"]
     assert agreement().document()["roles"] == ["subject"]
+
+
+def test_a_victims_score_for_enforcement_is_refused_when_loaded_for_a_run() -> None:
+    import pytest
+
+    from accord.errors import AccordError
+    from accord.policy.firewall import check_agreement
+
+    with pytest.raises(AccordError, match="role victim and purpose tax_enforcement"):
+        check_agreement(agreement(roles=["victim"]), default_policy())
+    check_agreement(agreement(), default_policy())  # a subject's score is not a breach

@@ -55,10 +55,19 @@ def breach_message(agreement: Agreement, category: str) -> str:
 
 
 def check_agreement(agreement: Agreement, policy: Policy) -> None:
-    """Refuse an agreement that would breach the firewall; no setting in it can override."""
+    """Refuse an agreement that would breach the firewall; no setting in it can override.
+
+    Besides protected categories, a derived score about a victim or a witness may never
+    serve an enforcement purpose (F8).
+    """
     found = breaches(agreement, policy)
     if found:
         raise AccordError(breach_message(agreement, found[0]))
+    from accord.scores import score_findings
+
+    for code, message in score_findings(agreement, policy):
+        if code == "firewall_breach":
+            raise AccordError(f"agreement {agreement.id}: {message}")
 
 
 def _sql_list(values: list[str]) -> str:

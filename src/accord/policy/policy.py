@@ -286,6 +286,18 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
             "description": "Information from people who reported a crime or were witnesses.",
             "fields": list(_IDENTITY),
         },
+        "derived_score": {
+            "description": "Scores computed about a person (F8): shared only with an impact "
+            "assessment, a retention limit, the person's role, and human review before "
+            "adverse use.",
+            "fields": [
+                *_IDENTITY,
+                "score_kind",
+                "score_value",
+                "score_explanation",
+                "score_role",
+            ],
+        },
     },
     "parameters": {"long_residence_years": 20},
     "cohorts": {
