@@ -27,7 +27,7 @@ from sqlalchemy import Connection, insert, select, update
 from accord import auditlog
 from accord.errors import InputError, Problem
 from accord.ledger import log, signing
-from accord.remedy import CHUNK, RecallRow, recall_people
+from accord.remedy import RecallRow, chunks, recall_people
 from accord.store import db
 from accord.store.models import (
     CaseDecision,
@@ -65,15 +65,11 @@ class EventsResult:
     recalls: list[RecallRow] = field(default_factory=list)
 
 
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
 def _check(conn: Connection, path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Reject unknown people and changed events; return the events not applied before."""
     people = sorted({r["person_id"] for r in rows})
     known: set[str] = set()
-    for chunk in _chunks(people):
+    for chunk in chunks(people):
         known |= set(
             conn.scalars(
                 select(CaseDecision.person_id).where(CaseDecision.person_id.in_(chunk)).distinct()
@@ -81,7 +77,7 @@ def _check(conn: Connection, path: Path, rows: list[dict[str, Any]]) -> list[dic
         )
     ids = [r["event_id"] for r in rows]
     before: dict[str, tuple[str, str, dt.date]] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for e in conn.execute(
             select(Event.event_id, Event.person_id, Event.event_type, Event.event_date).where(
                 Event.event_id.in_(chunk)
@@ -117,7 +113,7 @@ def withdraw(
 ) -> list[str]:
     """Move people to ``withdrawn`` (keeping their history); returns those who moved."""
     moved: list[str] = []
-    for chunk in _chunks(sorted(set(person_ids))):
+    for chunk in chunks(sorted(set(person_ids))):
         current = conn.execute(
             select(PoolEntry.person_id, PoolEntry.status).where(PoolEntry.person_id.in_(chunk))
         ).all()

@@ -42,7 +42,8 @@ def recall_id(disclosure_id: str) -> str:
     return "RC-" + hashlib.sha256(disclosure_id.encode()).hexdigest()[:20]
 
 
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+def chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    """Slices small enough for an IN (...) list on either database."""
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
@@ -61,7 +62,7 @@ def recall_people(
     """
     at = at or utcnow()
     found: list[Any] = []
-    for chunk in _chunks(sorted(set(person_ids))):
+    for chunk in chunks(sorted(set(person_ids))):
         found += conn.execute(
             select(Disclosure.disclosure_id, Disclosure.recipient, Disclosure.person_id).where(
                 Disclosure.person_id.in_(chunk), Disclosure.status == "active"
@@ -103,7 +104,7 @@ def recall_people(
     for r, index in zip(rows, indexes, strict=True):
         r["ledger_index"] = index
     db.bulk_insert(conn, Recall.__table__, cols, [tuple(r[c] for c in cols) for r in rows])  # type: ignore[arg-type]
-    for chunk in _chunks(disclosure_ids):
+    for chunk in chunks(disclosure_ids):
         conn.execute(
             update(Disclosure).where(Disclosure.disclosure_id.in_(chunk)).values(status="recalled")
         )
@@ -153,7 +154,7 @@ def record_actions(
     ids = sorted({r["disclosure_id"] for r in rows})
     with db.connect(url) as conn:
         owner: dict[str, str] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             owner.update(
                 conn.execute(
                     select(Disclosure.disclosure_id, Disclosure.recipient).where(
@@ -180,7 +181,7 @@ def record_actions(
         if problems:
             raise InputError(problems[:20], len(problems))
         existing: set[tuple[str, str, dt.date]] = set()
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             existing |= set(
                 (r[0], r[1], r[2])
                 for r in conn.execute(
@@ -217,7 +218,7 @@ def _refresh_remedies(conn: Connection, disclosure_ids: Sequence[str]) -> tuple[
         return 0, 0
     last = _last_actions(conn, disclosure_ids)
     outstanding = remedied = 0
-    for chunk in _chunks(disclosure_ids):
+    for chunk in chunks(disclosure_ids):
         recalls = conn.execute(
             select(
                 Recall.recall_id, Recall.disclosure_id, Recall.reason, Recall.remedy_status
@@ -251,7 +252,7 @@ def _last_actions(
     conn: Connection, disclosure_ids: Sequence[str]
 ) -> dict[str, tuple[str, dt.date]]:
     last: dict[str, tuple[dt.date, int, str]] = {}
-    for chunk in _chunks(disclosure_ids):
+    for chunk in chunks(disclosure_ids):
         for d, action, day, ident in conn.execute(
             select(
                 RecipientAction.disclosure_id,
