@@ -148,6 +148,14 @@ def test_subject_access_reports_are_for_the_people_promised(ran: Ran) -> None:
     assert truth[people["recalled"]] in ("overstayer", "overturned")
     report = json.loads((ran.out / "subject-access" / f"{people['recalled']}.json").read_text())
     assert report["recalls"], "the recalled person's report shows the recall"
+    # Anyone can check each report against the ledger without the database.
+    from accord.cli import main
+
+    for person in (people["windrush"], people["recalled"]):
+        path = ran.out / "subject-access" / f"{person}.json"
+        if json.loads(path.read_text())["disclosures"]:
+            assert main(["ledger", "check-proof", str(path)]) == 0, person
+    assert report["disclosures"]
 
 
 def test_the_report_is_written_with_every_chart(ran: Ran) -> None:
