@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord import admission, formats, gate
 from accord.cases import read_arrow
+from accord.config import Settings
 from accord.disclosure import AUTOMATIC, Draft, disclose
 from accord.errors import AccordError
 from accord.events import open_freezes
@@ -533,7 +534,7 @@ def disclose_approved(
     agreement, version = found[0]
     if agreement_version(conn, agreement.id, version) is None:
         return f"approved, but agreement {agreement.id} v{version} is missing: nothing disclosed"
-    policy = load_policy(None)
+    policy = load_policy(Settings().policy)  # the policy in force, as `accord run` uses
     reviewers = conn.scalars(
         select(ReviewDecision.reviewer)
         .where(ReviewDecision.item_id == item.item_id, ReviewDecision.decision == "approve")
