@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import getpass
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
@@ -12,41 +11,20 @@ import typer
 from sqlalchemy import Connection
 
 from accord import admission, audit, formats
-from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, err, out
-from accord.config import settings
+from accord.cli.common import (
+    AsOfOption,
+    ByOption,
+    DatabaseOption,
+    PolicyOption,
+    as_of_date,
+    database_url,
+    err,
+    out,
+)
+from accord.cli.common import actor as _actor
+from accord.cli.common import policy as _policy
 from accord.errors import AccordError, InputError
-from accord.policy.policy import Policy, load_policy
 from accord.store import db
-
-PolicyOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--policy",
-        help="Policy file (else ACCORD_POLICY, else the built-in policy).",
-        show_default=False,
-    ),
-]
-ByOption = Annotated[
-    str | None,
-    typer.Option(
-        "--by",
-        help="Who is doing this, for the audit log (default: your login name).",
-        show_default=False,
-    ),
-]
-
-
-def _policy(path: Path | None) -> Policy:
-    return load_policy(path if path is not None else settings().policy)
-
-
-def _actor(by: str | None) -> str:
-    if by is not None and by.strip():
-        return by.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _recall(actor: str) -> admission.WithdrawHook:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
-from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, err, out
+from accord.cli.common import (
+    AsOfOption,
+    ByOption,
+    DatabaseOption,
+    PolicyOption,
+    as_of_date,
+    database_url,
+    err,
+    out,
+)
+from accord.cli.common import actor as _actor
+from accord.cli.common import policy as _policy
 from accord.config import settings
 from accord.errors import InputError
 from accord.policy import agreement as agreement_mod
@@ -19,22 +29,6 @@ from accord.policy.lint import Finding, lint, lint_policy
 from accord.policy.policy import Policy, load_policy
 from accord.store import db
 
-PolicyOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--policy",
-        help="Policy file (else ACCORD_POLICY, else the built-in policy).",
-        show_default=False,
-    ),
-]
-ByOption = Annotated[
-    str | None,
-    typer.Option(
-        "--by",
-        help="Who is doing this, for the audit log (default: your login name).",
-        show_default=False,
-    ),
-]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit log.")]
 CohortOption = Annotated[
     str | None,
@@ -44,19 +38,6 @@ CohortOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _policy(path: Path | None) -> Policy:
-    return load_policy(path if path is not None else settings().policy)
-
-
-def _actor(by: str | None) -> str:
-    if by is not None and by.strip():
-        return by.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _print_problems(exc: InputError) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from accord.config import settings
+from accord.policy.policy import Policy, load_policy
 
 # Piped output (a file, another program, a test) gets wide tables, never truncated ids.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -50,3 +53,36 @@ def as_of_date(value: str | None) -> dt.date:
 
 def database_url(database: str | None) -> str:
     return settings(database).database_url
+
+
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy",
+        help="Policy file (else ACCORD_POLICY, else the built-in policy).",
+        show_default=False,
+    ),
+]
+ByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Who is doing this, for the audit log (default: your login name).",
+        show_default=False,
+    ),
+]
+
+
+def policy(path: Path | None) -> Policy:
+    """The policy from ``--policy``, else ``ACCORD_POLICY``, else the built-in one."""
+    return load_policy(path if path is not None else settings().policy)
+
+
+def actor(by: str | None) -> str:
+    """Who is acting, for the audit log: ``--by``, else the login name."""
+    if by is not None and by.strip():
+        return by.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
