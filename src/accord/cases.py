@@ -6,9 +6,11 @@ the one held as a no-op (a rerun is idempotent), and refuses a row whose case_id
 with different content, naming the row - a changed decision arrives as an event.
 
 DuckDB's sqlite and postgres scanners cannot be installed everywhere, so tables move
-between the governance database and DuckDB through Arrow: :func:`read_arrow` (one
-fetch, typed in DuckDB) and :func:`insert_arrow` (values put in each backend's storage
-form in DuckDB, then ``executemany`` on SQLite or ``COPY`` on PostgreSQL).
+between the governance database and DuckDB through Arrow: :func:`read_arrow` and
+:func:`insert_arrow` (values put in each backend's storage form in DuckDB, then ``COPY``
+on PostgreSQL).  On SQLite both go through :mod:`accord.store.sqlite_bulk`, which moves
+Arrow columns in C (ADBC) inside the caller's transaction; ``executemany`` is the
+fallback when it cannot.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy import JSON, Connection, Date, DateTime, Table
 
 from accord.errors import InputError, Problem
 from accord.formats.schema import CASES, DEFAULT_DATA_CATEGORY, Kind
+from accord.store import sqlite_bulk
 from accord.store.models import CaseDecision
 
 ROW = "__row"
@@ -68,13 +71,16 @@ def read_arrow(conn: Connection, sql: str, types: dict[str, pa.DataType]) -> pa.
     as text (``CAST(x AS TEXT)``) and convert them in DuckDB, which is the same on both
     backends.
     """
+    names = list(types)
+    if conn.dialect.name == "sqlite" and sqlite_bulk.available():
+        exported = sqlite_bulk.export(conn, sql)
+        return pa.table({n: exported.column(i).cast(types[n]) for i, n in enumerate(names)})
     cur = _dbapi(conn).cursor()
     try:
         cur.execute(sql)
         rows = cur.fetchall()
     finally:
         cur.close()
-    names = list(types)
     columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     return pa.table(
         {n: pa.array(list(col), type=types[n]) for n, col in zip(names, columns, strict=True)}
@@ -115,13 +121,35 @@ def _sqlite_rows(stored: pa.Table, per_statement: int) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _insert_rows(cur: Any, name: str, cols: str, stored: pa.Table) -> None:
+    """Multi-row ``INSERT`` statements through ``executemany`` (binding is the cost)."""
+    k = stored.num_columns
+    try:
+        limit = int(cur.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    except AttributeError:  # not a sqlite3 connection that can say
+        limit = SQLITE_MAX_VARIABLES
+    per_statement = max(1, min(500, limit // k))
+    marks = "(" + ", ".join("?" for _ in range(k)) + ")"
+    rows = _sqlite_rows(stored, per_statement)
+    many = f'INSERT INTO "{name}" ({cols}) VALUES ' + ", ".join([marks] * per_statement)
+    full = [r for r in rows if len(r) == per_statement * k]
+    cur.executemany(many, full)
+    if len(full) < len(rows):
+        rest = rows[-1]
+        cur.execute(
+            f'INSERT INTO "{name}" ({cols}) VALUES ' + ", ".join([marks] * (len(rest) // k)),
+            rest,
+        )
+
+
 def insert_arrow(conn: Connection, table: Table, arrow: pa.Table) -> int:
     """Insert every row of ``arrow`` (columns named as in ``table``) into ``table``.
 
     Timestamps are UTC; JSON columns hold JSON text.  Rows read back exactly as rows
     written through the ORM.  No SQLAlchemy defaults apply: give every column needed.
-    PostgreSQL gets one ``COPY`` of CSV that DuckDB wrote; SQLite gets multi-row
-    ``INSERT`` statements (binding is the cost there, not the statement count).
+    PostgreSQL gets one ``COPY`` of CSV that DuckDB wrote; SQLite one ``INSERT ...
+    SELECT`` from a staged file (:func:`accord.store.sqlite_bulk.stage`), or multi-row
+    ``INSERT`` statements when a transaction has staged all it may.
     """
     if arrow.num_rows == 0:
         return 0
@@ -146,28 +174,15 @@ def insert_arrow(conn: Connection, table: Table, arrow: pa.Table) -> int:
         stored = to_arrow(con, select)
     finally:
         con.close()
-    k = arrow.num_columns
-    try:
-        limit = int(dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-    except AttributeError:  # not a sqlite3 connection that can say
-        limit = SQLITE_MAX_VARIABLES
-    per_statement = max(1, min(500, limit // k))
-    marks = "(" + ", ".join("?" for _ in range(k)) + ")"
-    rows = _sqlite_rows(stored, per_statement)
     cur = dbapi.cursor()
     cache = cur.execute("PRAGMA cache_size").fetchone()[0]
     cur.execute(f"PRAGMA cache_size = {SQLITE_BULK_CACHE}")  # indexes stay in memory
     try:
-        many = f'INSERT INTO "{table.name}" ({cols}) VALUES ' + ", ".join([marks] * per_statement)
-        full = [r for r in rows if len(r) == per_statement * k]
-        cur.executemany(many, full)
-        if len(full) < len(rows):
-            rest = rows[-1]
-            cur.execute(
-                f'INSERT INTO "{table.name}" ({cols}) VALUES '
-                + ", ".join([marks] * (len(rest) // k)),
-                rest,
-            )
+        staged = sqlite_bulk.stage(conn, stored)
+        if staged is not None:  # C all the way: ADBC into a file, then INSERT ... SELECT
+            cur.execute(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {staged}')
+        else:
+            _insert_rows(cur, table.name, cols, stored)
     finally:
         cur.execute(f"PRAGMA cache_size = {int(cache)}")
         cur.close()
@@ -306,17 +321,17 @@ def ingest(
     con.execute(
         f"""
         CREATE OR REPLACE TABLE cases_inserted AS
-        SELECT * EXCLUDE (rn) FROM (
-            SELECT n.*, row_number() OVER (PARTITION BY case_id ORDER BY {ROW}) AS rn
-            FROM _cases_norm n WHERE case_id NOT IN (SELECT case_id FROM {held})
-        ) WHERE rn = 1
+        SELECT n.* FROM _cases_norm n
+        WHERE NOT EXISTS (SELECT 1 FROM {held} h WHERE h.case_id = n.case_id)
+          AND NOT EXISTS (  -- the same row given twice in the file is taken once
+            SELECT 1 FROM _cases_norm d WHERE d.case_id = n.case_id AND d.{ROW} < n.{ROW})
         """
     )
     total = con.execute("SELECT count(*) FROM _cases_norm").fetchall()[0]
     new = to_arrow(
         con,
         f"SELECT {', '.join(SPEC_COLUMNS)}, extra, CAST($run AS VARCHAR) AS loaded_by_run "
-        f"FROM cases_inserted ORDER BY {ROW}",
+        "FROM cases_inserted",
         {"run": run_id},
     )
     inserted = insert_arrow(conn, CaseDecision.__table__, new)  # type: ignore[arg-type]

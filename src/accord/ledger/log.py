@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, DateTime, Table, create_engine, func, select, text
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -35,7 +36,7 @@ from accord.config import settings
 from accord.errors import AccordError, CheckFailed
 from accord.ledger import bundle, content, merkle, signing
 from accord.ledger.signing import SignedTreeHead
-from accord.store import db
+from accord.store import db, sqlite_bulk
 from accord.store.models import Disclosure, LedgerLeaf, LedgerNode, Recall, TreeHead, utcnow
 
 CACHE_LEVEL = 6
@@ -196,6 +197,9 @@ def append(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[i
     sqlite = conn.dialect.name == "sqlite"
     now = utcnow()
     stamp: dt.datetime | str = _sqlite_timestamp(now) if sqlite else now
+    if sqlite and _stage_leaves(conn, start, leaves, hashes, str(stamp)):
+        db.bulk_insert(conn, _NODES, ("level", "index", "hash"), nodes)
+        return list(range(start, start + len(leaves)))
     rows = [
         (start + i, kind, ref_id, data, h, stamp)
         for i, ((kind, ref_id, data), h) in enumerate(zip(leaves, hashes, strict=True))
@@ -210,6 +214,37 @@ def append(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[i
         db.bulk_insert(conn, _LEAVES, _LEAF_COLUMNS, rows)
     db.bulk_insert(conn, _NODES, ("level", "index", "hash"), nodes)
     return list(range(start, start + len(leaves)))
+
+
+def _stage_leaves(
+    conn: Connection,
+    start: int,
+    leaves: Sequence[tuple[str, str, bytes]],
+    hashes: Sequence[bytes],
+    stamp: str,
+) -> bool:
+    """Insert the leaves through :func:`accord.store.sqlite_bulk.stage`; False if it cannot."""
+    n = len(leaves)
+    kinds, refs, datas = zip(*leaves, strict=True)
+    table = pa.table(
+        {
+            "leaf_index": pa.array(range(start, start + n), pa.int64()),
+            "kind": pa.array(kinds, pa.string()),
+            "ref_id": pa.array(refs, pa.string()),
+            "content": pa.array(datas, pa.binary()),
+            "leaf_hash": pa.array(hashes, pa.binary()),
+        }
+    )
+    staged = sqlite_bulk.stage(conn, table)
+    if staged is None:
+        return False
+    names = ", ".join(f'"{c}"' for c in _LEAF_COLUMNS)
+    conn.exec_driver_sql(
+        f'INSERT INTO "{_LEAVES.name}" ({names}) '
+        f"SELECT leaf_index, kind, ref_id, content, leaf_hash, ? FROM {staged}",
+        (stamp,),
+    )
+    return True
 
 
 def _sqlite_timestamp(value: dt.datetime) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from accord.errors import AccordError, DatabaseUnavailable
+from accord.store import sqlite_bulk
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -68,6 +69,7 @@ def engine_for(url: str) -> Engine:
         raise AccordError(f"database URL {describe(url)}: driver {exc.name} is missing") from exc
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        sqlite_bulk.install(engine)
     return engine
 
 
