@@ -7,16 +7,18 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pyarrow as pa
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from accord.cases import insert_arrow, read_arrow
 from accord.store import db, sqlite_bulk
 from accord.store.models import PoolEntry
 
 pytestmark = pytest.mark.sqlite_only
+POOL = cast(Table, PoolEntry.__table__)
 
 
 def _entries(n: int, offset: int = 0) -> pa.Table:
@@ -46,18 +48,18 @@ def test_staged_rows_read_back_as_orm_rows(db_url: str) -> None:
     """Rows staged in C read back exactly as rows inserted one by one (the fallback)."""
     table = _entries(50)
     with db.connect(db_url) as conn:
-        insert_arrow(conn, PoolEntry.__table__, table)
+        insert_arrow(conn, POOL, table)
         staged = [tuple(r) for r in conn.execute(select(PoolEntry).order_by("person_id"))]
     with db.connect(db_url) as conn:
-        conn.execute(PoolEntry.__table__.delete())
+        conn.execute(POOL.delete())
     original = sqlite_bulk.stage
     try:
-        sqlite_bulk.stage = lambda conn, table: None  # type: ignore[assignment]
+        sqlite_bulk.stage = lambda conn, table: None
         with db.connect(db_url) as conn:
-            insert_arrow(conn, PoolEntry.__table__, table)
+            insert_arrow(conn, POOL, table)
             rowwise = [tuple(r) for r in conn.execute(select(PoolEntry).order_by("person_id"))]
     finally:
-        sqlite_bulk.stage = original  # type: ignore[assignment]
+        sqlite_bulk.stage = original
     assert staged == rowwise
     assert staged[0][5] == dt.datetime(2026, 1, 1, 12, 30, 5, 123456)
     assert _stage_files(db_url) == []
@@ -65,18 +67,18 @@ def test_staged_rows_read_back_as_orm_rows(db_url: str) -> None:
 
 def test_staged_rows_are_in_the_callers_transaction(db_url: str) -> None:
     with pytest.raises(RuntimeError), db.connect(db_url) as conn:
-        insert_arrow(conn, PoolEntry.__table__, _entries(1000))
+        insert_arrow(conn, POOL, _entries(1000))
         raise RuntimeError("crash before commit")
     assert _count(db_url) == 0
     assert _stage_files(db_url) == []
     with db.connect(db_url) as conn:
-        insert_arrow(conn, PoolEntry.__table__, _entries(1000))
+        insert_arrow(conn, POOL, _entries(1000))
     assert _count(db_url) == 1000
 
 
 def test_export_sees_the_transactions_own_writes(db_url: str) -> None:
     with db.connect(db_url) as conn:
-        insert_arrow(conn, PoolEntry.__table__, _entries(10))
+        insert_arrow(conn, POOL, _entries(10))
         read = read_arrow(
             conn,
             "SELECT person_id, run_id, CAST(as_of AS TEXT) FROM pool_entries ORDER BY person_id",
@@ -97,7 +99,7 @@ def test_more_inserts_than_can_be_attached_fall_back_and_all_land(db_url: str) -
     rounds = sqlite_bulk.MAX_STAGED + 3
     with db.connect(db_url) as conn:
         for k in range(rounds):
-            insert_arrow(conn, PoolEntry.__table__, _entries(20, offset=k * 20))
+            insert_arrow(conn, POOL, _entries(20, offset=k * 20))
         raw = conn.connection.dbapi_connection
         assert raw is not None
         names = [r[1] for r in raw.execute("PRAGMA database_list").fetchall()]
@@ -108,7 +110,7 @@ def test_more_inserts_than_can_be_attached_fall_back_and_all_land(db_url: str) -
         assert raw is not None
         names = [r[1] for r in raw.execute("PRAGMA database_list").fetchall()]
         assert not any(n.startswith(sqlite_bulk.STAGE_PREFIX) for n in names)
-        insert_arrow(conn, PoolEntry.__table__, _entries(3, offset=10_000))
+        insert_arrow(conn, POOL, _entries(3, offset=10_000))
     assert _count(db_url) == rounds * 20 + 3
     assert _stage_files(db_url) == []
 
@@ -126,6 +128,6 @@ def test_a_file_left_by_a_killed_process_is_swept(db_url: str) -> None:
     live = folder / f"{sqlite_bulk.STAGE_FILE}{os.getpid()}-def.db"
     live.write_bytes(b"being written by a live process")
     with db.connect(db_url) as conn:
-        insert_arrow(conn, PoolEntry.__table__, _entries(5))
+        insert_arrow(conn, POOL, _entries(5))
     assert not left.exists()
     assert live.exists()
