@@ -276,6 +276,19 @@ def test_people_keep_where_each_value_came_from(db_url: str) -> None:
     assert person.provenance["date_of_birth"] == {"case_id": "C2", "data_category": "education"}
 
 
+def test_a_value_from_ordinary_casework_is_named_by_its_case_id_alone(db_url: str) -> None:
+    rows = [
+        {"case_id": "C1", "person_id": "P", "postcode": "E8 3PN"},
+        {"case_id": "C2", "person_id": "P", "decision_date": D(2021, 1, 1)},
+    ]
+    admit(db_url, AS_OF, cases=cases_table(rows))
+    with db.connect(db_url) as conn:
+        provenance = conn.execute(select(Person.provenance)).scalar_one()
+    assert provenance["postcode"] == "C1"
+    assert provenance["family_name"] == "C2" and provenance["date_of_birth"] == "C2"
+    assert provenance["nationality"] is None  # no row gives one
+
+
 def test_people_are_brought_up_to_date_on_a_later_admission(db_url: str) -> None:
     admit(db_url, AS_OF, cases=kinds_table())
     grant = cases_table(

@@ -20,6 +20,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Text, cast, insert, select, update
 
 from accord.errors import AccordError
+from accord.formats.schema import DEFAULT_DATA_CATEGORY
 from accord.linkage import model as m
 from accord.store.models import LinkageModel, Person, PoolEntry
 
@@ -189,7 +190,8 @@ def admitted_pool(conn: Connection, protected_categories: Iterable[str]) -> pa.T
     protected = sorted(set(protected_categories))
     listed = ", ".join("'" + c.replace("'", "''") + "'" for c in protected) or "NULL"
     picks = ", ".join(
-        f"CASE WHEN json_extract_string(provenance, '$.{f}.data_category') IN ({listed}) "
+        f"CASE WHEN coalesce(json_extract_string(provenance, '$.{f}.data_category'), "
+        f"'{DEFAULT_DATA_CATEGORY}') IN ({listed}) "
         f"THEN NULL ELSE {f} END AS {f}"
         for f in IDENTITY_FIELDS
     )
