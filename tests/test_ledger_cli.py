@@ -13,12 +13,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from accord.cli import main
 from accord.ledger import content, log, merkle, signing
 from accord.store import db
-from accord.store.models import Disclosure
+from accord.store.models import Disclosure, LedgerLeaf, LedgerNode, TreeHead
 
 AT = dt.datetime(2026, 5, 1, 9, 30, tzinfo=dt.UTC)
 D_COLS = (
@@ -44,9 +44,8 @@ def _disclose(url: str, numbers: range) -> None:
         )
         for r, i in zip(rows, indexes, strict=True):
             r["ledger_index"] = i
-        db.bulk_insert(
-            conn, Disclosure.__table__, D_COLS, [tuple(r[c] for c in D_COLS) for r in rows]
-        )  # type: ignore[arg-type]
+        table = Disclosure.__table__
+        db.bulk_insert(conn, table, D_COLS, [tuple(r[c] for c in D_COLS) for r in rows])  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -378,3 +377,109 @@ def test_verify_with_no_workers_is_a_usage_error(
 ) -> None:
     assert main(["verify", "--database", signed, "--workers", "0"]) == 2
     assert "--workers" in capsys.readouterr().err
+
+
+# --- heads published outside the database ----------------------------------------------------
+
+
+def _publish(url: str, key_file: Path, heads: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Sign the ledger as it stands and append the head to a JSON Lines file kept elsewhere."""
+    capsys.readouterr()
+    assert main(["ledger", "head", "--sign", "--database", url, "--key", str(key_file)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    with heads.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(printed) + "\n")
+
+
+def _verify(url: str, key_file: Path, heads: Path) -> int:
+    return main(["verify", "--database", url, "--key", str(key_file), "--published", str(heads)])
+
+
+def test_verify_checks_the_ledger_still_extends_every_published_head(
+    signed: str, key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heads = tmp_path / "published.jsonl"
+    _publish(signed, key_file, heads, capsys)
+    _disclose(signed, range(12, 18))
+    _publish(signed, key_file, heads, capsys)
+    _disclose(signed, range(18, 20))
+    assert _verify(signed, key_file, heads) == 0
+    assert "extends all 2 published heads" in capsys.readouterr().out
+
+
+def test_removing_the_newest_entries_with_their_heads_is_caught_by_a_published_head(
+    signed: str, key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heads = tmp_path / "published.jsonl"
+    _disclose(signed, range(12, 18))
+    _publish(signed, key_file, heads, capsys)
+    with db.connect(signed) as conn:  # someone removes the last six and the head over them
+        conn.execute(delete(Disclosure).where(Disclosure.ledger_index >= 12))
+        conn.execute(delete(LedgerLeaf).where(LedgerLeaf.leaf_index >= 12))
+        conn.execute(delete(TreeHead).where(TreeHead.tree_size > 12))
+    assert main(["verify", "--database", signed, "--key", str(key_file)]) == 0  # alone: unseen
+    capsys.readouterr()
+    assert _verify(signed, key_file, heads) == 1
+    assert _one_line(capsys.readouterr().err) == (
+        "accord: ledger check failed: published head at 18 leaves (timestamp "
+        f"{json.loads(heads.read_text())['signed_head']['timestamp_ms']}): the ledger now "
+        "holds only 12 leaves, so 6 disclosed or recalled entries were removed"
+    )
+
+
+def test_a_rewrite_re_signed_by_the_key_holder_is_caught_by_a_published_head(
+    signed: str, key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heads = tmp_path / "published.jsonl"
+    _publish(signed, key_file, heads, capsys)
+    with db.connect(signed) as conn:  # a different history of the same length, re-signed
+        for table in (Disclosure, LedgerLeaf, LedgerNode, TreeHead):
+            conn.execute(delete(table))
+    _disclose(signed, range(100, 112))
+    assert main(["ledger", "head", "--sign", "--database", signed, "--key", str(key_file)]) == 0
+    assert main(["verify", "--database", signed, "--key", str(key_file)]) == 0  # alone: unseen
+    capsys.readouterr()
+    assert _verify(signed, key_file, heads) == 1
+    assert _one_line(capsys.readouterr().err).endswith(
+        "the first 12 leaves no longer hash to its root, so the ledger was rewritten after "
+        "it was published"
+    )
+
+
+def test_a_published_head_this_key_did_not_sign_is_refused(
+    signed: str, key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heads = tmp_path / "published.json"
+    _publish(signed, key_file, heads, capsys)
+    doc = json.loads(heads.read_text())
+    doc["signed_head"]["signature"] = "00" * 64
+    heads.write_text(json.dumps([doc]))
+    assert _verify(signed, key_file, heads) == 1
+    assert "its signature is not this ledger key's" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"signed_head": null}\n', "holds no signed head"),
+        ('{"ledger_size": 1}\nnot json\n', "line 2 is not JSON"),
+        ('{"tree_size": -1}', "is not a signed tree head: tree_size must be"),
+        ("[]", "holds no signed tree head"),
+    ],
+)
+def test_a_published_heads_file_that_is_not_heads_is_exit_2(
+    signed: str,
+    key_file: Path,
+    tmp_path: Path,
+    text: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    heads = tmp_path / "heads.json"
+    heads.write_text(text)
+    capsys.readouterr()
+    assert _verify(signed, key_file, heads) == 2
+    err = _one_line(capsys.readouterr().err)
+    assert str(heads) in err and message in err
+    assert _verify(signed, key_file, tmp_path / "missing.jsonl") == 2
+    assert "no such file" in _one_line(capsys.readouterr().err)

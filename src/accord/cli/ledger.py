@@ -72,6 +72,50 @@ def _read_json(file: Path) -> Any:
         raise InputError.single(file, f"not JSON: {exc.msg} at line {exc.lineno}") from None
 
 
+def read_published_heads(file: Path) -> list[signing.SignedTreeHead]:
+    """Heads from a file of JSON (one, or a list) or JSON Lines, each a signed tree head
+    or what `accord ledger head` prints (its ``signed_head``)."""
+    try:
+        text = file.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise InputError.single(file, "no such file") from None
+    except OSError as exc:
+        raise InputError.single(file, f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError.single(file, "not UTF-8 text") from None
+    docs: list[tuple[int | None, Any]]
+    try:
+        whole = json.loads(text)
+        docs = [(None, d) for d in (whole if isinstance(whole, list) else [whole])]
+    except json.JSONDecodeError:
+        docs = []
+        for number, written in enumerate(text.splitlines(), start=1):
+            if not written.strip():
+                continue
+            try:
+                docs.append((number, json.loads(written)))
+            except json.JSONDecodeError as exc:
+                raise InputError.single(
+                    file, f"line {number} is not JSON: {exc.msg}", row=number
+                ) from None
+    heads: list[signing.SignedTreeHead] = []
+    for position, (line, doc) in enumerate(docs, start=1):
+        if isinstance(doc, dict) and "signed_head" in doc:
+            doc = doc["signed_head"]
+        where = f"line {line}" if line is not None else f"head {position}"
+        if doc is None:
+            raise InputError.single(file, f"{where} holds no signed head", row=line)
+        try:
+            heads.append(signing.SignedTreeHead.from_json(doc))
+        except ValueError as exc:
+            raise InputError.single(
+                file, f"{where} is not a signed tree head: {exc}", row=line
+            ) from None
+    if not heads:
+        raise InputError.single(file, "holds no signed tree head")
+    return heads
+
+
 def check_proof_file(file: Path, trusted: Ed25519PublicKey | None) -> list[str]:
     """Check every bundle in a file; the lines to print, or CheckFailed naming the first failure."""
     doc = _read_json(file)
@@ -195,6 +239,14 @@ def register(app: typer.Typer) -> None:
     def verify_cmd(
         database: DatabaseOption = None,
         key: KeyOption = None,
+        published: Annotated[
+            Path | None,
+            typer.Option(
+                "--published",
+                help="Signed heads kept outside the database (JSON or JSON Lines, as "
+                "`accord ledger head` prints them): the ledger must still extend each.",
+            ),
+        ] = None,
         workers: Annotated[
             int | None,
             typer.Option(
@@ -215,7 +267,11 @@ def register(app: typer.Typer) -> None:
                 raise AccordError(
                     f"no ledger key at {path} to check the signed tree heads with: pass --key"
                 )
+            heads = read_published_heads(published) if published is not None else []
             result = log.verify(conn, public, workers=processes)
+            contradicted = log.check_published(conn, heads, public) if result.ok else None
+        if contradicted is not None:
+            raise CheckFailed(f"ledger check failed: {contradicted}")
         if not result.ok:
             more = result.problem_count - 1
             suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more else ""
@@ -223,7 +279,8 @@ def register(app: typer.Typer) -> None:
         out.print(
             f"ledger intact: {result.leaves:,} leaves ({result.disclosures:,} disclosures, "
             f"{result.recalls:,} recalls), {result.heads:,} signed tree heads, "
-            f"root {result.root.hex()}",
+            f"root {result.root.hex()}"
+            + (f"; extends all {len(heads):,} published heads" if heads else ""),
             markup=False,
         )
 

@@ -313,6 +313,36 @@ def head_at(conn: Connection, size: int) -> SignedTreeHead | None:
     return None if row is None else _head(row)
 
 
+def check_published(
+    conn: Connection, heads: Sequence[SignedTreeHead], key: signing.AnyKey | None
+) -> str | None:
+    """The first way the ledger contradicts a head published earlier, or None.
+
+    A head kept outside the database (by an auditor, a regulator, a public register)
+    catches what the database alone cannot: the newest leaves removed together with
+    every head that covers them (the ledger is now shorter than a published size), and
+    a rewrite re-signed by whoever holds the key (the first ``size`` leaves no longer
+    hash to the published root).  With ``key``, each published head must also carry
+    this ledger's signature, so a forged head proves nothing either way.
+    """
+    size = tree_size(conn)
+    for head in sorted(heads, key=lambda h: (h.size, h.timestamp_ms)):
+        label = f"published head at {head.size:,} leaves (timestamp {head.timestamp_ms})"
+        if key is not None and not signing.verify_tree_head(head, key):
+            return f"{label}: its signature is not this ledger key's"
+        if head.size > size:
+            return (
+                f"{label}: the ledger now holds only {size:,} leaves, so "
+                f"{head.size - size:,} disclosed or recalled entries were removed"
+            )
+        if root(conn, head.size) != head.root:
+            return (
+                f"{label}: the first {head.size:,} leaves no longer hash to its root, "
+                "so the ledger was rewritten after it was published"
+            )
+    return None
+
+
 def latest_head(conn: Connection) -> SignedTreeHead | None:
     row = conn.execute(select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)).first()
     return None if row is None else _head(row)
