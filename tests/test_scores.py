@@ -19,7 +19,8 @@ def agreement(**changes: Any) -> Agreement:
     doc: dict[str, Any] = {
         "id": "police-to-hmrc", "title": "Scores", "source": "police", "recipient": "hmrc",
         "purpose": "tax_enforcement", "legal_basis": "s.1", "data_categories": ["derived_score"],
-        "fields": ["family_name"], "status": "active", "valid_from": "2026-01-01",
+        "fields": ["family_name", "score_kind", "score_value", "score_role",
+                   "score_explanation"], "status": "active", "valid_from": "2026-01-01",
         "review_by": "2027-01-01", "match": {"disclose_at": 0.99, "review_from": 0.9,
                                               "ambiguity_margin": 0.05},
         "impact_assessment": {"document_id": "DPIA-7", "date": "2026-01-01"},
@@ -113,3 +114,26 @@ def test_a_victims_score_for_enforcement_is_refused_when_loaded_for_a_run() -> N
     with pytest.raises(AccordError, match="role victim and purpose tax_enforcement"):
         check_agreement(agreement(roles=["victim"]), default_policy())
     check_agreement(agreement(), default_policy())  # a subject's score is not a breach
+
+
+def test_an_agreement_sharing_scores_must_send_each_with_its_explanation_and_role() -> None:
+    found = messages(agreement(fields=["family_name", "score_kind", "score_value"]))
+    assert (
+        "agreement police-to-hmrc: shares derived_score without score_role, score_explanation "
+        "in its fields: a score is shared only with its kind, its value, its explanation "
+        "(inputs and method) and whose score it is"
+    ) in found
+    assert not any("score_explanation" in m for m in messages(agreement()))
+
+
+def test_an_agreement_shares_a_score_only_within_its_own_retention_limit(db_url: str) -> None:
+    with db.session(db_url) as s:
+        s.add(_score("S1", "subject", dt.date(2027, 1, 1)))  # computed 2026-01-01
+        s.commit()
+    policy = default_policy()
+    with db.connect(db_url) as conn:
+        assert shareable(conn, agreement(score_retention_days=365), TODAY, policy)
+        # Held for another agreement's longer limit, but older than this one allows.
+        assert shareable(conn, agreement(score_retention_days=90), TODAY, policy) == []
+        # Not yet computed on an earlier as-of date (a replay): not shared.
+        assert shareable(conn, agreement(), dt.date(2025, 12, 31), policy) == []

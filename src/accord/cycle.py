@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from accord import admission, formats, gate
+from accord import admission, formats, gate, scores
 from accord.cases import read_arrow
 from accord.config import Settings
 from accord.disclosure import AUTOMATIC, Draft, disclose
@@ -41,7 +41,7 @@ from accord.policy.agreement import Agreement, load_agreements
 from accord.policy.compile import cohort_membership
 from accord.policy.policy import Policy, load_policy
 from accord.policy.registry import agreement_version, record_policy, store_agreements
-from accord.remedy import recall_people
+from accord.remedy import chunks, recall_people
 from accord.store import db
 from accord.store.models import (
     Disclosure,
@@ -53,6 +53,7 @@ from accord.store.models import (
 )
 
 Progress = Callable[[str], None]
+REVIEWED = "reviewers:"  # decided_by of a disclosure people approved, then their names
 
 PLAIN_REVIEW = {
     gate.AMBIGUOUS: "Another record or person matches almost as well: a person must tell "
@@ -117,6 +118,15 @@ def _agreements_table(
         con.register("_agreements", pa.Table.from_pylist(rows))
         con.execute("INSERT INTO agreements BY NAME SELECT * FROM _agreements")
         con.unregister("_agreements")
+    _insert_rows(
+        con,
+        "score_agreements",
+        [
+            {"agreement_id": a.id, "shares_records": scores.shares_records(a)}
+            for a, _ in agreements
+            if scores.shares_scores(a)
+        ],
+    )
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
@@ -147,36 +157,126 @@ def _governance_inputs(
     _insert_rows(con, "pauses", [{"agreement_id": a, "cohort": c} for a, c in pauses.active(conn)])
     _insert_rows(con, "frozen", [{"person_id": p} for p in open_freezes(conn)])
     _insert_rows(con, "protected", [{"category": c} for c in sorted(policy.protected_categories)])
-    disclosed = select(Disclosure.agreement_id, Disclosure.person_id, Disclosure.record_id)
+    # One read of each table serves records and scores; a score row names its score_id.
+    disclosed = select(
+        Disclosure.agreement_id, Disclosure.person_id, Disclosure.record_id, Disclosure.score_id
+    )
     items = select(
-        ReviewItem.agreement_id, ReviewItem.person_id, ReviewItem.record_id, ReviewItem.status
-    ).where(ReviewItem.agreement_id.is_not(None), ReviewItem.record_id.is_not(None))
+        ReviewItem.item_id, ReviewItem.agreement_id, ReviewItem.person_id, ReviewItem.record_id,
+        ReviewItem.score_id, ReviewItem.status,
+    ).where(ReviewItem.agreement_id.is_not(None), ReviewItem.record_id.is_not(None))  # fmt: skip
     if people is not None:
         disclosed = disclosed.where(Disclosure.person_id.in_(people))
         items = items.where(ReviewItem.person_id.in_(people))
+    made = conn.execute(disclosed).all()
+    found = conn.execute(items).all()
     _insert_rows(
         con,
         "settled",
         [
             {"agreement_id": a, "person_id": p, "record_id": r, "state": "disclosed"}
-            for a, p, r in conn.execute(disclosed)
+            for a, p, r, score in made
+            if not score
+        ]
+        + [
+            {"agreement_id": a, "person_id": p, "record_id": r, "state": st}
+            for _, a, p, r, score, st in found
+            if score is None
         ],
-    )
-    found = conn.execute(items).all()
-    _insert_rows(
-        con,
-        "settled",
-        [{"agreement_id": a, "person_id": p, "record_id": r, "state": s} for a, p, r, s in found],
     )
     _insert_rows(
         con,
         "approved",
         [
             {"agreement_id": a, "person_id": p, "record_id": r}
-            for a, p, r, s in found
-            if s == "approved"
+            for _, a, p, r, score, st in found
+            if score is None and st == "approved"
         ],
     )
+    _score_governance_inputs(
+        conn, con, [m for m in made if m[3]], [i for i in found if i[4] is not None]
+    )
+
+
+def _score_governance_inputs(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    made: Sequence[Any],
+    found: Sequence[Any],
+) -> None:
+    """``score_settled`` and ``score_approved`` from score disclosures and their items.
+
+    ``made``: (agreement, person, record, score) of score disclosures; ``found``: (item,
+    agreement, person, record, score, status) of ``score_review`` items.
+    """
+    _insert_rows(
+        con,
+        "score_settled",
+        [
+            {"agreement_id": a, "person_id": p, "record_id": r, "score_id": s, "state": "disclosed"}
+            for a, p, r, s in made
+        ]
+        + [
+            {"agreement_id": a, "person_id": p, "record_id": r, "score_id": s, "state": st}
+            for _, a, p, r, s, st in found
+        ],
+    )
+    approved = {i[0]: i for i in found if i[5] == "approved"}
+    reviewers: dict[str, list[str]] = {}
+    for chunk in chunks(sorted(approved)):
+        for item_id, reviewer in conn.execute(
+            select(ReviewDecision.item_id, ReviewDecision.reviewer)
+            .where(ReviewDecision.item_id.in_(chunk), ReviewDecision.decision == "approve")
+            .order_by(ReviewDecision.decided_at, ReviewDecision.id)
+        ):
+            reviewers.setdefault(item_id, []).append(reviewer)
+    _insert_rows(
+        con,
+        "score_approved",
+        [
+            {
+                "agreement_id": a, "person_id": p, "record_id": r, "score_id": s,
+                "decided_by": REVIEWED + ", ".join(reviewers.get(i, [])),
+            }
+            for i, a, p, r, s, _ in approved.values()
+        ],
+    )  # fmt: skip
+
+
+def _score_inputs(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    agreements: Sequence[Agreement],
+    policy: Policy,
+    as_of: dt.date,
+    people: Sequence[str] | None = None,
+    score_ids: Sequence[str] | None = None,
+) -> int:
+    """``score_candidates``: what each agreement in force may share (``scores.shareable``).
+
+    Only about people in the pool: scores follow the same admission, linkage and gate as
+    everything else shared (see docs/scores.md).
+    """
+    found = 0
+    for a in agreements:
+        if a.status == "draft" or not scores.shares_scores(a):
+            continue
+        table = scores.shareable_table(
+            conn, a, as_of, policy, people=people, score_ids=score_ids,
+            admitted_only=people is None,
+        )  # fmt: skip
+        if table.num_rows == 0:
+            continue
+        con.register("_scores", table)
+        con.execute(
+            "INSERT INTO score_candidates SELECT ? AS agreement_id, score_id, person_id, kind, "
+            "value, role, explanation, CAST(computed_at AS DATE), CAST(retain_until AS DATE) "
+            "FROM _scores",
+            [a.id],
+        )
+        con.unregister("_scores")
+        found += table.num_rows
+    return found
 
 
 # --- linkage -------------------------------------------------------------------------------
@@ -202,6 +302,8 @@ def _link_register(
     purpose = (enforcing or list(agreements))[0].purpose
     identity = firewall.identity_for_purpose(con, policy, purpose, people="admitted")
     for a in enforcing:
+        if a.purpose != purpose:  # another enforcement purpose: its refusals are its own
+            firewall.identity_for_purpose(con, policy, a.purpose, people="admitted")
         firewall.record_refusals(conn, con, run_id, a.id, a.purpose, use="matching")
     pool = con.sql(
         f"SELECT person_id, family_name, given_names, date_of_birth, postcode FROM {identity} "
@@ -261,14 +363,28 @@ def _drafts(
     con: duckdb.DuckDBPyConnection,
     policy: Policy,
     decided_by: str | None,
+    records: bool = True,
+    score_rows: bool = True,
 ) -> list[Draft]:
-    """Disclosure drafts for every ``disclose`` outcome, with the agreed fields only."""
+    """Disclosure drafts for every ``disclose`` outcome, with the agreed fields only.
+
+    ``records``: the matched records (``gate``, agreements that share them);
+    ``score_rows``: derived scores (``score_gate``), each with its explanation.
+    """
+    disclosing = []
+    if records:
+        disclosing.append("SELECT person_id, purpose FROM gate WHERE outcome = 'disclose' "
+                          "AND shares_records")  # fmt: skip
+    if score_rows:
+        disclosing.append("SELECT person_id, purpose FROM score_gate WHERE outcome = 'disclose'")
+    if not disclosing:
+        return []
+    con.execute(f"CREATE OR REPLACE TABLE disclosing_any AS {' UNION ALL '.join(disclosing)}")
     purposes = [r[0] for r in con.execute(
-        "SELECT DISTINCT purpose FROM gate WHERE outcome = 'disclose'"
+        "SELECT DISTINCT purpose FROM disclosing_any ORDER BY purpose"
     ).fetchall()]  # fmt: skip
     con.execute(
-        "CREATE OR REPLACE TABLE disclosing AS SELECT DISTINCT person_id FROM gate "
-        "WHERE outcome = 'disclose'"
+        "CREATE OR REPLACE TABLE disclosing AS SELECT DISTINCT person_id FROM disclosing_any"
     )
     views = _fields_view(con, policy, purposes, "disclosing")
     drafts: list[Draft] = []
@@ -280,11 +396,11 @@ def _drafts(
                    to_json(i) AS identity
             FROM gate g JOIN agreements a USING (agreement_id)
             JOIN {view} i USING (person_id)
-            WHERE g.outcome = 'disclose' AND g.purpose = ?
+            WHERE g.outcome = 'disclose' AND g.shares_records AND g.purpose = ?
             ORDER BY g.agreement_id, g.person_id, g.record_id
             """,
             [purpose],
-        ).fetchall()
+        ).fetchall() if records else []  # fmt: skip
         for (
             agreement_id,
             version,
@@ -306,10 +422,59 @@ def _drafts(
                     person_id=person_id,
                     match_probability=float(p),
                     decided_by=decided_by or AUTOMATIC,
-                    fields={f: values.get(f) for f in fields},
+                    fields={f: values.get(f) for f in fields if f not in scores.FIELDS},
                     match_id=match_id,
                 )
             )
+        if score_rows:
+            drafts += _score_drafts(con, view, purpose, decided_by)
+    return drafts
+
+
+def _score_drafts(
+    con: duckdb.DuckDBPyConnection, view: str, purpose: str, decided_by: str | None
+) -> list[Draft]:
+    """Drafts of the scores to disclose for one purpose: agreed identity fields + the score."""
+    rows = con.execute(
+        f"""
+        SELECT s.agreement_id, s.agreement_version, s.recipient, s.record_id, s.person_id,
+               s.match_probability, s.match_id, a.fields, to_json(i) AS identity,
+               s.score_id, s.kind, s.value, s.role, s.explanation, s.approved_by
+        FROM score_gate s JOIN agreements a USING (agreement_id)
+        JOIN {view} i USING (person_id)
+        WHERE s.outcome = 'disclose' AND s.purpose = ?
+        ORDER BY s.agreement_id, s.person_id, s.record_id, s.score_id
+        """,
+        [purpose],
+    ).fetchall()
+    drafts = []
+    for (
+        agreement_id, version, recipient, record_id, person_id, p, match_id, fields, ident,
+        score_id, kind, value, role, explanation, approved_by,
+    ) in rows:  # fmt: skip
+        values = json.loads(ident)
+        score = {
+            "score_kind": kind,
+            "score_value": float(value),
+            "score_role": role,
+            "score_explanation": json.loads(explanation),
+        }
+        drafts.append(
+            Draft(
+                agreement_id=agreement_id,
+                agreement_version=int(version),
+                recipient=recipient,
+                record_id=record_id,
+                person_id=person_id,
+                match_probability=float(p),
+                decided_by=decided_by or approved_by or AUTOMATIC,
+                # Every score field goes, even one the agreement left out (the run refuses
+                # such an agreement): a score never travels without its explanation.
+                fields={f: values.get(f) for f in fields if f not in score} | score,
+                match_id=match_id,
+                score_id=score_id,
+            )
+        )
     return drafts
 
 
@@ -318,7 +483,8 @@ def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str
         """
         SELECT agreement_id, person_id, record_id, review_kind, reasons, match_id,
                match_probability, four_eyes
-        FROM gate WHERE outcome = 'review' ORDER BY agreement_id, person_id, record_id
+        FROM gate WHERE outcome = 'review' AND shares_records
+        ORDER BY agreement_id, person_id, record_id
         """
     ).fetchall()
     now = utcnow()
@@ -338,9 +504,61 @@ def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str
     return len(items)
 
 
+def _queue_score_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    """A ``score_review`` item per score a person must check, showing score and explanation."""
+    rows = con.execute(
+        """
+        SELECT agreement_id, person_id, record_id, score_id, reasons, match_review_reasons,
+               match_id, match_probability, four_eyes, recipient, purpose, enforcement, kind,
+               value, role, explanation, computed_at, retain_until
+        FROM score_gate WHERE outcome = 'review'
+        ORDER BY agreement_id, person_id, record_id, score_id
+        """
+    ).fetchall()
+    now = utcnow()
+    items = []
+    for (
+        a, p, r, score_id, reasons, match_reasons, match_id, prob, four_eyes, recipient,
+        purpose, enforcement, kind, value, role, explanation, computed_at, retain_until,
+    ) in rows:  # fmt: skip
+        reason = scores.review_reason(
+            kind=kind, value=float(value), role=role, computed_at=computed_at,
+            explanation=explanation, recipient=recipient, purpose=purpose,
+            enforcement=bool(enforcement), match_reasons=match_reasons,
+        )  # fmt: skip
+        detail = {
+            "reasons": reasons,
+            "match_probability": prob,
+            "score": {
+                "score_id": score_id, "kind": kind, "value": float(value), "role": role,
+                "explanation": json.loads(explanation), "computed_at": computed_at.isoformat(),
+                "retain_until": retain_until.isoformat(),
+            },
+        }  # fmt: skip
+        items.append(
+            (
+                scores.review_item_id(a, p, r, score_id), scores.REVIEW_KIND, p, r, a, match_id,
+                score_id, reason, detail, "open", 2 if four_eyes else 1, run_id, now,
+            )
+        )  # fmt: skip
+    cols = (
+        "item_id", "kind", "person_id", "record_id", "agreement_id", "match_id", "score_id",
+        "reason", "detail", "status", "approvals_needed", "run_id", "created_at",
+    )  # fmt: skip
+    db.bulk_insert(conn, ReviewItem.__table__, cols, items)  # type: ignore[arg-type]
+    return len(items)
+
+
 def _agreement_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """Per agreement, what happened to its records and its scores together (and scores alone)."""
     rows = con.execute(
         f"""
+        WITH decided AS (
+            SELECT agreement_id, outcome, reasons, settled_state, false AS score FROM gate
+            WHERE shares_records
+            UNION ALL
+            SELECT agreement_id, outcome, reasons, settled_state, true FROM score_gate
+        )
         SELECT a.agreement_id,
           count(*) FILTER (WHERE outcome = 'disclose'),
           count(*) FILTER (WHERE outcome = 'review'
@@ -352,13 +570,17 @@ def _agreement_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int
                                 OR list_contains(reasons, '{gate.COHORT_PAUSED}'))),
           count(*) FILTER (WHERE outcome = 'held' AND list_contains(reasons, '{gate.FROZEN}')),
           count(*) FILTER (WHERE outcome = 'blocked'),
-          count(*) FILTER (WHERE outcome = 'settled' AND settled_state = 'disclosed')
-        FROM agreements a LEFT JOIN gate g USING (agreement_id)
+          count(*) FILTER (WHERE outcome = 'settled' AND settled_state = 'disclosed'),
+          count(*) FILTER (WHERE score AND outcome = 'disclose'),
+          count(*) FILTER (WHERE score AND (outcome = 'review'
+                           OR (outcome = 'settled' AND settled_state = 'open')))
+        FROM agreements a LEFT JOIN decided g USING (agreement_id)
         GROUP BY a.agreement_id ORDER BY a.agreement_id
         """
     ).fetchall()
     names = ("disclosed", "held_for_review", "blocked_by_firewall", "paused", "frozen",
-             "blocked", "already_disclosed")  # fmt: skip
+             "blocked", "already_disclosed", "scores_disclosed",
+             "scores_held_for_review")  # fmt: skip
     return {r[0]: dict(zip(names, (int(x) for x in r[1:]), strict=True)) for r in rows}
 
 
@@ -375,6 +597,7 @@ def _read_inputs(
     agreements = load_agreements(inputs.agreements)
     for a in agreements:
         firewall.check_agreement(a, policy)
+        scores.require_safeguards(a, policy)
     missing = sorted({a.recipient for a in agreements if a.status != "draft"} - set(registers))
     if missing:
         raise AccordError(
@@ -425,10 +648,12 @@ def run_cycle(url: str, inputs: RunInputs, progress: Progress = _silent) -> dict
                 "CREATE OR REPLACE TABLE admitted AS "
                 "SELECT person_id FROM pool_new WHERE status = 'admitted'"
             )
+            lapsed = scores.recall_lapsed(conn, inputs.as_of, inputs.actor)
             gate.create_empty_inputs(con)
             in_force = [(a, versions[a.id]) for a in agreements]
             _agreements_table(con, in_force, policy)
             _governance_inputs(conn, con, policy, inputs.as_of)
+            _score_inputs(conn, con, agreements, policy, inputs.as_of)
             for name, register in registers.items():
                 mine = [a for a in agreements if a.recipient == name and a.status != "draft"]
                 if mine:
@@ -439,7 +664,8 @@ def run_cycle(url: str, inputs: RunInputs, progress: Progress = _silent) -> dict
                     )  # fmt: skip
             progress("gate: deciding every candidate")
             gate.decide(con, gate.GateSettings(inputs.as_of, policy.long_residence_years))
-            queued = _queue_reviews(conn, con, run_id)
+            gate.decide_scores(con)
+            queued = _queue_reviews(conn, con, run_id) + _queue_score_reviews(conn, con, run_id)
             drafts = _drafts(con, policy, None)
             progress(f"disclosing {len(drafts):,}, queueing {queued:,} for review")
             disclose(conn, drafts, utcnow(), run_id)
@@ -455,6 +681,7 @@ def run_cycle(url: str, inputs: RunInputs, progress: Progress = _silent) -> dict
                 "agreements": _agreement_counts(con),
                 "ledger": {"size": head.size, "root": head.root.hex()},
                 "recalled_on_withdrawal": len(withdrawn),
+                "scores_recalled": len(lapsed),
             }
             conn.execute(
                 update(Run)
@@ -517,11 +744,14 @@ def _state_for(
 def disclose_approved(
     conn: Connection, item: Row[Any], as_of: dt.date, key: Path | None = None
 ) -> str:
-    """Disclose an approved match through the same gate and ledger as `accord run`.
+    """Disclose an approved match, or an approved score, through the same gate and ledger.
 
     The approval waives only what it was asked about (uncertain, ambiguous, long
-    residence); a pause, a freeze, an agreement no longer in force or the firewall still
-    stop it, and the reviewer is told which.
+    residence; for a ``score_review`` item, also the adverse use of the score); a pause, a
+    freeze, an agreement no longer in force or the firewall still stop it, and the
+    reviewer is told which.  A score is checked again as on ``as_of``: one past its
+    retention limit, destroyed, or no longer shared under the agreement is not disclosed,
+    however it was approved.
     """
     match = conn.execute(select(Match).where(Match.id == item.match_id)).first()
     if match is None or item.agreement_id is None:
@@ -535,6 +765,15 @@ def disclose_approved(
     if agreement_version(conn, agreement.id, version) is None:
         return f"approved, but agreement {agreement.id} v{version} is missing: nothing disclosed"
     policy = load_policy(Settings().policy)  # the policy in force, as `accord run` uses
+    is_score = item.kind == scores.REVIEW_KIND
+    if is_score:
+        why = (
+            scores.why_not_shareable(conn, agreement, item.score_id, as_of, policy)
+            if item.score_id
+            else "the item names no score"
+        )
+        if why is not None:
+            return f"approved, but not disclosed: {why}"
     reviewers = conn.scalars(
         select(ReviewDecision.reviewer)
         .where(ReviewDecision.item_id == item.item_id, ReviewDecision.decision == "approve")
@@ -562,12 +801,26 @@ def disclose_approved(
             ],
         )  # fmt: skip
         gate.decide(con, gate.GateSettings(as_of, policy.long_residence_years))
-        outcome, reasons = con.execute(
-            "SELECT outcome, reasons FROM gate WHERE agreement_id = ?", [agreement.id]
-        ).fetchone() or ("no_match", [])
+        if is_score:
+            _score_inputs(
+                conn, con, [agreement], policy, as_of, people=[item.person_id],
+                score_ids=[item.score_id],
+            )  # fmt: skip
+            gate.decide_scores(con)
+            outcome, reasons = con.execute(
+                "SELECT outcome, reasons FROM score_gate WHERE agreement_id = ? AND score_id = ?",
+                [agreement.id, item.score_id],
+            ).fetchone() or ("no_match", [])
+        else:
+            outcome, reasons = con.execute(
+                "SELECT outcome, reasons FROM gate WHERE agreement_id = ?", [agreement.id]
+            ).fetchone() or ("no_match", [])
         if outcome != "disclose":
             return f"approved, but not disclosed now: {outcome} ({', '.join(reasons)})"
-        drafts = _drafts(con, policy, "reviewers:" + ", ".join(reviewers))
+        drafts = _drafts(
+            con, policy, REVIEWED + ", ".join(reviewers), records=not is_score,
+            score_rows=is_score,
+        )  # fmt: skip
         ids = disclose(conn, drafts, utcnow(), None)
         ledger.sign_head(conn, signing.require_key(key))
     finally:

@@ -1,7 +1,8 @@
 """Making disclosures: each one a row and a ledger leaf, committed together or not at all.
 
-Both `accord run` (automatic matches) and `accord review decide` (approved matches) come
-here, so every disclosure is recorded, hashed into the ledger and signed the same way.
+Both `accord run` (automatic matches and scores) and `accord review decide` (approved
+matches and scores) come here, so every disclosure, a derived score's included, is
+recorded, hashed into the ledger and signed the same way.
 """
 
 from __future__ import annotations
@@ -34,11 +35,19 @@ class Draft:
     decided_by: str
     fields: dict[str, Any] = field(default_factory=dict)
     match_id: int | None = None
+    score_id: str = ""  # the derived score this disclosure carries; "" for a record
 
 
-def disclosure_id(agreement_id: str, record_id: str, person_id: str) -> str:
-    """Deterministic, so a run that is killed and rerun names the same disclosure the same way."""
-    digest = hashlib.sha256(f"{agreement_id}\x1f{record_id}\x1f{person_id}".encode()).hexdigest()
+def disclosure_id(agreement_id: str, record_id: str, person_id: str, score_id: str = "") -> str:
+    """Deterministic, so a run that is killed and rerun names the same disclosure the same way.
+
+    A score disclosure's id also covers its score, since one matched record may carry
+    several scores under one agreement besides the record itself.
+    """
+    key = f"{agreement_id}\x1f{record_id}\x1f{person_id}"
+    if score_id:
+        key += f"\x1f{score_id}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return f"D-{digest[:20]}"
 
 
@@ -57,6 +66,7 @@ COLUMNS = (
     "disclosed_at",
     "ledger_index",
     "status",
+    "score_id",
 )
 
 
@@ -68,7 +78,7 @@ def disclose(
         return []
     rows: list[dict[str, Any]] = [
         {
-            "disclosure_id": disclosure_id(d.agreement_id, d.record_id, d.person_id),
+            "disclosure_id": disclosure_id(d.agreement_id, d.record_id, d.person_id, d.score_id),
             "run_id": run_id,
             "agreement_id": d.agreement_id,
             "agreement_version": d.agreement_version,
@@ -81,6 +91,7 @@ def disclose(
             "fields": d.fields,
             "disclosed_at": disclosed_at,
             "status": "active",
+            "score_id": d.score_id,
         }
         for d in drafts
     ]

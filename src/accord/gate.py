@@ -19,10 +19,27 @@ ten people or ten million.  Its inputs are DuckDB tables the caller prepares:
                  status ('open', 'approved', 'rejected'), so a rerun decides nothing twice
 ``approved``     agreement_id, person_id, record_id: review approvals that waive the
                  reasons a person was asked to weigh (uncertain, ambiguous, long residence)
+``score_agreements``  agreement_id, shares_records: the agreements that share derived
+                 scores (F8), and whether they also share the matched record itself
+                 (an agreement sharing only ``derived_score`` discloses scores alone)
+
+Derived scores are decided after the records, by :func:`decide_scores`, from the
+``gate`` rows of the agreements that share them and these inputs:
+
+``score_candidates``  agreement_id, score_id, person_id, kind, value, role, explanation
+                 (JSON text), computed_at, retain_until: what ``accord.scores.shareable``
+                 selected for each agreement (roles, retention and the role firewall
+                 already applied)
+``score_settled``  agreement_id, person_id, record_id, score_id, state: as ``settled``
+``score_approved`` agreement_id, person_id, record_id, score_id, decided_by: approved
+                 ``score_review`` items and who approved them
 
 Precedence: a block (the agreement does not allow it, the firewall) beats a hold (a pause,
 a freeze), which beats a review, which beats disclosure.  Every reason that applied is
 kept, not only the winning one, so a reviewer and the person concerned see all of them.
+A score shares its match's blocks and holds; a score for an enforcement purpose always
+goes to review (``score_adverse_use``, kind ``score_review``: both codes are
+in :mod:`accord.scores`), and so does one whose match would.
 """
 
 from __future__ import annotations
@@ -31,6 +48,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
+
+from accord import scores
 
 # Reason codes (documented in docs/gate.md).
 NOT_ADMITTED = "not_admitted"
@@ -50,6 +69,8 @@ LONG_RESIDENCE = "long_residence"
 AUTOMATIC = "automatic_match"
 REVIEW_APPROVED = "review_approved"
 
+MATCH_REVIEW_REASONS = (AMBIGUOUS, LONG_RESIDENCE, UNCERTAIN, UNCORROBORATED)
+
 REVIEW_REASONS = (AMBIGUOUS, LONG_RESIDENCE, UNCERTAIN)  # in order of precedence as item kind
 
 OUTCOMES = ("disclose", "review", "held", "blocked", "settled", "no_match")
@@ -65,6 +86,17 @@ def _lit(day: dt.date) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
+def _settled(table: str, *keys: str) -> str:
+    """One state per candidate from ``table``, which may hold several (a disclosure and
+    the approved item it came from): disclosed, else rejected, else open, else approved."""
+    cols = ", ".join(("agreement_id", "person_id", "record_id", *keys))
+    return (
+        f"SELECT {cols}, CASE WHEN bool_or(state = 'disclosed') THEN 'disclosed' "
+        "WHEN bool_or(state = 'rejected') THEN 'rejected' WHEN bool_or(state = 'open') "
+        f"THEN 'open' ELSE min(state) END AS state FROM {table} GROUP BY {cols}"
+    )
+
+
 def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
     """Create the DuckDB table ``gate`` with one decided row per (candidate, agreement)."""
     as_of = _lit(settings.as_of)
@@ -78,10 +110,13 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                    a.review_from, a.ambiguity_margin, a.four_eyes, a.exclude_cohorts,
                    a.enforcement,
                    coalesce(p.admitted, false) AS admitted, p.latest_decision_date,
-                   p.decision_category
+                   p.decision_category,
+                   coalesce(sa.shares_records, true) AS shares_records,
+                   sa.agreement_id IS NOT NULL AS shares_scores
             FROM candidates c
             JOIN agreements a ON a.recipient = c.register
             LEFT JOIN pool p USING (person_id)
+            LEFT JOIN score_agreements sa ON sa.agreement_id = a.agreement_id
         ),
         flagged AS (
             SELECT pr.*,
@@ -126,7 +161,7 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
               s.state AS settled_state,
               (ap.person_id IS NOT NULL) AS review_approved
             FROM paired pr
-            LEFT JOIN settled s ON s.agreement_id = pr.agreement_id
+            LEFT JOIN ({_settled("settled")}) s ON s.agreement_id = pr.agreement_id
                  AND s.person_id = pr.person_id AND s.record_id = pr.record_id
             LEFT JOIN approved ap ON ap.agreement_id = pr.agreement_id
                  AND ap.person_id = pr.person_id AND ap.record_id = pr.record_id
@@ -153,8 +188,79 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                  WHEN list_contains(review_reasons, '{LONG_RESIDENCE}') THEN '{LONG_RESIDENCE}'
                  WHEN len(review_reasons) > 0 THEN '{UNCERTAIN}'
                END AS review_kind,
-               settled_state
+               settled_state, shares_records, shares_scores
         FROM flagged
+        """
+    )
+
+
+def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``score_gate``: one decided row per (gate row, score the agreement may share).
+
+    Run after :func:`decide`.  A score goes nowhere its match may not go: it takes the
+    match's block or hold with its reasons.  Otherwise a score already disclosed, or
+    with a ``score_review`` item open or rejected, is ``settled``; an approved item lets
+    it go; a score for an enforcement purpose is never automatic (``score_adverse_use``);
+    and one whose match needs a person goes to review unless a person approved that
+    match.  Every review is of kind ``score_review``, showing the score and its
+    explanation.
+    """
+    match_reasons = ", ".join(f"'{r}'" for r in MATCH_REVIEW_REASONS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE score_gate AS
+        WITH paired AS (
+            SELECT g.person_id, g.record_id, g.register, g.agreement_id, g.agreement_version,
+                   g.recipient, g.purpose, g.match_probability, g.match_id, g.four_eyes,
+                   a.enforcement, g.outcome AS match_outcome, g.reasons AS match_reasons,
+                   s.score_id, s.kind, s.value, s.role, s.explanation, s.computed_at,
+                   s.retain_until,
+                   list_filter(g.reasons, lambda x: x IN ({match_reasons})) AS review_reasons,
+                   list_contains(g.reasons, '{REVIEW_APPROVED}') AS match_approved,
+                   ss.state AS settled_state,
+                   (sa.score_id IS NOT NULL) AS score_approved, sa.decided_by AS approved_by
+            FROM gate g
+            JOIN agreements a USING (agreement_id)
+            JOIN score_candidates s ON s.agreement_id = g.agreement_id
+                 AND s.person_id = g.person_id
+            LEFT JOIN ({_settled("score_settled", "score_id")}) ss
+                 ON ss.agreement_id = g.agreement_id
+                 AND ss.person_id = g.person_id AND ss.record_id = g.record_id
+                 AND ss.score_id = s.score_id
+            LEFT JOIN score_approved sa ON sa.agreement_id = g.agreement_id
+                 AND sa.person_id = g.person_id AND sa.record_id = g.record_id
+                 AND sa.score_id = s.score_id
+            WHERE g.shares_scores
+        ),
+        decided AS (
+            SELECT *,
+              CASE
+                WHEN match_outcome IN ('blocked', 'held') THEN match_outcome
+                WHEN settled_state IN ('disclosed', 'rejected', 'open') THEN 'settled'
+                WHEN score_approved THEN 'disclose'
+                WHEN enforcement THEN 'review'
+                WHEN len(review_reasons) > 0 AND NOT match_approved THEN 'review'
+                ELSE 'disclose'
+              END AS outcome,
+              review_reasons
+                || CASE WHEN enforcement THEN ['{scores.ADVERSE_USE}'] ELSE [] END
+                AS score_reasons
+            FROM paired
+        )
+        SELECT person_id, record_id, register, agreement_id, agreement_version, recipient,
+               purpose, match_probability, match_id, four_eyes, enforcement, score_id, kind,
+               value, role, explanation, computed_at, retain_until, outcome,
+               CASE
+                 WHEN match_outcome IN ('blocked', 'held') THEN match_reasons
+                 WHEN score_approved OR (len(score_reasons) > 0 AND match_approved
+                                         AND NOT enforcement)
+                   THEN score_reasons || ['{REVIEW_APPROVED}']
+                 WHEN len(score_reasons) > 0 THEN score_reasons
+                 ELSE ['{AUTOMATIC}']
+               END AS reasons,
+               review_reasons AS match_review_reasons,
+               '{scores.REVIEW_KIND}' AS review_kind, settled_state, approved_by
+        FROM decided
         """
     )
 
@@ -181,5 +287,13 @@ def create_empty_inputs(con: duckdb.DuckDBPyConnection) -> None:
             record_id VARCHAR, state VARCHAR);
         CREATE OR REPLACE TABLE approved (agreement_id VARCHAR, person_id VARCHAR,
             record_id VARCHAR);
+        CREATE OR REPLACE TABLE score_agreements (agreement_id VARCHAR, shares_records BOOLEAN);
+        CREATE OR REPLACE TABLE score_candidates (agreement_id VARCHAR, score_id VARCHAR,
+            person_id VARCHAR, kind VARCHAR, value DOUBLE, role VARCHAR, explanation VARCHAR,
+            computed_at DATE, retain_until DATE);
+        CREATE OR REPLACE TABLE score_settled (agreement_id VARCHAR, person_id VARCHAR,
+            record_id VARCHAR, score_id VARCHAR, state VARCHAR);
+        CREATE OR REPLACE TABLE score_approved (agreement_id VARCHAR, person_id VARCHAR,
+            record_id VARCHAR, score_id VARCHAR, decided_by VARCHAR);
         """
     )

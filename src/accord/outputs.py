@@ -21,11 +21,14 @@ from accord import admission
 from accord.store import db
 from accord.store.models import Disclosure, ReviewItem, Run, utcnow
 
+# SPEC.md's columns, then ``score_id`` (empty unless the disclosure is a derived score).
 DISCLOSURE_COLUMNS = (
     "disclosure_id", "agreement_id", "recipient", "record_id", "person_id",
-    "match_probability", "decided_by", "ledger_index",
+    "match_probability", "decided_by", "ledger_index", "score_id",
 )  # fmt: skip
-REVIEW_COLUMNS = ("item_id", "kind", "person_id", "record_id", "agreement_id", "reason")
+REVIEW_COLUMNS = (
+    "item_id", "kind", "person_id", "record_id", "agreement_id", "reason", "score_id",
+)  # fmt: skip
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
@@ -36,7 +39,12 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
 
 
 def _cell(value: Any) -> Any:
-    return "" if value is None else value
+    """A CSV cell: empty for none; a nested value (a score's explanation) as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return value
 
 
 def write_outputs(

@@ -24,8 +24,9 @@ from accord.ledger import content, log
 from accord.store import db
 from accord.store.models import Disclosure, Recall, RecipientAction, utcnow
 
-# Reasons a recall implies the disclosure was wrong and its effects must be reversed.
-NOT_WRONGFUL = ("departure_recorded",)
+# Reasons a recall does not imply the disclosure was wrong (no remedy is tracked): a
+# departure, and a derived score that reached its retention limit or was destroyed (F8).
+NOT_WRONGFUL = ("departure_recorded", "score_expired", "score_destroyed")
 CHUNK = 10_000
 
 
@@ -60,7 +61,6 @@ def recall_people(
 
     ``event_of`` names, per person, the event that caused their recall (else ``event_id``).
     """
-    at = at or utcnow()
     found: list[Any] = []
     for chunk in chunks(sorted(set(person_ids))):
         found += conn.execute(
@@ -68,6 +68,42 @@ def recall_people(
                 Disclosure.person_id.in_(chunk), Disclosure.status == "active"
             )
         ).all()
+    return _recall(conn, found, reason, actor, event_id, at, event_of)
+
+
+def recall_disclosures(
+    conn: Connection,
+    disclosure_ids: Sequence[str],
+    reason: str,
+    actor: str,
+    at: dt.datetime | None = None,
+) -> list[RecallRow]:
+    """Recall these disclosures (those still active), in the caller's transaction.
+
+    For a recall about one thing shared rather than about the person, such as a derived
+    score past its retention limit.
+    """
+    found: list[Any] = []
+    for chunk in chunks(sorted(set(disclosure_ids))):
+        found += conn.execute(
+            select(Disclosure.disclosure_id, Disclosure.recipient, Disclosure.person_id).where(
+                Disclosure.disclosure_id.in_(chunk), Disclosure.status == "active"
+            )
+        ).all()
+    return _recall(conn, found, reason, actor, None, at, None)
+
+
+def _recall(
+    conn: Connection,
+    found: list[Any],
+    reason: str,
+    actor: str,
+    event_id: str | None,
+    at: dt.datetime | None,
+    event_of: Mapping[str, str] | None,
+) -> list[RecallRow]:
+    """Recall the active disclosures ``found`` (id, recipient, person): leaves, rows, log."""
+    at = at or utcnow()
     if not found:
         return []
     found.sort()

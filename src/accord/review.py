@@ -15,6 +15,10 @@ Kinds:
                       stands and the freeze lifts; reject = the challenge is upheld: the
                       person is withdrawn and everything shared about them recalled)
 ``dispute_resolution``  approve = lift the freeze; reject = keep it
+``score_review``      a derived score the gate will not share without a person (F8): every
+                      score for an enforcement purpose, and any whose match is uncertain
+                      (approve = disclose it with its explanation, through the same gate
+                      and ledger, if the score is still within its retention limit)
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from accord.store.models import Freeze, PoolEntry, PoolHistory, ReviewDecision, 
 
 MATCH_KINDS = ("uncertain_match", "ambiguous_match", "long_residence")
 FREEZE_KINDS = ("dispute", "re_review", "dispute_resolution")
-KINDS = ("manual_check", *MATCH_KINDS, "dispute", "re_review", "dispute_resolution")
+SCORE_KINDS = ("score_review",)
+KINDS = ("manual_check", *MATCH_KINDS, "dispute", "re_review", "dispute_resolution", *SCORE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ def _on_approve(
     if item.kind == "manual_check":
         _set_pool(conn, item.person_id, "admitted", "manual_check_approved", as_of)
         return "admitted to the pool"
-    if item.kind in MATCH_KINDS:
+    if item.kind in MATCH_KINDS or item.kind in SCORE_KINDS:
         from accord.cycle import disclose_approved
 
         return disclose_approved(conn, item, as_of, key)
@@ -211,6 +216,8 @@ def _on_reject(
         return "kept out of the pool"
     if item.kind in MATCH_KINDS:
         return "match rejected: nothing is disclosed on it"
+    if item.kind in SCORE_KINDS:
+        return "score not shared: nothing is disclosed"
     if item.kind in ("dispute", "re_review"):
         withdraw(conn, [item.person_id], f"{item.kind}_upheld", as_of, None)
         recalls = recall_people(conn, [item.person_id], f"{item.kind}_upheld", reviewer)

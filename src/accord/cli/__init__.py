@@ -26,6 +26,7 @@ from accord.cli import retention as retention_cmds
 from accord.cli import review as review_cmds
 from accord.cli import rights as rights_cmds
 from accord.cli import run as run_cmds
+from accord.cli import scores as scores_cmds
 from accord.cli import serve as serve_cmds
 from accord.cli import simulate as simulate_cmds
 from accord.cli import store as store_cmds
@@ -81,6 +82,7 @@ admission_cmds.register(app)
 link_cmds.register(app)
 ledger_cmds.register(app)
 retention_cmds.register(app)
+scores_cmds.register(app)
 serve_cmds.register(app)
 
 

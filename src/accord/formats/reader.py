@@ -133,6 +133,17 @@ def _checks(col: Column | None, name: str) -> list[tuple[str, str, bool]]:
                 False,
             )
         )
+    if col.kind is Kind.NUMBER:
+        number = f"try_cast(trim({c}) AS DOUBLE)"
+        out.append(
+            (
+                f"{number} IS NULL OR NOT isfinite({number})",
+                f"{value} is not a finite number'",
+                False,
+            )
+        )
+    if col.kind is Kind.JSON:
+        out += _json_checks(c, col.keys)
     if col.values:
         listed = ", ".join(_sql_str(v) for v in col.values)
         if col.kind is Kind.COUNTRY:
@@ -140,6 +151,37 @@ def _checks(col: Column | None, name: str) -> list[tuple[str, str, bool]]:
         else:
             expected = "one of: " + ", ".join(col.values)
         out.append((f"{c} NOT IN ({listed})", f"{value} is not {expected}'", False))
+    return out
+
+
+def _json_checks(c: str, keys: tuple[str, ...]) -> list[tuple[str, str, bool]]:
+    """A JSON object with every key in ``keys`` present and not empty (null, "", [] or {})."""
+    j = f"if(json_valid({c}), {c}, 'null')"  # DuckDB evaluates every branch: never bad JSON
+    listed = ", ".join(keys)
+    shape = f" with {listed}" if keys else ""
+    out = [
+        (f"NOT json_valid({c})", f"'is not valid JSON: give a JSON object{shape}'", False),
+        (
+            f"json_valid({c}) AND json_type({c}) <> 'OBJECT'",
+            f"'is JSON but not an object: give a JSON object{shape}'",
+            False,
+        ),
+    ]
+    for key in keys:
+        path = _sql_str(f"$.{key}")
+        empty = (
+            f"CASE coalesce(json_type({j}, {path}), 'NULL') WHEN 'NULL' THEN true "
+            f"WHEN 'VARCHAR' THEN trim(json_extract_string({j}, {path})) = '' "
+            f"WHEN 'ARRAY' THEN json_array_length({j}, {path}) = 0 "
+            f"WHEN 'OBJECT' THEN len(json_keys({j}, {path})) = 0 ELSE false END"
+        )
+        out.append(
+            (
+                f"json_type({j}) = 'OBJECT' AND ({empty})",
+                _sql_str(f"has no {key}: give {' and '.join(keys)}, neither empty"),
+                False,
+            )
+        )
     return out
 
 
@@ -262,10 +304,14 @@ def _typed(frame: pl.DataFrame, fmt: FileFormat) -> pa.Table:
     for col in fmt.columns:
         name = _ident(col.name)
         if col.name not in present:
-            typ = "DATE" if col.kind is Kind.DATE else "VARCHAR"
+            typ = {Kind.DATE: "DATE", Kind.NUMBER: "DOUBLE"}.get(col.kind, "VARCHAR")
             selects.append(f"CAST(NULL AS {typ}) AS {name}")
         elif col.kind is Kind.DATE:
             selects.append(f"CAST(nullif(trim({name}), '') AS DATE) AS {name}")
+        elif col.kind is Kind.NUMBER:
+            selects.append(f"CAST(nullif(trim({name}), '') AS DOUBLE) AS {name}")
+        elif col.kind is Kind.JSON:  # compact JSON text, the same however it was spaced
+            selects.append(f"CAST(json(nullif({name}, '')) AS VARCHAR) AS {name}")
         else:
             selects.append(f"nullif({name}, '') AS {name}")
     extras = [c for c in frame.columns if c != ROW and c not in fmt.column_names]

@@ -16,6 +16,8 @@ class Kind(StrEnum):
     ENUM = "enum"
     COUNTRY = "country"  # ISO 3166-1 alpha-3
     POSTCODE = "postcode"
+    NUMBER = "number"  # a finite decimal number
+    JSON = "json"  # a JSON object holding at least the column's ``keys``
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Column:
     required: bool = False
     values: tuple[str, ...] = ()
     max_bytes: int = 256
+    keys: tuple[str, ...] = ()  # for Kind.JSON: the keys the object must have, non-empty
 
 
 @dataclass(frozen=True)
@@ -137,4 +140,30 @@ ACTIONS_FORMAT = FileFormat(
     ),
 )
 
-FORMATS: dict[str, FileFormat] = {f.name: f for f in (CASES, REGISTER, EVENTS, ACTIONS_FORMAT)}
+SCORE_ROLES = ("subject", "victim", "witness")
+EXPLANATION_KEYS = ("inputs", "method")
+
+# Derived scores (F8): not one of SPEC.md's formats, the same conventions (docs/scores.md).
+SCORES = FileFormat(
+    "scores",
+    (
+        Column("score_id", Kind.ID, required=True, max_bytes=64),
+        Column("person_id", Kind.ID, required=True, max_bytes=64),
+        Column("kind", Kind.ID, required=True, max_bytes=64),
+        Column("value", Kind.NUMBER, required=True, max_bytes=64),
+        Column("role", Kind.ENUM, required=True, values=SCORE_ROLES),
+        Column("computed_at", Kind.DATE, required=True),
+        Column(
+            "explanation",
+            Kind.JSON,
+            required=True,
+            max_bytes=TEXT_MAX_BYTES,
+            keys=EXPLANATION_KEYS,
+        ),
+    ),
+    unique="score_id",
+)
+
+FORMATS: dict[str, FileFormat] = {
+    f.name: f for f in (CASES, REGISTER, EVENTS, ACTIONS_FORMAT, SCORES)
+}

@@ -66,6 +66,7 @@ from accord.store.models import (
 FORMAT = "accord-subject-access/1"
 AUDIT_ACTION = "subject_access"
 MATCH_REVIEW_KINDS = ("uncertain_match", "ambiguous_match", "long_residence")
+SCORE_REVIEW_KIND = "score_review"  # a derived score a person approved before it was shared
 DISPUTE_KINDS = ("dispute", "re_review", "dispute_resolution")
 IDENTITY_FIELDS = (
     "family_name", "given_names", "date_of_birth", "nationality", "postcode", "arrival_date",
@@ -125,6 +126,10 @@ class ScoreHeld(_Doc):
     computed_at: dt.date
     retain_until: dt.date
     destroyed_at: dt.datetime | None
+    disclosed_in: list[str] = Field(
+        default_factory=list,
+        description="The disclosures (listed under disclosures) that shared this score",
+    )
 
 
 class DestroyedRecord(_Doc):
@@ -684,11 +689,20 @@ def build(
                 destroyed_at=_utc_or_none(c.destroyed_at),
             )
         )
+    score_disclosures: dict[str, list[str]] = {}
+    for score_id, disclosure_id, disclosed_at in conn.execute(
+        select(Disclosure.score_id, Disclosure.disclosure_id, Disclosure.disclosed_at)
+        .where(Disclosure.person_id == person_id, Disclosure.score_id != "")
+        .order_by(Disclosure.disclosed_at, Disclosure.disclosure_id)
+    ):
+        if cut.before(disclosed_at) and ("disclosure", disclosure_id) not in exemptions:
+            score_disclosures.setdefault(score_id, []).append(disclosure_id)
     scores = [
         ScoreHeld(
             score_id=s.score_id, kind=s.kind, value=s.value, role=s.role,
             explanation=dict(s.explanation or {}), computed_at=s.computed_at,
             retain_until=s.retain_until, destroyed_at=_utc_or_none(s.destroyed_at),
+            disclosed_in=score_disclosures.get(s.score_id, []),
         )
         for s in conn.execute(
             select(DerivedScore.__table__)
@@ -801,9 +815,13 @@ def build(
     for m in sorted(matches, key=lambda m: (m.id,)):
         match_by_record[(m.register, m.record_id)] = m  # the latest run's match wins
     items_for: dict[tuple[str | None, str | None], list[Any]] = {}
+    score_items_for: dict[tuple[str | None, str | None, str | None], list[Any]] = {}
     for item in review_rows:
         if item.kind in MATCH_REVIEW_KINDS:
             items_for.setdefault((item.agreement_id, item.record_id), []).append(item)
+        elif item.kind == SCORE_REVIEW_KIND:
+            about = (item.agreement_id, item.record_id, item.score_id)
+            score_items_for.setdefault(about, []).append(item)
 
     disclosures: list[DisclosureShown] = []
     for d in shown:
@@ -831,7 +849,11 @@ def build(
                 ],
                 match=_match(match, float(d.match_probability), d),
                 decided=_decider(
-                    d.decided_by, items_for.get((d.agreement_id, d.record_id), []), decisions
+                    d.decided_by,
+                    score_items_for.get((d.agreement_id, d.record_id, d.score_id), [])
+                    if d.score_id
+                    else items_for.get((d.agreement_id, d.record_id), []),
+                    decisions,
                 ),
                 ledger_index=int(d.ledger_index),
                 recall_id=recall.recall_id if recall is not None else None,

@@ -105,8 +105,9 @@ class CaseDecision(Base):
 class Person(Base):
     """A person's state derived from their case history as of the last admission.
 
-    ``provenance`` maps each derived field to the case_id and data category it came
-    from, so that the firewall can refuse a value by where it came from.
+    ``provenance`` maps each derived field to where it came from, so that the firewall
+    can refuse a value by its source: the case_id alone when the case is ordinary
+    casework (``immigration_casework``), else ``{"case_id": ..., "data_category": ...}``.
     """
 
     __tablename__ = "people"
@@ -276,6 +277,7 @@ class ReviewItem(Base):
     record_id: Mapped[str | None] = mapped_column(ID)
     agreement_id: Mapped[str | None] = mapped_column(ID)
     match_id: Mapped[int | None] = mapped_column(BigInteger)
+    score_id: Mapped[str | None] = mapped_column(ID)  # a score_review item's score (F8)
     reason: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(CODE, default="open", index=True)
@@ -300,11 +302,16 @@ class ReviewDecision(Base):
 
 
 class Disclosure(Base):
-    """One fact sent to one recipient about one person, and the exact fields sent."""
+    """One fact sent to one recipient about one person, and the exact fields sent.
+
+    ``score_id`` names the derived score a score disclosure carries (F8), and is ``''``
+    for every other disclosure, so that the database itself refuses a second disclosure
+    of the same record, or of the same score, under one agreement.
+    """
 
     __tablename__ = "disclosures"
     __table_args__ = (
-        UniqueConstraint("agreement_id", "record_id", "person_id"),
+        UniqueConstraint("agreement_id", "record_id", "person_id", "score_id"),
         Index("ix_disclosures_person", "person_id"),
         # A recipient's batch, page by page in id order (the web API's keyset pagination).
         Index("ix_disclosures_recipient_page", "recipient", "disclosure_id"),
@@ -321,6 +328,7 @@ class Disclosure(Base):
     match_id: Mapped[int | None] = mapped_column(BigInteger)
     decided_by: Mapped[str] = mapped_column(Text)  # "rule:auto" or reviewer names
     fields: Mapped[dict[str, Any]] = mapped_column()  # what the recipient received
+    score_id: Mapped[str] = mapped_column(ID, default="", server_default="")
     disclosed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     ledger_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     status: Mapped[str] = mapped_column(CODE, default="active")  # active | recalled
