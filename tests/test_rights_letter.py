@@ -22,7 +22,7 @@ from PIL import Image
 from pypdf import PdfReader
 from test_rights import OVERSTAYER, WINDRUSH, Scenario, build_scenario, key  # noqa: F401
 
-from accord import gate
+from accord import gate, scores
 from accord.cli import main
 from accord.formats import schema
 from accord.linkage import model as linkage_model
@@ -116,6 +116,7 @@ def test_every_code_the_system_writes_has_words() -> None:
     codes += list(schema.EVENT_TYPES) + list(schema.REFUSAL_REASONS)
     codes += ["manual_check_approved", "manual_check_rejected", "dispute_upheld",
               "re_review_upheld"]  # fmt: skip
+    codes += [scores.REVIEW_KIND, scores.ADVERSE_USE, scores.EXPIRED, scores.DESTROYED]
     missing = [c for c in codes if c not in explain.REASONS]
     assert missing == []
     for table, values in (
@@ -128,7 +129,7 @@ def test_every_code_the_system_writes_has_words() -> None:
                                "withdrawn")),
         (explain.REVIEW_KINDS, ("manual_check", "uncertain_match", "ambiguous_match",
                                 "long_residence", "dispute", "re_review",
-                                "dispute_resolution")),
+                                "dispute_resolution", scores.REVIEW_KIND)),
     ):  # fmt: skip
         assert [v for v in values if v not in table] == []
 

@@ -109,6 +109,13 @@ REASONS = {
     "automatic_match": "the records matched so closely that the rules allowed sharing "
     "without a person checking",
     "review_approved": "a person checked the match and approved it",
+    "score_review": "a score calculated about you may only be shared after a person has "
+    "checked it and its explanation",
+    "score_adverse_use": "the score would be used for action against you, so a person had "
+    "to check it first",
+    "score_expired": "the score was older than the agreement allows, so it may no longer "
+    "be relied on",
+    "score_destroyed": "the score has been deleted, so it may no longer be relied on",
 }
 
 DECISIONS = {
@@ -166,6 +173,7 @@ REVIEW_KINDS = {
     "dispute": "your dispute",
     "re_review": "a fresh review of the decision about you",
     "dispute_resolution": "a check before sharing could start again after a dispute",
+    "score_review": "a check of a score calculated about you before it could be shared",
 }
 
 REVIEW_STATUS = {
