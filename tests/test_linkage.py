@@ -561,3 +561,42 @@ def test_reading_the_truth_reports_bad_input(tmp_path: Path, scenario: Scenario)
         ev.scenario_registers(tmp_path / "missing")
     with pytest.raises(AccordError, match="is not in scenario"):
         ev.scenario_registers(scenario.out, ["nobody"])
+
+
+def test_a_level_em_leaves_at_zero_is_floored_not_an_error(
+    pool: pa.Table, registers: dict[str, pa.Table]
+) -> None:
+    """Splink 5 raises on an m of exactly 0.0, which EM gives a level no pair reaches."""
+    from splink.internals import expectation_maximisation as em
+    from splink.internals.comparison_level import M_U_CLAMP_MIN
+
+    con = m.new_duckdb()
+    try:
+        m.prepare(con, pool.slice(0, 200), registers["bank"].slice(0, 600))
+        linker = m.linker_for(con, m.settings_dict())
+        core = linker._settings_obj.core_model_settings
+        level = core.comparisons[0]._comparison_levels_excluding_null[0]
+        records = [
+            {
+                "output_column_name": m.LAMBDA_RECORD,
+                "comparison_vector_value": 0,
+                "m_probability": 0.001,
+                "u_probability": 0.999,
+            },
+            {
+                "output_column_name": core.comparisons[0].output_column_name,
+                "comparison_vector_value": level.comparison_vector_value,
+                "m_probability": 0.0,
+                "u_probability": 0.25,
+            },
+        ]
+        with pytest.raises(ValueError, match="below the minimum allowed"):
+            em.maximisation_step(set(), core, [dict(r) for r in records])
+        original = em.maximisation_step
+        with m._em_tolerates_unreached_levels():
+            stepped = em.maximisation_step(set(), core, [dict(r) for r in records])
+        assert em.maximisation_step is original  # Splink is left as it was
+    finally:
+        con.close()
+    trained = stepped.comparisons[0]._comparison_levels_excluding_null[0]
+    assert trained.m_probability == M_U_CLAMP_MIN and trained.u_probability == 0.25

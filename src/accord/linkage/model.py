@@ -20,9 +20,11 @@ the review band.  The cap is part of the model and appears in every explanation.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -443,6 +445,50 @@ def linker_for(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> Any:
     return linker
 
 
+LAMBDA_RECORD = "_probability_two_random_records_match"
+
+
+def _clamp_records(records: list[dict[str, Any]], floor: float) -> None:
+    for r in records:
+        if r.get("output_column_name") == LAMBDA_RECORD:
+            continue
+        for key in ("m_probability", "u_probability"):
+            value = r.get(key)
+            if isinstance(value, float) and value < floor:
+                r[key] = floor
+
+
+@contextlib.contextmanager
+def _em_tolerates_unreached_levels() -> Iterator[None]:
+    """EM may give a level exactly 0.0 (no pair in the block reaches it), which Splink 5
+    refuses with a ValueError (``below the minimum allowed value``) instead of training.
+
+    Such a value is set to Splink's own minimum before Splink sees it; :func:`smoothed`
+    then lifts it to :data:`M_FLOOR` like any level EM leaves nearly empty.  Values
+    Splink accepts are untouched.  Splink has no setting for this, so its maximisation
+    step is wrapped for the duration of training.
+    """
+    from splink.internals import expectation_maximisation as em
+    from splink.internals.comparison_level import M_U_CLAMP_MIN
+    from splink.internals.settings import CoreModelSettings
+
+    original = em.maximisation_step
+
+    def step(
+        training_fixed_probabilities: set[str],
+        core_model_settings: CoreModelSettings,
+        param_records: list[dict[str, Any]],
+    ) -> CoreModelSettings:
+        _clamp_records(param_records, M_U_CLAMP_MIN)
+        return original(training_fixed_probabilities, core_model_settings, param_records)
+
+    em.maximisation_step = step
+    try:
+        yield
+    finally:
+        em.maximisation_step = original
+
+
 def train(register_name: str, pool: pa.Table, register: pa.Table, seed: int = 1) -> TrainedModel:
     """Train a model for ``register_name`` without labels, reproducibly for a seed.
 
@@ -476,9 +522,10 @@ def train(register_name: str, pool: pa.Table, register: pa.Table, seed: int = 1)
         training.estimate_u_using_random_sampling(max_pairs=float(u_pairs), seed=seed)
         for rule in EM_BLOCKING_RULES:
             try:
-                training.estimate_parameters_using_expectation_maximisation(
-                    rule, max_pairs=EM_MAX_PAIRS
-                )
+                with _em_tolerates_unreached_levels():
+                    training.estimate_parameters_using_expectation_maximisation(
+                        rule, max_pairs=EM_MAX_PAIRS
+                    )
             except EMTrainingException as exc:
                 raise AccordError(
                     f"cannot train a linkage model for {register_name}: no pool member and "
