@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate(
         kind: Annotated[
-            str, typer.Argument(help="Which file it is: cases, register, events, actions or scores.")
+            str,
+            typer.Argument(help="Which file it is: cases, register, events, actions or scores."),
         ],
         file: Annotated[Path, typer.Argument(help="The file, .csv or .parquet.")],
     ) -> None:
