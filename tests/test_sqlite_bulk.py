@@ -131,3 +131,19 @@ def test_a_file_left_by_a_killed_process_is_swept(db_url: str) -> None:
         insert_arrow(conn, POOL, _entries(5))
     assert not left.exists()
     assert live.exists()
+
+
+def test_export_of_a_column_empty_at_first_and_text_later(db_url: str) -> None:
+    """ADBC infers a type from the rows it reads first: all of them must be read first."""
+    n = 5000
+    table = _entries(n)
+    late = [None] * 3000 + ["late run"] * (n - 3000)
+    table = table.set_column(table.schema.get_field_index("run_id"), "run_id", pa.array(late))
+    with db.connect(db_url) as conn:
+        insert_arrow(conn, POOL, table)
+        read = read_arrow(
+            conn,
+            "SELECT person_id, run_id FROM pool_entries ORDER BY person_id",
+            {"person_id": pa.string(), "run_id": pa.string()},
+        )
+    assert read.column("run_id").to_pylist() == late

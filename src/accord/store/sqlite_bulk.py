@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine, event
 STAGE_PREFIX = "accord_stage_"
 STAGE_FILE = ".accord-stage-"  # beside the database, private to its folder's owners
 EXPORT_SCHEMA = "accord_export"
+BATCH_ROWS = "adbc.sqlite.query.batch_rows"  # adbc_driver_sqlite.StatementOptions.BATCH_ROWS
 MAX_STAGED = 7  # of SQLite's 10 attachable databases, leaving room for others
 _counter = itertools.count()
 
@@ -142,6 +143,7 @@ def export(conn: Connection, sql: str) -> pa.Table:
         raw.execute(f"ATTACH DATABASE ':memory:' AS {EXPORT_SCHEMA}")
     raw.execute(f"DROP TABLE IF EXISTS {EXPORT_SCHEMA}.rows")
     raw.execute(f"CREATE TABLE {EXPORT_SCHEMA}.rows AS {sql}")
+    count = int(raw.execute(f"SELECT count(*) FROM {EXPORT_SCHEMA}.rows").fetchone()[0])
     try:
         image = raw.serialize(name=EXPORT_SCHEMA)
     finally:
@@ -154,6 +156,9 @@ def export(conn: Connection, sql: str) -> pa.Table:
         try:
             cur = reader.cursor()
             try:
+                # ADBC infers each column's type from its first batch: a column empty
+                # there and text later would fail, so the first batch is every row.
+                cur.adbc_statement.set_options(**{BATCH_ROWS: str(max(count, 1))})
                 cur.execute("SELECT * FROM rows")
                 result: pa.Table = cur.fetch_arrow_table()
             finally:
