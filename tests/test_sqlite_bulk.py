@@ -93,6 +93,7 @@ def test_export_sees_the_transactions_own_writes(db_url: str) -> None:
     assert read.column("run_id").to_pylist() == [None if i % 2 else "r1" for i in range(10)]
     assert set(read.column("as_of").to_pylist()) == {"2026-01-01"}
     assert empty.num_rows == 0 and empty.schema.field("n").type == pa.int64()
+    assert _stage_files(db_url) == []  # the serialised copy is gone once read
 
 
 def test_more_inserts_than_can_be_attached_fall_back_and_all_land(db_url: str) -> None:

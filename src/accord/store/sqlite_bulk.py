@@ -16,7 +16,8 @@ with SQLite's own means:
   detached when the connection goes back to the pool.
 * **Out** (:func:`export`): the caller's connection copies the query's rows into an
   attached in-memory database (so it sees its own uncommitted writes), serialises that
-  database, and ADBC reads it into Arrow.
+  database to a file beside the governance database, and ADBC reads it into Arrow; the
+  file is unlinked as soon as ADBC has it open.
 
 SQLite allows ten attached databases per connection; past :data:`MAX_STAGED` staged files
 in one transaction (they cannot be detached before it ends), :func:`stage` returns None
@@ -148,9 +149,16 @@ def export(conn: Connection, sql: str) -> pa.Table:
         image = raw.serialize(name=EXPORT_SCHEMA)
     finally:
         raw.execute(f"DROP TABLE {EXPORT_SCHEMA}.rows")
-    with tempfile.TemporaryDirectory(prefix="accord-export-") as tmp:
-        path = Path(tmp) / "rows.db"
-        path.write_bytes(image)
+    # The copy holds personal data: beside the database (under its folder's protection,
+    # swept like a staged file if this process is killed), and unlinked once open.
+    folder = _main_folder(raw)
+    if folder is not None:
+        _sweep(folder)
+    fd, name = tempfile.mkstemp(prefix=f"{STAGE_FILE}{os.getpid()}-", suffix=".db", dir=folder)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(image)
         del image
         reader = adbc.connect(str(path))
         try:
@@ -160,11 +168,14 @@ def export(conn: Connection, sql: str) -> pa.Table:
                 # there and text later would fail, so the first batch is every row.
                 cur.adbc_statement.set_options(**{BATCH_ROWS: str(max(count, 1))})
                 cur.execute("SELECT * FROM rows")
+                path.unlink()
                 result: pa.Table = cur.fetch_arrow_table()
             finally:
                 cur.close()
         finally:
             reader.close()
+    finally:
+        path.unlink(missing_ok=True)
     return result
 
 
