@@ -185,7 +185,7 @@ def create_app(database_url: str, secret: str | None = None) -> FastAPI:
         return pages.error_page(request, 400, str(exc), _maybe_principal(request))
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, Any]:
+    async def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
     return app

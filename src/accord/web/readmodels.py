@@ -84,11 +84,36 @@ def audit_read(
 # --- review ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """One row of the review queue (attributes, not a dict: templates read them cheaply)."""
+
+    item_id: str
+    kind: str
+    person_id: str
+    record_id: str | None
+    agreement_id: str | None
+    reason: str
+    status: str
+    approvals: int
+    approvals_needed: int
+    created_at: dt.datetime
+
+
 @dataclass(frozen=True)
 class QueuePage:
-    items: list[dict[str, Any]]
+    items: list[QueueItem]
     next_after: str | None
     open_by_kind: dict[str, int]
+
+
+# Each item's approvals so far, counted in the page's own query (one statement, not two).
+_APPROVALS = (
+    select(func.count())
+    .where(ReviewDecision.item_id == ReviewItem.item_id, ReviewDecision.decision == "approve")
+    .correlate(ReviewItem)
+    .scalar_subquery()
+)
 
 
 @functools.cache
@@ -102,6 +127,7 @@ def _queue_query(by_status: bool, by_kind: bool, paged: bool) -> Executable:
         ReviewItem.agreement_id,
         ReviewItem.reason,
         ReviewItem.status,
+        _APPROVALS,
         ReviewItem.approvals_needed,
         ReviewItem.created_at,
     )
@@ -124,19 +150,12 @@ def _queue_query(by_status: bool, by_kind: bool, paged: bool) -> Executable:
     )
 
 
-_APPROVALS = (
-    select(ReviewDecision.item_id, func.count())
-    .where(
-        ReviewDecision.item_id.in_(bindparam("ids", expanding=True)),
-        ReviewDecision.decision == "approve",
-    )
-    .group_by(ReviewDecision.item_id)
-)
 _OPEN_BY_KIND = (
     select(ReviewItem.kind, func.count())
     .where(ReviewItem.status == "open")
     .group_by(ReviewItem.kind)
 )
+_CURSOR = select(ReviewItem.created_at).where(ReviewItem.item_id == bindparam("after"))
 
 
 def review_queue(
@@ -158,28 +177,51 @@ def review_queue(
         params["kind"] = kind
     cursor = None
     if after is not None:
-        cursor = conn.execute(
-            select(ReviewItem.created_at).where(ReviewItem.item_id == after)
-        ).scalar_one_or_none()
+        cursor = conn.execute(_CURSOR, {"after": after}).scalar_one_or_none()
         if cursor is not None:
             params.update(cursor=cursor, after=after)
     query = _queue_query(status != "all", kind is not None, cursor is not None)
     rows = conn.execute(query, params).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    ids = [r.item_id for r in rows]
-    approvals: dict[str, int] = {}
-    if ids:
-        approvals = {item: int(n) for item, n in conn.execute(_APPROVALS, {"ids": ids})}
-        audit_read(conn, actor, "review_queue_read", [r.person_id for r in rows], ids, via)
-    items = []
-    for r in rows:
-        d = r._asdict()
-        d["created_at"] = aware(r.created_at)
-        d["approvals"] = approvals.get(r.item_id, 0)
-        items.append(d)
+    items = [
+        QueueItem(
+            item_id,
+            kind_,
+            person_id,
+            record_id,
+            agreement_id,
+            reason,
+            status_,
+            int(approvals or 0),
+            approvals_needed,
+            aware(created_at),  # type: ignore[arg-type]
+        )
+        for (
+            item_id,
+            kind_,
+            person_id,
+            record_id,
+            agreement_id,
+            reason,
+            status_,
+            approvals,
+            approvals_needed,
+            created_at,
+        ) in rows
+    ]
     counts = {k: int(n) for k, n in conn.execute(_OPEN_BY_KIND)}
-    return QueuePage(items, rows[-1].item_id if more else None, counts)
+    # The audit entry last: on SQLite the write lock is then held only for it and the commit.
+    if items:
+        audit_read(
+            conn,
+            actor,
+            "review_queue_read",
+            [i.person_id for i in items],
+            [i.item_id for i in items],
+            via,
+        )
+    return QueuePage(items, items[-1].item_id if more else None, counts)
 
 
 def review_item(

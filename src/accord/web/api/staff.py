@@ -114,7 +114,7 @@ def review_items(
             conn, principal.username, kind=kind, status=status, after=after, limit=limit, via="api"
         )
     return ReviewPage(
-        items=[ReviewItemOut.model_validate(i) for i in page.items],
+        items=[ReviewItemOut.model_validate(i, from_attributes=True) for i in page.items],
         next_after=page.next_after,
         open_by_kind=page.open_by_kind,
     )
