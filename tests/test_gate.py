@@ -142,7 +142,9 @@ def test_settled_candidates_are_never_decided_twice(con: duckdb.DuckDBPyConnecti
         "('dvla-1', 'rejected', 'R-rejected', 'rejected'), "
         "('dvla-1', 'approved', 'R-approved', 'approved')"
     )
-    con.execute("INSERT INTO approved VALUES ('dvla-1', 'approved', 'R-approved')")
+    con.execute(
+        "INSERT INTO approved VALUES ('dvla-1', 'approved', 'R-approved', 'reviewers:ann, bo')"
+    )
     got = decided(con)
     assert {k: v[0] for k, v in got.items()} == {
         "done": "settled",
@@ -151,6 +153,13 @@ def test_settled_candidates_are_never_decided_twice(con: duckdb.DuckDBPyConnecti
         "approved": "disclose",
     }
     assert got["approved"][1] == [gate.UNCERTAIN, gate.REVIEW_APPROVED]
+    approvers = dict(con.execute("SELECT person_id, approved_by FROM gate").fetchall())
+    assert approvers == {
+        "done": None,
+        "queued": None,
+        "rejected": None,
+        "approved": "reviewers:ann, bo",
+    }
 
 
 def test_an_uncorroborated_match_is_never_automatic(con: duckdb.DuckDBPyConnection) -> None:

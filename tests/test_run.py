@@ -248,6 +248,13 @@ def test_a_dispute_freezes_the_person_and_review_lifts_it(
             select(func.count()).select_from(Disclosure).where(Disclosure.person_id == person)
         )
     assert now == about + 1
+    with db.connect(db_url) as conn:
+        released = conn.execute(
+            select(Disclosure.decided_by).where(
+                Disclosure.person_id == person, Disclosure.record_id == match_item["record_id"]
+            )
+        ).scalar_one()
+    assert released == "reviewers:alice, bob"  # the run acted on their approval, not a rule
     assert main(["verify", *db_args]) == 0
 
 

@@ -94,7 +94,7 @@ def test_approvals_settle_and_release_exactly_what_they_were_about(
     # The record under "both" was approved and disclosed; its score is still undecided.
     con.execute("INSERT INTO settled VALUES ('both', 'p', 'R-p', 'approved'), "
                 "('both', 'p', 'R-p', 'disclosed')")  # fmt: skip
-    con.execute("INSERT INTO approved VALUES ('both', 'p', 'R-p')")
+    con.execute("INSERT INTO approved VALUES ('both', 'p', 'R-p', 'reviewers:c, d')")
     # The fraud score was approved; the care score's item was rejected.
     con.execute("INSERT INTO score_approved VALUES ('fraud', 'p', 'R-p', 'S-p', 'reviewers:a, b')")
     con.execute("INSERT INTO score_settled VALUES ('fraud', 'p', 'R-p', 'S-p', 'approved'), "
@@ -108,8 +108,9 @@ def test_approvals_settle_and_release_exactly_what_they_were_about(
     assert got[("care", "p")][0] == "settled"
     # A person approved the match under "both": its non-adverse score may go.
     assert got[("both", "p")] == ("disclose", [gate.UNCERTAIN, gate.REVIEW_APPROVED])
-    by = con.execute("SELECT approved_by FROM score_gate WHERE agreement_id = 'fraud'").fetchone()
-    assert by == ("reviewers:a, b",)
+    by = dict(con.execute("SELECT agreement_id, approved_by FROM score_gate").fetchall())
+    assert by["fraud"] == "reviewers:a, b"  # who approved the score
+    assert by["both"] == "reviewers:c, d"  # who approved the match it goes with
     # Once the fraud score is disclosed too, nothing is decided again.
     con.execute("INSERT INTO score_settled VALUES ('fraud', 'p', 'R-p', 'S-p', 'disclosed')")
     assert decided(con)[("fraud", "p")][0] == "settled"

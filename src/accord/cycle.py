@@ -184,13 +184,14 @@ def _governance_inputs(
             if score is None
         ],
     )
+    approved = [i for i in found if i[4] is None and i[5] == "approved"]
+    approvers = _approvers(conn, [i[0] for i in approved])
     _insert_rows(
         con,
         "approved",
         [
-            {"agreement_id": a, "person_id": p, "record_id": r}
-            for _, a, p, r, score, st in found
-            if score is None and st == "approved"
+            {"agreement_id": a, "person_id": p, "record_id": r, "decided_by": approvers[i]}
+            for i, a, p, r, _, _ in approved
         ],
     )
     _score_governance_inputs(
@@ -221,26 +222,30 @@ def _score_governance_inputs(
             for _, a, p, r, s, st in found
         ],
     )
-    approved = {i[0]: i for i in found if i[5] == "approved"}
-    reviewers: dict[str, list[str]] = {}
-    for chunk in chunks(sorted(approved)):
+    approved = [i for i in found if i[5] == "approved"]
+    approvers = _approvers(conn, [i[0] for i in approved])
+    _insert_rows(
+        con,
+        "score_approved",
+        [
+            {"agreement_id": a, "person_id": p, "record_id": r, "score_id": s,
+             "decided_by": approvers[i]}
+            for i, a, p, r, s, _ in approved
+        ],
+    )  # fmt: skip
+
+
+def _approvers(conn: Connection, item_ids: Sequence[str]) -> dict[str, str]:
+    """Per approved review item, the ``decided_by`` of what it lets go: its approvers."""
+    reviewers: dict[str, list[str]] = {i: [] for i in item_ids}
+    for chunk in chunks(sorted(reviewers)):
         for item_id, reviewer in conn.execute(
             select(ReviewDecision.item_id, ReviewDecision.reviewer)
             .where(ReviewDecision.item_id.in_(chunk), ReviewDecision.decision == "approve")
             .order_by(ReviewDecision.decided_at, ReviewDecision.id)
         ):
-            reviewers.setdefault(item_id, []).append(reviewer)
-    _insert_rows(
-        con,
-        "score_approved",
-        [
-            {
-                "agreement_id": a, "person_id": p, "record_id": r, "score_id": s,
-                "decided_by": REVIEWED + ", ".join(reviewers.get(i, [])),
-            }
-            for i, a, p, r, s, _ in approved.values()
-        ],
-    )  # fmt: skip
+            reviewers[item_id].append(reviewer)
+    return {i: REVIEWED + ", ".join(names) for i, names in reviewers.items()}
 
 
 def _score_inputs(
@@ -389,76 +394,53 @@ def _drafts(
     views = _fields_view(con, policy, purposes, "disclosing")
     drafts: list[Draft] = []
     for purpose, view in views.items():
-        rows = con.execute(
-            f"""
-            SELECT g.agreement_id, g.agreement_version, g.recipient, g.record_id, g.person_id,
-                   g.match_probability, g.match_id, a.fields,
-                   to_json(i) AS identity
-            FROM gate g JOIN agreements a USING (agreement_id)
-            JOIN {view} i USING (person_id)
-            WHERE g.outcome = 'disclose' AND g.shares_records AND g.purpose = ?
-            ORDER BY g.agreement_id, g.person_id, g.record_id
-            """,
-            [purpose],
-        ).fetchall() if records else []  # fmt: skip
-        for (
-            agreement_id,
-            version,
-            recipient,
-            record_id,
-            person_id,
-            p,
-            match_id,
-            fields,
-            ident,
-        ) in rows:
-            values = json.loads(ident)
-            drafts.append(
-                Draft(
-                    agreement_id=agreement_id,
-                    agreement_version=int(version),
-                    recipient=recipient,
-                    record_id=record_id,
-                    person_id=person_id,
-                    match_probability=float(p),
-                    decided_by=decided_by or AUTOMATIC,
-                    fields={f: values.get(f) for f in fields if f not in scores.FIELDS},
-                    match_id=match_id,
-                )
-            )
+        if records:
+            drafts += _drafts_from(con, "gate", view, purpose, decided_by)
         if score_rows:
-            drafts += _score_drafts(con, view, purpose, decided_by)
+            drafts += _drafts_from(con, "score_gate", view, purpose, decided_by)
     return drafts
 
 
-def _score_drafts(
-    con: duckdb.DuckDBPyConnection, view: str, purpose: str, decided_by: str | None
+_SCORE_COLUMNS = "s.score_id, s.kind, s.value, s.role, s.explanation"
+
+
+def _drafts_from(
+    con: duckdb.DuckDBPyConnection, table: str, view: str, purpose: str, decided_by: str | None
 ) -> list[Draft]:
-    """Drafts of the scores to disclose for one purpose: agreed identity fields + the score."""
+    """Drafts of the ``disclose`` rows of ``gate`` or ``score_gate`` for one purpose.
+
+    Each carries the agreed identity fields; a score also carries itself and its
+    explanation.  ``decided_by`` is the caller's (the reviewers of an approval being
+    acted on now), else the approvers the gate found, else the automatic rule.
+    """
+    is_score = table == "score_gate"
     rows = con.execute(
         f"""
         SELECT s.agreement_id, s.agreement_version, s.recipient, s.record_id, s.person_id,
                s.match_probability, s.match_id, a.fields, to_json(i) AS identity,
-               s.score_id, s.kind, s.value, s.role, s.explanation, s.approved_by
-        FROM score_gate s JOIN agreements a USING (agreement_id)
+               s.approved_by, {_SCORE_COLUMNS if is_score else "NULL, NULL, NULL, NULL, NULL"}
+        FROM {table} s JOIN agreements a USING (agreement_id)
         JOIN {view} i USING (person_id)
         WHERE s.outcome = 'disclose' AND s.purpose = ?
-        ORDER BY s.agreement_id, s.person_id, s.record_id, s.score_id
+          {"" if is_score else "AND s.shares_records"}
+        ORDER BY s.agreement_id, s.person_id, s.record_id{", s.score_id" if is_score else ""}
         """,
         [purpose],
     ).fetchall()
     drafts = []
     for (
         agreement_id, version, recipient, record_id, person_id, p, match_id, fields, ident,
-        score_id, kind, value, role, explanation, approved_by,
+        approved_by, score_id, kind, value, role, explanation,
     ) in rows:  # fmt: skip
         values = json.loads(ident)
-        score = {
-            "score_kind": kind,
-            "score_value": float(value),
-            "score_role": role,
-            "score_explanation": json.loads(explanation),
-        }
+        score: dict[str, Any] = {}
+        if is_score:
+            score = {
+                "score_kind": kind,
+                "score_value": float(value),
+                "score_role": role,
+                "score_explanation": json.loads(explanation),
+            }
         drafts.append(
             Draft(
                 agreement_id=agreement_id,
@@ -468,11 +450,12 @@ def _score_drafts(
                 person_id=person_id,
                 match_probability=float(p),
                 decided_by=decided_by or approved_by or AUTOMATIC,
-                # Every score field goes, even one the agreement left out (the run refuses
-                # such an agreement): a score never travels without its explanation.
-                fields={f: values.get(f) for f in fields if f not in score} | score,
+                # A record never carries score fields; a score carries every one, even one
+                # the agreement left out (the run refuses such an agreement): a score never
+                # travels without its explanation.
+                fields={f: values.get(f) for f in fields if f not in scores.FIELDS} | score,
                 match_id=match_id,
-                score_id=score_id,
+                score_id=score_id or "",
             )
         )
     return drafts

@@ -17,8 +17,9 @@ ten people or ten million.  Its inputs are DuckDB tables the caller prepares:
 ``frozen``       person_id
 ``settled``      agreement_id, person_id, record_id, state: 'disclosed' or a review item's
                  status ('open', 'approved', 'rejected'), so a rerun decides nothing twice
-``approved``     agreement_id, person_id, record_id: review approvals that waive the
-                 reasons a person was asked to weigh (uncertain, ambiguous, long residence)
+``approved``     agreement_id, person_id, record_id, decided_by: review approvals that
+                 waive the reasons a person was asked to weigh (uncertain, ambiguous, long
+                 residence), and who approved (``gate.approved_by``, a disclosure's decided_by)
 ``score_agreements``  agreement_id, shares_records: the agreements that share derived
                  scores (F8), and whether they also share the matched record itself
                  (an agreement sharing only ``derived_score`` discloses scores alone)
@@ -159,7 +160,7 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                 CASE WHEN NOT coalesce(corroborated, true) THEN '{UNCORROBORATED}' END
               ], lambda x: x IS NOT NULL) AS review_reasons,
               s.state AS settled_state,
-              (ap.person_id IS NOT NULL) AS review_approved
+              (ap.person_id IS NOT NULL) AS review_approved, ap.decided_by AS approved_by
             FROM paired pr
             LEFT JOIN ({_settled("settled")}) s ON s.agreement_id = pr.agreement_id
                  AND s.person_id = pr.person_id AND s.record_id = pr.record_id
@@ -188,7 +189,8 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                  WHEN list_contains(review_reasons, '{LONG_RESIDENCE}') THEN '{LONG_RESIDENCE}'
                  WHEN len(review_reasons) > 0 THEN '{UNCERTAIN}'
                END AS review_kind,
-               settled_state, shares_records, shares_scores
+               settled_state, shares_records, shares_scores,
+               CASE WHEN review_approved THEN approved_by END AS approved_by
         FROM flagged
         """
     )
@@ -218,7 +220,8 @@ def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
                    list_filter(g.reasons, lambda x: x IN ({match_reasons})) AS review_reasons,
                    list_contains(g.reasons, '{REVIEW_APPROVED}') AS match_approved,
                    ss.state AS settled_state,
-                   (sa.score_id IS NOT NULL) AS score_approved, sa.decided_by AS approved_by
+                   (sa.score_id IS NOT NULL) AS score_approved,
+                   coalesce(sa.decided_by, g.approved_by) AS approved_by
             FROM gate g
             JOIN agreements a USING (agreement_id)
             JOIN score_candidates s ON s.agreement_id = g.agreement_id
@@ -286,7 +289,7 @@ def create_empty_inputs(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE settled (agreement_id VARCHAR, person_id VARCHAR,
             record_id VARCHAR, state VARCHAR);
         CREATE OR REPLACE TABLE approved (agreement_id VARCHAR, person_id VARCHAR,
-            record_id VARCHAR);
+            record_id VARCHAR, decided_by VARCHAR);
         CREATE OR REPLACE TABLE score_agreements (agreement_id VARCHAR, shares_records BOOLEAN);
         CREATE OR REPLACE TABLE score_candidates (agreement_id VARCHAR, score_id VARCHAR,
             person_id VARCHAR, kind VARCHAR, value DOUBLE, role VARCHAR, explanation VARCHAR,
