@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import hashlib
 import json
 import multiprocessing as mp
@@ -192,6 +193,36 @@ def append(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[i
     _lock(conn)
     start = tree_size(conn)
     frontier = _frontier(conn, start)
+    with _collector_paused():
+        return _append_at(conn, start, frontier, leaves)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector for a batch that creates no reference cycles.
+
+    A batch allocates a few container objects per leaf; with a large heap (a run holds
+    its rows) those bursts set off full collections that walk every live object: with
+    the collector on, unpacking 50,000 leaves took 0.10 s instead of 0.007 s and hashing
+    them 0.08 s instead of 0.045 s (docs/ledger.md).  Reference counting still frees
+    everything at once; the collector resumes after.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _append_at(
+    conn: Connection,
+    start: int,
+    frontier: merkle.CompactRange,
+    leaves: Sequence[tuple[str, str, bytes]],
+) -> list[int]:
     hashes = merkle.leaf_hashes(d for _, _, d in leaves)
     nodes = frontier.extend(hashes, emit_from=CACHE_LEVEL)
     sqlite = conn.dialect.name == "sqlite"

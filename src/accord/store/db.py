@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from accord.errors import AccordError, DatabaseUnavailable
-from accord.store import sqlite_bulk
+from accord.store import checkpoint, sqlite_bulk
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -34,6 +34,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    checkpoint.pragmas(cur)
     cur.close()
 
 
@@ -70,6 +71,8 @@ def engine_for(url: str) -> Engine:
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         sqlite_bulk.install(engine)
+        if parsed.database not in (None, "", ":memory:"):
+            checkpoint.install(engine, Path(parsed.database))
     return engine
 
 

@@ -340,7 +340,10 @@ class LedgerLeaf(Base):
 
     __tablename__ = "ledger_leaves"
 
-    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # On SQLite an INTEGER primary key is the table's rowid: one B-tree, not two (0005).
+    leaf_index: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
     kind: Mapped[str] = mapped_column(CODE)  # disclosure | recall
     ref_id: Mapped[str] = mapped_column(ID, index=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
