@@ -242,9 +242,30 @@ def _append_at(
         # the form SQLAlchemy's SQLite DATETIME writes.
         _executemany(conn, _LEAVES, _LEAF_COLUMNS, rows)
     else:
-        db.bulk_insert(conn, _LEAVES, _LEAF_COLUMNS, rows)
+        _copy_binary(conn, _LEAVES, _LEAF_COLUMNS, _LEAF_PG_TYPES, rows)
     db.bulk_insert(conn, _NODES, ("level", "index", "hash"), nodes)
     return list(range(start, start + len(leaves)))
+
+
+_LEAF_PG_TYPES = ("int8", "text", "text", "bytea", "bytea", "timestamptz")
+
+
+def _copy_binary(
+    conn: Connection, table: Table, columns: Sequence[str], types: Sequence[str], rows: list[Any]
+) -> None:
+    """PostgreSQL ``COPY ... (FORMAT BINARY)``: the leaves' bytes go as bytes, not as hex.
+
+    Text COPY spells each byte of ``content`` and ``leaf_hash`` as two hex digits, which the
+    server then parses back; binary COPY sends them as they are.
+    """
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)'
+    with dbapi.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[attr-defined]
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row(row)
 
 
 def _stage_leaves(
