@@ -61,13 +61,7 @@ def recall_people(
 
     ``event_of`` names, per person, the event that caused their recall (else ``event_id``).
     """
-    found: list[Any] = []
-    for chunk in chunks(sorted(set(person_ids))):
-        found += conn.execute(
-            select(Disclosure.disclosure_id, Disclosure.recipient, Disclosure.person_id).where(
-                Disclosure.person_id.in_(chunk), Disclosure.status == "active"
-            )
-        ).all()
+    found = _active(conn, Disclosure.person_id, person_ids)
     return _recall(conn, found, reason, actor, event_id, at, event_of)
 
 
@@ -83,14 +77,21 @@ def recall_disclosures(
     For a recall about one thing shared rather than about the person, such as a derived
     score past its retention limit.
     """
+    found = _active(conn, Disclosure.disclosure_id, disclosure_ids)
+    return _recall(conn, found, reason, actor, None, at, None)
+
+
+def _active(conn: Connection, column: Any, values: Sequence[str]) -> list[Any]:
+    """(disclosure_id, recipient, person_id) of the active disclosures whose ``column`` is
+    one of ``values``, read a chunk of values at a time."""
     found: list[Any] = []
-    for chunk in chunks(sorted(set(disclosure_ids))):
+    for chunk in chunks(sorted(set(values))):
         found += conn.execute(
             select(Disclosure.disclosure_id, Disclosure.recipient, Disclosure.person_id).where(
-                Disclosure.disclosure_id.in_(chunk), Disclosure.status == "active"
+                column.in_(chunk), Disclosure.status == "active"
             )
         ).all()
-    return _recall(conn, found, reason, actor, None, at, None)
+    return found
 
 
 def _recall(
