@@ -41,7 +41,16 @@ import pyarrow as pa
 from sqlalchemy import Connection, bindparam, delete, or_, text, update
 
 from accord import auditlog
-from accord.cases import IngestResult, ingest, insert_arrow, read_arrow, read_cases, to_arrow
+from accord.cases import (
+    Background,
+    IngestResult,
+    ingest,
+    insert_arrow,
+    insert_query,
+    load_cases,
+    read_arrow,
+    to_arrow,
+)
 from accord.config import settings
 from accord.formats.schema import CASES, DEFAULT_DATA_CATEGORY
 from accord.policy.compile import (
@@ -139,10 +148,11 @@ def derive_person_state(
     """Create the DuckDB table ``person_state``: one row per person, as of ``as_of``.
 
     ``cases`` names a relation with the cases columns of SPEC.md (as
-    :func:`accord.formats.load` gives them); ``events`` optionally one of applied events
-    (person_id, event_type, event_date).  Rows and events dated after ``as_of`` are
-    ignored, so a run can be replayed.  Also creates the view ``person_state_cases`` of
-    the rows used (the firewall reads it).
+    :func:`accord.formats.load` gives them), in which a case_id names one row (as in
+    ``case_decisions``); ``events`` optionally one of applied events (person_id,
+    event_type, event_date).  Rows and events dated after ``as_of`` are ignored, so a run
+    can be replayed.  Also creates the view ``person_state_cases`` of the rows used (the
+    firewall reads it).
 
     Columns: person_id; the identity fields family_name, given_names, date_of_birth,
     nationality, postcode - each the latest non-empty value across all rows, with
@@ -154,10 +164,13 @@ def derive_person_state(
     overturned_date (latest such events); counts decisions, adverse_decisions,
     departures_before_decision, dob_distinct, nationality_distinct.
 
-    "Latest" orders rows by decision_date, then case_id.  The query finds each role's
-    winning row by a text key (``YYYYMMDD`` || case_id) in one aggregation, keeps only
-    the winning rows, and reads the values off them in a second, small aggregation:
-    several times faster than one ``arg_max`` of a struct per field.
+    "Latest" orders rows by decision_date, then case_id.  DuckDB aggregates over many
+    text columns and sorts of whole rows are what cost here, so neither is done: one
+    aggregation over narrow columns finds each role's winning case_id (``arg_max`` over
+    the row's place in that order, a number), and one join reads the values off the
+    winning row - off the latest row for most people, whose roles all fall on it, and
+    off the few other winning rows only where a role falls elsewhere.  Distinct counts
+    are counted only for people whose values differ at all (min <> max).
     """
     day = as_of_sql(as_of)
     cols = ", ".join(c for c in CASES.column_names if c != "data_category")
@@ -175,58 +188,68 @@ def derive_person_state(
         "lv": f"{decision} AND leave IS NOT NULL",
         "dob": "date_of_birth IS NOT NULL",
         "nat": "nationality IS NOT NULL",
-        "pc": "postcode IS NOT NULL",
+        "pc": "has_postcode",
     }
-    keyed = f"SELECT *, strftime(decision_date, '%Y%m%d') || case_id AS k FROM {STATE_CASES}"
     adverse = ", ".join(f"'{d}'" for d in ADVERSE)
+    winners = ", ".join(
+        f"arg_max(case_id, k) FILTER (WHERE {cond}) AS c_{role}" for role, cond in roles.items()
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ps_keys AS
-        SELECT person_id,
-          {", ".join(f"max(k) FILTER (WHERE {cond}) AS k_{role}" for role, cond in roles.items())},
+        SELECT person_id, {winners},
           min(arrival_date) AS arrival_date,
+          max(decision_date) FILTER (WHERE {decision}) AS latest_decision_date,
           count(*) FILTER (WHERE {decision}) AS decisions,
           count(*) FILTER (WHERE decision IN ({adverse})) AS adverse_decisions,
-          count(DISTINCT date_of_birth) AS dob_distinct,
-          count(DISTINCT nationality) AS nationality_distinct
-        FROM ({keyed}) GROUP BY person_id
+          min(date_of_birth) AS dob_min, max(date_of_birth) AS dob_max,
+          min(nationality) AS nat_min, max(nationality) AS nat_max
+        FROM (SELECT person_id, case_id, decision, leave, date_of_birth, nationality,
+                     postcode IS NOT NULL AS has_postcode, arrival_date, decision_date,
+                     row_number() OVER (ORDER BY decision_date, case_id) AS k
+              FROM {STATE_CASES})
+        GROUP BY person_id
         """
     )
-    wins = " OR ".join(f"r.k = a.k_{role}" for role in roles)
-
-    def pick(role: str, column: str, alias: str) -> str:
-        return f"max(CASE WHEN k = k_{role} THEN {column} END) AS {alias}"
-
-    picks = [
-        pick(role, col, f"{field}{suffix}")
-        for field, role in (
+    sources = {  # column of person_state: (role, column of the role's winning row)
+        alias: (role, column)
+        for f, role in (
             ("family_name", "top"),
             ("given_names", "top"),
             ("date_of_birth", "dob"),
             ("nationality", "nat"),
             ("postcode", "pc"),
         )
-        for col, suffix in ((field, ""), ("case_id", "_case_id"), ("data_category", "_category"))
-    ]
-    picks += [
-        pick("latest", "decision", "latest_decision"),
-        pick("latest", "decision_date", "latest_decision_date"),
-        pick("latest", "case_id", "decision_case_id"),
-        pick("latest", "data_category", "decision_category"),
-        pick("latest", "refusal_reason", "refusal_reason"),
-        pick("latest", "appeal_status", "appeal_status"),
-        pick("lv", "leave", "leave"),
-        pick("lv", "leave_expiry", "leave_expiry"),
-    ]
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _ps_values AS
-        SELECT person_id, {", ".join(picks)}
-        FROM (SELECT r.*, a.* EXCLUDE (person_id)
-              FROM ({keyed}) r JOIN _ps_keys a USING (person_id) WHERE {wins})
-        GROUP BY person_id
-        """
+        for alias, column in (
+            (f, f),
+            (f"{f}_case_id", "case_id"),
+            (f"{f}_category", "data_category"),
+        )
+    } | {
+        "latest_decision": ("latest", "decision"),
+        "latest_decision_date": ("latest", "decision_date"),
+        "decision_case_id": ("latest", "case_id"),
+        "decision_category": ("latest", "data_category"),
+        "refusal_reason": ("latest", "refusal_reason"),
+        "appeal_status": ("latest", "appeal_status"),
+        "leave": ("lv", "leave"),
+        "leave_expiry": ("lv", "leave_expiry"),
+    }
+
+    def value(alias: str) -> str:
+        role, column = sources[alias]
+        if role == "top":
+            return f"t.{column} AS {alias}"
+        return (
+            f"CASE WHEN a.c_{role} = a.c_top THEN t.{column} "
+            f"WHEN a.c_{role} IS NOT NULL THEN o_{role}.{column} END AS {alias}"
+        )
+
+    others = [role for role in roles if role != "top"]
+    elsewhere = " UNION ALL ".join(
+        f"SELECT c_{role} FROM _ps_keys WHERE c_{role} <> c_top" for role in others
     )
+    joins = " ".join(f"LEFT JOIN _other o_{r} ON o_{r}.case_id = a.c_{r}" for r in others)
     if events:
         event_sql = f"""
             SELECT person_id,
@@ -242,41 +265,69 @@ def derive_person_state(
             CAST(NULL AS DATE) AS leave_granted_date, CAST(NULL AS DATE) AS overturned_date
             LIMIT 0"""
         event_departures = ""
+    identity = ", ".join(
+        value(alias) for f in IDENTITY_FIELDS for alias in (f, f"{f}_case_id", f"{f}_category")
+    )
+    latest = ", ".join(
+        value(alias)
+        for alias in (
+            "latest_decision",
+            "latest_decision_date",
+            "decision_case_id",
+            "decision_category",
+            "refusal_reason",
+            "appeal_status",
+            "leave",
+            "leave_expiry",
+        )
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {PERSON_STATE} AS
-        WITH _departures AS (
+        WITH _other AS (
+            SELECT * FROM {STATE_CASES} WHERE case_id IN ({elsewhere})
+        ),
+        _departures AS (
             SELECT person_id, departure_date AS d FROM {STATE_CASES}
             WHERE departure_date IS NOT NULL AND departure_date <= {day}
             {event_departures}
         ),
         _dep AS (
             SELECT d.person_id, max(d.d) AS departure_date,
-              count(*) FILTER (WHERE d.d < v.latest_decision_date) AS departures_before_decision
-            FROM _departures d JOIN _ps_values v USING (person_id)
+              count(*) FILTER (WHERE d.d < a.latest_decision_date) AS departures_before_decision
+            FROM _departures d JOIN _ps_keys a USING (person_id)
             GROUP BY d.person_id
         ),
+        _distinct AS (
+            SELECT person_id, count(DISTINCT date_of_birth) AS dob_distinct,
+                   count(DISTINCT nationality) AS nationality_distinct
+            FROM {STATE_CASES}
+            WHERE person_id IN (SELECT person_id FROM _ps_keys
+                                WHERE dob_min <> dob_max OR nat_min <> nat_max)
+            GROUP BY person_id
+        ),
         _ev AS ({event_sql})
-        SELECT v.person_id,
-          {", ".join(f"v.{f}, v.{f}_case_id, v.{f}_category" for f in IDENTITY_FIELDS)},
-          k.arrival_date,
-          v.latest_decision, v.latest_decision_date, v.decision_case_id, v.decision_category,
-          v.refusal_reason, v.appeal_status, v.leave, v.leave_expiry,
+        SELECT a.person_id, {identity},
+          a.arrival_date, {latest},
           dep.departure_date,
           ev.leave_granted_date,
           ev.overturned_date,
-          k.decisions,
-          k.adverse_decisions,
+          a.decisions,
+          a.adverse_decisions,
           coalesce(dep.departures_before_decision, 0) AS departures_before_decision,
-          k.dob_distinct,
-          k.nationality_distinct
-        FROM _ps_values v
-        JOIN _ps_keys k USING (person_id)
-        LEFT JOIN _ev ev USING (person_id)
-        LEFT JOIN _dep dep USING (person_id)
+          CASE WHEN a.dob_min IS NULL THEN 0 WHEN a.dob_min = a.dob_max THEN 1
+               ELSE x.dob_distinct END AS dob_distinct,
+          CASE WHEN a.nat_min IS NULL THEN 0 WHEN a.nat_min = a.nat_max THEN 1
+               ELSE x.nationality_distinct END AS nationality_distinct
+        FROM _ps_keys a
+        JOIN {STATE_CASES} t ON t.case_id = a.c_top
+        {joins}
+        LEFT JOIN _ev ev ON ev.person_id = a.person_id
+        LEFT JOIN _dep dep ON dep.person_id = a.person_id
+        LEFT JOIN _distinct x ON x.person_id = a.person_id
         """
     )
-    con.execute("DROP TABLE _ps_keys; DROP TABLE _ps_values")
+    con.execute("DROP TABLE _ps_keys")
 
 
 # --- reading state from the governance database ------------------------------------------
@@ -288,28 +339,44 @@ def _load_inputs(
     cases: pa.Table | None,
     run_id: str | None,
     source: str,
+    background: Background | None = None,
 ) -> IngestResult | None:
-    """Fill DuckDB with the case history (ingesting ``cases`` first), events, prior state."""
-    held = read_cases(conn)
-    con.register("held_cases", held)
+    """Fill DuckDB with the case history (ingesting ``cases`` first), events, prior state.
+
+    The small tables are read before the case history: on SQLite each read serialises
+    a scratch database that keeps the size of the largest read before it.  With
+    ``background``, the new case rows are written there.
+    """
+    _load_state(conn, con)
+    load_cases(conn, con, "held_cases")
     result = None
     spec = ", ".join(CASES.column_names)
+    every = f"SELECT {spec} FROM held_cases WHERE destroyed = 0"
     if cases is not None:
-        result, inserted = ingest(conn, con, cases, "held_cases", run_id, source)
-        con.execute(
-            f"CREATE OR REPLACE TABLE all_cases AS "
-            f"SELECT {spec} FROM held_cases WHERE destroyed = 0 "
-            f"UNION ALL SELECT {spec} FROM {inserted}"
-        )
-    else:
-        con.execute(
-            f"CREATE OR REPLACE TABLE all_cases AS SELECT {spec} FROM held_cases "
-            "WHERE destroyed = 0"
-        )
-    con.unregister("held_cases")
-    events = read_arrow(
+        result, inserted = ingest(conn, con, cases, "held_cases", run_id, source, background)
+        every += f" UNION ALL SELECT {spec} FROM {inserted}"
+    # A view: derive_person_state reads it a few times, which costs less than a copy.
+    con.execute(f"CREATE OR REPLACE VIEW all_cases AS {every}")
+    return result
+
+
+def _read(
+    conn: Connection, table: str, columns: str, types: dict[str, pa.DataType], where: str = ""
+) -> pa.Table:
+    """:func:`read_arrow` of ``SELECT columns FROM table [WHERE where]``; on SQLite reading
+    no rows still costs a scratch database's size, so an empty result is not read."""
+    sql = f"SELECT {columns} FROM {table}" + (f" WHERE {where}" if where else "")
+    if conn.execute(text(f"SELECT 1 FROM ({sql}) AS r LIMIT 1")).first() is None:
+        return pa.table({c: pa.array([], t) for c, t in types.items()})
+    return read_arrow(conn, sql, types)
+
+
+def _load_state(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
+    """Events applied, the pool as it stands and the review items admission depends on."""
+    events = _read(
         conn,
-        "SELECT person_id, event_type, CAST(event_date AS TEXT) FROM events",
+        "events",
+        "person_id, event_type, CAST(event_date AS TEXT)",
         {"person_id": pa.string(), "event_type": pa.string(), "event_date": pa.string()},
     )
     con.register("_events", events)
@@ -318,9 +385,10 @@ def _load_inputs(
         "CAST(event_date AS DATE) AS event_date FROM _events"
     )
     con.unregister("_events")
-    pool = read_arrow(
+    pool = _read(
         conn,
-        "SELECT person_id, status, CAST(reasons AS TEXT) FROM pool_entries",
+        "pool_entries",
+        "person_id, status, CAST(reasons AS TEXT)",
         {"person_id": pa.string(), "status": pa.string(), "reasons": pa.string()},
     )
     con.register("_pool", pool)
@@ -329,16 +397,17 @@ def _load_inputs(
         "CAST(CAST(reasons AS JSON) AS VARCHAR[]) AS reasons FROM _pool"
     )
     con.unregister("_pool")
-    items = read_arrow(
+    items = _read(
         conn,
-        "SELECT item_id, kind, person_id, status FROM review_items WHERE kind IN "
-        f"('{MANUAL_CHECK_KIND}', {', '.join(repr(k) for k in CHALLENGE_KINDS)})",
+        "review_items",
+        "item_id, kind, person_id, status",
         {
             "item_id": pa.string(),
             "kind": pa.string(),
             "person_id": pa.string(),
             "status": pa.string(),
         },
+        f"kind IN ('{MANUAL_CHECK_KIND}', {', '.join(repr(k) for k in CHALLENGE_KINDS)})",
     )
     con.register("_items", items)
     con.execute(
@@ -355,12 +424,18 @@ def _load_inputs(
         """
     )
     con.unregister("_items")
-    return result
+
+
+def _derive(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    """``person_state`` from the cases and events :func:`_load_inputs` read."""
+    derive_person_state(con, "all_cases", as_of, "events_applied")
 
 
 def _decide(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: dt.date) -> None:
-    """Create ``pool_new``: every candidate's new status and reasons, and what changed."""
-    derive_person_state(con, "all_cases", as_of, "events_applied")
+    """Create ``pool_new``: every candidate's new status and reasons, and what changed.
+
+    Needs ``person_state`` (:func:`_derive`).
+    """
     evaluate_rules(con, policy, as_of)
     approved, rejected = MANUAL_CHECK_APPROVED, MANUAL_CHECK_REJECTED
     con.execute(
@@ -407,23 +482,20 @@ def _decide(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: dt.date) -> N
                 AS needs_item,
               manual_reasons
             FROM r
+        ),
+        n AS (
+            SELECT d.person_id, d.decided, d.needs_item, d.manual_reasons,
+              CASE WHEN d.decided <> '{STATUS_ADMITTED}'
+                    AND p.status IN ('{STATUS_ADMITTED}', '{STATUS_WITHDRAWN}')
+                   THEN '{STATUS_WITHDRAWN}' ELSE d.decided END AS status,
+              CASE WHEN d.reasons_text = '' THEN CAST([] AS VARCHAR[])
+                   ELSE string_split(d.reasons_text, ',') END AS reasons,
+              p.status AS previous_status, p.reasons AS previous_reasons
+            FROM decided d LEFT JOIN previous_pool p USING (person_id)
         )
-        SELECT d.person_id, d.decided, d.needs_item, d.manual_reasons,
-          CASE WHEN d.decided <> '{STATUS_ADMITTED}'
-                AND p.status IN ('{STATUS_ADMITTED}', '{STATUS_WITHDRAWN}')
-               THEN '{STATUS_WITHDRAWN}' ELSE d.decided END AS status,
-          CASE WHEN d.reasons_text = '' THEN CAST([] AS VARCHAR[])
-               ELSE string_split(d.reasons_text, ',') END AS reasons,
-          p.status AS previous_status, p.reasons AS previous_reasons
-        FROM decided d LEFT JOIN previous_pool p USING (person_id)
-        """
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TABLE pool_new AS
         SELECT *, previous_status IS NULL OR previous_status <> status
                   OR previous_reasons IS DISTINCT FROM reasons AS changed
-        FROM pool_new
+        FROM n
         """
     )
 
@@ -468,8 +540,8 @@ _PEOPLE_DATES = frozenset(
 )
 
 
-def _write_people(conn: Connection, con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
-    """Bring ``people`` up to date, rewriting only the people whose derived state changed."""
+def _people_new(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``people_new``: every person's row of ``people`` as derived now."""
     # A value from an ordinary casework record is named by its case id alone; any other
     # category is spelled out.  Most people's provenance is then a third of the bytes.
     prov = ", ".join(
@@ -486,16 +558,62 @@ def _write_people(conn: Connection, con: duckdb.DuckDBPyConnection, as_of: dt.da
         FROM {PERSON_STATE}
         """
     )
-    held = read_arrow(
+
+
+def _write_people(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    background: Background | None = None,
+) -> None:
+    """Bring ``people`` up to date from ``people_new``, rewriting only the people changed.
+
+    With ``background``, the writes are left to it (the reads are done here).
+    """
+    later = background or Background(threaded=False)
+    held_columns = (*_PEOPLE_COLUMNS, "derived_as_of")
+    as_text = ("provenance", "derived_as_of")
+    held = _read(
         conn,
-        "SELECT "
-        + ", ".join(
-            f"CAST({c} AS TEXT)" if c in _PEOPLE_DATES or c == "provenance" else c
-            for c in _PEOPLE_COLUMNS
-        )
-        + " FROM people",
-        dict.fromkeys(_PEOPLE_COLUMNS, pa.string()),
+        "people",
+        ", ".join(
+            f"CAST({c} AS TEXT)" if c in _PEOPLE_DATES or c in as_text else c for c in held_columns
+        ),
+        dict.fromkeys(held_columns, pa.string()),
     )
+    stale: list[str] = []
+    outdated = 0
+    if held.num_rows == 0:  # everyone is new: nothing to compare, nor to copy
+        con.execute(
+            "CREATE OR REPLACE VIEW people_changed AS SELECT *, false AS existed FROM people_new"
+        )
+    else:
+        outdated, stale = _compare_people(con, held, as_of)
+    later.submit(_delete, conn, Person.__table__, stale)
+    insert_query(
+        conn,
+        Person.__table__,  # type: ignore[arg-type]
+        con,
+        f"SELECT * EXCLUDE (existed), {as_of_sql(as_of)} AS derived_as_of FROM people_changed",
+        background=later,
+    )
+    if outdated:  # the UPDATE reads every row (a second for a million): only if needed
+        later.submit(
+            conn.execute,
+            update(Person)
+            .where(or_(Person.derived_as_of.is_(None), Person.derived_as_of != as_of))
+            .values(derived_as_of=as_of),
+        )
+
+
+def _compare_people(
+    con: duckdb.DuckDBPyConnection, held: pa.Table, as_of: dt.date
+) -> tuple[int, list[str]]:
+    """Create ``people_changed``: the rows of ``people_new`` not held as they are now.
+
+    Returns how many rows kept as they are were derived as of another date, and the
+    person_ids of the held rows to delete (changed, or no longer derived).
+    """
     con.register("_people_held", held)
     typed = ", ".join(
         f"CAST({c} AS DATE) AS {c}" if c in _PEOPLE_DATES else c for c in _PEOPLE_COLUMNS
@@ -512,25 +630,24 @@ def _write_people(conn: Connection, con: duckdb.DuckDBPyConnection, as_of: dt.da
         WHERE person_id NOT IN (SELECT person_id FROM people_new);
         """
     )
+    # Kept rows derived as of another date (compared as stored, as the UPDATE does).
+    outdated = con.execute(
+        f"""
+        SELECT count(*) FROM _people_held o
+        WHERE (o.derived_as_of IS NULL OR o.derived_as_of <> '{as_of.isoformat()}')
+          AND o.person_id IN (SELECT person_id FROM people_new)
+          AND o.person_id NOT IN (SELECT person_id FROM people_changed)
+        """
+    ).fetchall()[0][0]
     con.unregister("_people_held")
     stale = [
-        r[0]
+        str(r[0])
         for r in con.execute(
             "SELECT person_id FROM people_changed WHERE existed "
             "UNION ALL SELECT person_id FROM people_gone"
         ).fetchall()
     ]
-    _delete(conn, Person.__table__, stale)
-    changed = to_arrow(
-        con,
-        f"SELECT * EXCLUDE (existed), {as_of_sql(as_of)} AS derived_as_of FROM people_changed",
-    )
-    insert_arrow(conn, Person.__table__, changed)  # type: ignore[arg-type]
-    conn.execute(
-        update(Person)
-        .where(or_(Person.derived_as_of.is_(None), Person.derived_as_of != as_of))
-        .values(derived_as_of=as_of)
-    )
+    return int(outdated), stale
 
 
 def _write_pool(
@@ -539,34 +656,37 @@ def _write_pool(
     as_of: dt.date,
     run_id: str | None,
     only: str,
+    background: Background | None = None,
 ) -> None:
-    """Write the changed rows of ``pool_new`` that satisfy the SQL condition ``only``."""
+    """Write the changed rows of ``pool_new`` that satisfy the SQL condition ``only``.
+
+    With ``background``, the writes are left to it.
+    """
+    later = background or Background(threaded=False)
     now = _now().isoformat(sep=" ")
-    changed = to_arrow(
-        con,
-        f"""
+    rows = f"""
         SELECT person_id, status, to_json(reasons)::VARCHAR AS reasons,
                {as_of_sql(as_of)} AS as_of, CAST({_sql_str(run_id)} AS VARCHAR) AS run_id,
-               TIMESTAMP '{now}' AS updated_at, previous_status IS NOT NULL AS existed
-        FROM pool_new WHERE changed AND ({only}) ORDER BY person_id
-        """,
-    )
-    if changed.num_rows == 0:
-        return
+               TIMESTAMP '{now}' AS updated_at
+        FROM pool_new WHERE changed AND ({only})
+        """
     existed = [
-        p
-        for p, e in zip(
-            changed.column("person_id").to_pylist(),
-            changed.column("existed").to_pylist(),
-            strict=True,
-        )
-        if e
+        r[0]
+        for r in con.execute(
+            f"SELECT person_id FROM pool_new WHERE changed AND ({only}) "
+            "AND previous_status IS NOT NULL ORDER BY person_id"
+        ).fetchall()
     ]
-    _delete(conn, PoolEntry.__table__, existed)
-    entries = changed.drop_columns(["existed"])
-    insert_arrow(conn, PoolEntry.__table__, entries)  # type: ignore[arg-type]
-    history = entries.drop_columns(["updated_at"]).append_column("at", entries.column("updated_at"))
-    insert_arrow(conn, PoolHistory.__table__, history)  # type: ignore[arg-type]
+    later.submit(_delete, conn, PoolEntry.__table__, existed)
+    history = {c: c for c in ("person_id", "status", "reasons", "as_of", "run_id")}
+    insert_query(
+        conn,
+        PoolEntry.__table__,  # type: ignore[arg-type]
+        con,
+        rows,
+        copies=[(PoolHistory.__table__, history | {"at": "updated_at"})],  # type: ignore[list-item]
+        background=later,
+    )
 
 
 def _queue_manual_checks(
@@ -717,15 +837,26 @@ def admit_in(
     """
     result = AdmissionResult(run_id, as_of)
     clock = _Clock(result.timings)
-    result.cases = _load_inputs(conn, con, cases, run_id, source)
-    clock.lap("read and ingest cases")
-    _decide(con, policy, as_of)
-    _count(con, result)
-    clock.lap("derive state and apply rules")
-    _write_people(conn, con, as_of)
-    clock.lap("write people")
-    _write_pool(conn, con, as_of, run_id, "TRUE")
-    clock.lap("write pool and history")
+    # On SQLite the rows are written by a thread of their own (C work on one core) while
+    # DuckDB goes on to what does not need them (see accord.cases.Background).
+    database = conn.engine.url.database
+    threaded = conn.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+    with Background(threaded) as background:
+        result.cases = _load_inputs(conn, con, cases, run_id, source, background)
+        clock.lap("read and check cases")
+        _derive(con, as_of)
+        _people_new(con)
+        clock.lap("derive person state")
+        background.wait()
+        clock.lap("finish writing new cases")
+        _write_people(conn, con, as_of, background)
+        clock.lap("compare people")
+        _decide(con, policy, as_of)
+        _count(con, result)
+        clock.lap("apply rules")
+        _write_pool(conn, con, as_of, run_id, "TRUE", background)
+        clock.lap("compare pool")
+    clock.lap("finish writing people and pool")
     result.manual_checks_queued = _queue_manual_checks(conn, con, policy, as_of, run_id, "TRUE")
     clock.lap("queue manual checks")
     result.withdrawn = _withdrawals(con, "TRUE")
@@ -763,6 +894,7 @@ def cleanse(
         con = duckdb.connect()
         try:
             _load_inputs(conn, con, None, None, "cases")
+            _derive(con, as_of)
             _decide(con, policy, as_of)
             _write_pool(conn, con, as_of, None, only)
             _queue_manual_checks(conn, con, policy, as_of, None, only)

@@ -10,13 +10,17 @@ between the governance database and DuckDB through Arrow: :func:`read_arrow` and
 :func:`insert_arrow` (values put in each backend's storage form in DuckDB, then ``COPY``
 on PostgreSQL).  On SQLite both go through :mod:`accord.store.sqlite_bulk`, which moves
 Arrow columns in C (ADBC) inside the caller's transaction; ``executemany`` is the
-fallback when it cannot.
+fallback when it cannot.  :func:`insert_query` writes a DuckDB query's rows without an
+Arrow table of them first, and :class:`Background` lets SQLite's C work on them run on
+one core while DuckDB works on the other.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,7 @@ DATE_COLUMNS = CASES.date_columns
 SQLITE_BULK_CACHE = -262144  # KiB: 256 MiB of page cache while bulk loading
 SQLITE_MAX_VARIABLES = 999  # the most conservative SQLite build's limit
 REQUIRED = tuple(c.name for c in CASES.columns if c.required)
+COMBINE_BYTES = 1 << 30  # a table this small is one chunk per column (text offsets are 32-bit)
 
 
 @dataclass(frozen=True)
@@ -87,10 +92,10 @@ def read_arrow(conn: Connection, sql: str, types: dict[str, pa.DataType]) -> pa.
     )
 
 
-def _storage_select(conn: Connection, table: Table, arrow: pa.Table) -> str:
+def _storage_select(conn: Connection, table: Table, names: Sequence[str]) -> str:
     postgres = conn.dialect.name == "postgresql"
     parts = []
-    for name in arrow.column_names:
+    for name in names:
         col = table.c[name]
         q = '"' + name + '"'
         if isinstance(col.type, DateTime):
@@ -142,7 +147,12 @@ def _insert_rows(cur: Any, name: str, cols: str, stored: pa.Table) -> None:
         )
 
 
-def insert_arrow(conn: Connection, table: Table, arrow: pa.Table) -> int:
+def insert_arrow(
+    conn: Connection,
+    table: Table,
+    arrow: pa.Table,
+    copies: Sequence[tuple[Table, Mapping[str, str]]] = (),
+) -> int:
     """Insert every row of ``arrow`` (columns named as in ``table``) into ``table``.
 
     Timestamps are UTC; JSON columns hold JSON text.  Rows read back exactly as rows
@@ -150,31 +160,80 @@ def insert_arrow(conn: Connection, table: Table, arrow: pa.Table) -> int:
     PostgreSQL gets one ``COPY`` of CSV that DuckDB wrote; SQLite one ``INSERT ...
     SELECT`` from a staged file (:func:`accord.store.sqlite_bulk.stage`), or multi-row
     ``INSERT`` statements when a transaction has staged all it may.
+
+    ``copies`` are further tables given the same rows, in the same order, each with a
+    map of its columns to columns of ``arrow`` (of the same storage): on SQLite they are
+    filled from the one staged file, so that the rows are converted and staged once.
     """
     if arrow.num_rows == 0:
         return 0
-    cols = ", ".join(f'"{c}"' for c in arrow.column_names)
-    dbapi = _dbapi(conn)
     con = duckdb.connect()
     try:
         con.register("arrow_in", arrow)
-        select = f"SELECT {_storage_select(conn, table, arrow)} FROM arrow_in"
-        key = [c.name for c in table.primary_key.columns if c.name in arrow.column_names]
-        if key:  # B-tree inserts in key order touch each page once
-            select += " ORDER BY " + ", ".join(f'"{c}"' for c in key)
-        if conn.dialect.name == "postgresql":
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "rows.csv"
-                con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER false)")
-                sql = f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv)'
-                with dbapi.cursor() as cur, cur.copy(sql) as cp, path.open("rb") as fh:
-                    while chunk := fh.read(1 << 20):
-                        cp.write(chunk)
-            return int(arrow.num_rows)
-        stored = to_arrow(con, select)
+        return insert_query(conn, table, con, "SELECT * FROM arrow_in", copies)
     finally:
         con.close()
-    cur = dbapi.cursor()
+
+
+def insert_query(
+    conn: Connection,
+    table: Table,
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    copies: Sequence[tuple[Table, Mapping[str, str]]] = (),
+    background: Background | None = None,
+) -> int:
+    """Insert the rows of the DuckDB query ``sql`` on ``con``, as :func:`insert_arrow` does.
+
+    The rows go from the query to their stored form in one step, not through an Arrow
+    table of their own first.  Returns the number of rows inserted.  With
+    ``background``, the rows are put in their stored form here and written to SQLite
+    there (C work, which leaves ``con`` free); PostgreSQL's are written here.
+    """
+    names = con.sql(sql).columns
+    for other, columns in copies:
+        for target, column in columns.items():
+            if _storage_kind(other.c[target]) != _storage_kind(table.c[column]):
+                raise ValueError(f"{other.name}.{target} is not stored as {table.name}.{column}")
+    cols = ", ".join(f'"{c}"' for c in names)
+    key = [c.name for c in table.primary_key.columns if c.name in names]
+    order = (" ORDER BY " + ", ".join(f'"{c}"' for c in key)) if key else ""
+    # B-tree inserts in key order touch each page once
+    select = f"SELECT {_storage_select(conn, table, names)} FROM ({sql}){order}"
+    dbapi = _dbapi(conn)
+    if conn.dialect.name == "postgresql":
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "rows.csv"
+            count = con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER false)")
+            written = int(count.fetchall()[0][0])
+            if written:
+                _copy_in(dbapi, table.name, cols, path)
+            for other, columns in copies if written else ():
+                moved = ", ".join(f'"{c}"' for c in columns.values())
+                con.execute(
+                    f"COPY (SELECT {moved} FROM ({select})) TO '{path}' (FORMAT csv, HEADER false)"
+                ).fetchall()
+                _copy_in(dbapi, other.name, ", ".join(f'"{c}"' for c in columns), path)
+        return written
+    stored = to_arrow(con, select)
+    if stored.num_rows == 0:
+        return 0
+    if background is None:
+        _write_stored(conn, table, stored, copies)
+    else:
+        background.submit(_write_stored, conn, table, stored, copies)
+    return int(stored.num_rows)
+
+
+def _write_stored(
+    conn: Connection,
+    table: Table,
+    stored: pa.Table,
+    copies: Sequence[tuple[Table, Mapping[str, str]]],
+) -> None:
+    """Write rows in their stored form to SQLite, and their ``copies``."""
+    cols = ", ".join(f'"{c}"' for c in stored.column_names)
+    cur = _dbapi(conn).cursor()
     cache = cur.execute("PRAGMA cache_size").fetchone()[0]
     cur.execute(f"PRAGMA cache_size = {SQLITE_BULK_CACHE}")  # indexes stay in memory
     try:
@@ -183,10 +242,98 @@ def insert_arrow(conn: Connection, table: Table, arrow: pa.Table) -> int:
             cur.execute(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {staged}')
         else:
             _insert_rows(cur, table.name, cols, stored)
+        for other, columns in copies:
+            targets = ", ".join(f'"{c}"' for c in columns)
+            if staged is not None:
+                moved = ", ".join(f'"{c}"' for c in columns.values())
+                cur.execute(
+                    f'INSERT INTO "{other.name}" ({targets}) '
+                    f"SELECT {moved} FROM {staged} ORDER BY rowid"
+                )
+            else:
+                rows = stored.select(list(columns.values())).rename_columns(list(columns))
+                _insert_rows(cur, other.name, targets, rows)
     finally:
         cur.execute(f"PRAGMA cache_size = {int(cache)}")
         cur.close()
-    return int(arrow.num_rows)
+
+
+def _storage_kind(column: Any) -> str:
+    """How :func:`_storage_select` stores a column's values."""
+    for kind in (DateTime, Date, JSON):
+        if isinstance(column.type, kind):
+            return kind.__name__
+    return "as is"
+
+
+def _copy_in(dbapi: Any, name: str, cols: str, path: Path) -> None:
+    """``COPY`` a CSV file DuckDB wrote into a PostgreSQL table."""
+    sql = f'COPY "{name}" ({cols}) FROM STDIN WITH (FORMAT csv)'
+    with dbapi.cursor() as cur, cur.copy(sql) as cp, path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            cp.write(chunk)
+
+
+class Background:
+    """Writes on the governance connection in a worker thread while the caller works in DuckDB.
+
+    Taking a million case rows in is C work (SQLite, ADBC) on one core that needs nothing
+    from the DuckDB work after it, which keeps the other core busy; on two cores running
+    them side by side saves most of the shorter.  The writes run one at a time, in the
+    order given, and the caller must not use the connection until :meth:`wait` returns:
+    the ``with`` block waits for them all, and raises the first error one of them raised.
+    Unthreaded (``threaded=False``), each write runs when it is submitted.
+    """
+
+    def __init__(self, threaded: bool = True) -> None:
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-write")
+            if threaded
+            else None
+        )
+        self._pending: list[Future[Any]] = []
+        self._failed = False
+
+    def submit(self, write: Callable[..., Any], *args: Any) -> None:
+        """Run ``write(*args)`` after the writes submitted before it (at once, unthreaded).
+
+        Once one has failed, the ones after it are not run.
+        """
+        if self._pool is None:
+            write(*args)
+        else:
+            self._pending.append(self._pool.submit(self._run, write, *args))
+
+    def _run(self, write: Callable[..., Any], *args: Any) -> None:
+        if self._failed:
+            return
+        try:
+            write(*args)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def wait(self) -> None:
+        """Wait for every write submitted; raise the first error."""
+        pending, self._pending = self._pending, []
+        errors = [e for e in (f.exception() for f in pending) if e is not None]
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, kind: object, error: object, tb: object) -> None:
+        try:
+            if error is None:
+                self.wait()
+            else:  # the caller's error wins; the writes are rolled back with it
+                for f in self._pending:
+                    f.exception()
+                self._pending = []
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 # --- cases ---------------------------------------------------------------------------------
@@ -198,6 +345,16 @@ _CASE_TYPES: dict[str, pa.DataType] = {c: pa.string() for c in SPEC_COLUMNS} | {
 
 def read_cases(conn: Connection) -> pa.Table:
     """Every case decision held, typed, with ``destroyed`` (1 when destroyed under F9)."""
+    con = duckdb.connect()
+    try:
+        load_cases(conn, con, "held")
+        return to_arrow(con, "SELECT * FROM held")
+    finally:
+        con.close()
+
+
+def load_cases(conn: Connection, con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Create the DuckDB table ``name``: :func:`read_cases`, without an Arrow copy of it."""
     selects = [f"CAST({c} AS TEXT)" if c in DATE_COLUMNS else c for c in SPEC_COLUMNS]
     raw = read_arrow(
         conn,
@@ -205,13 +362,15 @@ def read_cases(conn: Connection) -> pa.Table:
         "CASE WHEN destroyed_at IS NULL THEN 0 ELSE 1 END FROM case_decisions",
         _CASE_TYPES,
     )
-    con = duckdb.connect()
+    con.register("_cases_raw", raw)
     try:
-        con.register("raw", raw)
         typed = [f"CAST({c} AS DATE) AS {c}" if c in DATE_COLUMNS else c for c in SPEC_COLUMNS]
-        return to_arrow(con, f"SELECT {', '.join(typed)}, destroyed FROM raw")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {name} AS "
+            f"SELECT {', '.join(typed)}, destroyed FROM _cases_raw"
+        )
     finally:
-        con.close()
+        con.unregister("_cases_raw")
 
 
 def normalise(con: duckdb.DuckDBPyConnection, relation: str, target: str, source: str) -> None:
@@ -264,15 +423,27 @@ def _conflicts(con: duckdb.DuckDBPyConnection, incoming: str, held: str, source:
         for c in SPEC_COLUMNS
         if c != "case_id"
     )
+    # Only rows held with other content, and case_ids given twice, can clash: finding
+    # those first (one anti-join, one count) spares comparing column by column the
+    # million rows a rerun gives again unchanged.
+    same = " AND ".join(f"h.{c} IS NOT DISTINCT FROM n.{c}" for c in SPEC_COLUMNS)
     rows = con.execute(
         f"""
-        WITH clash AS (
+        WITH differ AS (
+            SELECT * FROM {incoming} n
+            WHERE NOT EXISTS (SELECT 1 FROM {held} h WHERE {same})
+        ),
+        twice AS (
+            SELECT * FROM {incoming} WHERE case_id IN (
+                SELECT case_id FROM {incoming} GROUP BY case_id HAVING count(*) > 1)
+        ),
+        clash AS (
             SELECT n.{ROW} AS row, n.case_id, 'held' AS against,
                    CASE {cases} END AS col, CASE {olds} END AS old
-            FROM {incoming} n JOIN {held} h USING (case_id)
+            FROM differ n JOIN {held} h USING (case_id)
             UNION ALL
             SELECT n.{ROW}, n.case_id, 'row ' || h.{ROW}, CASE {cases} END, CASE {olds} END
-            FROM {incoming} n JOIN {incoming} h ON n.case_id = h.case_id AND h.{ROW} < n.{ROW}
+            FROM twice n JOIN twice h ON n.case_id = h.case_id AND h.{ROW} < n.{ROW}
         )
         SELECT row, case_id, against, col, old, count(*) OVER () FROM clash
         WHERE col IS NOT NULL ORDER BY row LIMIT {SHOWN}
@@ -298,6 +469,10 @@ def _conflicts(con: duckdb.DuckDBPyConnection, incoming: str, held: str, source:
     raise InputError(problems, int(rows[0][5]))
 
 
+def _sql_text(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
 def ingest(
     conn: Connection,
     con: duckdb.DuckDBPyConnection,
@@ -305,13 +480,17 @@ def ingest(
     held: str,
     run_id: str | None,
     source: str = "cases",
+    background: Background | None = None,
 ) -> tuple[IngestResult, str]:
     """Insert the new rows of ``cases`` into ``case_decisions``.
 
     ``held`` names a DuckDB relation of the case decisions already held (from
     :func:`read_cases`).  Returns the counts and the name of a DuckDB table of the rows
-    inserted (stored shape).  Nothing is written if any row conflicts.
+    inserted (stored shape).  Nothing is written if any row conflicts.  With
+    ``background``, the rows are written there, once the checks have passed.
     """
+    if cases.nbytes < COMBINE_BYTES:  # DuckDB reads many small chunks in order, slowly
+        cases = cases.combine_chunks()
     con.register("_cases_in", cases)
     try:
         normalise(con, "_cases_in", "_cases_norm", source)
@@ -328,12 +507,13 @@ def ingest(
         """
     )
     total = con.execute("SELECT count(*) FROM _cases_norm").fetchall()[0]
-    new = to_arrow(
+    inserted = insert_query(
+        conn,
+        CaseDecision.__table__,  # type: ignore[arg-type]
         con,
-        f"SELECT {', '.join(SPEC_COLUMNS)}, extra, CAST($run AS VARCHAR) AS loaded_by_run "
-        "FROM cases_inserted",
-        {"run": run_id},
+        f"SELECT {', '.join(SPEC_COLUMNS)}, extra, CAST({_sql_text(run_id)} AS VARCHAR) "
+        "AS loaded_by_run FROM cases_inserted",
+        background=background,
     )
-    inserted = insert_arrow(conn, CaseDecision.__table__, new)  # type: ignore[arg-type]
     con.execute("DROP TABLE _cases_norm")
     return IngestResult(inserted, int(total[0]) - inserted), "cases_inserted"
