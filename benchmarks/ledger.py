@@ -23,6 +23,7 @@ time the process itself used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import random
@@ -32,10 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from scratch import pg_scratch
 
 from accord.ledger import content, log, merkle, signing
 from accord.store import checkpoint, db
@@ -45,6 +47,8 @@ APPEND_TARGET = 100_000.0  # leaves per second
 PROOF_TARGET_MS = 5.0
 VERIFY_TARGET_S = 20.0
 BATCH = 50_000
+# Accord's own figures from this run, for the peer's lines to be compared with.
+MEASURED: dict[str, float] = {}
 PG_DEFAULT = os.environ.get(
     "ACCORD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -117,6 +121,7 @@ def bench_append(url: str, total: int, label: str) -> None:
         spent_cpu += c.cpu
         drained = f", including {c.wall:.2f} s waiting for the last checkpoint"
     rate = total / spent_wall
+    MEASURED.setdefault(f"append {label}", rate)
     print(
         f"append ({label}): {total:,} leaves (mean {sizes / total:.0f} bytes) in batches of "
         f"{BATCH:,}: {spent_wall:.2f} s{drained} = {rate:,.0f} leaves/s "
@@ -126,21 +131,6 @@ def bench_append(url: str, total: int, label: str) -> None:
     )
     with db.connect(url) as conn:
         assert log.tree_size(conn) == total
-
-
-def pg_scratch(admin_url: str) -> Generator[str, None, None]:
-    import psycopg
-
-    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://")
-    admin = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
-    name = f"accord_bench_{uuid.uuid4().hex[:8]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        db.engine_for(admin_url.rsplit("/", 1)[0] + "/" + name).dispose()
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 # --- proof at 10M ----------------------------------------------------------------------------
@@ -216,6 +206,7 @@ def bench_proof(folder: Path, leaves: int, samples: int) -> None:
     times.sort()
     p95 = times[int(0.95 * (len(times) - 1))]
     median = statistics.median(times)
+    MEASURED["proof ms"], MEASURED["proof leaves"] = median, leaves
     print(
         f"inclusion proof at {leaves:,} leaves ({samples} random leaves, each checked): "
         f"median {median:.2f} ms, p95 {p95:.2f} ms, max {times[-1]:.2f} ms "
@@ -301,8 +292,11 @@ def bench_peer(folder: Path, append_n: int, proof_leaves: int) -> None:
     with Clock() as c:
         tree.append_entries(entries)
     tree.close()
+    rate = append_n / c.wall
+    ours = MEASURED.get("append SQLite")
     print(
-        f"peer pymerkle SqliteTree.append_entries: {append_n / c.wall:,.0f} leaves/s (same leaves)"
+        f"peer pymerkle SqliteTree.append_entries: {rate:,.0f} leaves/s (same leaves)"
+        + (f"; Accord's SQLite append above is {ours / rate:.2f}x its rate" if ours else "")
     )
     path = folder / f"pymerkle-{proof_leaves}.db"
     tree = SqliteTree(str(path))
@@ -326,6 +320,12 @@ def bench_peer(folder: Path, append_n: int, proof_leaves: int) -> None:
         f"cold {cold.wall * 1000:,.0f} ms "
         f"(it caches subtrees in memory only), then median {statistics.median(warm):.2f} ms"
     )
+    if "proof ms" in MEASURED:
+        print(
+            f"  Accord's median proof above, at {MEASURED['proof ms']:.2f} ms, is "
+            f"{statistics.median(warm) / MEASURED['proof ms']:.0f}x faster than pymerkle's warm "
+            f"median, on {MEASURED['proof leaves']:,.0f} leaves against its {proof_leaves:,}"
+        )
 
 
 def main() -> None:
@@ -367,18 +367,14 @@ def append_all(args: argparse.Namespace, folder: Path) -> None:
     bench_append(f"sqlite:///{path}", args.append, "SQLite")
     if args.no_pg:
         return
-    try:
-        scratch = pg_scratch(args.pg)
-        url = next(scratch)
-    except Exception as exc:  # any failure to reach it means: no PostgreSQL figure
-        print(
-            f"append (PostgreSQL): not measured, {args.pg} unreachable: {str(exc).splitlines()[0]}"
-        )
-        return
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(pg_scratch(args.pg))
+        except Exception as exc:  # any failure to reach it means: no PostgreSQL figure
+            first = str(exc).splitlines()[0]
+            print(f"append (PostgreSQL): not measured, {args.pg} unreachable: {first}")
+            return
         bench_append(url, args.append, "PostgreSQL")
-    finally:
-        scratch.close()
 
 
 if __name__ == "__main__":

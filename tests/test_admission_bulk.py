@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from accord.admission import ADVERSE, derive_person_state
+from accord import cases
+from accord.admission import ADVERSE, admit, derive_person_state
 from accord.cases import Background, insert_arrow
 from accord.formats.schema import CASES, Kind
-from accord.store import db
-from accord.store.models import PoolEntry, PoolHistory
+from accord.store import db, sqlite_bulk
+from accord.store.models import CaseDecision, Person, PoolEntry, PoolHistory
 
 D = dt.date
 DEFAULT_CATEGORY = "immigration_casework"
@@ -215,3 +218,41 @@ def test_unthreaded_background_writes_at_once() -> None:
     with Background(threaded=False) as background:
         background.submit(done.append, 1)
         assert done == [1]
+
+
+@pytest.mark.parametrize("failing", ["people", "pool_history"])
+def test_a_write_failing_on_the_writer_thread_leaves_nothing_behind(
+    db_url: str, failing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written on the writer thread are in the admission's transaction: when one of
+    those writes fails, the admission fails, nothing it wrote stays, and neither do the
+    files its rows were staged in (personal data)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    real_copy, real_write = cases._copy_in, cases._write_stored
+
+    def copy_in(dbapi: Any, name: str, cols: str, path: Path) -> None:
+        if name == failing:
+            raise OSError(f"disk full writing {name}")
+        real_copy(dbapi, name, cols, path)
+
+    def write_stored(conn: Any, table: Any, stored: pa.Table, copies: Any) -> None:
+        if table.name == failing or any(other.name == failing for other, _ in copies):
+            raise OSError(f"disk full writing {failing}")
+        real_write(conn, table, stored, copies)
+
+    monkeypatch.setattr(cases, "_copy_in", copy_in)
+    monkeypatch.setattr(cases, "_write_stored", write_stored)
+    rows, _ = random_history(3)
+    types = {c.name: pa.date32() if c.kind is Kind.DATE else pa.string() for c in CASES.columns}
+    table = pa.Table.from_pylist(rows, schema=pa.schema(types))
+    table = table.add_column(0, "__row", pa.array(range(1, table.num_rows + 1), pa.int64()))
+    with pytest.raises(OSError, match="disk full"):
+        admit(db_url, dt.date(2021, 1, 1), "R1", cases=table)
+    with db.connect(db_url) as conn:
+        for model in (CaseDecision, Person, PoolEntry, PoolHistory):
+            assert conn.execute(select(func.count()).select_from(model)).scalar_one() == 0
+    assert list((tmp_path / "tmp").iterdir()) == []
+    if db_url.startswith("sqlite"):
+        folder = Path(db_url.removeprefix("sqlite:///")).parent
+        assert list(folder.glob(f"{sqlite_bulk.STAGE_FILE}*")) == []

@@ -837,10 +837,11 @@ def admit_in(
     """
     result = AdmissionResult(run_id, as_of)
     clock = _Clock(result.timings)
-    # On SQLite the rows are written by a thread of their own (C work on one core) while
-    # DuckDB goes on to what does not need them (see accord.cases.Background).
+    # The rows are written by a thread of their own (C work on one core: SQLite's, or
+    # the PostgreSQL server's) while DuckDB goes on to what does not need them (see
+    # accord.cases.Background).  An in-memory SQLite database stays on this thread.
     database = conn.engine.url.database
-    threaded = conn.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+    threaded = conn.dialect.name == "postgresql" or database not in (None, "", ":memory:")
     with Background(threaded) as background:
         result.cases = _load_inputs(conn, con, cases, run_id, source, background)
         clock.lap("read and check cases")

@@ -17,6 +17,7 @@ one core while DuckDB works on the other.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy import JSON, Connection, Date, DateTime, Table
 
 from accord.errors import InputError, Problem
@@ -80,6 +82,8 @@ def read_arrow(conn: Connection, sql: str, types: dict[str, pa.DataType]) -> pa.
     if conn.dialect.name == "sqlite" and sqlite_bulk.available():
         exported = sqlite_bulk.export(conn, sql)
         return pa.table({n: exported.column(i).cast(types[n]) for i, n in enumerate(names)})
+    if conn.dialect.name == "postgresql":
+        return _read_copy(_dbapi(conn), sql, types)
     cur = _dbapi(conn).cursor()
     try:
         cur.execute(sql)
@@ -90,6 +94,33 @@ def read_arrow(conn: Connection, sql: str, types: dict[str, pa.DataType]) -> pa.
     return pa.table(
         {n: pa.array(list(col), type=types[n]) for n, col in zip(names, columns, strict=True)}
     )
+
+
+def _read_copy(dbapi: Any, sql: str, types: dict[str, pa.DataType]) -> pa.Table:
+    """PostgreSQL: ``COPY (sql) TO STDOUT`` as CSV, in the caller's transaction, parsed
+    by Arrow's CSV reader (C, both cores) rather than a Python tuple per row.
+
+    In PostgreSQL's CSV a NULL is an empty field and an empty string a quoted one
+    (``""``), which is how the reader is told to tell them apart.
+    """
+    names = list(types)
+    buffer = io.BytesIO()
+    with dbapi.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as cp:
+        for chunk in cp:
+            buffer.write(chunk)
+    if buffer.tell() == 0:
+        return pa.table({n: pa.array([], t) for n, t in types.items()})
+    return pacsv.read_csv(
+        pa.BufferReader(pa.py_buffer(buffer.getbuffer())),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    ).select(names)
 
 
 def _storage_select(conn: Connection, table: Table, names: Sequence[str]) -> str:
@@ -202,19 +233,29 @@ def insert_query(
     select = f"SELECT {_storage_select(conn, table, names)} FROM ({sql}){order}"
     dbapi = _dbapi(conn)
     if conn.dialect.name == "postgresql":
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "rows.csv"
+        # DuckDB writes each table's rows as CSV here; COPY sends them, there when given
+        # a background (PostgreSQL's server parses and indexes them on the other core).
+        later = background or Background(threaded=False)
+        tmp = tempfile.TemporaryDirectory(prefix="accord-copy-")
+        try:
+            path = Path(tmp.name) / "rows.csv"
             count = con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER false)")
             written = int(count.fetchall()[0][0])
-            if written:
-                _copy_in(dbapi, table.name, cols, path)
-            for other, columns in copies if written else ():
+            if not written:
+                return 0
+            loads = [(table.name, cols, path)]
+            for n, (other, columns) in enumerate(copies):
                 moved = ", ".join(f'"{c}"' for c in columns.values())
+                copy = Path(tmp.name) / f"copy{n}.csv"
                 con.execute(
-                    f"COPY (SELECT {moved} FROM ({select})) TO '{path}' (FORMAT csv, HEADER false)"
+                    f"COPY (SELECT {moved} FROM ({select})) TO '{copy}' (FORMAT csv, HEADER false)"
                 ).fetchall()
-                _copy_in(dbapi, other.name, ", ".join(f'"{c}"' for c in columns), path)
-        return written
+                loads.append((other.name, ", ".join(f'"{c}"' for c in columns), copy))
+            for name, columns_sql, source in loads:
+                later.submit(_copy_in, dbapi, name, columns_sql, source)
+            return written
+        finally:  # the files hold personal data: gone once sent, or however it ends
+            later.after(tmp.cleanup)
     stored = to_arrow(con, select)
     if stored.num_rows == 0:
         return 0
@@ -277,9 +318,10 @@ def _copy_in(dbapi: Any, name: str, cols: str, path: Path) -> None:
 class Background:
     """Writes on the governance connection in a worker thread while the caller works in DuckDB.
 
-    Taking a million case rows in is C work (SQLite, ADBC) on one core that needs nothing
-    from the DuckDB work after it, which keeps the other core busy; on two cores running
-    them side by side saves most of the shorter.  The writes run one at a time, in the
+    Taking a million case rows in is C work (SQLite, ADBC; on PostgreSQL the server's
+    parsing and indexing of a ``COPY``) on one core that needs nothing from the DuckDB
+    work after it, which keeps the other core busy; on two cores running them side by
+    side saves most of the shorter.  The writes run one at a time, in the
     order given, and the caller must not use the connection until :meth:`wait` returns:
     the ``with`` block waits for them all, and raises the first error one of them raised.
     Unthreaded (``threaded=False``), each write runs when it is submitted.
@@ -293,6 +335,17 @@ class Background:
         )
         self._pending: list[Future[Any]] = []
         self._failed = False
+        self._after: list[Callable[[], object]] = []
+
+    def after(self, cleanup: Callable[[], object]) -> None:
+        """Run ``cleanup`` once the writes submitted so far have run, failed or been
+        skipped: when the ``with`` block ends, whatever ended it (at once, unthreaded,
+        where every write submitted has already run).
+        """
+        if self._pool is None:
+            cleanup()
+        else:
+            self._after.append(cleanup)
 
     def submit(self, write: Callable[..., Any], *args: Any) -> None:
         """Run ``write(*args)`` after the writes submitted before it (at once, unthreaded).
@@ -334,6 +387,9 @@ class Background:
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
+            cleanups, self._after = self._after, []
+            for cleanup in cleanups:
+                cleanup()
 
 
 # --- cases ---------------------------------------------------------------------------------
