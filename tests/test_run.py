@@ -158,10 +158,15 @@ def test_events_recall_exactly_the_overturned_and_remedies_track_reversals(
     listed = capsys.readouterr().out
     assert first not in listed and f"{len(revoked) - 1} outstanding" in listed
     with db.connect(db_url) as conn:
-        assert (
-            conn.scalar(select(Recall.remedy_status).where(Recall.disclosure_id == first))
-            == "remedied"
-        )
+        remedy = conn.execute(
+            select(Recall.remedy_status, Recall.remedied_at).where(
+                Recall.disclosure_id.in_(revoked)
+            )
+        ).all()
+    assert sorted((status, at and at.date()) for status, at in remedy) == [
+        *[("outstanding", None)] * (len(revoked) - 1),
+        ("remedied", dt.date(2026, 7, 5)),
+    ]
     assert main(["verify", "--database", db_url, "--key", str(key)]) == 0
 
 

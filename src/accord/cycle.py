@@ -614,11 +614,16 @@ def run_cycle(url: str, inputs: RunInputs, progress: Progress = _silent) -> dict
             withdrawn: list[str] = []
 
             def recall_withdrawn(c: Connection, people: list[tuple[str, str]]) -> int:
-                recalled = 0
+                # One recall per set of reasons, not per person: a cleansing run can
+                # withdraw thousands of people for a handful of reasons.
+                by_reasons: dict[str, list[str]] = {}
                 for person, reasons in people:
                     withdrawn.append(person)
-                    recalled += len(recall_people(c, [person], reasons, inputs.actor))
-                return recalled
+                    by_reasons.setdefault(reasons, []).append(person)
+                return sum(
+                    len(recall_people(c, ids, reasons, inputs.actor))
+                    for reasons, ids in sorted(by_reasons.items())
+                )
 
             result = admission.admit_in(
                 conn, con, inputs.as_of, run_id, cases, policy, inputs.actor,

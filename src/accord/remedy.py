@@ -250,11 +250,18 @@ def record_actions(
 
 
 def _refresh_remedies(conn: Connection, disclosure_ids: Sequence[str]) -> tuple[int, int]:
-    """Recompute the remedy state of recalls whose disclosures have new actions."""
+    """Recompute the remedy state of recalls whose disclosures have new actions.
+
+    A recall whose disclosure was last acted on adversely is outstanding; one whose
+    disclosure's last action reversed it is remedied on that day.  The changes are
+    written a chunk of recalls at a time, one ``UPDATE`` per state (and day), not one
+    per recall.
+    """
     if not disclosure_ids:
         return 0, 0
     last = _last_actions(conn, disclosure_ids)
-    outstanding = remedied = 0
+    outstanding: list[str] = []
+    remedied: dict[dt.date, list[str]] = {}
     for chunk in chunks(disclosure_ids):
         recalls = conn.execute(
             select(
@@ -266,23 +273,24 @@ def _refresh_remedies(conn: Connection, disclosure_ids: Sequence[str]) -> tuple[
                 continue
             action, day = last[did]
             if action in ADVERSE_ACTIONS and status != "outstanding":
-                conn.execute(
-                    update(Recall)
-                    .where(Recall.recall_id == rid)
-                    .values(remedy_status="outstanding", remedied_at=None)
-                )
-                outstanding += 1
+                outstanding.append(rid)
             elif action in REVERSAL_ACTIONS and status == "outstanding":
-                conn.execute(
-                    update(Recall)
-                    .where(Recall.recall_id == rid)
-                    .values(
-                        remedy_status="remedied",
-                        remedied_at=dt.datetime.combine(day, dt.time(), dt.UTC),
-                    )
-                )
-                remedied += 1
-    return outstanding, remedied
+                remedied.setdefault(day, []).append(rid)
+    for chunk in chunks(outstanding):
+        conn.execute(
+            update(Recall)
+            .where(Recall.recall_id.in_(chunk))
+            .values(remedy_status="outstanding", remedied_at=None)
+        )
+    for day, recall_ids in remedied.items():
+        at = dt.datetime.combine(day, dt.time(), dt.UTC)
+        for chunk in chunks(recall_ids):
+            conn.execute(
+                update(Recall)
+                .where(Recall.recall_id.in_(chunk))
+                .values(remedy_status="remedied", remedied_at=at)
+            )
+    return len(outstanding), sum(len(ids) for ids in remedied.values())
 
 
 def _last_actions(
