@@ -111,6 +111,49 @@ def test_a_rerun_discloses_nothing_twice(
     assert read_csv(tmp_path / "two" / "disclosures.csv") == []
 
 
+def test_a_later_run_recalls_what_it_disclosed_about_people_it_withdraws(
+    scenario: Path, db_url: str, key: Path, tmp_path: Path
+) -> None:
+    """New case decisions withdraw people a run disclosed about: the next run recalls
+    every disclosure about each of them, with their own reasons."""
+    init(db_url, key)
+    assert main(run_args(scenario, db_url, key, tmp_path / "one")) == 0
+    disclosed = sorted({d["person_id"] for d in read_csv(tmp_path / "one" / "disclosures.csv")})
+    granted, departed = disclosed[:2], disclosed[2:3]
+    with (scenario / "cases.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    latest = {r["person_id"]: r for r in rows}  # any row of theirs, to copy identity from
+    later = []
+    for n, person in enumerate(granted + departed):
+        row = dict(latest[person], case_id=f"LATER-{n}", decision_date="2026-06-29")
+        row.update(refusal_reason="", appeal_status="", leave_expiry="", departure_date="")
+        if person in granted:
+            row.update(decision="grant", leave="indefinite")
+        else:
+            row.update(decision="information", leave="", departure_date="2026-06-29")
+        later.append(row)
+    scenario_two = tmp_path / "scenario"
+    shutil.copytree(scenario, scenario_two)
+    with (scenario_two / "cases.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows + later)
+    assert main(run_args(scenario_two, db_url, key, tmp_path / "two")) == 0
+    with db.connect(db_url) as conn:
+        recalled = conn.execute(select(Recall.person_id, Recall.reason)).all()
+        still = conn.scalar(
+            select(func.count())
+            .select_from(Disclosure)
+            .where(Disclosure.person_id.in_(granted + departed), Disclosure.status == "active")
+        )
+    assert still == 0
+    assert {p for p, _ in recalled} == set(granted + departed)
+    reasons = {p: r for p, r in recalled}
+    assert all("current_leave" in reasons[p] for p in granted)
+    assert "departed" in reasons[departed[0]] and "current_leave" not in reasons[departed[0]]
+    assert main(["verify", "--database", db_url, "--key", str(key)]) == 0
+
+
 def test_events_recall_exactly_the_overturned_and_remedies_track_reversals(
     scenario: Path, db_url: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
