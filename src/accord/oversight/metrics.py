@@ -684,6 +684,23 @@ def _as_date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10])
 
 
+def _days_before(as_of: dt.date, day: Any) -> int:
+    """Whole days from a day a query returned (a date or its ISO text) to ``as_of``."""
+    on = _as_date(day)
+    assert on is not None
+    return (as_of - on).days
+
+
+def _count_by(
+    conn: Connection, group: ColumnElement[Any], status: ColumnElement[Any]
+) -> dict[str, dict[str, int]]:
+    """How many rows of a table have each ``status`` within each ``group``: {group: {status: n}}."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for key, state, n in conn.execute(select(group, status, func.count()).group_by(group, status)):
+        counts[key][state] = n
+    return counts
+
+
 def _pool(conn: Connection, sql: _SQL) -> PoolFigures:
     p = PoolEntry.__table__.c
     statuses = [
@@ -702,11 +719,7 @@ def _pool(conn: Connection, sql: _SQL) -> PoolFigures:
 
 def _review(conn: Connection, sql: _SQL, as_of: dt.date) -> ReviewFigures:
     r = ReviewItem.__table__.c
-    by_status: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for kind, status, n in conn.execute(
-        select(r.kind, r.status, func.count()).group_by(r.kind, r.status)
-    ):
-        by_status[kind][status] = n
+    by_status = _count_by(conn, r.kind, r.status)
     day = sql.utc_day(r.created_at).label("day")
     ages: dict[str, list[tuple[int, int]]] = defaultdict(list)
     four_eyes: dict[str, int] = defaultdict(int)
@@ -715,9 +728,7 @@ def _review(conn: Connection, sql: _SQL, as_of: dt.date) -> ReviewFigures:
         .where(r.status == "open")
         .group_by(r.kind, day)
     ):
-        created_day = _as_date(created)
-        assert created_day is not None
-        ages[kind].append((max((as_of - created_day).days, 0), n))
+        ages[kind].append((max(_days_before(as_of, created), 0), n))
         four_eyes[kind] += int(two)
     kinds = sorted(by_status, key=lambda k: (-by_status[k].get("open", 0), k))
     by_kind = [
@@ -743,11 +754,7 @@ def _review(conn: Connection, sql: _SQL, as_of: dt.date) -> ReviewFigures:
 
 def _remedies(conn: Connection, sql: _SQL, as_of: dt.date) -> RemedyFigures:
     c = Recall.__table__.c
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for recipient, status, n in conn.execute(
-        select(c.recipient, c.remedy_status, func.count()).group_by(c.recipient, c.remedy_status)
-    ):
-        counts[recipient][status] = n
+    counts = _count_by(conn, c.recipient, c.remedy_status)
     took = sql.days_between(c.remedied_at, c.recalled_at).label("took")
     remedy_days: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for recipient, days, n in conn.execute(
@@ -763,9 +770,7 @@ def _remedies(conn: Connection, sql: _SQL, as_of: dt.date) -> RemedyFigures:
         .where(c.remedy_status == "outstanding")
         .group_by(c.recipient, day)
     ):
-        recalled_day = _as_date(recalled)
-        assert recalled_day is not None
-        waiting[recipient].append(((as_of - recalled_day).days, n))
+        waiting[recipient].append((_days_before(as_of, recalled), n))
     by_recipient = [
         RecipientRemedies(
             recipient=rc,

@@ -46,6 +46,7 @@ from accord.rights.exemptions import active_exemptions, person_known
 from accord.store import db
 from accord.store.models import (
     AgreementVersion,
+    Base,
     CaseDecision,
     DerivedScore,
     DestructionLog,
@@ -465,6 +466,14 @@ class _Cutoff:
         return self.as_of is None or value <= self.as_of
 
 
+def _rows_about(conn: Connection, model: type[Base], person_id: str, *order_by: Any) -> list[Any]:
+    """Every row of ``model``'s table about one person, in ``order_by`` order."""
+    table = model.__table__
+    return list(
+        conn.execute(select(table).where(table.c.person_id == person_id).order_by(*order_by))
+    )
+
+
 def _withheld_record(row: Any, kind: str, ref: str, withheld_with: str | None = None) -> Withheld:
     return Withheld(
         item_kind=kind,
@@ -483,11 +492,7 @@ def _reviews(
 ) -> tuple[list[Any], dict[str, list[ReviewerDecision]]]:
     items = [
         r
-        for r in conn.execute(
-            select(ReviewItem.__table__)
-            .where(ReviewItem.person_id == person_id)
-            .order_by(ReviewItem.created_at, ReviewItem.item_id)
-        )
+        for r in _rows_about(conn, ReviewItem, person_id, ReviewItem.created_at, ReviewItem.item_id)
         if cut.before(r.created_at)
     ]
     decisions: dict[str, list[ReviewerDecision]] = {}
@@ -644,11 +649,9 @@ def build(
         return False
 
     # What is held: the derived identity, every case record, scores, destructions.
-    cases = conn.execute(
-        select(CaseDecision.__table__)
-        .where(CaseDecision.person_id == person_id)
-        .order_by(CaseDecision.decision_date, CaseDecision.case_id)
-    ).all()
+    cases = _rows_about(
+        conn, CaseDecision, person_id, CaseDecision.decision_date, CaseDecision.case_id
+    )
     categories = {c.case_id: c.data_category for c in cases}
     person = conn.execute(select(Person.__table__).where(Person.person_id == person_id)).first()
     identity: list[HeldValue] = []
@@ -704,10 +707,8 @@ def build(
             retain_until=s.retain_until, destroyed_at=_utc_or_none(s.destroyed_at),
             disclosed_in=score_disclosures.get(s.score_id, []),
         )
-        for s in conn.execute(
-            select(DerivedScore.__table__)
-            .where(DerivedScore.person_id == person_id)
-            .order_by(DerivedScore.computed_at, DerivedScore.score_id)
+        for s in _rows_about(
+            conn, DerivedScore, person_id, DerivedScore.computed_at, DerivedScore.score_id
         )
         if cut.on_or_before(s.computed_at) and not withhold("score", s.score_id)
     ]  # fmt: skip
@@ -716,22 +717,14 @@ def build(
             record_kind=d.record_kind, record_ref=d.record_ref, outcome=d.outcome,
             justification=d.justification, at=utc(d.at), actor=d.actor,
         )
-        for d in conn.execute(
-            select(DestructionLog.__table__)
-            .where(DestructionLog.person_id == person_id)
-            .order_by(DestructionLog.at, DestructionLog.id)
-        )
+        for d in _rows_about(conn, DestructionLog, person_id, DestructionLog.at, DestructionLog.id)
         if cut.before(d.at)
     ]  # fmt: skip
 
     # The pool: every change of status, and where the person stands at the cut-off.
     history_rows = [
         h
-        for h in conn.execute(
-            select(PoolHistory.__table__)
-            .where(PoolHistory.person_id == person_id)
-            .order_by(PoolHistory.at, PoolHistory.id)
-        )
+        for h in _rows_about(conn, PoolHistory, person_id, PoolHistory.at, PoolHistory.id)
         if cut.on_or_before(h.as_of)
     ]
     history = [
@@ -779,20 +772,14 @@ def build(
     # Disclosures, with agreement, match, decider and proof.
     disclosure_rows = [
         d
-        for d in conn.execute(
-            select(Disclosure.__table__)
-            .where(Disclosure.person_id == person_id)
-            .order_by(Disclosure.disclosed_at, Disclosure.disclosure_id)
+        for d in _rows_about(
+            conn, Disclosure, person_id, Disclosure.disclosed_at, Disclosure.disclosure_id
         )
         if cut.before(d.disclosed_at)
     ]
     recall_rows = [
         r
-        for r in conn.execute(
-            select(Recall.__table__)
-            .where(Recall.person_id == person_id)
-            .order_by(Recall.recalled_at, Recall.recall_id)
-        )
+        for r in _rows_about(conn, Recall, person_id, Recall.recalled_at, Recall.recall_id)
         if cut.before(r.recalled_at)
     ]
     recall_of = {r.disclosure_id: r for r in recall_rows}
@@ -922,11 +909,7 @@ def build(
             event_words=explain.words(explain.EVENT_TYPES, e.event_type),
             event_date=e.event_date, detail=e.detail, applied_at=utc(e.applied_at),
         )
-        for e in conn.execute(
-            select(Event.__table__)
-            .where(Event.person_id == person_id)
-            .order_by(Event.event_date, Event.event_id)
-        )
+        for e in _rows_about(conn, Event, person_id, Event.event_date, Event.event_id)
         if cut.on_or_before(e.event_date) and not withhold("event", e.event_id)
     ]  # fmt: skip
     reviews: list[ReviewShown] = []
@@ -951,11 +934,7 @@ def build(
             )
         )
     freezes: list[FreezeShown] = []
-    for fr in conn.execute(
-        select(Freeze.__table__)
-        .where(Freeze.person_id == person_id)
-        .order_by(Freeze.opened_at, Freeze.id)
-    ):
+    for fr in _rows_about(conn, Freeze, person_id, Freeze.opened_at, Freeze.id):
         if not cut.before(fr.opened_at) or withhold("freeze", str(fr.id)):
             continue
         lifted = cut.before(fr.lifted_at)
@@ -981,10 +960,8 @@ def build(
             purpose=f.purpose, purpose_words=explain.words(explain.PURPOSES, f.purpose),
             use=f.use, at=utc(f.at),
         )
-        for f in conn.execute(
-            select(FirewallRefusal.__table__)
-            .where(FirewallRefusal.person_id == person_id)
-            .order_by(FirewallRefusal.at, FirewallRefusal.id)
+        for f in _rows_about(
+            conn, FirewallRefusal, person_id, FirewallRefusal.at, FirewallRefusal.id
         )
         if cut.before(f.at)
     ]  # fmt: skip

@@ -150,6 +150,18 @@ def active_exemptions(conn: Connection, person_id: str) -> list[Any]:
     )
 
 
+def _in_force(conn: Connection, person_id: str, kind: str, ref: str) -> Any | None:
+    """The exemption row in force on one item of the person's, or None if it is not withheld."""
+    return conn.execute(
+        select(Exemption.__table__).where(
+            Exemption.person_id == person_id,
+            Exemption.item_kind == kind,
+            Exemption.item_ref == ref,
+            Exemption.lifted_at.is_(None),
+        )
+    ).first()
+
+
 def _required(value: str, option: str, why: str) -> str:
     value = value.strip()
     if not value:
@@ -174,14 +186,7 @@ def apply(
         _require_person(conn, person_id)
         if not item_belongs(conn, person_id, kind, ref):
             raise AccordError(f"person {person_id!r} has no {kind} {ref!r}")
-        clash = conn.execute(
-            select(Exemption.id).where(
-                Exemption.person_id == person_id,
-                Exemption.item_kind == kind,
-                Exemption.item_ref == ref,
-                Exemption.lifted_at.is_(None),
-            )
-        ).first()
+        clash = _in_force(conn, person_id, kind, ref)
         if clash is not None:
             raise AccordError(
                 f"{kind}:{ref} is already withheld (exemption {clash.id}); lift it first"
@@ -212,14 +217,7 @@ def lift(url: str, person_id: str, item: str, lifted_by: str, reason: str) -> Ex
     reason = _required(reason, "--reason", "say why it no longer applies")
     with db.connect(url) as conn:
         _require_person(conn, person_id)
-        row = conn.execute(
-            select(Exemption.__table__).where(
-                Exemption.person_id == person_id,
-                Exemption.item_kind == kind,
-                Exemption.item_ref == ref,
-                Exemption.lifted_at.is_(None),
-            )
-        ).first()
+        row = _in_force(conn, person_id, kind, ref)
         if row is None:
             raise AccordError(f"no exemption is in force on {kind}:{ref} for {person_id!r}")
         at = utcnow()
