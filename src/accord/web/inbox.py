@@ -20,11 +20,22 @@ from typing import Any, Generic, TypeVar
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, Integer, Select, Text, bindparam, cast, func, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+    update,
+)
 
 from accord import auditlog
 from accord.store.models import Disclosure, Recall, utcnow
-from accord.web.readmodels import audit_read
+from accord.web.readmodels import audit_read, aware
 
 CHUNK = 5_000
 MAX_PAGE = 1_000
@@ -57,12 +68,6 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: list[T]
     next_after: str | None
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 @functools.cache
@@ -109,18 +114,29 @@ def _batch_rows(
     if after is not None:
         params["after"] = after
     query = _batch_query(run_id is not None, unacknowledged, after is not None, as_text)
+    return _audited_page(conn, query, params, limit, actor, "disclosure_read", via)
+
+
+def _audited_page(
+    conn: Connection,
+    query: Executable,
+    params: dict[str, Any],
+    limit: int,
+    actor: str,
+    action: str,
+    via: str,
+) -> tuple[Sequence[Any], str | None]:
+    """One keyset page of ``query``'s rows, audited, and the cursor of the next page.
+
+    Each row's first column is the id the list is ordered and paged by and its last the
+    person it is about; the query reads ``limit + 1`` rows, the last only to tell whether
+    another page follows.
+    """
     rows = conn.execute(query, params).all()
     more = len(rows) > limit
     rows = rows[:limit]
     if rows:
-        audit_read(
-            conn,
-            actor,
-            "disclosure_read",
-            [r[6] for r in rows],
-            [r[0] for r in rows],
-            via,
-        )
+        audit_read(conn, actor, action, [r[-1] for r in rows], [r[0] for r in rows], via)
     return rows, rows[-1][0] if more else None
 
 
@@ -144,8 +160,8 @@ def batch(
             r.disclosure_id,
             r.agreement_id,
             r.run_id,
-            _aware(r.disclosed_at),  # type: ignore[arg-type]
-            _aware(r.acknowledged_at),
+            aware(r.disclosed_at),  # type: ignore[arg-type]
+            aware(r.acknowledged_at),
             r.fields,
         )
         for r in rows
@@ -181,7 +197,7 @@ def batch_json(
                 text[v] = encode_basestring(v)
         for v in (r[3], r[4]):
             if v not in text:
-                text[v] = f'"{_aware(v).isoformat()}"'  # type: ignore[union-attr]
+                text[v] = f'"{aware(v).isoformat()}"'  # type: ignore[union-attr]
     items = ",".join(
         f'{{"disclosure_id":{encode_basestring(r[0])},"agreement_id":{text[r[1]]},'
         f'"run_id":{text[r[2]]},"disclosed_at":{text[r[3]]},'
@@ -283,30 +299,20 @@ def recalls(
         query = query.where(Recall.acknowledged_at.is_(None))
     if after is not None:
         query = query.where(Recall.recall_id > after)
-    rows = conn.execute(query.order_by(Recall.recall_id).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if rows:
-        audit_read(
-            conn,
-            actor,
-            "recall_read",
-            [r.person_id for r in rows],
-            [r.recall_id for r in rows],
-            via,
-        )
+    query = query.order_by(Recall.recall_id).limit(limit + 1)
+    rows, next_after = _audited_page(conn, query, {}, limit, actor, "recall_read", via)
     items = [
         RecallItem(
             r.recall_id,
             r.disclosure_id,
-            _aware(r.recalled_at),  # type: ignore[arg-type]
+            aware(r.recalled_at),  # type: ignore[arg-type]
             r.remedy_status,
-            _aware(r.remedied_at),
-            _aware(r.acknowledged_at),
+            aware(r.remedied_at),
+            aware(r.acknowledged_at),
         )
         for r in rows
     ]
-    return Page(items, rows[-1].recall_id if more else None)
+    return Page(items, next_after)
 
 
 def counts(conn: Connection, recipient: str) -> dict[str, int]:

@@ -54,6 +54,41 @@ def _row(r: Any) -> dict[str, Any]:
     return out
 
 
+def _rows(conn: Connection, query: Executable) -> list[dict[str, Any]]:
+    return [_row(r) for r in conn.execute(query)]
+
+
+def _about(
+    conn: Connection,
+    model: Any,
+    person_id: str,
+    columns: Sequence[Any] = (),
+    order_by: Sequence[Any] = (),
+) -> list[dict[str, Any]]:
+    """One person's rows of ``model``'s table (``columns`` of them, else all), by ``order_by``."""
+    query = select(*columns or [model.__table__]).where(model.person_id == person_id)
+    return _rows(conn, query.order_by(*order_by))
+
+
+def _one_about(
+    conn: Connection, model: Any, person_id: str, *columns: Any
+) -> dict[str, Any] | None:
+    """A person's one row of ``model``'s table (their record, their pool entry), if any."""
+    query = select(*columns or [model.__table__]).where(model.person_id == person_id)
+    row = conn.execute(query).first()
+    return _row(row) if row is not None else None
+
+
+def _cases(conn: Connection, person_id: str) -> list[dict[str, Any]]:
+    """A person's case decisions, oldest first."""
+    return _about(
+        conn,
+        CaseDecision,
+        person_id,
+        order_by=[CaseDecision.decision_date, CaseDecision.case_id],
+    )
+
+
 def audit_read(
     conn: Connection,
     actor: str,
@@ -232,27 +267,19 @@ def review_item(
     item = conn.execute(select(ReviewItem.__table__).where(ReviewItem.item_id == item_id)).first()
     if item is None:
         return None
-    decisions = [
-        _row(d)
-        for d in conn.execute(
-            select(
-                ReviewDecision.reviewer,
-                ReviewDecision.decision,
-                ReviewDecision.reason,
-                ReviewDecision.decided_at,
-            )
-            .where(ReviewDecision.item_id == item_id)
-            .order_by(ReviewDecision.decided_at, ReviewDecision.id)
+    decisions = _rows(
+        conn,
+        select(
+            ReviewDecision.reviewer,
+            ReviewDecision.decision,
+            ReviewDecision.reason,
+            ReviewDecision.decided_at,
         )
-    ]
-    person = conn.execute(
-        select(Person.__table__).where(Person.person_id == item.person_id)
-    ).first()
-    cases = conn.execute(
-        select(CaseDecision.__table__)
-        .where(CaseDecision.person_id == item.person_id)
-        .order_by(CaseDecision.decision_date, CaseDecision.case_id)
-    ).all()
+        .where(ReviewDecision.item_id == item_id)
+        .order_by(ReviewDecision.decided_at, ReviewDecision.id),
+    )
+    person = _one_about(conn, Person, item.person_id)
+    cases = _cases(conn, item.person_id)
     match = None
     if item.match_id is not None:
         match = conn.execute(select(Match.__table__).where(Match.id == item.match_id)).first()
@@ -266,27 +293,23 @@ def review_item(
     others = []
     if match is not None:
         # Other candidates for the same register record: the namesakes an ambiguous match is about.
-        others = [
-            _row(m)
-            for m in conn.execute(
-                select(
-                    Match.person_id,
-                    Match.match_probability,
-                    Match.rank,
-                    Match.flags,
-                ).where(
-                    Match.run_id == match.run_id,
-                    Match.register == match.register,
-                    Match.record_id == match.record_id,
-                    Match.person_id != match.person_id,
-                )
-            )
-        ]
-    pool = conn.execute(
-        select(PoolEntry.status, PoolEntry.reasons, PoolEntry.as_of).where(
-            PoolEntry.person_id == item.person_id
+        others = _rows(
+            conn,
+            select(
+                Match.person_id,
+                Match.match_probability,
+                Match.rank,
+                Match.flags,
+            ).where(
+                Match.run_id == match.run_id,
+                Match.register == match.register,
+                Match.record_id == match.record_id,
+                Match.person_id != match.person_id,
+            ),
         )
-    ).first()
+    pool = _one_about(
+        conn, PoolEntry, item.person_id, PoolEntry.status, PoolEntry.reasons, PoolEntry.as_of
+    )
     auditlog.log(conn, actor, "review_item_read", item.person_id, item_id=item_id, via=via)
     approvals = sum(1 for d in decisions if d["decision"] == "approve")
     return {
@@ -295,12 +318,12 @@ def review_item(
         "approvals": approvals,
         "approvals_left": max(0, item.approvals_needed - approvals) if item.status == "open" else 0,
         "reviewers": [d["reviewer"] for d in decisions],
-        "person": _row(person) if person is not None else None,
-        "cases": [_row(c) for c in cases],
+        "person": person,
+        "cases": cases,
         "match": _row(match) if match is not None else None,
         "comparisons": comparisons(match.explanation if match is not None else []),
         "other_candidates": others,
-        "pool": _row(pool) if pool is not None else None,
+        "pool": pool,
     }
 
 
@@ -344,32 +367,23 @@ def comparisons(explanation: Sequence[Any]) -> list[dict[str, Any]]:
 
 def person(conn: Connection, person_id: str, actor: str, via: str = "web") -> dict[str, Any] | None:
     """Everything Accord holds and did about one person, for a caseworker."""
-    p = conn.execute(select(Person.__table__).where(Person.person_id == person_id)).first()
-    cases = conn.execute(
-        select(CaseDecision.__table__)
-        .where(CaseDecision.person_id == person_id)
-        .order_by(CaseDecision.decision_date, CaseDecision.case_id)
-    ).all()
+    p = _one_about(conn, Person, person_id)
+    cases = _cases(conn, person_id)
     if p is None and not cases:
         return None
-
-    def rows(query: Any) -> list[dict[str, Any]]:
-        return [_row(r) for r in conn.execute(query)]
-
     result = {
         "person_id": person_id,
-        "person": _row(p) if p is not None else None,
-        "cases": [_row(c) for c in cases],
-        "pool": next(
-            iter(rows(select(PoolEntry.__table__).where(PoolEntry.person_id == person_id))), None
+        "person": p,
+        "cases": cases,
+        "pool": _one_about(conn, PoolEntry, person_id),
+        "pool_history": _about(
+            conn, PoolHistory, person_id, order_by=[PoolHistory.at, PoolHistory.id]
         ),
-        "pool_history": rows(
-            select(PoolHistory.__table__)
-            .where(PoolHistory.person_id == person_id)
-            .order_by(PoolHistory.at, PoolHistory.id)
-        ),
-        "matches": rows(
-            select(
+        "matches": _about(
+            conn,
+            Match,
+            person_id,
+            [
                 Match.id,
                 Match.run_id,
                 Match.register,
@@ -377,12 +391,14 @@ def person(conn: Connection, person_id: str, actor: str, via: str = "web") -> di
                 Match.match_probability,
                 Match.rank,
                 Match.flags,
-            )
-            .where(Match.person_id == person_id)
-            .order_by(Match.id)
+            ],
+            [Match.id],
         ),
-        "review_items": rows(
-            select(
+        "review_items": _about(
+            conn,
+            ReviewItem,
+            person_id,
+            [
                 ReviewItem.item_id,
                 ReviewItem.kind,
                 ReviewItem.status,
@@ -390,12 +406,14 @@ def person(conn: Connection, person_id: str, actor: str, via: str = "web") -> di
                 ReviewItem.record_id,
                 ReviewItem.agreement_id,
                 ReviewItem.created_at,
-            )
-            .where(ReviewItem.person_id == person_id)
-            .order_by(ReviewItem.created_at, ReviewItem.item_id)
+            ],
+            [ReviewItem.created_at, ReviewItem.item_id],
         ),
-        "disclosures": rows(
-            select(
+        "disclosures": _about(
+            conn,
+            Disclosure,
+            person_id,
+            [
                 Disclosure.disclosure_id,
                 Disclosure.agreement_id,
                 Disclosure.recipient,
@@ -406,12 +424,14 @@ def person(conn: Connection, person_id: str, actor: str, via: str = "web") -> di
                 Disclosure.status,
                 Disclosure.acknowledged_at,
                 Disclosure.fields,
-            )
-            .where(Disclosure.person_id == person_id)
-            .order_by(Disclosure.disclosed_at, Disclosure.disclosure_id)
+            ],
+            [Disclosure.disclosed_at, Disclosure.disclosure_id],
         ),
-        "recalls": rows(
-            select(
+        "recalls": _about(
+            conn,
+            Recall,
+            person_id,
+            [
                 Recall.recall_id,
                 Recall.disclosure_id,
                 Recall.recipient,
@@ -420,11 +440,11 @@ def person(conn: Connection, person_id: str, actor: str, via: str = "web") -> di
                 Recall.remedy_status,
                 Recall.remedied_at,
                 Recall.acknowledged_at,
-            )
-            .where(Recall.person_id == person_id)
-            .order_by(Recall.recalled_at, Recall.recall_id)
+            ],
+            [Recall.recalled_at, Recall.recall_id],
         ),
-        "actions": rows(
+        "actions": _rows(
+            conn,
             select(
                 RecipientAction.disclosure_id,
                 RecipientAction.recipient,
@@ -433,19 +453,21 @@ def person(conn: Connection, person_id: str, actor: str, via: str = "web") -> di
             )
             .join(Disclosure, Disclosure.disclosure_id == RecipientAction.disclosure_id)
             .where(Disclosure.person_id == person_id)
-            .order_by(RecipientAction.action_date, RecipientAction.id)
+            .order_by(RecipientAction.action_date, RecipientAction.id),
         ),
-        "events": rows(
-            select(Event.event_id, Event.event_type, Event.event_date, Event.detail)
-            .where(Event.person_id == person_id)
-            .order_by(Event.event_date, Event.event_id)
+        "events": _about(
+            conn,
+            Event,
+            person_id,
+            [Event.event_id, Event.event_type, Event.event_date, Event.detail],
+            [Event.event_date, Event.event_id],
         ),
-        "freezes": rows(
-            select(
-                Freeze.reason, Freeze.event_id, Freeze.opened_at, Freeze.lifted_at, Freeze.lifted_by
-            )
-            .where(Freeze.person_id == person_id)
-            .order_by(Freeze.opened_at, Freeze.id)
+        "freezes": _about(
+            conn,
+            Freeze,
+            person_id,
+            [Freeze.reason, Freeze.event_id, Freeze.opened_at, Freeze.lifted_at, Freeze.lifted_by],
+            [Freeze.opened_at, Freeze.id],
         ),
     }
     auditlog.log(conn, actor, "person_read", person_id, via=via)

@@ -15,6 +15,8 @@ MAX_RECORDS = 10_000
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 TEXT_PATTERN = r"^[^\x00]*$"
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+# What a person writes in their own words: a reason, a dispute.
+Words = Annotated[str, Field(min_length=1, max_length=4000, pattern=TEXT_PATTERN)]
 
 
 class ErrorOut(BaseModel):
@@ -160,12 +162,7 @@ class DecisionIn(BaseModel):
     approve: bool = Field(
         description="true lets the adverse outcome go ahead; false protects the person"
     )
-    reason: str = Field(
-        min_length=1,
-        max_length=4000,
-        pattern=TEXT_PATTERN,
-        description="Why, in words for the person",
-    )
+    reason: Words = Field(description="Why, in words for the person")
 
 
 class DecisionOut(BaseModel):
@@ -178,12 +175,7 @@ class DecisionOut(BaseModel):
 
 class DisputeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    detail: str = Field(
-        min_length=1,
-        max_length=4000,
-        pattern=TEXT_PATTERN,
-        description="What is wrong, in your words",
-    )
+    detail: Words = Field(description="What is wrong, in your words")
 
 
 class DisputeOut(BaseModel):
@@ -194,7 +186,7 @@ class DisputeOut(BaseModel):
 
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=4000, pattern=TEXT_PATTERN)
+    reason: Words
     cohort: str | None = Field(default=None, min_length=1, max_length=64, pattern=ID_PATTERN)
 
 

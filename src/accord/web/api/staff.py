@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from accord import events, formats, identity, review
 from accord.config import settings
@@ -45,6 +46,18 @@ PolicyReader = Annotated[Principal, Depends(api_user("admin", "auditor"))]
 ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 PersonId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 AgreementId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+
+# A read model's audited read of one thing by its id: ``read(conn, id, actor, via)``.
+ReadOne = Callable[[Connection, str, str, str], dict[str, Any] | None]
+
+
+def _read_one(url: str, read: ReadOne, key: str, actor: str, what: str) -> dict[str, Any]:
+    """One thing by its id, read and audited in one transaction; 404 if there is none."""
+    with transaction(url) as conn:
+        detail = read(conn, key, actor, "api")
+    if detail is None:
+        raise HTTPException(404, f"no {what} {key!r}")
+    return detail
 
 
 @router.get("/whoami", response_model=WhoAmI, responses=errors(), tags=["identity"])
@@ -125,11 +138,7 @@ def review_items(
 )
 def review_item(item_id: ItemId, principal: Reviewer, ctx: Ctx) -> dict[str, Any]:
     """One item with everything a reviewer weighs: both records, the comparisons, the reasons."""
-    with transaction(ctx.url) as conn:
-        detail = readmodels.review_item(conn, item_id, principal.username, via="api")
-    if detail is None:
-        raise HTTPException(404, f"no review item {item_id!r}")
-    return detail
+    return _read_one(ctx.url, readmodels.review_item, item_id, principal.username, "review item")
 
 
 @router.post(
@@ -168,11 +177,7 @@ def decide(item_id: ItemId, body: DecisionIn, principal: Reviewer, ctx: Ctx) -> 
 )
 def person(person_id: PersonId, principal: Caseworker, ctx: Ctx) -> dict[str, Any]:
     """Everything held and done about one person (the read is written to the audit log)."""
-    with transaction(ctx.url) as conn:
-        detail = readmodels.person(conn, person_id, principal.username, via="api")
-    if detail is None:
-        raise HTTPException(404, f"no person {person_id!r}")
-    return detail
+    return _read_one(ctx.url, readmodels.person, person_id, principal.username, "person")
 
 
 @router.get(
@@ -200,6 +205,18 @@ def _known_agreement(url: str, agreement_id: str) -> None:
         raise HTTPException(404, f"no agreement {agreement_id!r}")
 
 
+def _change_pause(
+    url: str, agreement_id: str, cohort: str | None, change: Callable[[], int]
+) -> PauseOut:
+    """Pause or resume sharing under a known agreement (else 404); a conflict is a 409."""
+    _known_agreement(url, agreement_id)
+    try:
+        pause_id = change()
+    except AccordError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return PauseOut(agreement_id=agreement_id, cohort=cohort, pause_id=pause_id)
+
+
 @router.post(
     "/agreements/{agreement_id}/pause",
     response_model=PauseOut,
@@ -208,19 +225,19 @@ def _known_agreement(url: str, agreement_id: str) -> None:
 )
 def pause(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) -> PauseOut:
     """Pause sharing under an agreement, or for one cohort in it, from the next run on."""
-    _known_agreement(ctx.url, agreement_id)
-    try:
-        pause_id = pauses.pause(
+    return _change_pause(
+        ctx.url,
+        agreement_id,
+        body.cohort,
+        lambda: pauses.pause(
             ctx.url,
             agreement_id,
             body.cohort,
             body.reason,
             principal.username,
             policy=load_policy(settings().policy),
-        )
-    except AccordError as exc:
-        raise HTTPException(409, str(exc)) from None
-    return PauseOut(agreement_id=agreement_id, cohort=body.cohort, pause_id=pause_id)
+        ),
+    )
 
 
 @router.post(
@@ -231,11 +248,9 @@ def pause(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) 
 )
 def resume(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) -> PauseOut:
     """Lift a pause; held disclosures are decided again at the next run."""
-    _known_agreement(ctx.url, agreement_id)
-    try:
-        pause_id = pauses.resume(
-            ctx.url, agreement_id, body.cohort, body.reason, principal.username
-        )
-    except AccordError as exc:
-        raise HTTPException(409, str(exc)) from None
-    return PauseOut(agreement_id=agreement_id, cohort=body.cohort, pause_id=pause_id)
+    return _change_pause(
+        ctx.url,
+        agreement_id,
+        body.cohort,
+        lambda: pauses.resume(ctx.url, agreement_id, body.cohort, body.reason, principal.username),
+    )
