@@ -191,3 +191,39 @@ def test_an_open_dispute_keeps_a_record_until_it_is_resolved(db_url: str) -> Non
                     event_date=dt.date(2026, 2, 1)))  # fmt: skip
         s.commit()
     assert [i.action for i in plan(db_url, AS_OF)] == ["destroy"]
+
+
+def test_an_expired_score_is_kept_only_while_that_score_is_disclosed(db_url: str) -> None:
+    """A record shared about the person does not rest on their score: only an active
+    disclosure of the score itself keeps it past its limit; any disclosure about the
+    person still keeps their case records."""
+    from accord.store.models import Disclosure
+
+    def disclosure(n: int, person: str, score_id: str) -> Disclosure:
+        return Disclosure(
+            disclosure_id=f"D{n}", agreement_id="A", agreement_version=1, recipient="bank",
+            record_id=f"R{n}", person_id=person, match_probability=1.0, decided_by="rule:auto",
+            fields={}, score_id=score_id, disclosed_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+            ledger_index=n,
+        )  # fmt: skip
+
+    with db.session(db_url) as s:
+        for sid, person in (("S1", "P1"), ("S2", "P2")):
+            s.add(DerivedScore(score_id=sid, person_id=person, kind="risk", value=0.5,
+                               role="subject", explanation={}, computed_at=dt.date(2020, 1, 1),
+                               retain_until=dt.date(2021, 1, 1)))  # fmt: skip
+        s.add(disclosure(0, "P1", ""))  # a record about P1
+        s.add(disclosure(1, "P2", "S2"))  # P2's score itself
+        s.commit()
+    items = {i.record_ref: (i.action, i.justification) for i in plan(db_url, AS_OF)}
+    assert items == {
+        "S1": ("destroy", "past its retention limit (retain_until 2021-01-01)"),
+        "S2": ("refuse", "the person has an active disclosure that depends on it"),
+    }
+    with db.session(db_url) as s:
+        s.execute(update(Disclosure).where(Disclosure.score_id == "S2").values(status="recalled"))
+        s.commit()
+    assert [(i.record_ref, i.action) for i in plan(db_url, AS_OF)] == [
+        ("S1", "destroy"),
+        ("S2", "destroy"),
+    ]

@@ -13,7 +13,9 @@ decides, set-based in DuckDB over the governance tables, whether it may go:
   person's earliest recorded arrival, which shows them still here);
 * **refused, the person is not settled**: an open freeze, open review item, open dispute
   (latest dispute event is ``dispute_opened``), outstanding remedy, open exemption (a
-  subject access report depends on it) or active disclosure (a disclosure depends on it);
+  subject access report depends on it) or active disclosure (a disclosure depends on it:
+  for a case record, any active disclosure about the person; for a score, an active
+  disclosure of that score, since a record shared about the person does not rest on it);
 * otherwise **destroy**.
 
 :func:`apply` destroys only what the plan allows.  A destroyed case row keeps its key,
@@ -150,15 +152,19 @@ def _digest_sql(columns: tuple[str, ...]) -> str:
 
 _TEXT = pa.string()
 
-_HOLDS_SQL = """
-SELECT person_id, 'an open freeze' FROM freezes WHERE lifted_at IS NULL
-UNION SELECT person_id, 'an open review item' FROM review_items WHERE status = 'open'
-UNION SELECT person_id, 'an outstanding remedy' FROM recalls WHERE remedy_status = 'outstanding'
-UNION SELECT person_id, 'an active disclosure that depends on it'
-      FROM disclosures WHERE status = 'active'
-UNION SELECT person_id, 'an open exemption in a subject access report'
+DISCLOSED = "an active disclosure that depends on it"
+# What keeps a person's records: (person_id, reason, score_id).  A disclosure's score_id
+# is the score it shared ('' for a record): a case record is kept while anything about
+# the person is disclosed, a score only while that score is.
+_HOLDS_SQL = f"""
+SELECT person_id, 'an open freeze', '' FROM freezes WHERE lifted_at IS NULL
+UNION SELECT person_id, 'an open review item', '' FROM review_items WHERE status = 'open'
+UNION SELECT person_id, 'an outstanding remedy', '' FROM recalls
+      WHERE remedy_status = 'outstanding'
+UNION SELECT person_id, '{DISCLOSED}', score_id FROM disclosures WHERE status = 'active'
+UNION SELECT person_id, 'an open exemption in a subject access report', ''
       FROM exemptions WHERE lifted_at IS NULL
-UNION SELECT e.person_id, 'an open dispute' FROM events e
+UNION SELECT e.person_id, 'an open dispute', '' FROM events e
       WHERE e.event_type = 'dispute_opened' AND NOT EXISTS (
         SELECT 1 FROM events r WHERE r.person_id = e.person_id
           AND r.event_type = 'dispute_resolved'
@@ -195,7 +201,7 @@ def _load(
         f"'{as_of.isoformat()}'",
         dict.fromkeys(SCORE_COLUMNS, _TEXT),
     )
-    holds = read_arrow(conn, _HOLDS_SQL, {"person_id": _TEXT, "reason": _TEXT})
+    holds = read_arrow(conn, _HOLDS_SQL, {"person_id": _TEXT, "reason": _TEXT, "score_id": _TEXT})
     con.register("_cases", cases)
     con.register("_arrivals", arrivals)
     con.register("_scores", scores)
@@ -214,7 +220,13 @@ def _plan_sql(retention: RetentionPolicy, policy: Policy, as_of: dt.date) -> str
     return f"""
     WITH held AS (
         SELECT person_id, string_agg(reason, ', ' ORDER BY reason) AS reasons
-        FROM _holds GROUP BY person_id
+        FROM (SELECT DISTINCT person_id, reason FROM _holds) GROUP BY person_id
+    ),
+    score_held AS (
+        SELECT score_id, string_agg(reason, ', ' ORDER BY reason) AS reasons
+        FROM (SELECT DISTINCT s.score_id, h.reason FROM _scores s JOIN _holds h USING (person_id)
+              WHERE h.reason <> '{DISCLOSED}' OR h.score_id = s.score_id)
+        GROUP BY score_id
     ),
     first_records AS (
         SELECT person_id, arrival_date,
@@ -258,7 +270,7 @@ def _plan_sql(retention: RetentionPolicy, policy: Policy, as_of: dt.date) -> str
                {_digest_sql(SCORE_COLUMNS)} AS digest,
                CASE WHEN h.reasons IS NOT NULL THEN 'the person has ' || h.reasons END
                  AS refusal
-        FROM _scores s LEFT JOIN held h USING (person_id)
+        FROM _scores s LEFT JOIN score_held h USING (score_id)
     )
     SELECT record_kind, record_ref, person_id, due,
            CASE WHEN refusal IS NULL THEN 'destroy' ELSE 'refuse' END AS action,
