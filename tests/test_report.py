@@ -413,6 +413,7 @@ def test_activity_and_headline_match_plain_sql(state_url: str) -> None:
     }
     assert got == expected
     assert all(a.reviewed == a.disclosures - a.automatic for a in f.activity.by_agreement)
+    assert f.activity.scores == scalar(url, "SELECT count(*) FROM disclosures WHERE score_id <> ''")
     # months in UTC, from the rows themselves
     months = Counter(
         (str(d)[:7], a) for a, d in rows(url, "SELECT agreement_id, disclosed_at FROM disclosures")
@@ -977,3 +978,31 @@ def test_the_report_renders_offline_in_chromium(sqlite_template: Path, tmp_path:
         assert m["texts"] > 3, m["name"]  # axis labels and ticks are real text
     assert (tmp_path / "report.png").stat().st_size > 50_000
     assert narrow, "the report scrolls sideways on a narrow screen"
+
+
+def test_score_disclosures_are_counted_apart(db_url: str, tmp_path: Path) -> None:
+    """A derived score is a data category of its own (F8): the report says how many of the
+    disclosures under each agreement were scores."""
+    from accord.store.models import Disclosure
+
+    with db.session(db_url) as s:
+        for n, score_id in enumerate(("", "S1", "S2")):
+            s.add(
+                Disclosure(
+                    disclosure_id=f"D{n}", agreement_id="A", agreement_version=1,
+                    recipient="bank", record_id=f"R{n}", person_id="P1", match_probability=1.0,
+                    decided_by="reviewer:a, reviewer:b", fields={}, score_id=score_id,
+                    disclosed_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC), ledger_index=n,
+                )
+            )  # fmt: skip
+        s.commit()
+    f = metrics.collect(db_url, AS_OF)
+    assert (f.activity.disclosures, f.activity.scores) == (3, 2)
+    assert [(a.agreement_id, a.disclosures, a.scores) for a in f.activity.by_agreement] == [
+        ("A", 3, 2)
+    ]
+    out = tmp_path / "report.html"
+    assert main(["report", "--out", str(out), "--database", db_url,
+                 "--as-of", AS_OF.isoformat()]) == 0  # fmt: skip
+    table = out.read_text(encoding="utf-8").split('id="t-by-agreement"')[1].split("</table>")[0]
+    assert '<th class="n">scores</th>' in table

@@ -118,6 +118,7 @@ class AgreementActivity(Figure):
     recalled: int
     automatic: int  # decided by a rule, no person in the loop
     reviewed: int  # approved by reviewers
+    scores: int  # of the disclosures, derived scores (F8), always reviewed for enforcement
     first_disclosed: dt.date | None
     last_disclosed: dt.date | None
     adverse_actions: int
@@ -127,6 +128,7 @@ class AgreementActivity(Figure):
 
 class Activity(Figure):
     disclosures: int
+    scores: int  # of the disclosures, derived scores
     people: int  # distinct people disclosed about
     actions: int
     adverse_actions: int
@@ -136,7 +138,8 @@ class Activity(Figure):
     actions_by_month: list[MonthlyActions]
     source: str = (
         "Table disclosures: rows counted by agreement_id, recipient, status, decided_by "
-        "('rule:...' = automatic) and calendar month of disclosed_at (UTC). Table "
+        "('rule:...' = automatic), score_id (not empty = a derived score) and calendar month "
+        "of disclosed_at (UTC). Table "
         "recipient_actions joined to disclosures on disclosure_id: rows counted by "
         "agreement, recipient, action and month of action_date."
     )
@@ -608,6 +611,7 @@ def _activity(conn: Connection, sql: _SQL) -> Activity:
             _count_if(d.status == "active"),
             _count_if(d.status == "recalled"),
             _count_if(d.decided_by.like("rule:%")),
+            _count_if(d.score_id != ""),
             func.min(d.disclosed_at),
             func.max(d.disclosed_at),
         )
@@ -624,13 +628,14 @@ def _activity(conn: Connection, sql: _SQL) -> Activity:
             .order_by(amonth, d.agreement_id, d.recipient, a.action)
         )
     ]
-    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 7)
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 8)
     first: dict[tuple[str, str], dt.date] = {}
     last: dict[tuple[str, str], dt.date] = {}
-    for _, agreement, recipient, n, active, recalled, automatic, lo, hi in monthly:
+    for _, agreement, recipient, n, active, recalled, automatic, scores, lo, hi in monthly:
         key = (agreement, recipient)
         for i, v in enumerate((n, active, recalled, automatic)):
             totals[key][i] += int(v)
+        totals[key][7] += int(scores)
         lo_day, hi_day = _utc_day(lo), _utc_day(hi)
         first[key] = min(first.get(key, lo_day), lo_day)
         last[key] = max(last.get(key, hi_day), hi_day)
@@ -648,6 +653,7 @@ def _activity(conn: Connection, sql: _SQL) -> Activity:
             recalled=t[2],
             automatic=t[3],
             reviewed=t[0] - t[3],
+            scores=t[7],
             first_disclosed=first.get(key),
             last_disclosed=last.get(key),
             adverse_actions=t[4],
@@ -659,6 +665,7 @@ def _activity(conn: Connection, sql: _SQL) -> Activity:
     people = conn.execute(select(func.count(distinct(d.person_id)))).scalar_one()
     return Activity(
         disclosures=sum(x.disclosures for x in by_agreement),
+        scores=sum(x.scores for x in by_agreement),
         people=people,
         actions=sum(m.actions for m in actions_by_month),
         adverse_actions=sum(x.adverse_actions for x in by_agreement),
