@@ -7,13 +7,13 @@ import io
 import sys
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from accord import identity
 from accord.cli import main
 from accord.errors import AccordError
 from accord.store import db
-from accord.store.models import ApiToken, AuditLog, User
+from accord.store.models import ApiToken, AuditLog, LoginFailure, User
 
 
 def test_password_hashes_verify_and_are_salted() -> None:
@@ -195,3 +195,51 @@ def test_disabling_is_immediate_for_sessions_too(db_url: str) -> None:
         assert identity.principal_for_user(conn, "case1") is not None
         conn.execute(update(User).where(User.username == "case1").values(disabled=True))
         assert identity.principal_for_user(conn, "case1") is None
+
+
+def test_the_lock_doubles_after_the_free_failures_up_to_its_ceiling() -> None:
+    free = identity.FREE_FAILURES
+    assert [identity.lock_after(n) for n in range(1, free + 1)] == [None] * free
+    locks = [identity.lock_after(n) for n in range(free + 1, free + 8)]
+    first = identity.LOCK_FIRST
+    assert locks[:5] == [first, first * 2, first * 4, first * 8, first * 16]
+    assert locks[5] == locks[6] == identity.LOCK_MAX
+    assert identity.lock_after(10**6) == identity.LOCK_MAX
+
+
+def test_repeated_failures_lock_a_username_even_against_the_right_password(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    identity.add_user(db_url, "rev1", "reviewer", password="a good long password")
+    t0 = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
+    for n in range(identity.FREE_FAILURES):
+        attempt = identity.sign_in(db_url, "rev1", "guess", t0 + dt.timedelta(seconds=n))
+        assert attempt.principal is None and attempt.locked_for is None
+    at = t0 + dt.timedelta(seconds=10)
+    assert identity.sign_in(db_url, "rev1", "guess", at).locked_for is None  # counted, locks
+    locked = identity.sign_in(db_url, "rev1", "a good long password", at + dt.timedelta(seconds=5))
+    assert locked.principal is None and locked.locked_for == identity.LOCK_FIRST - dt.timedelta(
+        seconds=5
+    )
+    # Once the lock has run out the right password works, and the count starts again.
+    later = at + identity.LOCK_FIRST
+    assert identity.sign_in(db_url, "rev1", "a good long password", later).principal is not None
+    with db.connect(db_url) as conn:
+        assert conn.scalar(select(func.count()).select_from(LoginFailure)) == 0
+    # A username nobody has is counted and locked the same way: a lock tells nothing.
+    for n in range(identity.FREE_FAILURES + 2):
+        ghost = identity.sign_in(db_url, "ghost", "guess", later + dt.timedelta(seconds=n))
+    assert ghost.locked_for is not None
+    # An administrator can lift a lock before it runs out; that is audited.
+    for n in range(identity.FREE_FAILURES + 1):
+        identity.sign_in(db_url, "rev1", "guess", later + dt.timedelta(seconds=n))
+    now = later + dt.timedelta(seconds=10)
+    assert identity.sign_in(db_url, "rev1", "a good long password", now).locked_for is not None
+    assert _run(["users", "unlock", "rev1", "--by", "adm1", "--database", db_url], monkeypatch) == 0
+    assert "sign-in open again" in capsys.readouterr().out
+    assert identity.sign_in(db_url, "rev1", "a good long password", now).principal is not None
+    assert _run(["users", "unlock", "rev1", "--database", db_url], monkeypatch) == 0
+    assert "no failed sign-ins on record" in capsys.readouterr().out
+    with db.connect(db_url) as conn:
+        actions = conn.scalars(select(AuditLog.action).where(AuditLog.actor == "adm1")).all()
+    assert list(actions) == ["user_unlocked"]

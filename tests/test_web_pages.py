@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_web_support import (  # noqa: F401
@@ -241,3 +243,23 @@ def test_security_headers_and_static_files(client: TestClient) -> None:
     for address in ("/review/RV%00x", "/api/v1/batches?after=%00", "/people/P%0A1"):
         refused = client.get(address)
         assert refused.status_code == 400 and "control character" in refused.text
+
+
+def test_repeated_failed_sign_ins_lock_the_username_for_a_while(
+    client: TestClient, web: WebState
+) -> None:
+    def attempt(password: str) -> Any:
+        return client.post(
+            "/login", data={"username": "rev2", "password": password, "nonce": _nonce(client)}
+        )
+
+    for _ in range(identity.FREE_FAILURES + 1):
+        assert attempt("not the password").status_code == 401
+    locked = attempt(PASSWORD)  # the right password, refused unchecked while locked
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["retry-after"]) <= identity.LOCK_FIRST.total_seconds()
+    assert "Too many failed sign-ins" in locked.text and "1 minute" in locked.text
+    assert SESSION_COOKIE not in locked.headers.get("set-cookie", "")
+    assert [e.action for e in audit_entries(web.url, "anonymous")][-1] == "login_locked"
+    assert identity.unlock(web.url, "rev2", actor="adm1")
+    assert attempt(PASSWORD).status_code == 303

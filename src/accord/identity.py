@@ -17,12 +17,13 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from accord import auditlog
 from accord.errors import AccordError
 from accord.store import db
-from accord.store.models import ApiToken, User, utcnow
+from accord.store.models import ApiToken, LoginFailure, User, utcnow
 
 ROLES = ("caseworker", "reviewer", "recipient", "auditor", "admin", "subject")
 ROLE_WORDS = {
@@ -361,6 +362,86 @@ def principal_for_token(
         if expires <= now:
             return None
     return _principal(row)
+
+
+# Sign-in throttling (NIST SP 800-63B 5.2.2, OWASP's authentication guidance): a few
+# failures are free, then each further consecutive failure locks the username for twice
+# as long as the one before, up to LOCK_MAX.  A lock refuses every sign-in under that
+# username until it ends, the right password too, without checking it; a success clears
+# the count.  Any username tried is counted, known or not, so a lock reveals nothing.
+FREE_FAILURES = 5
+LOCK_FIRST = dt.timedelta(seconds=30)
+LOCK_MAX = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What a sign-in attempt came to: the user, or how long the username is locked."""
+
+    principal: Principal | None
+    locked_for: dt.timedelta | None = None  # set when refused without checking
+
+
+def lock_after(failures: int) -> dt.timedelta | None:
+    """How long the ``failures``-th consecutive failure locks the username, if at all."""
+    if failures <= FREE_FAILURES:
+        return None
+    doublings = min(failures - FREE_FAILURES - 1, 30)
+    return min(LOCK_FIRST * (1 << doublings), LOCK_MAX)
+
+
+def sign_in(url: str, username: str, password: str, now: dt.datetime | None = None) -> SignIn:
+    """Check a password under the throttle: refused unchecked while the username is
+    locked; a failure is counted (and may lock it), a success clears the count."""
+    now = now or utcnow()
+    with db.connect(url) as conn:
+        until = conn.execute(
+            select(LoginFailure.locked_until).where(LoginFailure.username == username)
+        ).scalar()
+    if until is not None:
+        until = until if until.tzinfo is not None else until.replace(tzinfo=dt.UTC)
+        if until > now:
+            return SignIn(None, until - now)
+    principal = check_password(url, username, password)
+    with db.connect(url) as conn:
+        if principal is not None:
+            conn.execute(delete(LoginFailure).where(LoginFailure.username == username))
+        else:
+            _count_failure(conn, username, now)
+    return SignIn(principal)
+
+
+def _count_failure(conn: Connection, username: str, now: dt.datetime) -> None:
+    """One more consecutive failure under ``username``, in one statement (an upsert, so
+    that two workers counting at once both count)."""
+    table = LoginFailure.__table__
+    dialect = conn.dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table).values(username=username, failures=1, last_failed_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.username],
+        set_={"failures": table.c.failures + 1, "last_failed_at": now},
+    )
+    conn.execute(stmt)
+    failures = conn.execute(
+        select(LoginFailure.failures).where(LoginFailure.username == username)
+    ).scalar_one()
+    lock = lock_after(failures)
+    if lock is not None:
+        conn.execute(
+            update(LoginFailure)
+            .where(LoginFailure.username == username)
+            .values(locked_until=now + lock)
+        )
+
+
+def unlock(url: str, username: str, actor: str) -> bool:
+    """Clear a username's failed sign-ins and any lock; True if there were any."""
+    with db.connect(url) as conn:
+        gone = conn.execute(delete(LoginFailure).where(LoginFailure.username == username))
+        if gone.rowcount:
+            auditlog.log(conn, actor, "user_unlocked", username=username)
+    return bool(gone.rowcount)
 
 
 def check_password(url: str, username: str, password: str) -> Principal | None:

@@ -118,6 +118,21 @@ def users_revoke(
     out.print(f"{n} token(s) of {name} revoked", markup=False)
 
 
+@users_app.command("unlock")
+def users_unlock(
+    name: Annotated[str, typer.Argument(help="The username.")],
+    by: Annotated[str, typer.Option("--by", help="Who is doing this, for the audit log.")] = "cli",
+    database: DatabaseOption = None,
+) -> None:
+    """Clear a username's failed sign-ins and the lock they earned, before it runs out."""
+    url = database_url(database)
+    db.require_schema(url)
+    if identity.unlock(url, name, actor=by):
+        out.print(f"{name}: failed sign-ins cleared, sign-in open again", markup=False)
+    else:
+        out.print(f"{name}: no failed sign-ins on record", markup=False)
+
+
 @users_app.command("list")
 def users_list(database: DatabaseOption = None) -> None:
     """List the users, their roles and what they are bound to."""

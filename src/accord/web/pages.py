@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -172,14 +173,27 @@ def login(
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not secrets.compare_digest(expected, nonce):
         return error_page(request, 403, "The sign-in form has expired: open it again.")
-    principal = identity.check_password(ctx.url, username, password)
+    attempt = identity.sign_in(ctx.url, username, password)
+    principal = attempt.principal
     with transaction(ctx.url) as conn:
         auditlog.log(
             conn,
             username if principal else "anonymous",
-            "login" if principal else "login_failed",
+            "login" if principal else "login_locked" if attempt.locked_for else "login_failed",
             username=username,
         )
+    if attempt.locked_for is not None:
+        wait = max(1, math.ceil(attempt.locked_for.total_seconds()))
+        minutes = math.ceil(wait / 60)
+        response = error_page(
+            request,
+            429,
+            "Too many failed sign-ins under this username. Try again in "
+            f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an administrator to "
+            "unlock it.",
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     if principal is None:
         fresh = secrets.token_urlsafe(16)
         response = render(
