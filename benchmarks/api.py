@@ -1,7 +1,7 @@
 """The web application under load: a reviewer's queue page and a recipient's batch fetch.
 
     .venv/bin/python benchmarks/api.py [--disclosures N] [--review-items N] [--workers W]
-        [--connections C] [--requests N] [--seconds S] [--database URL]
+        [--connections C] [--requests N] [--seconds S] [--database URL | --pg URL]
 
 Target (issue 11): at least 500 requests per second for each, with p99 under 100 ms, on
 this 2-core machine.  It builds a governance database through the real services
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import multiprocessing as mp
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from scratch import pg_scratch
 
 TARGET_RPS = 500.0
 TARGET_P99_MS = 100.0
@@ -363,11 +365,22 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--requests", type=int, default=20_000, help="per workload, at most")
     parser.add_argument("--seconds", type=float, default=30.0, help="per workload, at most")
-    parser.add_argument(
-        "--database", help="a PostgreSQL URL with an empty database (default: SQLite)"
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--database", help="a PostgreSQL URL of an empty database")
+    where.add_argument(
+        "--pg",
+        metavar="URL",
+        help="run on a new database on this PostgreSQL server (dropped afterwards), e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres; default: a new SQLite file",
     )
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.pg:
+            args.database = stack.enter_context(pg_scratch(args.pg))
+        run(args)
 
+
+def run(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="accord-api-bench-"))
     url = args.database or f"sqlite:///{folder / 'accord.db'}"
     t0 = time.perf_counter()
