@@ -218,8 +218,9 @@ def insert_query(
 
     The rows go from the query to their stored form in one step, not through an Arrow
     table of their own first.  Returns the number of rows inserted.  With
-    ``background``, the rows are put in their stored form here and written to SQLite
-    there (C work, which leaves ``con`` free); PostgreSQL's are written here.
+    ``background``, the rows are put in their stored form here (an Arrow table for
+    SQLite, CSV files for PostgreSQL) and written there (SQLite's C work, or the
+    PostgreSQL server's ``COPY``), which leaves ``con`` free for the next query.
     """
     names = con.sql(sql).columns
     for other, columns in copies:
