@@ -476,6 +476,18 @@ def test_pool_review_recalls_firewall_pauses_match_the_rows(state_url: str) -> N
     dvla = next(r for r in f.remedies.by_recipient if r.recipient == "dvla")
     assert dvla.oldest_outstanding_days == (AS_OF - dt.date(2026, 5, 20)).days
     assert sum(b.count for b in f.remedies.days_to_remedy) == 3
+    # Recalls a recipient has not acknowledged are counted, per recipient and in all.
+    assert f.remedies.unacknowledged == len(recalls)
+    with db.connect(url) as conn:
+        conn.execute(
+            text("UPDATE recalls SET acknowledged_at = recalled_at WHERE recipient = 'dvla'")
+        )
+    again = metrics.collect(url, AS_OF).remedies
+    expected = Counter(r[0] for r in recalls if r[0] != "dvla")
+    assert {r.recipient: r.unacknowledged for r in again.by_recipient} == {
+        r.recipient: expected.get(r.recipient, 0) for r in again.by_recipient
+    }
+    assert again.unacknowledged == sum(expected.values()) < len(recalls)
 
     assert f.firewall.refusals == scalar(url, "SELECT count(*) FROM firewall_refusals") == 4
     assert f.firewall.people == scalar(

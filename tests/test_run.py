@@ -11,13 +11,15 @@ import csv
 import datetime as dt
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from accord.cli import main
+from accord.remedy import unacknowledged
 from accord.store import db
 from accord.store.models import Disclosure, Recall
 from accord.synth import synthesise
@@ -191,6 +193,12 @@ def test_events_recall_exactly_the_overturned_and_remedies_track_reversals(
     listed = capsys.readouterr().out
     assert all(d in listed for d in revoked)
     assert f"{len(revoked)} outstanding" in listed
+    # Recalls no recipient has acknowledged yet are counted, per recipient.
+    assert f"{len(recalls)} recall(s) not yet acknowledged by their recipient:" in listed
+    waiting = unacknowledged(db_url, dt.date(2026, 7, 10))
+    assert {w.recipient: w.recalls for w in waiting} == dict(
+        Counter(r["recipient"] for r in recalls)
+    )
     # The reversal closes the remedy.
     first = revoked[0]
     path = tmp_path / "reversal.csv"
@@ -210,6 +218,11 @@ def test_events_recall_exactly_the_overturned_and_remedies_track_reversals(
         *[("outstanding", None)] * (len(revoked) - 1),
         ("remedied", dt.date(2026, 7, 5)),
     ]
+    with db.connect(db_url) as conn:
+        conn.execute(update(Recall).values(acknowledged_at=dt.datetime.now(dt.UTC)))
+    capsys.readouterr()
+    assert main(["remedies", "--database", db_url]) == 0
+    assert "every recall has been acknowledged by its recipient" in capsys.readouterr().out
     assert main(["verify", "--database", db_url, "--key", str(key)]) == 0
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from accord import auditlog
 from accord.errors import InputError, Problem
@@ -337,3 +337,29 @@ def outstanding(url: str, as_of: dt.date, recipient: str | None = None) -> list[
     with db.connect(url) as conn:
         rows = conn.execute(query.order_by(Recall.recalled_at, Recall.recall_id)).all()
     return [Outstanding(*r, age_days=(as_of - r.recalled_at.date()).days) for r in rows]
+
+
+@dataclass(frozen=True)
+class Unacknowledged:
+    """A recipient's recalls it has not yet acknowledged, and how old the oldest is."""
+
+    recipient: str
+    recalls: int
+    oldest_days: int
+
+
+def unacknowledged(url: str, as_of: dt.date, recipient: str | None = None) -> list[Unacknowledged]:
+    """Per recipient, the recalls it has not acknowledged (in one grouped query).
+
+    A remedy is tracked from what a recipient reports it did; until it acknowledges a
+    recall, Accord cannot tell whether the correction reached the people who acted on
+    the disclosure, so these are chased as well as the outstanding remedies.
+    """
+    query = select(Recall.recipient, func.count(), func.min(Recall.recalled_at)).where(
+        Recall.acknowledged_at.is_(None)
+    )
+    if recipient:
+        query = query.where(Recall.recipient == recipient)
+    with db.connect(url) as conn:
+        rows = conn.execute(query.group_by(Recall.recipient).order_by(Recall.recipient)).all()
+    return [Unacknowledged(r, int(n), (as_of - oldest.date()).days) for r, n, oldest in rows]

@@ -15,7 +15,7 @@ from accord import formats
 from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, out
 from accord.cli.ledger import KeyOption, key_path
 from accord.events import apply_events
-from accord.remedy import outstanding, record_actions
+from accord.remedy import outstanding, record_actions, unacknowledged
 from accord.store import db
 
 
@@ -87,7 +87,8 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
         database: DatabaseOption = None,
     ) -> None:
-        """List recalls whose adverse action the recipient has not yet reversed, with age."""
+        """List recalls whose adverse action the recipient has not yet reversed, with age,
+        and count the recalls each recipient has not yet acknowledged."""
         url = database_url(database)
         db.require_schema(url)
         rows = outstanding(url, as_of_date(as_of), recipient)
@@ -112,3 +113,15 @@ def register(app: typer.Typer) -> None:
                 str(o.age_days),
             )
         out.print(table)
+        waiting = unacknowledged(url, as_of_date(as_of), recipient)
+        if waiting:
+            each = ", ".join(
+                f"{w.recipient} {w.recalls:,} (oldest {w.oldest_days} days)" for w in waiting
+            )
+            total = sum(w.recalls for w in waiting)
+            out.print(
+                f"{total:,} recall(s) not yet acknowledged by their recipient: {each}",
+                markup=False,
+            )
+        else:
+            out.print("every recall has been acknowledged by its recipient", markup=False)

@@ -212,6 +212,7 @@ class RecipientRemedies(Figure):
     median_days_to_remedy: float | None
     p90_days_to_remedy: float | None
     oldest_outstanding_days: int | None
+    unacknowledged: int  # recalls the recipient has not yet acknowledged receiving
 
 
 class RecallReason(Figure):
@@ -235,6 +236,7 @@ class RemedyFigures(Figure):
     none_needed: int
     outstanding: int
     remedied: int
+    unacknowledged: int
     median_days_to_remedy: float | None
     p90_days_to_remedy: float | None
     by_recipient: list[RecipientRemedies]
@@ -245,7 +247,9 @@ class RemedyFigures(Figure):
     source: str = (
         "Table recalls: rows counted by recipient, reason, month of recalled_at and "
         "remedy_status (none_needed: no adverse action to undo; outstanding: the recipient's "
-        "last action was adverse and is not yet reversed; remedied: reversed). Days to remedy "
+        "last action was adverse and is not yet reversed; remedied: reversed); unacknowledged: "
+        "acknowledged_at is empty (the recipient has not confirmed it received the recall, so "
+        "whether it acted on the disclosure is unknown until it reports). Days to remedy "
         "are whole UTC days from recalled_at to remedied_at; medians and 90th percentiles "
         "interpolate linearly between ranks."
     )
@@ -762,6 +766,13 @@ def _review(conn: Connection, sql: _SQL, as_of: dt.date) -> ReviewFigures:
 def _remedies(conn: Connection, sql: _SQL, as_of: dt.date) -> RemedyFigures:
     c = Recall.__table__.c
     counts = _count_by(conn, c.recipient, c.remedy_status)
+    unacknowledged: dict[str, int] = dict(
+        conn.execute(
+            select(c.recipient, func.count())
+            .where(c.acknowledged_at.is_(None))
+            .group_by(c.recipient)
+        ).all()
+    )
     took = sql.days_between(c.remedied_at, c.recalled_at).label("took")
     remedy_days: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for recipient, days, n in conn.execute(
@@ -788,6 +799,7 @@ def _remedies(conn: Connection, sql: _SQL, as_of: dt.date) -> RemedyFigures:
             median_days_to_remedy=quantile_of_counts(remedy_days[rc], 0.5),
             p90_days_to_remedy=quantile_of_counts(remedy_days[rc], 0.9),
             oldest_outstanding_days=max((d for d, _ in waiting[rc]), default=None),
+            unacknowledged=unacknowledged.get(rc, 0),
         )
         for rc in sorted(counts)
     ]
@@ -798,6 +810,7 @@ def _remedies(conn: Connection, sql: _SQL, as_of: dt.date) -> RemedyFigures:
         none_needed=sum(x.none_needed for x in by_recipient),
         outstanding=sum(x.outstanding for x in by_recipient),
         remedied=sum(x.remedied for x in by_recipient),
+        unacknowledged=sum(x.unacknowledged for x in by_recipient),
         median_days_to_remedy=quantile_of_counts(all_days, 0.5),
         p90_days_to_remedy=quantile_of_counts(all_days, 0.9),
         by_recipient=by_recipient,
