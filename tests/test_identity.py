@@ -211,7 +211,7 @@ def test_repeated_failures_lock_a_username_even_against_the_right_password(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     identity.add_user(db_url, "rev1", "reviewer", password="a good long password")
-    t0 = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
+    t0 = dt.datetime.now(dt.UTC).replace(microsecond=0)  # `users list` reads the clock
     for n in range(identity.FREE_FAILURES):
         attempt = identity.sign_in(db_url, "rev1", "guess", t0 + dt.timedelta(seconds=n))
         assert attempt.principal is None and attempt.locked_for is None
@@ -235,6 +235,18 @@ def test_repeated_failures_lock_a_username_even_against_the_right_password(
         identity.sign_in(db_url, "rev1", "guess", later + dt.timedelta(seconds=n))
     now = later + dt.timedelta(seconds=10)
     assert identity.sign_in(db_url, "rev1", "a good long password", now).locked_for is not None
+    [rev1] = [u for u in identity.list_users(db_url, now) if u.username == "rev1"]
+    locked_at = later + dt.timedelta(seconds=identity.FREE_FAILURES)
+    assert (rev1.failed_sign_ins, rev1.locked_until) == (
+        identity.FREE_FAILURES + 1,
+        locked_at + identity.LOCK_FIRST,
+    )
+    assert [u.username for u in identity.list_users(db_url, now)] == ["rev1"]  # not "ghost"
+    [free] = identity.list_users(db_url, locked_at + identity.LOCK_FIRST)
+    assert free.locked_until is None and free.failed_sign_ins == identity.FREE_FAILURES + 1
+    capsys.readouterr()
+    assert _run(["users", "list", "--database", db_url], monkeypatch) == 0
+    assert "locked until" in capsys.readouterr().out
     assert _run(["users", "unlock", "rev1", "--by", "adm1", "--database", db_url], monkeypatch) == 0
     assert "sign-in open again" in capsys.readouterr().out
     assert identity.sign_in(db_url, "rev1", "a good long password", now).principal is not None

@@ -69,6 +69,8 @@ class UserInfo:
     tokens: int
     disabled: bool
     created_at: dt.datetime
+    failed_sign_ins: int = 0  # consecutive, since the last success
+    locked_until: dt.datetime | None = None  # set while a lock is in force
 
 
 # --- hashing ---------------------------------------------------------------------------
@@ -280,12 +282,30 @@ def revoke_tokens(url: str, username: str, label: str | None = None, actor: str 
     return n
 
 
-def list_users(url: str) -> list[UserInfo]:
+def list_users(url: str, now: dt.datetime | None = None) -> list[UserInfo]:
+    """Every user, with their live tokens, failed sign-ins and any lock in force."""
+    now = now or utcnow()
     with db.connect(url) as conn:
         users = conn.execute(select(User.__table__).order_by(User.username)).all()
         counts: dict[str, int] = {}
         for name in conn.scalars(select(ApiToken.username).where(ApiToken.revoked_at.is_(None))):
             counts[name] = counts.get(name, 0) + 1
+        failures = {
+            f.username: f
+            for f in conn.execute(
+                select(LoginFailure.__table__).where(
+                    LoginFailure.username.in_(select(User.username))
+                )
+            )
+        }
+
+    def lock(name: str) -> dt.datetime | None:
+        found = failures.get(name)
+        until = found.locked_until if found is not None else None
+        if until is not None and until.tzinfo is None:  # SQLite gives naive UTC back
+            until = until.replace(tzinfo=dt.UTC)
+        return until if until is not None and until > now else None
+
     return [
         UserInfo(
             u.username,
@@ -297,6 +317,8 @@ def list_users(url: str) -> list[UserInfo]:
             counts.get(u.username, 0),
             bool(u.disabled),
             u.created_at,
+            failures[u.username].failures if u.username in failures else 0,
+            lock(u.username),
         )
         for u in users
     ]

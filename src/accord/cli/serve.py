@@ -139,7 +139,7 @@ def users_list(database: DatabaseOption = None) -> None:
     url = database_url(database)
     db.require_schema(url)
     users = identity.list_users(url)
-    table = Table("user", "name", "role", "bound to", "tokens", "password", "disabled")
+    table = Table("user", "name", "role", "bound to", "tokens", "password", "disabled", "sign-in")
     for u in users:
         table.add_row(
             u.username,
@@ -149,8 +149,18 @@ def users_list(database: DatabaseOption = None) -> None:
             str(u.tokens),
             "set" if u.has_password else "",
             "yes" if u.disabled else "",
+            _sign_in(u),
         )
     out.print(table)
+
+
+def _sign_in(user: identity.UserInfo) -> str:
+    """A user's sign-in state in a few words: locked (until when), or failures so far."""
+    if user.locked_until is not None:
+        return f"locked until {user.locked_until:%Y-%m-%d %H:%M:%S} UTC"
+    if user.failed_sign_ins:
+        return f"{user.failed_sign_ins} failed"
+    return ""
 
 
 def register(app: typer.Typer) -> None:
