@@ -434,20 +434,16 @@ def sign_in(url: str, username: str, password: str, now: dt.datetime | None = No
 
 
 def _count_failure(conn: Connection, username: str, now: dt.datetime) -> None:
-    """One more consecutive failure under ``username``, in one statement (an upsert, so
-    that two workers counting at once both count)."""
+    """One more consecutive failure under ``username``, counted by one upsert (so that two
+    workers counting at once both count), and the lock it earns, if any."""
     table = LoginFailure.__table__
-    dialect = conn.dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = module.insert(table).values(username=username, failures=1, last_failed_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.username],
         set_={"failures": table.c.failures + 1, "last_failed_at": now},
     )
-    conn.execute(stmt)
-    failures = conn.execute(
-        select(LoginFailure.failures).where(LoginFailure.username == username)
-    ).scalar_one()
+    failures = conn.execute(stmt.returning(table.c.failures)).scalar_one()
     lock = lock_after(failures)
     if lock is not None:
         conn.execute(
