@@ -255,3 +255,14 @@ def test_repeated_failures_lock_a_username_even_against_the_right_password(
     with db.connect(db_url) as conn:
         actions = conn.scalars(select(AuditLog.action).where(AuditLog.actor == "adm1")).all()
     assert list(actions) == ["user_unlocked"]
+
+
+def test_a_count_is_forgotten_a_day_after_its_last_failure(db_url: str) -> None:
+    t0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    for n in range(3):
+        identity.sign_in(db_url, f"sprayed{n}", "guess", t0)
+    identity.sign_in(db_url, "sprayed1", "guess", t0 + dt.timedelta(hours=12))
+    identity.sign_in(db_url, "now", "guess", t0 + identity.FORGET_AFTER + dt.timedelta(hours=1))
+    with db.connect(db_url) as conn:
+        kept = conn.scalars(select(LoginFailure.username).order_by(LoginFailure.username)).all()
+    assert list(kept) == ["now", "sprayed1"]  # failed within the day before

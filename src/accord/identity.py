@@ -17,7 +17,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accord import auditlog
@@ -394,6 +394,7 @@ def principal_for_token(
 FREE_FAILURES = 5
 LOCK_FIRST = dt.timedelta(seconds=30)
 LOCK_MAX = dt.timedelta(minutes=15)
+FORGET_AFTER = dt.timedelta(days=1)  # a count with no failure for this long is dropped
 
 
 @dataclass(frozen=True)
@@ -444,6 +445,14 @@ def _count_failure(conn: Connection, username: str, now: dt.datetime) -> None:
         set_={"failures": table.c.failures + 1, "last_failed_at": now},
     )
     failures = conn.execute(stmt.returning(table.c.failures)).scalar_one()
+    # Counts nobody has added to for a day go (an indexed range): the table stays the
+    # size of one day's failures, however many usernames are sprayed.
+    conn.execute(
+        delete(LoginFailure).where(
+            LoginFailure.last_failed_at < now - FORGET_AFTER,
+            or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until <= now),
+        )
+    )
     lock = lock_after(failures)
     if lock is not None:
         conn.execute(

@@ -532,14 +532,15 @@ class LoginFailure(Base):
     """Consecutive failed sign-ins under one username, and how long it is locked (0006).
 
     Kept for any username tried, known or not, so that a lock says nothing about whether
-    the account exists; a successful sign-in removes the row.
+    the account exists; a successful sign-in removes the row, and a row whose last
+    failure is a day old is forgotten (``last_failed_at`` is indexed for that).
     """
 
     __tablename__ = "login_failures"
 
     username: Mapped[str] = mapped_column(ID, primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
-    last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
