@@ -49,6 +49,7 @@ from accord.cases import (
     insert_query,
     load_cases,
     read_arrow,
+    sql_text,
     to_arrow,
 )
 from accord.config import settings
@@ -343,8 +344,8 @@ def _load_inputs(
 ) -> IngestResult | None:
     """Fill DuckDB with the case history (ingesting ``cases`` first), events, prior state.
 
-    The small tables are read before the case history: on SQLite each read serialises
-    a scratch database that keeps the size of the largest read before it.  With
+    The small tables are read before the case history: on SQLite each read that finds
+    rows serialises a scratch database that keeps the size of the largest read before it.  With
     ``background``, the new case rows are written there.
     """
     _load_state(conn, con)
@@ -360,23 +361,11 @@ def _load_inputs(
     return result
 
 
-def _read(
-    conn: Connection, table: str, columns: str, types: dict[str, pa.DataType], where: str = ""
-) -> pa.Table:
-    """:func:`read_arrow` of ``SELECT columns FROM table [WHERE where]``; on SQLite reading
-    no rows still costs a scratch database's size, so an empty result is not read."""
-    sql = f"SELECT {columns} FROM {table}" + (f" WHERE {where}" if where else "")
-    if conn.execute(text(f"SELECT 1 FROM ({sql}) AS r LIMIT 1")).first() is None:
-        return pa.table({c: pa.array([], t) for c, t in types.items()})
-    return read_arrow(conn, sql, types)
-
-
 def _load_state(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
     """Events applied, the pool as it stands and the review items admission depends on."""
-    events = _read(
+    events = read_arrow(
         conn,
-        "events",
-        "person_id, event_type, CAST(event_date AS TEXT)",
+        "SELECT person_id, event_type, CAST(event_date AS TEXT) FROM events",
         {"person_id": pa.string(), "event_type": pa.string(), "event_date": pa.string()},
     )
     con.register("_events", events)
@@ -385,10 +374,9 @@ def _load_state(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
         "CAST(event_date AS DATE) AS event_date FROM _events"
     )
     con.unregister("_events")
-    pool = _read(
+    pool = read_arrow(
         conn,
-        "pool_entries",
-        "person_id, status, CAST(reasons AS TEXT)",
+        "SELECT person_id, status, CAST(reasons AS TEXT) FROM pool_entries",
         {"person_id": pa.string(), "status": pa.string(), "reasons": pa.string()},
     )
     con.register("_pool", pool)
@@ -397,17 +385,16 @@ def _load_state(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
         "CAST(CAST(reasons AS JSON) AS VARCHAR[]) AS reasons FROM _pool"
     )
     con.unregister("_pool")
-    items = _read(
+    items = read_arrow(
         conn,
-        "review_items",
-        "item_id, kind, person_id, status",
+        "SELECT item_id, kind, person_id, status FROM review_items WHERE kind IN "
+        f"('{MANUAL_CHECK_KIND}', {', '.join(repr(k) for k in CHALLENGE_KINDS)})",
         {
             "item_id": pa.string(),
             "kind": pa.string(),
             "person_id": pa.string(),
             "status": pa.string(),
         },
-        f"kind IN ('{MANUAL_CHECK_KIND}', {', '.join(repr(k) for k in CHALLENGE_KINDS)})",
     )
     con.register("_items", items)
     con.execute(
@@ -503,10 +490,6 @@ def _decide(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: dt.date) -> N
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _sql_str(value: str | None) -> str:
-    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -573,12 +556,13 @@ def _write_people(
     later = background or Background(threaded=False)
     held_columns = (*_PEOPLE_COLUMNS, "derived_as_of")
     as_text = ("provenance", "derived_as_of")
-    held = _read(
+    held = read_arrow(
         conn,
-        "people",
-        ", ".join(
+        "SELECT "
+        + ", ".join(
             f"CAST({c} AS TEXT)" if c in _PEOPLE_DATES or c in as_text else c for c in held_columns
-        ),
+        )
+        + " FROM people",
         dict.fromkeys(held_columns, pa.string()),
     )
     stale: list[str] = []
@@ -666,7 +650,7 @@ def _write_pool(
     now = _now().isoformat(sep=" ")
     rows = f"""
         SELECT person_id, status, to_json(reasons)::VARCHAR AS reasons,
-               {as_of_sql(as_of)} AS as_of, CAST({_sql_str(run_id)} AS VARCHAR) AS run_id,
+               {as_of_sql(as_of)} AS as_of, CAST({sql_text(run_id)} AS VARCHAR) AS run_id,
                TIMESTAMP '{now}' AS updated_at
         FROM pool_new WHERE changed AND ({only})
         """
@@ -726,7 +710,7 @@ def _queue_manual_checks(
                to_json({{'reasons': string_split(n.manual_reasons, ','),
                          'as_of': {as_of_sql(as_of)}}})::VARCHAR AS detail,
                'open' AS status, {MANUAL_CHECK_APPROVALS} AS approvals_needed,
-               CAST({_sql_str(run_id)} AS VARCHAR) AS run_id,
+               CAST({sql_text(run_id)} AS VARCHAR) AS run_id,
                TIMESTAMP '{now}' AS created_at
         FROM pool_new n JOIN _reason_text t USING (manual_reasons)
         WHERE n.needs_item AND ({only}) ORDER BY n.person_id

@@ -400,18 +400,9 @@ _CASE_TYPES: dict[str, pa.DataType] = {c: pa.string() for c in SPEC_COLUMNS} | {
 }
 
 
-def read_cases(conn: Connection) -> pa.Table:
-    """Every case decision held, typed, with ``destroyed`` (1 when destroyed under F9)."""
-    con = duckdb.connect()
-    try:
-        load_cases(conn, con, "held")
-        return to_arrow(con, "SELECT * FROM held")
-    finally:
-        con.close()
-
-
 def load_cases(conn: Connection, con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Create the DuckDB table ``name``: :func:`read_cases`, without an Arrow copy of it."""
+    """Create the DuckDB table ``name``: every case decision held, typed, with
+    ``destroyed`` (1 when destroyed under F9)."""
     selects = [f"CAST({c} AS TEXT)" if c in DATE_COLUMNS else c for c in SPEC_COLUMNS]
     raw = read_arrow(
         conn,
@@ -526,7 +517,8 @@ def _conflicts(con: duckdb.DuckDBPyConnection, incoming: str, held: str, source:
     raise InputError(problems, int(rows[0][5]))
 
 
-def _sql_text(value: str | None) -> str:
+def sql_text(value: str | None) -> str:
+    """``value`` as a SQL text literal (``NULL`` for None), for DuckDB SQL built as text."""
     return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
@@ -542,7 +534,7 @@ def ingest(
     """Insert the new rows of ``cases`` into ``case_decisions``.
 
     ``held`` names a DuckDB relation of the case decisions already held (from
-    :func:`read_cases`).  Returns the counts and the name of a DuckDB table of the rows
+    :func:`load_cases`).  Returns the counts and the name of a DuckDB table of the rows
     inserted (stored shape).  Nothing is written if any row conflicts.  With
     ``background``, the rows are written there, once the checks have passed.
     """
@@ -568,7 +560,7 @@ def ingest(
         conn,
         CaseDecision.__table__,  # type: ignore[arg-type]
         con,
-        f"SELECT {', '.join(SPEC_COLUMNS)}, extra, CAST({_sql_text(run_id)} AS VARCHAR) "
+        f"SELECT {', '.join(SPEC_COLUMNS)}, extra, CAST({sql_text(run_id)} AS VARCHAR) "
         "AS loaded_by_run FROM cases_inserted",
         background=background,
     )

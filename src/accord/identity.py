@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from accord import auditlog
 from accord.errors import AccordError
 from accord.store import db
-from accord.store.models import ApiToken, LoginFailure, User, utcnow
+from accord.store.models import ApiToken, LoginFailure, User, as_utc, utcnow
 
 ROLES = ("caseworker", "reviewer", "recipient", "auditor", "admin", "subject")
 ROLE_WORDS = {
@@ -301,9 +301,7 @@ def list_users(url: str, now: dt.datetime | None = None) -> list[UserInfo]:
 
     def lock(name: str) -> dt.datetime | None:
         found = failures.get(name)
-        until = found.locked_until if found is not None else None
-        if until is not None and until.tzinfo is None:  # SQLite gives naive UTC back
-            until = until.replace(tzinfo=dt.UTC)
+        until = as_utc(found.locked_until) if found is not None else None
         return until if until is not None and until > now else None
 
     return [
@@ -377,12 +375,9 @@ def principal_for_token(
     row = conn.execute(_BY_TOKEN, {"digest": token_digest(token)}).first()
     if row is None:
         return None
-    expires = row.expires_at
-    if expires is not None:
-        if expires.tzinfo is None:  # SQLite gives naive UTC back
-            expires = expires.replace(tzinfo=dt.UTC)
-        if expires <= now:
-            return None
+    expires = as_utc(row.expires_at)
+    if expires is not None and expires <= now:
+        return None
     return _principal(row)
 
 
@@ -422,7 +417,7 @@ def sign_in(url: str, username: str, password: str, now: dt.datetime | None = No
             select(LoginFailure.locked_until).where(LoginFailure.username == username)
         ).scalar()
     if until is not None:
-        until = until if until.tzinfo is not None else until.replace(tzinfo=dt.UTC)
+        until = as_utc(until)
         if until > now:
             return SignIn(None, until - now)
     principal = check_password(url, username, password)

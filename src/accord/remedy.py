@@ -355,11 +355,18 @@ def unacknowledged(url: str, as_of: dt.date, recipient: str | None = None) -> li
     recall, Accord cannot tell whether the correction reached the people who acted on
     the disclosure, so these are chased as well as the outstanding remedies.
     """
+    with db.connect(url) as conn:
+        return unacknowledged_in(conn, as_of, recipient)
+
+
+def unacknowledged_in(
+    conn: Connection, as_of: dt.date, recipient: str | None = None
+) -> list[Unacknowledged]:
+    """:func:`unacknowledged` on an open connection (the oversight report reads it too)."""
     query = select(Recall.recipient, func.count(), func.min(Recall.recalled_at)).where(
         Recall.acknowledged_at.is_(None)
     )
     if recipient:
         query = query.where(Recall.recipient == recipient)
-    with db.connect(url) as conn:
-        rows = conn.execute(query.group_by(Recall.recipient).order_by(Recall.recipient)).all()
+    rows = conn.execute(query.group_by(Recall.recipient).order_by(Recall.recipient)).all()
     return [Unacknowledged(r, int(n), (as_of - oldest.date()).days) for r, n, oldest in rows]

@@ -36,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from accord import audit
 from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
+from accord.remedy import unacknowledged_in
 from accord.store import db
 from accord.store.models import (
     AuditSample,
@@ -49,6 +50,7 @@ from accord.store.models import (
     RecipientAction,
     ReviewItem,
     TreeHead,
+    as_utc,
     utcnow,
 )
 
@@ -684,7 +686,7 @@ def _activity(conn: Connection, sql: _SQL) -> Activity:
 
 
 def _utc_day(value: dt.datetime) -> dt.date:
-    aware = _aware(value)
+    aware = as_utc(value)
     assert aware is not None
     return aware.astimezone(dt.UTC).date()
 
@@ -766,13 +768,7 @@ def _review(conn: Connection, sql: _SQL, as_of: dt.date) -> ReviewFigures:
 def _remedies(conn: Connection, sql: _SQL, as_of: dt.date) -> RemedyFigures:
     c = Recall.__table__.c
     counts = _count_by(conn, c.recipient, c.remedy_status)
-    unacknowledged: dict[str, int] = dict(
-        conn.execute(
-            select(c.recipient, func.count())
-            .where(c.acknowledged_at.is_(None))
-            .group_by(c.recipient)
-        ).all()
-    )
+    unacknowledged = {u.recipient: u.recalls for u in unacknowledged_in(conn, as_of)}
     took = sql.days_between(c.remedied_at, c.recalled_at).label("took")
     remedy_days: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for recipient, days, n in conn.execute(
@@ -861,19 +857,12 @@ def _firewall(conn: Connection) -> FirewallFigures:
     return FirewallFigures(refusals=sum(r.refusals for r in rows), people=people, by_agreement=rows)
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands timestamps back naive; Accord writes them in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
-
-
 def _pauses(conn: Connection, as_of: dt.date) -> PauseFigures:
     p = Pause.__table__.c
     records: list[PauseRecord] = []
     for r in conn.execute(select(Pause.__table__).order_by(p.paused_at, p.id)):
-        paused_at = _aware(r.paused_at)
-        resumed_at = _aware(r.resumed_at)
+        paused_at = as_utc(r.paused_at)
+        resumed_at = as_utc(r.resumed_at)
         assert paused_at is not None
         end = resumed_at.date() if resumed_at is not None else as_of
         records.append(

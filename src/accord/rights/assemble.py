@@ -62,6 +62,7 @@ from accord.store.models import (
     RecipientAction,
     ReviewDecision,
     ReviewItem,
+    as_utc,
 )
 
 FORMAT = "accord-subject-access/1"
@@ -373,15 +374,6 @@ class SubjectAccessReport(_Doc):
 # --- gathering -------------------------------------------------------------------------------
 
 
-def utc(value: dt.datetime) -> dt.datetime:
-    """A stored datetime as aware UTC (SQLite returns naive UTC, PostgreSQL aware)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else utc(value)
-
-
 def _json(value: Any) -> Any:
     """A JSON column's value; some writers store JSON text in it, so that is parsed."""
     if isinstance(value, str):
@@ -458,7 +450,7 @@ class _Cutoff:
         """Whether ``value`` happened by the cut-off (None: it has not happened)."""
         if value is None:
             return False
-        return self.end is None or utc(value) < self.end
+        return self.end is None or as_utc(value) < self.end
 
     def on_or_before(self, value: dt.date | None) -> bool:
         if value is None:
@@ -482,7 +474,7 @@ def _withheld_record(row: Any, kind: str, ref: str, withheld_with: str | None = 
         exemption=row.exemption,
         justification=row.justification,
         applied_by=row.applied_by,
-        applied_at=utc(row.applied_at),
+        applied_at=as_utc(row.applied_at),
         withheld_with=withheld_with,
     )
 
@@ -512,7 +504,7 @@ def _reviews(
                     decision=d.decision,
                     decision_words=explain.words(explain.REVIEW_DECISION, d.decision),
                     reason=d.reason,
-                    decided_at=utc(d.decided_at),
+                    decided_at=as_utc(d.decided_at),
                 )
             )
     return items, decisions
@@ -689,7 +681,7 @@ def build(
                 data_category=c.data_category,
                 data_category_words=explain.words(explain.DATA_CATEGORIES, c.data_category),
                 values=values,
-                destroyed_at=_utc_or_none(c.destroyed_at),
+                destroyed_at=as_utc(c.destroyed_at),
             )
         )
     score_disclosures: dict[str, list[str]] = {}
@@ -704,7 +696,7 @@ def build(
         ScoreHeld(
             score_id=s.score_id, kind=s.kind, value=s.value, role=s.role,
             explanation=dict(s.explanation or {}), computed_at=s.computed_at,
-            retain_until=s.retain_until, destroyed_at=_utc_or_none(s.destroyed_at),
+            retain_until=s.retain_until, destroyed_at=as_utc(s.destroyed_at),
             disclosed_in=score_disclosures.get(s.score_id, []),
         )
         for s in _rows_about(
@@ -715,7 +707,7 @@ def build(
     destroyed = [
         DestroyedRecord(
             record_kind=d.record_kind, record_ref=d.record_ref, outcome=d.outcome,
-            justification=d.justification, at=utc(d.at), actor=d.actor,
+            justification=d.justification, at=as_utc(d.at), actor=d.actor,
         )
         for d in _rows_about(conn, DestructionLog, person_id, DestructionLog.at, DestructionLog.id)
         if cut.before(d.at)
@@ -735,7 +727,7 @@ def build(
             reasons=_codes(h.reasons),
             reasons_words=explain.reasons(_codes(h.reasons)),
             as_of=h.as_of,
-            at=utc(h.at),
+            at=as_utc(h.at),
             run_id=h.run_id,
         )
         for h in history_rows
@@ -825,7 +817,7 @@ def build(
                 recipient=d.recipient,
                 recipient_words=explain.recipient(d.recipient),
                 record_id=d.record_id,
-                disclosed_at=utc(d.disclosed_at),
+                disclosed_at=as_utc(d.disclosed_at),
                 status=status,
                 status_words=explain.words(explain.DISCLOSURE_STATUS, status),
                 agreement=_agreement(versions, d.agreement_id, int(d.agreement_version)),
@@ -874,7 +866,7 @@ def build(
                 action=a.action,
                 action_words=explain.words(explain.ACTIONS, a.action),
                 action_date=a.action_date,
-                recorded_at=utc(a.recorded_at),
+                recorded_at=as_utc(a.recorded_at),
             )
         )
     recalls: list[RecallShown] = []
@@ -893,10 +885,10 @@ def build(
                 reason=r.reason,
                 reason_words=explain.reason(r.reason),
                 event_id=r.event_id,
-                recalled_at=utc(r.recalled_at),
+                recalled_at=as_utc(r.recalled_at),
                 remedy_status=remedy,
                 remedy_words=explain.words(explain.REMEDY, remedy),
-                remedied_at=_utc_or_none(r.remedied_at) if remedy == "remedied" else None,
+                remedied_at=as_utc(r.remedied_at) if remedy == "remedied" else None,
                 ledger_index=int(r.ledger_index),
                 proof=ledger_log.proof_bundle(conn, "recall", r.recall_id, key=public),
             )
@@ -907,7 +899,7 @@ def build(
         EventShown(
             event_id=e.event_id, event_type=e.event_type,
             event_words=explain.words(explain.EVENT_TYPES, e.event_type),
-            event_date=e.event_date, detail=e.detail, applied_at=utc(e.applied_at),
+            event_date=e.event_date, detail=e.detail, applied_at=as_utc(e.applied_at),
         )
         for e in _rows_about(conn, Event, person_id, Event.event_date, Event.event_id)
         if cut.on_or_before(e.event_date) and not withhold("event", e.event_id)
@@ -928,8 +920,8 @@ def build(
                 reason=item.reason,
                 agreement_id=item.agreement_id,
                 record_id=item.record_id,
-                created_at=utc(item.created_at),
-                closed_at=_utc_or_none(item.closed_at) if closed else None,
+                created_at=as_utc(item.created_at),
+                closed_at=as_utc(item.closed_at) if closed else None,
                 decisions=decisions.get(item.item_id, []),
             )
         )
@@ -945,8 +937,8 @@ def build(
                 reason_words=explain.reason(fr.reason),
                 event_id=fr.event_id,
                 review_item_id=fr.review_item_id,
-                opened_at=utc(fr.opened_at),
-                lifted_at=_utc_or_none(fr.lifted_at) if lifted else None,
+                opened_at=as_utc(fr.opened_at),
+                lifted_at=as_utc(fr.lifted_at) if lifted else None,
                 lifted_by=fr.lifted_by if lifted else None,
                 open=not lifted,
             )
@@ -958,7 +950,7 @@ def build(
             data_category=f.data_category,
             data_category_words=explain.words(explain.DATA_CATEGORIES, f.data_category),
             purpose=f.purpose, purpose_words=explain.words(explain.PURPOSES, f.purpose),
-            use=f.use, at=utc(f.at),
+            use=f.use, at=as_utc(f.at),
         )
         for f in _rows_about(
             conn, FirewallRefusal, person_id, FirewallRefusal.at, FirewallRefusal.id

@@ -32,6 +32,7 @@ from accord.store.models import (
     Recall,
     RecipientAction,
     ReviewItem,
+    as_utc,
     utcnow,
 )
 
@@ -228,12 +229,8 @@ def lift(url: str, person_id: str, item: str, lifted_by: str, reason: str) -> Ex
         )  # fmt: skip
     return ExemptionRecord(
         int(row.id), person_id, kind, ref, row.exemption, row.justification, row.applied_by,
-        _aware(row.applied_at), at, lifted_by, reason,
+        as_utc(row.applied_at), at, lifted_by, reason,
     )  # fmt: skip
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def list_exemptions(url: str, person_id: str) -> list[ExemptionRecord]:
@@ -256,8 +253,8 @@ def list_exemptions(url: str, person_id: str) -> list[ExemptionRecord]:
     return [
         ExemptionRecord(
             int(r.id), r.person_id, r.item_kind, r.item_ref, r.exemption, r.justification,
-            r.applied_by, _aware(r.applied_at),
-            _aware(r.lifted_at) if r.lifted_at is not None else None,
+            r.applied_by, as_utc(r.applied_at),
+            as_utc(r.lifted_at) if r.lifted_at is not None else None,
             lifts.get(int(r.id), (None, None))[0] if r.lifted_at is not None else None,
             lifts.get(int(r.id), (None, None))[1] if r.lifted_at is not None else None,
         )

@@ -145,6 +145,10 @@ def export(conn: Connection, sql: str) -> pa.Table:
     raw.execute(f"DROP TABLE IF EXISTS {EXPORT_SCHEMA}.rows")
     raw.execute(f"CREATE TABLE {EXPORT_SCHEMA}.rows AS {sql}")
     count = int(raw.execute(f"SELECT count(*) FROM {EXPORT_SCHEMA}.rows").fetchone()[0])
+    if count == 0:  # no rows: no copy (it would be the size of the largest read before)
+        names = [r[1] for r in raw.execute(f"PRAGMA {EXPORT_SCHEMA}.table_info(rows)")]
+        raw.execute(f"DROP TABLE {EXPORT_SCHEMA}.rows")
+        return pa.table({n: pa.nulls(0) for n in names})
     try:
         image = raw.serialize(name=EXPORT_SCHEMA)
     finally:

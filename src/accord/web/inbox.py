@@ -34,8 +34,8 @@ from sqlalchemy import (
 )
 
 from accord import auditlog
-from accord.store.models import Disclosure, Recall, utcnow
-from accord.web.readmodels import audit_read, aware
+from accord.store.models import Disclosure, Recall, as_utc, utcnow
+from accord.web.readmodels import audit_read
 
 CHUNK = 5_000
 MAX_PAGE = 1_000
@@ -160,8 +160,8 @@ def batch(
             r.disclosure_id,
             r.agreement_id,
             r.run_id,
-            aware(r.disclosed_at),  # type: ignore[arg-type]
-            aware(r.acknowledged_at),
+            as_utc(r.disclosed_at),
+            as_utc(r.acknowledged_at),
             r.fields,
         )
         for r in rows
@@ -197,7 +197,7 @@ def batch_json(
                 text[v] = encode_basestring(v)
         for v in (r[3], r[4]):
             if v not in text:
-                text[v] = f'"{aware(v).isoformat()}"'  # type: ignore[union-attr]
+                text[v] = f'"{as_utc(v).isoformat()}"'
     items = ",".join(
         f'{{"disclosure_id":{encode_basestring(r[0])},"agreement_id":{text[r[1]]},'
         f'"run_id":{text[r[2]]},"disclosed_at":{text[r[3]]},'
@@ -305,10 +305,10 @@ def recalls(
         RecallItem(
             r.recall_id,
             r.disclosure_id,
-            aware(r.recalled_at),  # type: ignore[arg-type]
+            as_utc(r.recalled_at),
             r.remedy_status,
-            aware(r.remedied_at),
-            aware(r.acknowledged_at),
+            as_utc(r.remedied_at),
+            as_utc(r.acknowledged_at),
         )
         for r in rows
     ]

@@ -34,23 +34,17 @@ from accord.store.models import (
     RecipientAction,
     ReviewDecision,
     ReviewItem,
+    as_utc,
 )
 
 MAX_PAGE = 500
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A stored datetime as aware UTC (SQLite gives naive UTC back)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def _row(r: Any) -> dict[str, Any]:
     out = dict(r._mapping)
     for k, v in out.items():
         if isinstance(v, dt.datetime):
-            out[k] = aware(v)
+            out[k] = as_utc(v)
     return out
 
 
@@ -230,7 +224,7 @@ def review_queue(
             status_,
             int(approvals or 0),
             approvals_needed,
-            aware(created_at),  # type: ignore[arg-type]
+            as_utc(created_at),
         )
         for (
             item_id,
