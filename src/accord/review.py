@@ -90,8 +90,12 @@ def decide(
     if not reason:
         raise AccordError("--reason must say why: it is shown to the person concerned")
     with db.connect(url) as conn:
+        # Decisions on one item are serialised: the item is locked before anything about
+        # it is read (the row on PostgreSQL, the database on SQLite), so a decision made
+        # at the same moment as this one waits, then finds the item settled.
+        db.write_lock(conn)
         item = conn.execute(
-            select(ReviewItem.__table__).where(ReviewItem.item_id == item_id)
+            select(ReviewItem.__table__).where(ReviewItem.item_id == item_id).with_for_update()
         ).first()
         if item is None:
             raise AccordError(f"no review item {item_id!r}")
@@ -128,8 +132,8 @@ def decide(
             reason=reason,
         )
         if not approve:
-            effect = _on_reject(conn, item, reviewer, reason, as_of, key)
             _close(conn, item_id, "rejected")
+            effect = _on_reject(conn, item, reviewer, reason, as_of, key)
             return Outcome(item_id, "rejected", approvals, item.approvals_needed, effect)
         if approvals < item.approvals_needed:
             left = item.approvals_needed - approvals
@@ -146,11 +150,14 @@ def decide(
 
 
 def _close(conn: Connection, item_id: str, status: str) -> None:
-    conn.execute(
+    """Settle an item that is still open, else refuse (and so roll the decision back)."""
+    closed = conn.execute(
         update(ReviewItem)
-        .where(ReviewItem.item_id == item_id)
+        .where(ReviewItem.item_id == item_id, ReviewItem.status == "open")
         .values(status=status, closed_at=utcnow())
     )
+    if closed.rowcount != 1:
+        raise AccordError(f"review item {item_id} was settled by another decision meanwhile")
 
 
 def _set_pool(conn: Connection, person_id: str, status: str, reason: str, as_of: dt.date) -> None:

@@ -96,6 +96,20 @@ def connect(url: str) -> Iterator[Connection]:
         conn_cm.__exit__(None, None, None)
 
 
+def write_lock(conn: Connection) -> None:
+    """On SQLite, take the database's write lock now, before the transaction reads.
+
+    pysqlite begins a transaction only at its first write, so reads made before it see
+    whatever was committed then and hold no lock: two transactions can read the same
+    state and each then write on it in turn.  A write statement that changes nothing
+    begins the transaction and takes the lock (waiting up to busy_timeout), so what it
+    reads next is the latest committed state and stays so until it commits.  On
+    PostgreSQL this does nothing: lock the rows read with ``SELECT ... FOR UPDATE``.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
+
+
 @contextlib.contextmanager
 def session(url: str) -> Iterator[Session]:
     """An ORM session in one transaction over :func:`connect`."""
