@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 from sqlalchemy import Connection, func, select, update
@@ -97,7 +98,11 @@ KINDS: list[tuple[str, list[dict[str, Any]], str, list[str]]] = [
     ("in_time", [{"appeal_status": "in_time"}], "excluded", ["appeal_pending"]),
     ("allowed", [{"appeal_status": "allowed"}], "excluded", ["appeal_allowed"]),
     ("departed", [{"departure_date": D(2021, 3, 1)}], "excluded", ["departed"]),
-    ("no_dob", [{"date_of_birth": None}], "quarantined", ["missing_date_of_birth"]),
+    # No date of birth is no evidence either way for matching: not a reason to quarantine.
+    ("no_dob", [{"date_of_birth": None}], "admitted", []),
+    ("one_name", [{"family_name": None, "given_names": "Sukarno"}], "admitted", []),
+    # Only a caller that skips validation can give a row no name at all.
+    ("no_name", [{"family_name": None, "given_names": None}], "quarantined", ["missing_name"]),
     (
         "two_dobs",
         [
@@ -240,7 +245,7 @@ def test_each_rule_decides_its_kind_of_person(db_url: str) -> None:
         else:
             assert got[person] == (status, reasons), person
     assert result.candidates == len([k for k in KINDS if k[2]])
-    assert result.admitted == 2 and result.quarantined == 2 and result.manual_check == 2
+    assert result.admitted == 4 and result.quarantined == 2 and result.manual_check == 2
     assert result.excluded == {
         "appeal_allowed": 1,
         "appeal_pending": 2,
@@ -274,6 +279,65 @@ def test_people_keep_where_each_value_came_from(db_url: str) -> None:
     assert person.postcode == "OX1 2JD" and person.derived_as_of == AS_OF
     assert person.provenance["postcode"] == {"case_id": "C2", "data_category": "education"}
     assert person.provenance["date_of_birth"] == {"case_id": "C2", "data_category": "education"}
+
+
+def test_a_name_is_taken_whole_from_the_latest_row_that_records_one() -> None:
+    """An empty part on that row is the person's one name, not a gap to fill from older rows."""
+    con = duckdb.connect()
+    histories: dict[str, list[tuple[str | None, str | None]]] = {
+        # Recorded with two names, then (the latest row) with one: one name now.
+        "later_one": [("Putra", "Budi"), (None, "Budi")],
+        # One name written both ways round: never "Sukarno Sukarno".
+        "both_ways": [(None, "Sukarno"), ("Sukarno", None)],
+        # The latest row has no name at all (a caller that skipped validation): the older.
+        "no_name_latest": [("Doe", "Jo"), (None, None)],
+        "never_named": [(None, None)],
+    }
+    rows = [
+        {
+            "case_id": f"{person}-{i}",
+            "person_id": person,
+            "decision_date": D(2018 + i, 1, 1),
+            "family_name": family,
+            "given_names": given,
+        }
+        for person, names in histories.items()
+        for i, (family, given) in enumerate(names)
+    ]
+    con.register("cases", cases_table(rows))
+    derive_person_state(con, "cases", AS_OF)
+    got = {
+        p: (f, g, fc, gc)
+        for p, f, g, fc, gc in con.sql(
+            "SELECT person_id, family_name, given_names, family_name_case_id, "
+            "given_names_case_id FROM person_state"
+        ).fetchall()
+    }
+    assert got["later_one"] == (None, "Budi", "later_one-1", "later_one-1")
+    assert got["both_ways"] == ("Sukarno", None, "both_ways-1", "both_ways-1")
+    assert got["no_name_latest"] == ("Doe", "Jo", "no_name_latest-0", "no_name_latest-0")
+    assert got["never_named"] == (None, None, None, None)
+
+
+def test_a_person_with_one_name_is_held_with_one_name(db_url: str) -> None:
+    rows = [
+        {"case_id": "C1", "person_id": "M", "family_name": None, "given_names": "Sukarno"},
+        {"case_id": "C2", "person_id": "N", "family_name": "Haile", "given_names": None},
+    ]
+    admit(db_url, AS_OF, cases=cases_table(rows))
+    with db.connect(db_url) as conn:
+        people = {
+            p.person_id: p
+            for p in conn.execute(
+                select(Person.person_id, Person.family_name, Person.given_names, Person.provenance)
+            )
+        }
+        held = dict(conn.execute(select(CaseDecision.case_id, CaseDecision.family_name)).all())
+    assert (people["M"].family_name, people["M"].given_names) == (None, "Sukarno")
+    assert (people["N"].family_name, people["N"].given_names) == ("Haile", None)
+    assert people["M"].provenance["family_name"] == "C1"  # C1 records no family name
+    assert held == {"C1": None, "C2": "Haile"}
+    assert pool(db_url) == {"M": ("admitted", []), "N": ("admitted", [])}
 
 
 def test_a_value_from_ordinary_casework_is_named_by_its_case_id_alone(db_url: str) -> None:
@@ -359,16 +423,26 @@ def test_an_approved_manual_check_admits_and_a_rejected_one_excludes(db_url: str
 
 def test_an_approved_manual_check_does_not_override_bad_identity_data(db_url: str) -> None:
     rows = [
-        {"case_id": "C1", "person_id": "W", "arrival_date": D(1960, 1, 1), "date_of_birth": None}
+        {"case_id": "C1", "person_id": "W", "arrival_date": D(1960, 1, 1)},
+        {
+            "case_id": "C2",
+            "person_id": "W",
+            "arrival_date": D(1960, 1, 1),
+            "decision_date": D(2021, 1, 1),
+            "date_of_birth": D(1991, 1, 1),
+        },
     ]
     admit(db_url, AS_OF, cases=cases_table(rows))
     assert pool(db_url)["W"] == (
         "manual_check",
-        ["arrived_before_1973", "long_residence", "missing_date_of_birth"],
+        ["arrived_before_1973", "long_residence", "contradictory_date_of_birth"],
     )
     decide_item(db_url, "MC-W", "approved")
     admit(db_url, AS_OF)
-    assert pool(db_url)["W"] == ("quarantined", ["missing_date_of_birth", "manual_check_approved"])
+    assert pool(db_url)["W"] == (
+        "quarantined",
+        ["contradictory_date_of_birth", "manual_check_approved"],
+    )
 
 
 def test_a_rerun_with_the_same_cases_changes_nothing(db_url: str) -> None:
@@ -535,7 +609,8 @@ def test_admit_and_cleanse_cli(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "cases.csv"
-    pacsv.write_csv(kinds_table().drop_columns(["__row"]), path)
+    named = kinds_table().filter(pc.field("person_id") != "no_name")  # a file needs a name
+    pacsv.write_csv(named.drop_columns(["__row"]), path)
     out = tmp_path / "out"
     args = [
         "admit",
@@ -550,13 +625,14 @@ def test_admit_and_cleanse_cli(
     ]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "admitted 2, quarantined 2, manual check 2, excluded 9" in printed
+    assert "admitted 4, quarantined 1, manual check 2, excluded 9" in printed
     assert "excluded procedural_refusal: 3" in printed
     with (out / "excluded.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert {"person_id": "fee", "reason": "procedural_refusal"} in rows
     assert {"person_id": "windrush", "reason": "arrived_before_1973"} in rows
-    assert {r["person_id"] for r in rows} == {p for p, _, s, _ in KINDS if s and s != "admitted"}
+    kept_out_people = {p for p, _, s, _ in KINDS if s and s != "admitted"} - {"no_name"}
+    assert {r["person_id"] for r in rows} == kept_out_people
     assert sorted(rows, key=lambda r: (r["person_id"], r["reason"])) == sorted(
         ({"person_id": p, "reason": r} for p, _, r in kept_out(db_url)),
         key=lambda r: (r["person_id"], r["reason"]),
@@ -619,9 +695,11 @@ def test_admission_against_the_truth_of_a_synthetic_scenario(db_url: str, scenar
     before_1973 = [r for r in rows if r[1] == "true"]
     assert before_1973 and all(r[3] == "manual_check" for r in before_1973)
     assert all(r[3] == "manual_check" for r in rows if r[0] == "windrush")
-    faults = [r for r in rows if r[0] == "overstayer" and r[2]]
-    assert faults and all(r[3] == "quarantined" for r in faults)
-    clean = [r for r in rows if r[0] == "overstayer" and not r[2]]
+    # Two dates of birth quarantine; none at all does not (no evidence either way).
+    conflicting = [r for r in rows if r[0] == "overstayer" and r[2] == "conflicting_dob"]
+    assert conflicting and all(r[3] == "quarantined" for r in conflicting)
+    clean = [r for r in rows if r[0] == "overstayer" and r[2] != "conflicting_dob"]
+    assert any(r[2] == "no_dob" for r in clean)
     assert clean and all(r[3] == "admitted" for r in clean)
 
 

@@ -173,6 +173,36 @@ def test_a_school_address_is_never_used_for_enforcement_but_the_rest_of_the_reco
     }
 
 
+def test_a_name_withheld_by_the_firewall_is_replaced_whole_not_part_by_part() -> None:
+    """The latest casework name is one name (Budi); an older row's family name is not added."""
+    con = state(
+        [
+            {"case_id": "C1", "person_id": "P", "family_name": "Putra", "given_names": "Budi"},
+            {
+                "case_id": "C2",
+                "person_id": "P",
+                "family_name": None,
+                "given_names": "Budi",
+                "decision_date": dt.date(2021, 1, 1),
+            },
+            {
+                "case_id": "C3",
+                "person_id": "P",
+                "decision": "information",
+                "family_name": None,
+                "given_names": "Budi Santoso",
+                "decision_date": dt.date(2024, 1, 1),
+                "data_category": "health",
+            },
+        ]
+    )
+    assert identity(con, "immigration_enforcement")["P"][:2] == (None, "Budi")
+    assert identity(con, "school_admissions")["P"][:2] == (None, "Budi Santoso")
+    _, refusals = firewall.relation_names("immigration_enforcement")
+    refused = set(con.execute(f"SELECT person_id, field FROM {refusals}").fetchall())
+    assert refused == {("P", "given_names")}  # the health row holds no family name to refuse
+
+
 def test_a_purpose_that_is_not_enforcement_sees_the_latest_values() -> None:
     con = state(SCHOOL_ADDRESS)
     assert identity(con, "school_admissions")["P1"][3] == "OX1 2JD"

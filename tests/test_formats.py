@@ -175,3 +175,79 @@ def test_enumerations_and_countries_are_checked(tmp_path: Path) -> None:
 def test_unknown_kind_is_a_usage_error(tmp_path: Path, capsys) -> None:
     assert main(["validate", "nonsense", str(good_cases(tmp_path))]) == 2
     assert "is not a file kind" in capsys.readouterr().err
+
+
+# --- one name (SPEC.md: either name part may be empty, not both) ------------------------------
+
+REGISTER_HEADER = "record_id,family_name,given_names,date_of_birth,postcode,since"
+
+
+def test_a_person_with_one_name_is_accepted_either_way_round(tmp_path: Path, capsys) -> None:
+    cases = write(
+        tmp_path,
+        "\n".join(
+            [
+                HEADER,
+                "C1,P1,,Sukarno,1975-03-14,IDN,,refusal,2024-02-01,eligibility,none,none,,,,",
+                "C2,P2,Haile,,1980-07-02,ERI,,refusal,2023-05-10,suitability,none,none,,,,",
+                "C3,P3,Haile,  ,1980-07-02,ERI,,refusal,2023-05-10,suitability,none,none,,,,",
+            ]
+        )
+        + "\n",
+    )
+    assert main(["validate", "cases", str(cases)]) == 0
+    assert "3 rows, valid cases file" in capsys.readouterr().out
+    rows = formats.load(cases, "cases").to_pylist()
+    names = [(r["family_name"], r["given_names"]) for r in rows]
+    assert names == [(None, "Sukarno"), ("Haile", None), ("Haile", None)]  # blank is empty
+    register = write(
+        tmp_path,
+        f"{REGISTER_HEADER}\nR1,,SUKARNO,1975-03-14,,\nR2,HAILE,,,,\nR3,HAILE,HAILE,,,\n",
+        "dvla.csv",
+    )
+    assert formats.validate(register, "register").ok
+    assert formats.load(register, "register").column("family_name").to_pylist() == [
+        None,
+        "HAILE",
+        "HAILE",
+    ]
+    # A record from the API: an empty part arrives as "" or null.
+    records = [{"record_id": "R1", "family_name": "", "given_names": "Sukarno"}]
+    table = formats.load_records(records, "register", "request body")
+    assert table.column("family_name").to_pylist() == [None]
+
+
+def test_a_row_with_no_name_at_all_is_refused_naming_file_row_and_column(
+    tmp_path: Path, capsys
+) -> None:
+    rows = [
+        "C1,P1,,Sukarno,1975-03-14,IDN,,refusal,2024-02-01,eligibility,none,none,,,,",
+        "C2,P2,,,1980-07-02,ERI,,refusal,2023-05-10,suitability,none,none,,,,",
+        "C3,P3, ,  ,1980-07-02,ERI,,refusal,2023-05-10,suitability,none,none,,,,",
+    ]
+    cases = write(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    report = formats.validate(cases, "cases")
+    assert [(p.row, p.column) for p in report.problems] == [(2, "family_name"), (3, "family_name")]
+    assert report.problems[0].message == (
+        "is empty, and so is given_names: a row needs at least one of family_name or given_names"
+    )
+    assert main(["validate", "cases", str(cases)]) == 2
+    err = capsys.readouterr().err
+    assert f"{cases}, row 2, column family_name: is empty, and so is given_names" in err
+    register = write(
+        tmp_path, f"{REGISTER_HEADER}\nR1,HAILE,,,,\nR2,,,1980-07-02,N1 9GU,\n", "r.csv"
+    )
+    with pytest.raises(InputError) as exc:
+        formats.load(register, "register")
+    (problem,) = exc.value.problems
+    assert (problem.row, problem.column) == (2, "family_name")
+    assert main(["validate", "register", str(register)]) == 2
+    assert f"{register}, row 2, column family_name:" in capsys.readouterr().err
+    # The columns themselves are still required.
+    no_given = write(tmp_path, "record_id,family_name\nR1,HAILE\n", "n.csv")
+    (missing,) = formats.validate(no_given, "register").problems
+    assert (missing.row, missing.column, missing.message) == (
+        None,
+        "given_names",
+        "required column is missing",
+    )

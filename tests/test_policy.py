@@ -407,7 +407,16 @@ RULE_CASES: list[tuple[dict[str, Any], str, set[str]]] = [
     ({"appeal_status": "dismissed"}, "admitted", set()),
     ({"departure_date": dt.date(2023, 5, 1)}, "excluded", {"departed"}),
     ({"departure_date": dt.date(2019, 5, 1)}, "admitted", set()),
-    ({"date_of_birth": None}, "quarantined", {"missing_date_of_birth"}),
+    ({"date_of_birth": None}, "admitted", set()),  # no evidence either way, for matching
+    ({"postcode": None}, "admitted", set()),
+    ({"family_name": None}, "admitted", set()),  # one name
+    ({"given_names": None}, "admitted", set()),
+    ({"family_name": None, "given_names": None}, "quarantined", {"missing_name"}),
+    (
+        {"family_name": None, "given_names": None, "dob_distinct": 2},
+        "quarantined",
+        {"missing_name", "contradictory_date_of_birth"},
+    ),
     ({"dob_distinct": 2}, "quarantined", {"contradictory_date_of_birth"}),
     (
         {"arrival_date": dt.date(1965, 1, 1)},
@@ -435,6 +444,9 @@ RULE_CASES: list[tuple[dict[str, Any], str, set[str]]] = [
 
 def test_each_admission_rule_compiles_to_its_outcome_and_reason() -> None:
     base = {
+        "family_name": "Okafor",
+        "given_names": "Chidi",
+        "postcode": "E8 3PN",
         "latest_decision": "refusal",
         "latest_decision_date": dt.date(2023, 1, 1),
         "refusal_reason": "eligibility",

@@ -8,6 +8,8 @@ may call it.  A refused call must also change nothing.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -276,6 +278,8 @@ def test_a_recipient_sees_and_touches_only_its_own(client: TestClient, web: WebS
 
     theirs = web.disclosure_of["P-2"]
     before = _state(web.url)
+    # Another recipient's id is answered exactly as an id that does not exist (same
+    # status, same body but for the id itself): hmrc cannot learn what dvla was sent.
     for path, body in (
         ("/api/v1/batches/acknowledge", {"disclosure_ids": [theirs]}),
         ("/api/v1/batches/acknowledge", {"disclosure_ids": [web.disclosure_of["P-3"], theirs]}),
@@ -289,9 +293,18 @@ def test_a_recipient_sees_and_touches_only_its_own(client: TestClient, web: WebS
             },
         ),
     ):
+        foreign_id = recall_id if "recall" in path else theirs
+        unknown_id = foreign_id[:3] + "0" * (len(foreign_id) - 3)
         refused = client.post(path, json=body, headers=web.bearer("hmrc1"))
-        assert refused.status_code == 403, (path, refused.text)
-        assert "not sent to hmrc" in refused.json()["detail"]
+        unknown = client.post(
+            path,
+            content=json.dumps(body).replace(foreign_id, unknown_id),
+            headers={**web.bearer("hmrc1"), "Content-Type": "application/json"},
+        )
+        assert refused.status_code in (404, 422), (path, refused.text)
+        assert refused.status_code == unknown.status_code, (path, refused.text, unknown.text)
+        assert refused.text.replace(foreign_id, "ID") == unknown.text.replace(unknown_id, "ID")
+        assert "dvla" not in refused.text
     assert _state(web.url) == before
 
     # the same on the screens
@@ -306,8 +319,22 @@ def test_a_recipient_sees_and_touches_only_its_own(client: TestClient, web: WebS
             {"disclosure_id": theirs, "action": "revoked", "action_date": "2026-01-02"},
         ),
     ):
-        refused = browser.post(path, data={**form, "csrf": csrf})
-        assert refused.status_code == 403, path
+        foreign_id = recall_id if "recall_id" in form else theirs
+        unknown_id = foreign_id[:3] + "0" * (len(foreign_id) - 3)
+        said = []
+        for named in (foreign_id, unknown_id):
+            field = "recall_id" if "recall_id" in form else "disclosure_id"
+            refused = browser.post(path, data={**form, field: named, "csrf": csrf})
+            assert refused.status_code in (303, 403), path
+            if refused.status_code == 303:  # the outcome is told on the page redirected to
+                flash = re.search(r'class="flash"[^>]*>([^<]*)<', browser.get("/inbox").text)
+                assert flash is not None, path
+                told = flash.group(1)
+            else:
+                told = refused.text
+            said.append((refused.status_code, told.replace(named, "ID")))
+        assert said[0] == said[1], (path, said)
+        assert "dvla" not in said[0][1]
     assert _state(web.url) == before
     inbox = browser.get("/inbox").text
     csv = browser.get("/inbox/batch.csv").text

@@ -157,7 +157,10 @@ def derive_person_state(
 
     Columns: person_id; the identity fields family_name, given_names, date_of_birth,
     nationality, postcode - each the latest non-empty value across all rows, with
-    ``<field>_case_id`` and ``<field>_category`` saying where it came from; arrival_date
+    ``<field>_case_id`` and ``<field>_category`` saying where it came from, except that
+    the two name parts are one value: both come from the latest row that records a name,
+    so an empty part there (a person with one name) stays empty rather than being filled
+    from an older row, which could give a one-name person their name twice; arrival_date
     (earliest recorded); latest_decision, latest_decision_date, decision_case_id,
     decision_category, refusal_reason, appeal_status (of the latest decision, ignoring
     ``information`` rows); leave and leave_expiry (the latest decision that records
@@ -184,7 +187,8 @@ def derive_person_state(
     )
     decision = "decision <> 'information'"
     roles = {
-        "top": "TRUE",  # family_name and given_names are never empty
+        "top": "TRUE",
+        "name": "has_name",  # the name as a pair: one part may be empty (one name)
         "latest": decision,
         "lv": f"{decision} AND leave IS NOT NULL",
         "dob": "date_of_birth IS NOT NULL",
@@ -206,7 +210,9 @@ def derive_person_state(
           min(date_of_birth) AS dob_min, max(date_of_birth) AS dob_max,
           min(nationality) AS nat_min, max(nationality) AS nat_max
         FROM (SELECT person_id, case_id, decision, leave, date_of_birth, nationality,
-                     postcode IS NOT NULL AS has_postcode, arrival_date, decision_date,
+                     postcode IS NOT NULL AS has_postcode,
+                     family_name IS NOT NULL OR given_names IS NOT NULL AS has_name,
+                     arrival_date, decision_date,
                      row_number() OVER (ORDER BY decision_date, case_id) AS k
               FROM {STATE_CASES})
         GROUP BY person_id
@@ -215,8 +221,8 @@ def derive_person_state(
     sources = {  # column of person_state: (role, column of the role's winning row)
         alias: (role, column)
         for f, role in (
-            ("family_name", "top"),
-            ("given_names", "top"),
+            ("family_name", "name"),
+            ("given_names", "name"),
             ("date_of_birth", "dob"),
             ("nationality", "nat"),
             ("postcode", "pc"),

@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from accord import admission, formats, gate, scores
+from accord import admission, formats, gate, ids, scores
 from accord.cases import read_arrow
 from accord.config import Settings
 from accord.disclosure import AUTOMATIC, Draft, disclose
@@ -90,9 +90,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def review_item_id(agreement_id: str, person_id: str, record_id: str) -> str:
-    digest = hashlib.sha256(f"{agreement_id}\x1f{person_id}\x1f{record_id}".encode()).hexdigest()
-    return f"RV-{digest[:16]}"
+def review_namer(key: bytes) -> ids.Namer:
+    """Review items' ids, keyed by the database's id key as disclosure ids are (`accord.ids`)."""
+    return ids.Namer(key, "review", "RV", 16)
+
+
+def review_item_id(key: bytes, agreement_id: str, person_id: str, record_id: str) -> str:
+    return review_namer(key)(agreement_id, person_id, record_id)
 
 
 # --- the gate's inputs -----------------------------------------------------------------------
@@ -472,8 +476,9 @@ def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str
     ).fetchall()
     now = utcnow()
     items = [
+    name = review_namer(ids.id_key(conn))
         (
-            review_item_id(a, p, r), kind, p, r, a, match_id, PLAIN_REVIEW[kind],
+            name(a, p, r), kind, p, r, a, match_id, PLAIN_REVIEW[kind],
             {"reasons": reasons, "match_probability": prob}, "open", 2 if four_eyes else 1,
             run_id, now,
         )
@@ -500,6 +505,7 @@ def _queue_score_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_i
     ).fetchall()
     now = utcnow()
     items = []
+    name = scores.review_namer(ids.id_key(conn))
     for (
         a, p, r, score_id, reasons, match_reasons, match_id, prob, four_eyes, recipient,
         purpose, enforcement, kind, value, role, explanation, computed_at, retain_until,
@@ -520,7 +526,7 @@ def _queue_score_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_i
         }  # fmt: skip
         items.append(
             (
-                scores.review_item_id(a, p, r, score_id), scores.REVIEW_KIND, p, r, a, match_id,
+                name(a, p, r, score_id), scores.REVIEW_KIND, p, r, a, match_id,
                 score_id, reason, detail, "open", 2 if four_eyes else 1, run_id, now,
             )
         )  # fmt: skip

@@ -8,13 +8,13 @@ recorded, hashed into the ledger and signed the same way.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
 
+from accord import ids
 from accord.ledger import content, log
 from accord.store import db
 from accord.store.models import Disclosure
@@ -38,17 +38,29 @@ class Draft:
     score_id: str = ""  # the derived score this disclosure carries; "" for a record
 
 
-def disclosure_id(agreement_id: str, record_id: str, person_id: str, score_id: str = "") -> str:
-    """Deterministic, so a run that is killed and rerun names the same disclosure the same way.
+def disclosure_namer(key: bytes) -> ids.Namer:
+    return ids.Namer(key, "disclosure", "D", 20)
+
+
+def disclosure_id(
+    key: bytes, agreement_id: str, record_id: str, person_id: str, score_id: str = ""
+) -> str:
+    """Deterministic in one database, so a run that is killed and rerun names the same
+    disclosure the same way; keyed by the database's ``key`` (`accord.ids.id_key`), so
+    a recipient cannot recompute it from the record and person it is about.
 
     A score disclosure's id also covers its score, since one matched record may carry
     several scores under one agreement besides the record itself.
     """
-    key = f"{agreement_id}\x1f{record_id}\x1f{person_id}"
+    return _name(disclosure_namer(key), agreement_id, record_id, person_id, score_id)
+
+
+def _name(
+    namer: ids.Namer, agreement_id: str, record_id: str, person_id: str, score_id: str
+) -> str:
     if score_id:
-        key += f"\x1f{score_id}"
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"D-{digest[:20]}"
+        return namer(agreement_id, record_id, person_id, score_id)
+    return namer(agreement_id, record_id, person_id)
 
 
 COLUMNS = (
@@ -76,9 +88,10 @@ def disclose(
     """Record the drafts as disclosures with their ledger leaves, in the caller's transaction."""
     if not drafts:
         return []
+    namer = disclosure_namer(ids.id_key(conn))
     rows: list[dict[str, Any]] = [
         {
-            "disclosure_id": disclosure_id(d.agreement_id, d.record_id, d.person_id, d.score_id),
+            "disclosure_id": _name(namer, d.agreement_id, d.record_id, d.person_id, d.score_id),
             "run_id": run_id,
             "agreement_id": d.agreement_id,
             "agreement_version": d.agreement_version,

@@ -117,7 +117,7 @@ def _checks(col: Column | None, name: str) -> list[tuple[str, str, bool]]:
     ]
     if col is None:
         return out
-    if col.required:
+    if col.required and not col.may_be_empty:
         out.append((f"{c} IS NULL OR trim({c}) = ''", "'is required but empty'", True))
     if col.kind in (Kind.NAME, Kind.ID):
         out.append(
@@ -195,6 +195,17 @@ def _problem_sql(fmt: FileFormat, present: list[str]) -> str:
                 f"SELECT {ROW} AS row, {order} AS ord, {_sql_str(name)} AS col, "
                 f"{message} AS msg FROM frame WHERE {guard}({cond})"
             )
+    for group in fmt.one_of:
+        given = [name for name in group if name in present]
+        if not given:  # the missing columns are reported as such
+            continue
+        empty = " AND ".join(f"({_ident(n)} IS NULL OR trim({_ident(n)}) = '')" for n in given)
+        also = f", and so is {' and '.join(given[1:])}" if len(given) > 1 else ""
+        message = _sql_str(f"is empty{also}: a row needs at least one of {' or '.join(group)}")
+        parts.append(
+            f"SELECT {ROW} AS row, {present.index(given[0])} AS ord, {_sql_str(given[0])} AS col, "
+            f"{message} AS msg FROM frame WHERE {empty}"
+        )
     if fmt.unique and fmt.unique in present:
         u = _ident(fmt.unique)
         parts.append(
@@ -312,6 +323,8 @@ def _typed(frame: pl.DataFrame, fmt: FileFormat) -> pa.Table:
             selects.append(f"CAST(nullif(trim({name}), '') AS DOUBLE) AS {name}")
         elif col.kind is Kind.JSON:  # compact JSON text, the same however it was spaced
             selects.append(f"CAST(json(nullif({name}, '')) AS VARCHAR) AS {name}")
+        elif col.may_be_empty:  # blank is empty, as validation judged it (one name, not two)
+            selects.append(f"CASE WHEN trim({name}) = '' THEN NULL ELSE {name} END AS {name}")
         else:
             selects.append(f"nullif({name}, '') AS {name}")
     extras = [c for c in frame.columns if c != ROW and c not in fmt.column_names]

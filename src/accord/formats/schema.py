@@ -22,12 +22,17 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Column:
+    """One column.  ``required``: the column must be there, and (unless ``may_be_empty``)
+    every row must give it a value; a column that may be empty is then held to its file's
+    ``one_of`` groups (a person's name: either part may be empty, not both)."""
+
     name: str
     kind: Kind
     required: bool = False
     values: tuple[str, ...] = ()
     max_bytes: int = 256
     keys: tuple[str, ...] = ()  # for Kind.JSON: the keys the object must have, non-empty
+    may_be_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ class FileFormat:
     name: str
     columns: tuple[Column, ...]
     unique: str | None = None  # column whose values must be unique in the file
+    # Groups of columns of which each row must fill at least one (a person may have one
+    # name, recorded as family name or as given names, but not none).
+    one_of: tuple[tuple[str, ...], ...] = ()
     date_columns: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +89,7 @@ TRAVEL_DOCUMENT_CODES = (
 COUNTRY_CODES = tuple(sorted({c.alpha_3 for c in pycountry.countries} | set(TRAVEL_DOCUMENT_CODES)))
 
 NAME_MAX_BYTES = 1024
+NAMES = ("family_name", "given_names")  # either may be empty (one name), not both (SPEC.md)
 TEXT_MAX_BYTES = 64 * 1024
 
 CASES = FileFormat(
@@ -88,8 +97,12 @@ CASES = FileFormat(
     (
         Column("case_id", Kind.ID, required=True, max_bytes=64),
         Column("person_id", Kind.ID, required=True, max_bytes=64),
-        Column("family_name", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES),
-        Column("given_names", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES),
+        Column(
+            "family_name", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES, may_be_empty=True
+        ),
+        Column(
+            "given_names", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES, may_be_empty=True
+        ),
         Column("date_of_birth", Kind.DATE),
         Column("nationality", Kind.COUNTRY, values=COUNTRY_CODES),
         Column("postcode", Kind.POSTCODE, max_bytes=16),
@@ -104,19 +117,25 @@ CASES = FileFormat(
         Column("data_category", Kind.ID, max_bytes=64),
     ),
     unique="case_id",
+    one_of=(NAMES,),
 )
 
 REGISTER = FileFormat(
     "register",
     (
         Column("record_id", Kind.ID, required=True, max_bytes=64),
-        Column("family_name", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES),
-        Column("given_names", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES),
+        Column(
+            "family_name", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES, may_be_empty=True
+        ),
+        Column(
+            "given_names", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES, may_be_empty=True
+        ),
         Column("date_of_birth", Kind.DATE),
         Column("postcode", Kind.POSTCODE, max_bytes=16),
         Column("since", Kind.DATE),
     ),
     unique="record_id",
+    one_of=(NAMES,),
 )
 
 EVENTS = FileFormat(

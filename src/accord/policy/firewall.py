@@ -8,7 +8,8 @@ It acts twice, and no agreement can switch it off:
 2. **At run time, value by value.**  Each identity value of a person carries the case
    row it came from (``person_state``'s ``*_case_id`` and ``*_category`` columns).  For
    an enforcement purpose, a value whose row is of a protected category is replaced by
-   the latest value from a non-protected row, or NULL when there is none
+   the latest value from a non-protected row, or NULL when there is none (the name as a
+   whole: both parts from the latest non-protected row that records a name)
    (:func:`identity_for_purpose`); it is neither matched on nor disclosed.  The rest of
    the person's record is still used.  Each refusal is kept in a relation the caller
    writes to ``firewall_refusals`` and the audit log (:func:`record_refusals`).
@@ -35,6 +36,7 @@ from accord.store.models import FirewallRefusal
 
 RULE = "protected data is never used for an enforcement purpose"
 IDENTITY_FIELDS = ("family_name", "given_names", "date_of_birth", "postcode", "nationality")
+NAME_FIELDS = ("family_name", "given_names")  # one name: either part may be empty
 PERSON_STATE = "person_state"
 STATE_CASES = "person_state_cases"  # the case rows person_state was derived from
 REFUSED = "firewall_refused"  # audit log action
@@ -111,14 +113,21 @@ def identity_for_purpose(
         f"CREATE OR REPLACE TABLE {refusals} AS "
         + " UNION ALL ".join(
             f"SELECT person_id, '{f}' AS field, {f}_category AS data_category "
-            f"FROM {PERSON_STATE} WHERE {f}_category IN {prot}"
+            f"FROM {PERSON_STATE} WHERE {f}_category IN {prot} AND {f} IS NOT NULL"
             + (f" AND person_id IN (SELECT person_id FROM {people})" if people else "")
             for f in IDENTITY_FIELDS
         )
     )
     key = "(decision_date, case_id)"
+    # The two name parts are one value, as in person_state: both from one row, taken as
+    # a struct (arg_max passes over a row whose value is NULL, as an empty part is).
+    named = " OR ".join(f"{f} IS NOT NULL" for f in NAME_FIELDS)
+    pair = ", ".join(f"{f} := {f}" for f in NAME_FIELDS)
     latest_open = ", ".join(
-        f"arg_max({f}, {key}) FILTER (WHERE {f} IS NOT NULL) AS {f}" for f in IDENTITY_FIELDS
+        f"arg_max(struct_pack({pair}), {key}) FILTER (WHERE {named}).{f} AS {f}"
+        if f in NAME_FIELDS
+        else f"arg_max({f}, {key}) FILTER (WHERE {f} IS NOT NULL) AS {f}"
+        for f in IDENTITY_FIELDS
     )
     chosen = ", ".join(
         f"CASE WHEN s.{f}_category IN {prot} THEN o.{f} ELSE s.{f} END AS {f}"

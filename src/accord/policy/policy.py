@@ -406,11 +406,16 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
             "when": {"field": "departure_date", "op": ">=", "other": "latest_decision_date"},
         },
         {
-            "code": "missing_date_of_birth",
+            "code": "missing_name",
             "outcome": "quarantine",
-            "description": "No date of birth is recorded, so the person cannot be identified "
-            "safely.",
-            "when": {"field": "date_of_birth", "op": "is null"},
+            "description": "No name is recorded (neither a family name nor given names), so "
+            "the person cannot be identified.",
+            "when": {
+                "all": [
+                    {"field": "family_name", "op": "is null"},
+                    {"field": "given_names", "op": "is null"},
+                ]
+            },
         },
         {
             "code": "contradictory_date_of_birth",

@@ -51,7 +51,8 @@ REASONS = {
     "recorded_departure": "a departure from the country was recorded",
     "missing_key_data": "key details (such as name or date of birth) were missing",
     "missing_data": "key details (such as name or date of birth) were missing",
-    "missing_name": "a name was missing",
+    "missing_name": "no name was recorded for you (neither a family name nor given names), "
+    "so we could not be sure who the records are about",
     "missing_date_of_birth": "the date of birth was missing",
     "contradictory_data": "the records about you contradicted each other",
     "contradictory_date_of_birth": "your records give different dates of birth, so we could "

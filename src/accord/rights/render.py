@@ -88,7 +88,9 @@ def to_html(report: SubjectAccessReport) -> str:
     if _ENV is None:
         _ENV = _environment()
     identity = {v.field: v.value for v in report.held.identity}
-    if not identity.get("family_name") and report.held.cases:
+    # A person may have one name (either part empty); only with no name at all held is
+    # the latest case record asked.
+    if not (identity.get("family_name") or identity.get("given_names")) and report.held.cases:
         latest = report.held.cases[-1]
         identity = {v.field: v.value for v in latest.values}
     name = " ".join(n for n in (identity.get("given_names"), identity.get("family_name")) if n)

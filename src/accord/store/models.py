@@ -97,8 +97,8 @@ class CaseDecision(Base):
 
     case_id: Mapped[str] = mapped_column(ID, primary_key=True)
     person_id: Mapped[str] = mapped_column(ID, index=True)
-    family_name: Mapped[str] = mapped_column(Text)
-    given_names: Mapped[str] = mapped_column(Text)
+    family_name: Mapped[str | None] = mapped_column(Text)  # one may be empty (one name)
+    given_names: Mapped[str | None] = mapped_column(Text)
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
     nationality: Mapped[str | None] = mapped_column(String(3))
     postcode: Mapped[str | None] = mapped_column(String(16))
@@ -127,8 +127,8 @@ class Person(Base):
     __tablename__ = "people"
 
     person_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    family_name: Mapped[str] = mapped_column(Text)
-    given_names: Mapped[str] = mapped_column(Text)
+    family_name: Mapped[str | None] = mapped_column(Text)  # one may be empty (one name)
+    given_names: Mapped[str | None] = mapped_column(Text)
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
     nationality: Mapped[str | None] = mapped_column(String(3))
     postcode: Mapped[str | None] = mapped_column(String(16))
