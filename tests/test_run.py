@@ -239,7 +239,8 @@ def test_actions_for_unknown_or_another_recipients_disclosures_are_refused_whole
         f"{bank['disclosure_id']},closed,2026-07-01\nD-nonesuch,closed,2026-07-01\n"
     )
     assert main(["actions", "bank", str(path), "--database", db_url]) == 2
-    assert "row 2, column disclosure_id: unknown disclosure 'D-nonesuch'" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "row 2, column disclosure_id: disclosure 'D-nonesuch' was not made to bank" in said
     path.write_text(
         f"disclosure_id,action,action_date\n{bank['disclosure_id']},revoked,2026-07-01\n"
     )

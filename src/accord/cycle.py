@@ -475,8 +475,8 @@ def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str
         """
     ).fetchall()
     now = utcnow()
-    items = [
     name = review_namer(ids.id_key(conn))
+    items = [
         (
             name(a, p, r), kind, p, r, a, match_id, PLAIN_REVIEW[kind],
             {"reasons": reasons, "match_probability": prob}, "open", 2 if four_eyes else 1,
@@ -504,8 +504,8 @@ def _queue_score_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_i
         """
     ).fetchall()
     now = utcnow()
-    items = []
     name = scores.review_namer(ids.id_key(conn))
+    items = []
     for (
         a, p, r, score_id, reasons, match_reasons, match_id, prob, four_eyes, recipient,
         purpose, enforcement, kind, value, role, explanation, computed_at, retain_until,

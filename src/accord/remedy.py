@@ -9,7 +9,6 @@ when the recipient reports the reversal (reinstated, restored, reopened).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import Connection, and_, func, select, update
 
-from accord import auditlog
+from accord import auditlog, ids
 from accord.errors import InputError, Problem
 from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
 from accord.ledger import content, log
@@ -39,8 +38,9 @@ class RecallRow:
     reason: str
 
 
-def recall_id(disclosure_id: str) -> str:
-    return "RC-" + hashlib.sha256(disclosure_id.encode()).hexdigest()[:20]
+def recall_id(key: bytes, disclosure_id: str) -> str:
+    """Keyed like the disclosure's own id (`accord.ids`): one recall per disclosure."""
+    return ids.Namer(key, "recall", "RC", 20)(disclosure_id)
 
 
 def chunks(items: Sequence[str]) -> list[Sequence[str]]:
@@ -111,9 +111,10 @@ def _recall(
     disclosure_ids = [f.disclosure_id for f in found]
     adverse = {d: a in ADVERSE_ACTIONS for d, (a, _) in _last_actions(conn, disclosure_ids).items()}
     wrongful = reason not in NOT_WRONGFUL
+    name = ids.Namer(ids.id_key(conn), "recall", "RC", 20)
     rows = [
         {
-            "recall_id": recall_id(f.disclosure_id),
+            "recall_id": name(f.disclosure_id),
             "disclosure_id": f.disclosure_id,
             "recipient": f.recipient,
             "person_id": f.person_id,
@@ -199,22 +200,18 @@ def record_actions(
                     )
                 ).all()
             )
-        problems = []
-        for r in rows:
-            d = r["disclosure_id"]
-            if d not in owner:
-                problems.append(
-                    Problem(str(path), r["__row"], "disclosure_id", f"unknown disclosure {d!r}")
-                )
-            elif owner[d] != recipient:
-                problems.append(
-                    Problem(
-                        str(path),
-                        r["__row"],
-                        "disclosure_id",
-                        f"disclosure {d!r} was not made to {recipient}",
-                    )
-                )
+        # Another recipient's disclosure is refused in the very words an unknown one is,
+        # so that a recipient reporting actions learns nothing about what others were sent.
+        problems = [
+            Problem(
+                str(path),
+                r["__row"],
+                "disclosure_id",
+                f"disclosure {r['disclosure_id']!r} was not made to {recipient}",
+            )
+            for r in rows
+            if owner.get(r["disclosure_id"]) != recipient
+        ]
         if problems:
             raise InputError(problems[:20], len(problems))
         existing: set[tuple[str, str, dt.date]] = set()

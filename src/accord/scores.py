@@ -21,7 +21,6 @@ explanation (inputs and method).  Any disclosure of a score for an adverse use
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import Connection, and_, or_, select
 
-from accord import auditlog
+from accord import auditlog, ids
 from accord.cases import read_arrow
 from accord.errors import AccordError, InputError, Problem
 from accord.policy.agreement import Agreement
@@ -570,9 +569,15 @@ def scores_of(url: str, person_id: str, actor: str) -> list[ScoreRecord]:
 # --- review before adverse use -----------------------------------------------------------------
 
 
-def review_item_id(agreement_id: str, person_id: str, record_id: str, score_id: str) -> str:
-    key = f"{agreement_id}\x1f{person_id}\x1f{record_id}\x1f{score_id}"
-    return f"RV-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+def review_namer(key: bytes) -> ids.Namer:
+    """``score_review`` items' ids, keyed by the database's id key (`accord.ids`)."""
+    return ids.Namer(key, "score_review", "RV", 16)
+
+
+def review_item_id(
+    key: bytes, agreement_id: str, person_id: str, record_id: str, score_id: str
+) -> str:
+    return review_namer(key)(agreement_id, person_id, record_id, score_id)
 
 
 def review_reason(

@@ -569,6 +569,17 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class Secret(Base):
+    """A secret the database keeps for itself (0008): ``id_key`` keys the ids of what
+    Accord shares and decides (`accord.ids`), made with the schema, never shown."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(CODE, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 # --- derived scores and retention ------------------------------------------------------------
 
 

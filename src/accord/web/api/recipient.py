@@ -1,7 +1,8 @@
 """The recipient body's API: fetch its batches and recalls, acknowledge them, report actions.
 
 The recipient is always the one the token is bound to; an id belonging to another
-recipient is refused with 403 and nothing is written.
+recipient is refused exactly as an unknown one (404, or 422 for an actions row), so the
+answer never tells whose it is, and nothing is written.
 """
 
 from __future__ import annotations
@@ -44,13 +45,16 @@ def _scope(principal: Principal) -> str:
     return principal.recipient
 
 
-def _refuse_foreign(own: inbox.Ownership, what: str, recipient: str) -> None:
-    if own.foreign:
-        shown = ", ".join(own.foreign[:5]) + (" ..." if len(own.foreign) > 5 else "")
-        raise HTTPException(403, f"{what} not sent to {recipient}: {shown}")
-    if own.unknown:
-        shown = ", ".join(own.unknown[:5]) + (" ..." if len(own.unknown) > 5 else "")
-        raise HTTPException(404, f"no such {what}: {shown}")
+def _refuse_not_own(own: inbox.Ownership, what: str, recipient: str) -> None:
+    """404 for ids not sent to this recipient, whether sent to another or never made.
+
+    Both are answered alike (status, words, the ids listed in sorted order), so a
+    recipient cannot tell another recipient's id from one that does not exist.
+    """
+    if own.foreign or own.unknown:
+        missing = sorted(own.foreign + own.unknown)
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise HTTPException(404, f"no {what} sent to {recipient}: {shown}")
 
 
 @router.get("/batches", response_model=BatchPage, responses=errors())
@@ -89,7 +93,7 @@ def acknowledge_batches(
     """Confirm receipt of disclosures (all must be this recipient's, else nothing changes)."""
     recipient = _scope(principal)
     with transaction(ctx.url) as conn:
-        _refuse_foreign(
+        _refuse_not_own(
             inbox.disclosure_ownership(conn, recipient, body.disclosure_ids),
             "disclosure(s)",
             recipient,
@@ -129,7 +133,7 @@ def acknowledge_recalls(body: AcknowledgeRecalls, principal: Recipient, ctx: Ctx
     """Confirm receipt of recalls (all must be this recipient's, else nothing changes)."""
     recipient = _scope(principal)
     with transaction(ctx.url) as conn:
-        _refuse_foreign(
+        _refuse_not_own(
             inbox.recall_ownership(conn, recipient, body.recall_ids), "recall(s)", recipient
         )
         done, already = inbox.acknowledge_recalls(
@@ -142,8 +146,9 @@ def acknowledge_recalls(body: AcknowledgeRecalls, principal: Recipient, ctx: Ctx
 def report_actions(body: ActionsIn, principal: Recipient, ctx: Ctx) -> ActionsOut:
     """Report what the recipient did with its disclosures (SPEC.md actions), all or nothing.
 
-    A row naming another recipient's disclosure is refused with 403; any other bad row
-    with 422 naming the row and column; nothing is recorded in either case.
+    A bad row is refused with 422 naming the row and column, and nothing is recorded; a
+    row naming another recipient's disclosure is refused exactly as one naming a
+    disclosure that does not exist.
     """
     recipient = _scope(principal)
     records = [a.model_dump() for a in body.actions]
@@ -151,13 +156,6 @@ def report_actions(body: ActionsIn, principal: Recipient, ctx: Ctx) -> ActionsOu
         table = formats.load_records(records, "actions", source="request body")
     except InputError as exc:
         raise unprocessable(exc, "actions") from None
-    with transaction(ctx.url) as conn:
-        own = inbox.disclosure_ownership(
-            conn, recipient, [a.disclosure_id or "" for a in body.actions]
-        )
-    if own.foreign:
-        shown = ", ".join(own.foreign[:5]) + (" ..." if len(own.foreign) > 5 else "")
-        raise HTTPException(403, f"disclosure(s) not sent to {recipient}: {shown}")
     try:
         result = remedy.record_actions(
             ctx.url, recipient, table, "request body", principal.username
