@@ -11,13 +11,22 @@
 
 A file is applied whole or not at all; an event already applied (same id and content) is
 skipped, so applying the same file twice changes nothing.
+
+`accord events` writes the recalls it made to ``recalls.csv`` after they are committed.
+So that a recall is never lost when that file cannot be written (a full disk, a kill),
+the application is recorded in the same transaction as its recalls, as a ``runs`` row
+(``command`` ``events``, status ``applied``, the recall ids in ``summary``); once a
+``recalls.csv`` carrying them is in place it is marked ``completed``.  Each call writes
+the recalls of every application still ``applied`` besides its own, as `accord run`
+delivers the disclosures of a run that died before its files were written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +40,14 @@ from accord.remedy import RecallRow, chunks, recall_people
 from accord.store import db
 from accord.store.models import (
     CaseDecision,
+    Disclosure,
     Event,
     Freeze,
     PoolEntry,
     PoolHistory,
+    Recall,
     ReviewItem,
+    Run,
     utcnow,
 )
 
@@ -147,11 +159,13 @@ def apply_events(
     as_of: dt.date,
     actor: str,
     key: Path | None = None,
+    deliver_by_file: bool = False,
 ) -> EventsResult:
     """Apply events already read by `accord.formats` (from a file or an API request).
 
     ``key`` is the ledger signing key (default from settings), used to sign the tree
-    head over the recalls' leaves in the same transaction.
+    head over the recalls' leaves in the same transaction.  With ``deliver_by_file``
+    (`accord events`) the recalls made wait, recorded, until :func:`mark_delivered`.
     """
     path = Path(source)
     rows = sorted(table.to_pylist(), key=lambda r: (r["event_date"], r["__row"]))
@@ -223,6 +237,8 @@ def apply_events(
             conn.execute(insert(Freeze).values(**f))
         if result.recalls:
             log.sign_head(conn, signing.require_key(key))
+            if deliver_by_file:
+                _await_delivery(conn, result.recalls, as_of)
         result.review_items = [i["item_id"] for i in items]
         result.frozen = sorted({f["person_id"] for f in freezes})
         result.applied = len(new)
@@ -234,6 +250,67 @@ def apply_events(
             ],
         )
     return result
+
+
+def _await_delivery(conn: Connection, recalls: Sequence[RecallRow], as_of: dt.date) -> None:
+    """Record, with the recalls, that no ``recalls.csv`` carries them yet."""
+    now = utcnow()
+    conn.execute(
+        insert(Run).values(
+            run_id=f"events-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
+            command="events",
+            as_of=as_of,
+            started_at=now,
+            status="applied",
+            inputs={},
+            summary={"recalls": [r.recall_id for r in recalls]},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """Recalls `accord events` made that no ``recalls.csv`` has carried yet."""
+
+    applications: list[str]  # their ``runs`` rows, to mark delivered once written
+    recalls: list[RecallRow]
+
+
+def undelivered(url: str) -> Undelivered:
+    """Every recall of an `accord events` application still waiting for its file, in
+    ledger order (the call just made included)."""
+    with db.connect(url) as conn:
+        waiting = conn.execute(
+            select(Run.run_id, Run.summary)
+            .where(Run.command == "events", Run.status == "applied")
+            .order_by(Run.started_at, Run.run_id)
+        ).all()
+        recall_ids = sorted(
+            {i for _, summary in waiting for i in (summary or {}).get("recalls", [])}
+        )
+        names = [f.name for f in fields(RecallRow)]
+        columns = {c.name: c for c in Recall.__table__.c} | {"record_id": Disclosure.record_id}
+        found: list[Any] = []
+        for chunk in chunks(recall_ids):
+            found += conn.execute(
+                select(*(columns[n].label(n) for n in names), Recall.ledger_index)
+                .join(Disclosure, Disclosure.disclosure_id == Recall.disclosure_id)
+                .where(Recall.recall_id.in_(chunk))
+            ).all()
+    found.sort(key=lambda r: r.ledger_index)
+    recalls = [RecallRow(**{n: getattr(r, n) for n in names}) for r in found]
+    return Undelivered([run_id for run_id, _ in waiting], recalls)
+
+
+def mark_delivered(url: str, applications: Sequence[str]) -> None:
+    """The ``recalls.csv`` carrying these applications' recalls is in place."""
+    with db.connect(url) as conn:
+        for chunk in chunks(list(applications)):
+            conn.execute(
+                update(Run)
+                .where(Run.run_id.in_(chunk), Run.status == "applied")
+                .values(status="completed", finished_at=utcnow())
+            )
 
 
 def open_freezes(conn: Connection) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 
 from accord.config import settings
+from accord.errors import AccordError
 from accord.policy.policy import Policy, load_policy
 
 # Piped output (a file, another program, a test) gets wide tables, never truncated ids.
@@ -53,6 +55,19 @@ def as_of_date(value: str | None) -> dt.date:
 
 def database_url(database: str | None) -> str:
     return settings(database).database_url
+
+
+def usable_folder(path: Path, option: str = "--out") -> None:
+    """Refuse (exit 2) an output folder that could not be made or written, before a command
+    commits anything it would then fail to write out: the folder, or the nearest part of
+    it that exists, must be a folder this process may write in."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise AccordError(f"{option} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise AccordError(f"{option} {path}: folder {existing} is not writable")
 
 
 PolicyOption = Annotated[

@@ -12,9 +12,17 @@ import typer
 from rich.table import Table
 
 from accord import formats
-from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, out
+from accord.cli.common import (
+    AsOfOption,
+    DatabaseOption,
+    as_of_date,
+    database_url,
+    out,
+    usable_folder,
+)
 from accord.cli.ledger import KeyOption, key_path
-from accord.events import apply_events
+from accord.errors import AccordError
+from accord.events import apply_events, mark_delivered, undelivered
 from accord.remedy import outstanding, record_actions, unacknowledged
 from accord.store import db
 
@@ -44,24 +52,45 @@ def register(app: typer.Typer) -> None:
         key: KeyOption = None,
         database: DatabaseOption = None,
     ) -> None:
-        """Apply events: withdraw and recall, or freeze and re-review; writes DIR/recalls.csv."""
+        """Apply events: withdraw and recall, or freeze and re-review; writes DIR/recalls.csv.
+
+        recalls.csv also carries any recalls an earlier call made but could not write.
+        """
         url = database_url(database)
+        usable_folder(out_dir)  # before anything is committed that it would have to hold
         table = formats.load(file, "events")
         db.require_schema(url)
-        result = apply_events(url, table, str(file), as_of_date(as_of), actor, key_path(key))
-        write_csv_atomically(
-            out_dir / "recalls.csv",
-            ["recall_id", "disclosure_id", "recipient", "person_id", "reason"],
-            [
-                [r.recall_id, r.disclosure_id, r.recipient, r.person_id, r.reason]
-                for r in result.recalls
-            ],
-        )
+        result = apply_events(url, table, str(file), as_of_date(as_of), actor, key_path(key), True)
+        waiting = undelivered(url)
+        try:
+            write_csv_atomically(
+                out_dir / "recalls.csv",
+                ["recall_id", "disclosure_id", "recipient", "person_id", "reason"],
+                [
+                    [r.recall_id, r.disclosure_id, r.recipient, r.person_id, r.reason]
+                    for r in waiting.recalls
+                ],
+            )
+        except OSError as exc:
+            raise AccordError(
+                f"--out {out_dir}: cannot write recalls.csv ({exc.strerror or exc}); the "
+                f"{len(waiting.recalls)} recall(s) are recorded, and the next `accord events` "
+                "writes them"
+            ) from None
+        mark_delivered(url, waiting.applications)
+        made = {r.recall_id for r in result.recalls}
+        earlier = sum(r.recall_id not in made for r in waiting.recalls)
         out.print(
             f"{result.applied} event(s) applied ({result.already_applied} already applied): "
             f"{len(result.withdrawn)} withdrawn, {len(result.recalls)} disclosure(s) recalled, "
             f"{len(result.frozen)} frozen, {len(result.review_items)} review item(s) opened; "
-            f"{out_dir / 'recalls.csv'}"
+            + (
+                f"{earlier} recall(s) an earlier call could not write, written now; "
+                if earlier
+                else ""
+            )
+            + f"{out_dir / 'recalls.csv'}",
+            markup=False,
         )
 
     @app.command("actions")
