@@ -347,6 +347,8 @@ class Disclosure(Base):
     ledger_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     status: Mapped[str] = mapped_column(CODE, default="active")  # active | recalled
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # A disclosure approved at review (run_id NULL): the run whose batch files delivered it.
+    delivered_in: Mapped[str | None] = mapped_column(ID)
 
 
 class LedgerLeaf(Base):
@@ -524,6 +526,20 @@ class Exemption(Base):
     applied_by: Mapped[str] = mapped_column(Text)
     applied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     lifted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DatabaseSetting(Base):
+    """A setting kept with the database itself, such as where its ledger key is.
+
+    So that the same database always finds the same key, whichever folder a command is
+    run from (`accord init --key FILE` keeps the key's path here).
+    """
+
+    __tablename__ = "database_settings"
+
+    name: Mapped[str] = mapped_column(CODE, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # --- identity (web) --------------------------------------------------------------------------
