@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, err, out
 from accord.config import settings
 from accord.cycle import RunInputs, run_cycle
+from accord.errors import AccordError
+from accord.policy.agreement import RECIPIENT_NAME, RECIPIENT_WORDS
 
 
 def _registers(values: list[str]) -> dict[str, Path]:
@@ -19,6 +22,8 @@ def _registers(values: list[str]) -> dict[str, Path]:
         name, sep, path = value.partition("=")
         if not sep or not name or not path:
             raise typer.BadParameter(f"{value!r} is not NAME=FILE", param_hint="--register")
+        if not re.fullmatch(RECIPIENT_NAME, name):
+            raise AccordError(f"--register {value!r}: a register's name is {RECIPIENT_WORDS}")
         if name in found:
             raise typer.BadParameter(f"register {name!r} given twice", param_hint="--register")
         found[name] = Path(path)

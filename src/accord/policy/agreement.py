@@ -20,6 +20,12 @@ from accord.errors import InputError, Problem
 from accord.policy.documents import content_sha256, problems_from, read_yaml
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+# A recipient's (and so a register's) name: it names files (`batches/<recipient>.csv`),
+# so it is a plain name, never a path, a separator or anything a header could not hold.
+RECIPIENT_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+RECIPIENT_WORDS = (
+    "lower-case letters, digits, '-' and '_', starting with a letter or digit, 1 to 63 characters"
+)
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Role = Literal["subject", "victim", "witness"]
 SCORE_FIELDS = ("impact_assessment", "score_retention_days", "roles")
@@ -72,8 +78,10 @@ class Agreement(_Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)]
     title: Annotated[str, Field(min_length=1)]
     source: Annotated[str, Field(min_length=1, max_length=64)]
-    recipient: Annotated[str, Field(min_length=1, max_length=64)] = Field(
-        description="The register name given to `accord run --register NAME=FILE`."
+    recipient: Annotated[str, Field(pattern=RECIPIENT_NAME)] = Field(
+        description="The register name given to `accord run --register NAME=FILE`: "
+        + RECIPIENT_WORDS
+        + "."
     )
     purpose: Code
     legal_basis: str | None = Field(
