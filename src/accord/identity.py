@@ -410,36 +410,57 @@ def lock_after(failures: int) -> dt.timedelta | None:
 
 def sign_in(url: str, username: str, password: str, now: dt.datetime | None = None) -> SignIn:
     """Check a password under the throttle: refused unchecked while the username is
-    locked; a failure is counted (and may lock it), a success clears the count."""
+    locked; otherwise the attempt is counted as a failure (and may lock the username)
+    before the password is checked, and a success then clears the count."""
     now = now or utcnow()
     with db.connect(url) as conn:
-        until = conn.execute(
-            select(LoginFailure.locked_until).where(LoginFailure.username == username)
-        ).scalar()
-    if until is not None:
-        until = as_utc(until)
-        if until > now:
-            return SignIn(None, until - now)
+        locked_for = _count_attempt(conn, username, now)
+    if locked_for is not None:
+        return SignIn(None, locked_for)
     principal = check_password(url, username, password)
-    with db.connect(url) as conn:
-        if principal is not None:
+    if principal is not None:
+        with db.connect(url) as conn:
             conn.execute(delete(LoginFailure).where(LoginFailure.username == username))
-        else:
-            _count_failure(conn, username, now)
     return SignIn(principal)
 
 
-def _count_failure(conn: Connection, username: str, now: dt.datetime) -> None:
-    """One more consecutive failure under ``username``, counted by one upsert (so that two
-    workers counting at once both count), and the lock it earns, if any."""
+def _count_attempt(conn: Connection, username: str, now: dt.datetime) -> dt.timedelta | None:
+    """Count one more attempt under ``username`` as a failure, with the lock it earns, before
+    its password is checked; or, if the username is locked, how long for (uncounted).
+
+    The count is read and written under a lock on it (the row, on PostgreSQL; the
+    database's write lock, taken first, on SQLite), and the password is checked only
+    after the count is committed: so attempts made at the same moment are counted one
+    after another, and no more than ``FREE_FAILURES + 1`` passwords are checked before
+    the lock, however many arrive together.
+    """
+    db.write_lock(conn)
     table = LoginFailure.__table__
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = module.insert(table).values(username=username, failures=1, last_failed_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.username],
-        set_={"failures": table.c.failures + 1, "last_failed_at": now},
+    conn.execute(
+        module.insert(table)
+        .values(username=username, failures=0, last_failed_at=now)
+        .on_conflict_do_nothing(index_elements=[table.c.username])
     )
-    failures = conn.execute(stmt.returning(table.c.failures)).scalar_one()
+    failures, until = conn.execute(
+        select(LoginFailure.failures, LoginFailure.locked_until)
+        .where(LoginFailure.username == username)
+        .with_for_update()
+    ).one()
+    until = as_utc(until)
+    if until is not None and until > now:
+        return until - now
+    failures += 1
+    lock = lock_after(failures)
+    conn.execute(
+        update(LoginFailure)
+        .where(LoginFailure.username == username)
+        .values(
+            failures=failures,
+            last_failed_at=now,
+            locked_until=now + lock if lock is not None else until,
+        )
+    )
     # Counts nobody has added to for a day go (an indexed range): the table stays the
     # size of one day's failures, however many usernames are sprayed.
     conn.execute(
@@ -448,13 +469,7 @@ def _count_failure(conn: Connection, username: str, now: dt.datetime) -> None:
             or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until <= now),
         )
     )
-    lock = lock_after(failures)
-    if lock is not None:
-        conn.execute(
-            update(LoginFailure)
-            .where(LoginFailure.username == username)
-            .values(locked_until=now + lock)
-        )
+    return None
 
 
 def unlock(url: str, username: str, actor: str) -> bool:
