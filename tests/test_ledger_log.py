@@ -135,6 +135,7 @@ def test_an_append_rolled_back_leaves_nothing(db_url: str) -> None:
         assert conn.execute(select(func.count()).select_from(LedgerNode)).scalar() == 0
         assert conn.execute(select(func.count()).select_from(Disclosure)).scalar() == 5
         disclose(conn, range(5, 600))
+        log.sign_head(conn, KEY)
     with db.connect(db_url) as conn:
         assert log.verify(conn, KEY).ok
 

@@ -745,6 +745,31 @@ def _verify_range(url: str, lo: int, hi: int) -> _RangeResult:
     )  # fmt: skip
 
 
+def _check_covered(size: int, all_heads: Sequence[SignedTreeHead], problems: _Problems) -> None:
+    """Every leaf must be under a signed tree head: the leaves after the last one are named.
+
+    Without this, deleting every head and then rewriting history consistently (leaf, row
+    and subtree cache together), or appending entries after the last head, left nothing
+    for the other checks to find.  Named after the leaf-by-leaf problems in that range.
+    """
+    covered = max((h.size for h in all_heads), default=0)
+    if covered >= size:
+        return
+    span = f"leaf {covered} is" if size - covered == 1 else f"leaves {covered} to {size - 1} are"
+    if not all_heads:
+        problems.add(
+            size,
+            f"no signed tree head covers the ledger: {span} unsigned "
+            "(every head removed, or none ever signed)",
+        )
+        return
+    problems.add(
+        size,
+        f"{span} not covered by a signed tree head (the latest is at size {covered}): "
+        "appended after it, or the heads over them removed",
+    )
+
+
 def _worker_url(conn: Connection) -> str | None:
     """The URL other processes can open the same database with, if there is one."""
     url = conn.engine.url
@@ -880,6 +905,7 @@ def verify(
             beyond.size - 0.5,
             f"a tree head was signed at size {beyond.size}, but the ledger has only {size} leaves",
         )
+    _check_covered(size, all_heads, problems)
     totals = {"disclosure": n_disclosures, "recall": n_recalls}
     for kind, table, ident in (
         ("disclosure", "disclosures", "disclosure_id"),
