@@ -9,10 +9,11 @@ says: leaves no signed head covers are named, and verify fails.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 from test_ledger_log import (  # noqa: F401
     KEY,
     SIZE,
@@ -25,7 +26,7 @@ from test_ledger_log import (  # noqa: F401
 from accord.cli import main
 from accord.ledger import log, merkle, signing
 from accord.store import db
-from accord.store.models import LedgerNode, TreeHead
+from accord.store.models import Disclosure, LedgerNode, TreeHead
 
 UNSIGNED_ALL = f"no signed tree head covers the ledger: leaves 0 to {SIZE - 1} are unsigned"
 
@@ -98,3 +99,81 @@ def test_accord_verify_fails_in_one_line_on_an_unsigned_ledger(
     assert main(["verify", "--database", ledger, "--key", str(key_file), "--workers", "1"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"accord: ledger check failed: {UNSIGNED_ALL}") and "\n" not in err
+
+
+# --- what verify meets in a tampered SQLite file (issue 23, low 16) ------------------------
+
+
+def _as_text(table: str, column: str, where: str) -> Callable[[Connection], None]:
+    """Store a value as TEXT where bytes belong: SQLite's column affinity lets it in."""
+
+    def tamper(conn: Connection) -> None:
+        conn.exec_driver_sql(f"UPDATE {table} SET {column} = 'not bytes' WHERE {where}")
+
+    return tamper
+
+
+TEXT_IN_PLACE_OF_BYTES = {
+    "leaf content": (
+        _as_text("ledger_leaves", "content", "leaf_index = 7"),
+        "leaf 7 (disclosure D-7) holds text, not bytes, as its content",
+    ),
+    "leaf hash": (
+        _as_text("ledger_leaves", "leaf_hash", "leaf_index = 7"),
+        "leaf 7 (disclosure D-7) holds text, not bytes, as its hash",
+    ),
+    "cached subtree": (
+        _as_text("ledger_nodes", "hash", 'level = 8 AND "index" = 0'),
+        "the cached subtree at level 8, index 0 holds text, not bytes",
+    ),
+}
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("case", list(TEXT_IN_PLACE_OF_BYTES))
+def test_text_where_bytes_belong_is_named_not_a_crash(ledger: str, case: str) -> None:
+    if not ledger.startswith("sqlite"):
+        pytest.skip("PostgreSQL's bytea holds only bytes")
+    tamper, expected = TEXT_IN_PLACE_OF_BYTES[case]
+    with db.connect(ledger) as conn:
+        tamper(conn)
+    result = _verify(ledger)
+    assert not result.ok and result.first_problem is not None
+    assert result.first_problem.startswith(expected), result.problems
+
+
+# --- a recall and its disclosure's status agree (issue 23, low 18) -------------------------
+
+
+def test_a_recalled_disclosure_set_back_to_active_fails(ledger: str) -> None:
+    """Set back to active, a recalled disclosure would be served to its recipient again."""
+    with db.connect(ledger) as conn:
+        assert conn.scalar(select(Disclosure.status).where(Disclosure.disclosure_id == "D-20"))
+        conn.execute(
+            update(Disclosure).where(Disclosure.disclosure_id == "D-20").values(status="active")
+        )
+    result = _verify(ledger)
+    assert result.problems == (
+        "disclosure D-20 was recalled (recall R-20 at leaf 301) but is marked active: "
+        "it would be served to its recipient again",
+    )
+
+
+def test_a_disclosure_marked_recalled_with_no_recall_fails(ledger: str) -> None:
+    with db.connect(ledger) as conn:
+        conn.execute(
+            update(Disclosure).where(Disclosure.disclosure_id == "D-5").values(status="recalled")
+        )
+    result = _verify(ledger)
+    assert result.problems == (
+        "disclosure D-5 at leaf 5 is marked recalled, but no recall of it is in the ledger",
+    )
+
+
+def test_the_fixture_recalls_as_accord_does(ledger: str) -> None:
+    with db.connect(ledger) as conn:
+        recalled = conn.scalars(
+            select(Disclosure.disclosure_id).where(Disclosure.status == "recalled")
+        ).all()
+    assert sorted(recalled) == ["D-20", "D-3"]
+    assert _verify(ledger).ok

@@ -543,6 +543,19 @@ _LEAF_ROWS_SQL = (
     "LEFT JOIN recalls r ON r.ledger_index = l.leaf_index "
     "WHERE l.leaf_index > ? AND l.leaf_index <= ? ORDER BY l.leaf_index LIMIT ?"
 )
+# A disclosure's status must agree with the recalls in the ledger: one set back to active
+# after its recall would be served to its recipient again; one marked recalled with no
+# recall never told its recipient.  Both read set-wise (recalls.disclosure_id is unique).
+_UNRECALLED_SQL = (
+    "SELECT r.ledger_index, d.disclosure_id, r.recall_id, d.status FROM recalls r "
+    "JOIN disclosures d ON d.disclosure_id = r.disclosure_id "
+    "WHERE d.status <> 'recalled' ORDER BY r.ledger_index LIMIT ?"
+)
+_RECALLED_WITHOUT_RECALL_SQL = (
+    "SELECT d.ledger_index, d.disclosure_id FROM disclosures d WHERE d.status = 'recalled' "
+    "AND NOT EXISTS (SELECT 1 FROM recalls r WHERE r.disclosure_id = d.disclosure_id) "
+    "ORDER BY d.ledger_index LIMIT ?"
+)
 _ORPHANS_SQL = (
     "SELECT t.ledger_index, t.{ident} FROM {table} t WHERE NOT EXISTS "
     "(SELECT 1 FROM ledger_leaves l WHERE l.leaf_index = t.ledger_index) "
@@ -606,7 +619,12 @@ def _check_rows(
     fail that are looked at one by one to say what is wrong with them.
     """
     sha256 = hashlib.sha256
-    hashes = [sha256(b"\x00" + bytes(r[3])).digest() for r in rows]
+    try:
+        hashes = [sha256(b"\x00" + bytes(r[3])).digest() for r in rows]
+    except TypeError:  # text where bytes belong (SQLite lets it in): `_explain` names it
+        hashes = [
+            sha256(b"\x00" + c).digest() if (c := _blob(r[3])) is not None else b"" for r in rows
+        ]
     pointed["disclosure"] += sum(1 for r in rows if r[5] is not None)
     pointed["recall"] += sum(1 for r in rows if r[15] is not None)
     suspects = [
@@ -634,10 +652,33 @@ def _check_rows(
     return hashes, end
 
 
+def _blob(value: Any) -> bytes | None:
+    """A stored binary value as bytes, or None if something else is stored there.
+
+    A SQLite column's affinity lets text (or a number) into a BLOB column, so a tampered
+    file may hold one where a leaf's content or hash belongs: verify names it.
+    """
+    return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else None
+
+
+def _what(value: Any) -> str:
+    return "text" if isinstance(value, str) else type(value).__name__
+
+
 def _explain(row: Sequence[Any], recomputed: bytes, problems: _Problems) -> None:
     """Say what is wrong with one row of `_LEAF_ROWS_SQL` that failed the quick checks."""
-    idx, kind, ref, data = int(row[0]), row[1], row[2], bytes(row[3])
-    if recomputed != bytes(row[4]):
+    idx, kind, ref = int(row[0]), row[1], row[2]
+    data, stored = _blob(row[3]), _blob(row[4])
+    if data is None:
+        problems.add(
+            idx, f"leaf {idx} ({kind} {ref}) holds {_what(row[3])}, not bytes, as its content"
+        )
+        return
+    if stored is None:
+        problems.add(
+            idx, f"leaf {idx} ({kind} {ref}) holds {_what(row[4])}, not bytes, as its hash"
+        )
+    elif recomputed != stored:
         problems.add(idx, f"leaf {idx} ({kind} {ref}) does not match its stored hash")
     d_id, r_id = row[5], row[15]
     if kind == "disclosure":
@@ -810,7 +851,7 @@ def verify(
     trusted_id = signing.key_id(public) if public is not None else None
     all_heads = heads(conn)
     cache = {
-        (int(level), int(index)): bytes(h)
+        (int(level), int(index)): _what(h) if _blob(h) is None else bytes(h)
         for level, index, h in conn.execute(
             select(LedgerNode.level, LedgerNode.index, LedgerNode.hash)
         )
@@ -842,6 +883,11 @@ def verify(
             where = ((index + 1) << level) - 0.75
             if stored is None:
                 problems.add(where, f"the subtree cache lacks level {level}, index {index}")
+            elif isinstance(stored, str):
+                problems.add(
+                    where,
+                    f"the cached subtree at level {level}, index {index} holds {stored}, not bytes",
+                )
             elif stored != h:
                 problems.add(
                     where,
@@ -916,6 +962,18 @@ def verify(
         orphans = _rows(conn, _ORPHANS_SQL.format(ident=ident, table=table), (MAX_PROBLEMS,))
         for idx, ref in orphans:
             problems.add(int(idx), f"{kind} {ref} points at leaf {idx}, which does not exist")
+    for idx, disclosure_id, recall_id, status in _rows(conn, _UNRECALLED_SQL, (MAX_PROBLEMS,)):
+        problems.add(
+            int(idx),
+            f"disclosure {disclosure_id} was recalled (recall {recall_id} at leaf {idx}) but is "
+            f"marked {status}: it would be served to its recipient again",
+        )
+    for idx, disclosure_id in _rows(conn, _RECALLED_WITHOUT_RECALL_SQL, (MAX_PROBLEMS,)):
+        problems.add(  # after the leaves: a recall row removed is named at its leaf first
+            size,
+            f"disclosure {disclosure_id} at leaf {idx} is marked recalled, but no recall of it "
+            "is in the ledger",
+        )
     for level, index in sorted(cache):
         problems.add(
             ((index + 1) << level) - 0.75,
