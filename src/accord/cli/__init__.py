@@ -6,6 +6,7 @@ that failed); ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -86,7 +87,20 @@ scores_cmds.register(app)
 serve_cmds.register(app)
 
 
+# What Accord writes (the database, reports, batches, letters) is about people: readable
+# by the account that runs it alone, whatever umask the caller has.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous)
+
+
+def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:

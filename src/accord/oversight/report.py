@@ -122,7 +122,11 @@ def write_report(url: str, out: Path = DEFAULT_OUT, as_of: dt.date | None = None
         fd, tmp = tempfile.mkstemp(prefix=".accord-report-", suffix=".html", dir=parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, 0o644)  # a report is for reading, unlike mkstemp's private default
+        # As a file opened plainly would be (the umask decides; `accord` sets 077, since
+        # the report is about people), not mkstemp's 0600 nor a fixed 0644.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, out)
     except OSError as exc:
         if tmp is not None:

@@ -82,7 +82,9 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                if scope["path"].startswith("/api/") or scope["path"] in ("/login",):
+                # Pages and API answers carry personal data: no browser or proxy keeps
+                # them.  Only the stylesheet and scripts may be cached.
+                if not scope["path"].startswith("/static/") and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
