@@ -104,6 +104,12 @@ def views(con: duckdb.DuckDBPyConnection, d: Path) -> None:
     con.execute(f"USE memory.{SCHEMAS[d]}")
 
 
+# A person's name as one text, case aside; a one name is the same in either field.
+NAME = """CASE WHEN {0}.family_name IS NULL OR {0}.given_names IS NULL
+    THEN upper(coalesce({0}.family_name, {0}.given_names))
+    ELSE upper({0}.family_name) || '|' || upper({0}.given_names) END"""
+
+
 def one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     return con.execute(sql).fetchall()[0][0]
 
@@ -482,17 +488,22 @@ def test_a_register_record_without_noise_is_its_person_exactly(
             con,
             """SELECT count(*) FROM bank h JOIN records t USING (record_id)
         JOIN people p ON p.person_id = t.person_id WHERE t.noise IS NULL
-        AND (h.family_name <> p.family_name OR h.given_names <> p.given_names
+        AND (h.family_name IS DISTINCT FROM p.family_name
+             OR h.given_names IS DISTINCT FROM p.given_names
              OR h.date_of_birth <> p.date_of_birth)""",
         )
         == 0
     )
+    names_differ = (
+        "h.family_name IS DISTINCT FROM p.family_name "
+        "OR h.given_names IS DISTINCT FROM p.given_names"
+    )
     for noise, differs in [
-        ("transliteration", "h.family_name <> p.family_name OR h.given_names <> p.given_names"),
-        ("names_swapped", "h.family_name = p.given_names"),
+        ("transliteration", names_differ),
+        ("names_swapped", "h.family_name IS NOT DISTINCT FROM p.given_names"),
         ("dob_missing", "h.date_of_birth IS NULL"),
         ("dob_day_month_swapped", "h.date_of_birth <> p.date_of_birth"),
-        ("typo", "h.family_name <> p.family_name OR h.given_names <> p.given_names"),
+        ("typo", names_differ),
     ]:
         total, ok = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE {differs})
             FROM bank h JOIN records t USING (record_id) JOIN people p
@@ -522,6 +533,10 @@ def test_every_kind_of_noise_occurs(big: Path, con: duckdb.DuckDBPyConnection) -
         "postcode_moved",
         "postcode_missing",
         "since_missing",
+        "postcode_previous_known",
+        "postcode_previous_unknown",
+        "one_name_swapped",
+        "one_name_doubled",
     }
     # The DVLA's house style: every name in upper case, without accents or apostrophes.
     assert (
@@ -540,8 +555,7 @@ def test_namesakes_are_other_people_with_the_same_name_and_date_of_birth(
     views(con, big)
     for trap, offset in (("namesake", "0"), ("near_namesake", "1")):
         total, confirmed = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE EXISTS (
-            SELECT 1 FROM people p WHERE upper(p.family_name) = upper(h.family_name)
-            AND upper(p.given_names) = upper(h.given_names)
+            SELECT 1 FROM people p WHERE {NAME.format("p")} = {NAME.format("h")}
             AND abs(p.date_of_birth::DATE - h.date_of_birth::DATE) = {offset}
             AND p.person_id IS DISTINCT FROM t.person_id))
             FROM bank h JOIN records t USING (record_id)
@@ -567,6 +581,214 @@ def test_duplicates_mark_every_record_of_a_person_held_twice(
     assert (
         one(con, "SELECT count(*) FROM records WHERE person_id IS NULL AND duplicate = 'true'") > 0
     )
+
+
+# --- what real registers have: movers, namesakes of non-holders, common names, one name ---
+
+REGISTER_ROWS = " UNION ALL ".join(f"SELECT '{r}' AS register, * FROM {r}" for r in REGISTERS)
+
+
+def test_movers_records_hold_an_earlier_address_the_casework_knows_or_does_not(
+    big: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    views(con, big)
+    rows = con.execute(f"""
+        SELECT t.register, t.noise LIKE '%postcode_previous_known%' AS known,
+          h.postcode = p.postcode AS current,
+          EXISTS (SELECT 1 FROM cases c WHERE c.person_id = t.person_id
+                  AND c.postcode = h.postcode AND c.decision_date <= (
+                      SELECT max(n.decision_date) FROM cases n
+                      WHERE n.person_id = t.person_id AND n.postcode = p.postcode)) AS earlier,
+          p.previous_postcode_on_file = 'true' AS older_on_file
+        FROM ({REGISTER_ROWS}) h JOIN records t USING (register, record_id)
+        JOIN people p ON p.person_id = t.person_id
+        WHERE t.noise LIKE '%postcode_previous_%' AND h.postcode IS NOT NULL""").fetchall()
+    for register, known, current, earlier, older_on_file in rows:
+        assert not current, register
+        # Known: an earlier case row carries the register's postcode; unknown: no row does.
+        assert earlier == known, register
+        assert older_on_file or not known, register
+    for r in ("dvla", "bank"):
+        mine = [known for reg, known, *_ in rows if reg == r]
+        assert 0.05 <= sum(mine) / len(mine) <= 0.5, r  # about 0.8 of the ~20% with one on file
+    # The public's records moved to any other postcode; no one else's is called previous.
+    assert (
+        one(
+            con,
+            """SELECT count(*) FROM records WHERE (person_id IS NULL
+            AND noise LIKE '%postcode_previous_%') OR (person_id IS NOT NULL
+            AND noise LIKE '%postcode_moved%')""",
+        )
+        == 0
+    )
+
+
+def test_namesakes_are_planted_for_people_with_and_without_a_record_where_names_coincide(
+    big: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    views(con, big)
+    for r in REGISTERS:
+        planted = one(
+            con, f"SELECT count(*) FROM records WHERE register = '{r}' AND planted = 'namesake'"
+        )
+        expected = Mix().namesakes[r] * PEOPLE  # a Poisson total with this mean
+        assert abs(planted - expected) <= 4 * expected**0.5 + 2, r
+    # Records shown as the person's casework shows them (upper case aside): each trap is
+    # exactly the name and date of birth of people who do, or do not, hold a record here.
+    rows = con.execute(f"""
+        SELECT t.register, t.planted, t.namesake_of, count(p.person_id),
+          count(p.person_id) FILTER (WHERE EXISTS (SELECT 1 FROM records o
+              WHERE o.register = t.register AND o.person_id = p.person_id)),
+          count(p.person_id) FILTER (WHERE contains(coalesce(p.registers, ''), t.register))
+        FROM ({REGISTER_ROWS}) h JOIN records t USING (register, record_id)
+        LEFT JOIN people p ON {NAME.format("p")} = {NAME.format("h")}
+          AND p.date_of_birth = h.date_of_birth AND p.person_id IS DISTINCT FROM t.person_id
+        WHERE t.trap = 'namesake' AND coalesce(t.noise, 'upper_case') = 'upper_case'
+        GROUP BY ALL""").fetchall()
+    kinds: dict[str, int] = {}
+    for register, planted, namesake_of, people, holding, listed in rows:
+        assert people > 0 and holding == listed, register
+        expected = {"holder": holding == people, "non_holder": holding == 0}
+        assert expected.get(namesake_of, 0 < holding < people), (register, namesake_of)
+        if planted == "namesake":
+            kinds[namesake_of] = kinds.get(namesake_of, 0) + 1
+    assert kinds.get("holder", 0) > 0 and kinds.get("non_holder", 0) > 0
+    # Where coincidences happen: common names and 1 January birthdays, far above their
+    # share of the people.
+    jan1_people = one(con, "SELECT avg((date_of_birth LIKE '%-01-01')::INT) FROM people")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE commonness AS SELECT person_id, date_of_birth,
+        {NAME.format("people")} AS name, count(*) OVER (PARTITION BY
+          coalesce(upper(family_name), ''), upper(split_part(coalesce(given_names, ''), ' ', 1))
+        ) AS sharing FROM people"""
+    )
+    jan1_planted, sharing_planted = con.execute(f"""
+        SELECT avg((h.date_of_birth LIKE '%-01-01')::INT), avg(c.sharing)
+        FROM ({REGISTER_ROWS}) h JOIN records t USING (register, record_id)
+        JOIN commonness c ON c.name = {NAME.format("h")} AND c.date_of_birth = h.date_of_birth
+        WHERE t.planted = 'namesake' AND coalesce(t.noise, 'upper_case') = 'upper_case'
+        """).fetchall()[0]
+    assert jan1_planted > 3 * jan1_people
+    assert sharing_planted > one(con, "SELECT avg(sharing) FROM commonness")
+
+
+def test_common_names_are_common_and_1_january_birthdays_are_heaped(
+    big: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    views(con, big)
+
+    def share(origin: str, where: str) -> float:
+        return float(
+            one(
+                con,
+                f"""SELECT avg(({where})::INT) FROM people
+                WHERE origin = '{origin}' AND mononym = 'false'""",
+            )
+        )
+
+    mohammed = "split_part(given_names, ' ', 1) IN ('Mohammed', 'Muhammad', 'Mohamed', "
+    mohammed += "'Mohammad', 'Mohd')"
+    assert share("south_asian", mohammed) >= 0.07  # a fifth of the men
+    assert share("arabic", mohammed) >= 0.07
+    assert share("south_asian", "family_name = 'Khan'") >= 0.06
+    assert share("vietnamese", "family_name IN ('Nguyễn', 'Nguyen', 'Nguyên')") >= 0.3
+    assert share("anglophone", "family_name = 'Smith'") >= 0.03
+    jan1 = "CAST(date_of_birth AS VARCHAR) LIKE '%-01-01'"
+    for origin in ("persian", "horn"):
+        assert 0.12 <= share(origin, jan1) <= 0.3, origin
+    assert 0.04 <= share("arabic", jan1) <= 0.13
+    for origin in ("caribbean", "chinese", "east_european", "slavic"):
+        assert share(origin, jan1) <= 0.01, origin
+    overall = one(con, f"SELECT avg(({jan1})::INT) FROM people")
+    assert 0.03 <= overall <= 0.07  # one in 25 on the UK immigration system in 2007
+    in_cases = one(con, f"SELECT avg(({jan1})::INT) FROM cases WHERE date_of_birth IS NOT NULL")
+    assert 0.03 <= in_cases <= 0.07
+    # The public of those origins too: well above the 1 in 365 of a date at random.
+    public = one(
+        con,
+        """SELECT avg((h.date_of_birth LIKE '%-01-01')::INT) FROM bank h
+        JOIN records t USING (record_id)
+        WHERE t.person_id IS NULL AND t.planted IS NULL AND h.date_of_birth IS NOT NULL""",
+    )
+    assert 2 / 365 <= public <= 0.03
+
+
+def test_one_name_people_have_one_empty_name_part_in_the_casework_and_vary_in_registers(
+    big: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    views(con, big)
+    shares = dict(
+        con.execute("SELECT origin, avg((mononym = 'true')::INT) FROM people GROUP BY 1").fetchall()
+    )
+    for origin, (low, high) in {
+        "indonesian": (0.25, 0.55),
+        "persian": (0.06, 0.14),
+        "horn": (0.01, 0.06),
+        "south_asian": (0.01, 0.035),
+    }.items():
+        assert low <= shares[origin] <= high, origin
+    assert all(shares[o] == 0 for o in shares if o not in Mix().mononyms)
+    # In the casework: exactly one part empty for them, none for anyone else.
+    rows = con.execute("""SELECT p.mononym = 'true', (c.family_name IS NULL)::INT
+        + (c.given_names IS NULL)::INT, coalesce(c.family_name, c.given_names)
+        = coalesce(p.family_name, p.given_names), count(*)
+        FROM cases c JOIN people p USING (person_id) GROUP BY ALL""").fetchall()
+    assert {(m, empty) for m, empty, _, _ in rows} == {(True, 1), (False, 0)}
+    assert all(same for m, _, same, _ in rows if m)
+    as_family = one(
+        con, "SELECT avg((family_name IS NOT NULL)::INT) FROM people WHERE mononym = 'true'"
+    )
+    assert 0.55 <= as_family <= 0.85
+    # In registers: as the casework has it, in the other field, or in both.
+    rows = con.execute(f"""SELECT CASE WHEN t.noise LIKE '%one_name_doubled%' THEN 'doubled'
+          WHEN t.noise LIKE '%one_name_swapped%' THEN 'swapped' ELSE 'same' END,
+        p.family_name IS NOT NULL, h.family_name IS NOT NULL, h.given_names IS NOT NULL
+        FROM ({REGISTER_ROWS}) h JOIN records t USING (register, record_id)
+        JOIN people p ON p.person_id = t.person_id
+        WHERE p.mononym = 'true' AND coalesce(t.noise, '') NOT LIKE '%names_swapped%'
+        """).fetchall()
+    seen = set()
+    for how, in_family, family, given in rows:
+        seen.add(how)
+        expected = {
+            "doubled": (True, True),
+            "swapped": (not in_family, in_family),
+            "same": (in_family, not in_family),
+        }[how]
+        assert (family, given) == expected, how
+    assert seen == {"doubled", "swapped", "same"}
+
+
+def test_the_new_proportions_are_options_and_do_what_they_say(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    argv = ["synth", "--people", "3000", "--seed", "5", "--out", str(out)]
+    argv += ["--as-of", AS_OF.isoformat(), "--previous-known", "0"]
+    argv += ["--mononyms", "indonesian=1,persian=0,horn=0,south_asian=0"]
+    argv += ["--mononym-as-family", "0", "--mononym-swapped", "0", "--mononym-doubled", "1"]
+    assert main(argv) == 0
+    mix = Scenario.load(out).mix
+    assert (mix.previous_known, mix.mononym_as_family, mix.mononym_doubled) == (0.0, 0.0, 1.0)
+    assert mix.mononyms["indonesian"] == 1.0 and mix.mononyms["persian"] == 0.0
+    c = duckdb.connect()
+    load(c, out)
+    origins = dict(
+        c.execute(
+            "SELECT origin, bool_and(mononym = 'true') FROM people "
+            "WHERE origin = 'indonesian' OR mononym = 'true' GROUP BY 1"
+        ).fetchall()
+    )
+    assert origins == {"indonesian": True}
+    given_only = """SELECT count(*) FROM cases c JOIN people p USING (person_id)
+        WHERE p.mononym = 'true' AND c.family_name IS NOT NULL"""
+    assert c.execute(given_only).fetchall() == [(0,)]
+    movers = """SELECT count(*) FILTER (WHERE noise LIKE '%postcode_previous_known%'),
+        count(*) FILTER (WHERE noise LIKE '%postcode_previous_unknown%') FROM records"""
+    known, unknown = c.execute(movers).fetchall()[0]
+    assert known == 0 and unknown > 0
+    doubled = """SELECT count(*), bool_and(coalesce(t.noise, '') LIKE '%one_name_doubled%')
+        FROM records t JOIN people p USING (person_id) WHERE p.mononym = 'true'"""
+    held, all_doubled = c.execute(doubled).fetchall()[0]
+    assert held > 0 and all_doubled
 
 
 # --- scoring against the truth -------------------------------------------------------------
@@ -705,6 +927,13 @@ def test_truth_tables_load_as_arrow(small: Scenario) -> None:
         (["--people", "10", "--register-rows", "100000001"], "more than the 100,000,000"),
         (["--people", "10", "--register-rows", "-5"], "register rows -5 is negative"),
         (["--people", "10", "--mix", ","], "--mix: no NAME=SHARE given"),
+        (["--people", "10", "--mononyms", "mars=0.1"], "unknown origin 'mars'"),
+        (["--people", "10", "--mononyms", "horn=1.5"], "mononyms horn: share 1.5 is outside"),
+        (
+            ["--people", "10", "--mononym-swapped", "0.7", "--mononym-doubled", "0.5"],
+            "add up to more than 1",
+        ),
+        (["--people", "10", "--previous-known", "2"], "previous-known: share 2 is outside"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(

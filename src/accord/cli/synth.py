@@ -14,6 +14,7 @@ from accord.synth import KINDS, REGISTERS, Mix, synthesise
 from accord.synth.mix import (
     DEFAULT_COVERAGE,
     DEFAULT_KINDS,
+    DEFAULT_MONONYMS,
     DEFAULT_NAMESAKES,
     DEFAULT_NEAR_NAMESAKES,
     parse_shares,
@@ -120,6 +121,48 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        previous_known: Annotated[
+            float,
+            typer.Option(
+                "--previous-known",
+                help=(
+                    "Of register records holding a person's earlier address, where the "
+                    "casework holds an older address too: the share that hold that one."
+                ),
+            ),
+        ] = Mix.previous_known,
+        mononyms: Annotated[
+            str | None,
+            typer.Option(
+                "--mononyms",
+                help=(
+                    "Share of people recorded with one name, per origin, ORIGIN=SHARE,... "
+                    f"Default: {_listing(DEFAULT_MONONYMS)}."
+                ),
+                show_default=False,
+            ),
+        ] = None,
+        mononym_as_family: Annotated[
+            float,
+            typer.Option(
+                "--mononym-as-family",
+                help="Share of one-name people whose records hold the name as family name.",
+            ),
+        ] = Mix.mononym_as_family,
+        mononym_swapped: Annotated[
+            float,
+            typer.Option(
+                "--mononym-swapped",
+                help="Share of a one-name person's register records with it in the other field.",
+            ),
+        ] = Mix.mononym_swapped,
+        mononym_doubled: Annotated[
+            float,
+            typer.Option(
+                "--mononym-doubled",
+                help="Share of a one-name person's register records with it in both fields.",
+            ),
+        ] = Mix.mononym_doubled,
     ) -> None:
         """Write a synthetic scenario: cases, registers, events, agreements and the truth."""
         chosen = Mix(
@@ -129,9 +172,15 @@ def register(app: typer.Typer) -> None:
             departed_refused=departed_refused,
             noise=noise,
             register_rows=register_rows,
+            previous_known=previous_known,
+            mononym_as_family=mononym_as_family,
+            mononym_swapped=mononym_swapped,
+            mononym_doubled=mononym_doubled,
         )
         if mix is not None:
             chosen = chosen.with_kinds(parse_shares(mix, "--mix"))
+        if mononyms is not None:
+            chosen = chosen.with_mononyms(parse_shares(mononyms, "--mononyms"))
         for option, name, text in (
             ("--coverage", "coverage", coverage),
             ("--namesakes", "namesakes", namesakes),

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from accord.errors import AccordError
+from accord.synth.names import ORIGINS
 
 KINDS = (
     "overstayer",
@@ -65,6 +66,15 @@ DEFAULT_NEAR_NAMESAKES: Mapping[str, float] = MappingProxyType(
 
 REGISTER_ROWS_PER_PERSON = 3
 
+# People recorded with one name, per origin where one name is common.  Indonesians
+# (Javanese above all) often have one name; many Afghans have no family name; a few
+# people of the Horn of Africa (whose second name is a father's name) and of South Asia
+# (some Tamil and Bangladeshi people) are recorded with one.  No register publishes these
+# shares; they are estimates, large enough that every register meets such people.
+DEFAULT_MONONYMS: Mapping[str, float] = MappingProxyType(
+    {"indonesian": 0.4, "persian": 0.1, "horn": 0.03, "south_asian": 0.02}
+)
+
 
 def _frozen(m: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType(dict(m))
@@ -84,6 +94,11 @@ class Mix:
     near_namesakes: Mapping[str, float] = field(default_factory=lambda: DEFAULT_NEAR_NAMESAKES)
     noise: float = 1.0
     register_rows: int | None = None
+    previous_known: float = 0.8
+    mononyms: Mapping[str, float] = field(default_factory=lambda: DEFAULT_MONONYMS)
+    mononym_as_family: float = 0.7
+    mononym_swapped: float = 0.3
+    mononym_doubled: float = 0.2
 
     def __post_init__(self) -> None:
         kinds = dict(self.kinds)
@@ -97,8 +112,29 @@ class Mix:
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             raise AccordError(f"the kinds' shares add up to {total:g}, not 1")
         object.__setattr__(self, "kinds", _frozen({k: kinds[k] for k in KINDS}))
-        for name in ("protected_address", "quality_fault", "earlier_refusal", "departed_refused"):
+        for name in (
+            "protected_address",
+            "quality_fault",
+            "earlier_refusal",
+            "departed_refused",
+            "previous_known",
+            "mononym_as_family",
+            "mononym_swapped",
+            "mononym_doubled",
+        ):
             _share(name.replace("_", "-"), getattr(self, name))
+        if self.mononym_swapped + self.mononym_doubled > 1.0 + 1e-9:
+            raise AccordError(
+                f"mononym-swapped {self.mononym_swapped:g} and mononym-doubled "
+                f"{self.mononym_doubled:g} add up to more than 1"
+            )
+        mononyms = dict(self.mononyms)
+        origins = [o.key for o in ORIGINS]
+        for o, v in mononyms.items():
+            if o not in origins:
+                raise AccordError(f"mononyms: unknown origin {o!r}: use {', '.join(origins)}")
+            _share(f"mononyms {o}", v)
+        object.__setattr__(self, "mononyms", _frozen({o: mononyms[o] for o in sorted(mononyms)}))
         for name in ("coverage", "namesakes", "near_namesakes"):
             per = dict(getattr(self, name))
             bad = sorted(set(per) - set(REGISTERS))
@@ -133,6 +169,13 @@ class Mix:
     def with_kinds(self, given: Mapping[str, float]) -> Mix:
         """These kinds at exactly these shares; the others scaled to fill what is left."""
         return _replace(self, kinds=blend(self.kinds, given, KINDS, "kind"))
+
+    def with_mononyms(self, given: Mapping[str, float]) -> Mix:
+        """These origins' shares of one-name people; other origins keep theirs."""
+        return _replace(self, mononyms={**self.mononyms, **given})
+
+    def mononym_share(self, origin: str) -> float:
+        return self.mononyms.get(origin, 0.0)
 
     def with_register_shares(self, name: str, given: Mapping[str, float]) -> Mix:
         current = dict(getattr(self, name))

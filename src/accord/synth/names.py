@@ -36,7 +36,9 @@ class Origin:
     among members of the public in a register; ``middle`` the chance of a second given
     name; ``jan1`` the share of dates of birth recorded as 1 January (a date of birth
     unknown to the issuing state is often written so); ``family_first`` marks cultures
-    whose names registers most often swap.
+    whose names registers most often swap.  ``heads`` fixes the share of the first (most
+    common) family, male and female name where one name is far commoner than a Zipf
+    curve over the pool would make it (Mohammed and its spellings); 0 leaves the curve.
     """
 
     key: str
@@ -50,6 +52,7 @@ class Origin:
     family: str
     male: str
     female: str
+    heads: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 BRITISH_FAMILY = """Smith, Jones, Williams, Taylor, Brown, Davies|Davis, Evans, Wilson, Thomas,
@@ -176,7 +179,7 @@ Ghorbani|Qurbani, Rostami|Rustami, Kurd|Kord, Barzani, Talabani|Talebani, Hawram
 Rahmani|Rahmany, Samadi, Naseri|Nasiri, Hakimi, Kazemi|Kazimi, Najafi, Faizi|Feizi,
 Mohammadzai|Mohammadzay, Ahmadzai|Ahmadzay, Jalali, Saberi|Sabiri"""
 
-PERSIAN_MALE = """Ahmad|Ahmed, Mohammad|Mohammed|Muhammad, Ali, Reza, Hossein|Hussein|Hosein,
+PERSIAN_MALE = """Mohammad|Mohammed|Muhammad, Ahmad|Ahmed, Ali, Reza, Hossein|Hussein|Hosein,
 Mehdi|Mahdi, Abdul|Abdol, Hamid|Hameed, Karim|Kareem, Farid|Fareed, Jawad|Javad,
 Mustafa|Mostafa, Sayed|Seyed|Sayyid, Ehsan|Ihsan, Masoud|Massoud|Masud, Omid|Umid, Arash,
 Dariush|Darius|Daryoush, Kamran, Navid|Naveed, Parviz|Parwiz, Rahim|Raheem, Nasir|Naser,
@@ -398,6 +401,23 @@ Róisín|Roisin, Sinéad|Sinead, Aisling|Ashling, Orla|Orlaith, Clodagh, Gráinn
 Máire|Maire|Moira, Bríd|Brid|Bridget, Deirdre|Deidre, Eimear|Emer, Ciara|Kiara,
 Mairéad|Mairead, Aoibhinn|Aoibheann, Úna|Una, Nuala, Mary, Catherine, Margaret"""
 
+# Indonesian: many people, Javanese above all, have one name (Sukarno, Suharto, Budi);
+# those with two often carry a father's name or a clan name (Batak: Siregar, Nasution).
+INDONESIAN_FAMILY = """Wijaya|Widjaja, Santoso|Santosa, Susanto, Saputra, Pratama, Hidayat,
+Setiawan, Kurniawan, Gunawan, Nugroho, Wibowo, Halim, Tanjung, Siregar, Nasution, Harahap,
+Lubis, Simanjuntak, Sitompul, Hutapea, Purba, Sinaga, Hasibuan, Rahman, Hakim, Putra, Putri,
+Sari, Utomo|Oetomo, Suryadi|Soeryadi, Hartono, Salim, Lim, Tan, Effendi|Efendi, Syahputra"""
+
+INDONESIAN_MALE = """Muhammad|Mohammad|Muhamad, Budi, Agus, Joko|Djoko, Slamet, Bambang,
+Hendra, Eko, Rudi|Rudy, Andi, Ahmad|Achmad, Rizky|Rizki, Fajar, Adi, Wahyu, Arief|Arif, Hadi,
+Dedi|Dedy, Heru, Iwan, Sutrisno|Soetrisno, Sukarno|Soekarno, Suharto|Soeharto,
+Supriyadi|Soepriyadi, Sugiarto|Soegiarto, Bayu, Dimas, Aditya, Yusuf|Yoesoef, Teguh, Hari,
+Irfan, Ilham, Rahmat|Rachmat, Dwi, Tri"""
+
+INDONESIAN_FEMALE = """Siti, Sri, Dewi, Nur|Noor, Rina, Ratna, Wati, Yuni, Sari, Fitri|Fitria,
+Indah, Lestari, Putri, Ayu, Dian, Rini, Endang, Sulastri, Suharti|Soeharti, Kartini, Wulan,
+Nurul, Ani, Tuti, Lina, Maya, Mega, Intan, Wahyuni, Puspita, Rahayu, Kurniasih"""
+
 ORIGINS: tuple[Origin, ...] = (
     Origin("british", (("GBR", 1.0),), 0.0, 0.70, 0.55, 0.0, False, 0.55,
            BRITISH_FAMILY, BRITISH_MALE, BRITISH_FEMALE),
@@ -411,19 +431,19 @@ ORIGINS: tuple[Origin, ...] = (
                          ("KNA", 0.02), ("ATG", 0.02)), 0.04, 0.03, 0.55, 0.0, False, 0.6,
            CARIBBEAN_FAMILY, CARIBBEAN_MALE, CARIBBEAN_FEMALE),
     Origin("south_asian", (("PAK", 0.4), ("IND", 0.35), ("BGD", 0.2), ("LKA", 0.05)),
-           0.18, 0.07, 0.35, 0.01, False, 0.65,
-           SOUTH_ASIAN_FAMILY, SOUTH_ASIAN_MALE, SOUTH_ASIAN_FEMALE),
+           0.18, 0.07, 0.35, 0.02, False, 0.65,
+           SOUTH_ASIAN_FAMILY, SOUTH_ASIAN_MALE, SOUTH_ASIAN_FEMALE, heads=(0.0, 0.20, 0.0)),
     Origin("arabic", (("IRQ", 0.2), ("SYR", 0.25), ("EGY", 0.1), ("SDN", 0.15), ("YEM", 0.05),
                       ("LBY", 0.05), ("MAR", 0.05), ("DZA", 0.05), ("JOR", 0.04),
-                      ("XXA", 0.06)), 0.10, 0.015, 0.45, 0.05, False, 0.6,
-           ARABIC_FAMILY, ARABIC_MALE, ARABIC_FEMALE),
+                      ("XXA", 0.06)), 0.10, 0.015, 0.45, 0.08, False, 0.6,
+           ARABIC_FAMILY, ARABIC_MALE, ARABIC_FEMALE, heads=(0.0, 0.20, 0.0)),
     Origin("persian", (("AFG", 0.45), ("IRN", 0.4), ("IRQ", 0.1), ("XXA", 0.05)),
-           0.08, 0.005, 0.25, 0.12, False, 0.6,
-           PERSIAN_FAMILY, PERSIAN_MALE, PERSIAN_FEMALE),
-    Origin("horn", (("SOM", 0.45), ("ERI", 0.35), ("ETH", 0.2)), 0.05, 0.01, 0.6, 0.12,
-           False, 0.7, HORN_FAMILY, HORN_MALE, HORN_FEMALE),
+           0.08, 0.005, 0.25, 0.20, False, 0.6,
+           PERSIAN_FAMILY, PERSIAN_MALE, PERSIAN_FEMALE, heads=(0.0, 0.15, 0.0)),
+    Origin("horn", (("SOM", 0.45), ("ERI", 0.35), ("ETH", 0.2)), 0.05, 0.01, 0.6, 0.20,
+           False, 0.7, HORN_FAMILY, HORN_MALE, HORN_FEMALE, heads=(0.18, 0.22, 0.0)),
     Origin("west_african", (("NGA", 0.5), ("GHA", 0.25), ("SLE", 0.1), ("GMB", 0.08),
-                            ("CMR", 0.07)), 0.10, 0.03, 0.5, 0.02, False, 0.5,
+                            ("CMR", 0.07)), 0.10, 0.03, 0.5, 0.03, False, 0.5,
            WEST_AFRICAN_FAMILY, WEST_AFRICAN_MALE, WEST_AFRICAN_FEMALE),
     Origin("chinese", (("CHN", 0.75), ("HKG", 0.15), ("MYS", 0.05), ("TWN", 0.05)),
            0.07, 0.015, 0.05, 0.0, True, 0.9,
@@ -438,13 +458,15 @@ ORIGINS: tuple[Origin, ...] = (
                       ("MDA", 0.08)), 0.06, 0.01, 0.15, 0.0, False, 0.5,
            SLAVIC_FAMILY, SLAVIC_MALE, SLAVIC_FEMALE),
     Origin("turkish_albanian", (("TUR", 0.45), ("ALB", 0.4), ("RKS", 0.15)),
-           0.07, 0.01, 0.2, 0.02, False, 0.6,
+           0.07, 0.01, 0.2, 0.03, False, 0.6,
            TURKISH_FAMILY, TURKISH_MALE, TURKISH_FEMALE),
     Origin("latin", (("BRA", 0.35), ("COL", 0.2), ("VEN", 0.1), ("ECU", 0.08), ("PER", 0.05),
                      ("PRT", 0.12), ("ESP", 0.1)), 0.05, 0.01, 0.6, 0.0, False, 0.6,
            LATIN_FAMILY, LATIN_MALE, LATIN_FEMALE),
     Origin("filipino", (("PHL", 1.0),), 0.04, 0.005, 0.4, 0.0, False, 0.6,
            FILIPINO_FAMILY, FILIPINO_MALE, FILIPINO_FEMALE),
+    Origin("indonesian", (("IDN", 1.0),), 0.01, 0.002, 0.3, 0.02, False, 0.6,
+           INDONESIAN_FAMILY, INDONESIAN_MALE, INDONESIAN_FEMALE),
 )  # fmt: skip
 
 # Windrush: Commonwealth citizens who came before 1973, mostly from the Caribbean.
@@ -506,6 +528,7 @@ class Pools:
     styled: tuple[str, ...]
     styled_length: IntArray
     styled_with_initials: tuple[str, ...]  # styled, then each one's first letter
+    token_share: npt.NDArray[np.float64]  # per token: its share of its group's draws
 
     def group(self, origin: IntArray, part: IntArray | int) -> IntArray:
         return cast(IntArray, np.asarray(origin, dtype=np.int64) * 3 + part)
@@ -516,10 +539,12 @@ class Pools:
         return cast(IntArray, self.table[group * DRAW_RESOLUTION + slot])
 
 
-def _zipf_table(first: int, n: int, s: float) -> IntArray:
+def _zipf_table(first: int, n: int, s: float, head: float = 0.0) -> IntArray:
     """``DRAW_RESOLUTION`` token ids, each name taking slots in proportion to ``k ** -s``
-    (every name at least one)."""
+    (every name at least one); with ``head`` the first name takes that share instead."""
     w = np.arange(1, n + 1, dtype=np.float64) ** -s
+    if head > 0 and n > 1:
+        w[0] = head / (1.0 - head) * w[1:].sum()
     edges = np.round(np.cumsum(w / w.sum()) * DRAW_RESOLUTION).astype(np.int64)
     counts = np.maximum(np.diff(np.r_[0, edges]), 1)
     while counts.sum() > DRAW_RESOLUTION:  # the minimum of one slot overshot: trim the top
@@ -543,12 +568,14 @@ def compile_pools() -> Pools:
             group_start.append(token)
             group_size.append(len(entries))
             s = origin.family_s if part == FAMILY else 0.6
-            tables.append(_zipf_table(token, len(entries), s))
+            tables.append(_zipf_table(token, len(entries), s, origin.heads[part]))
             for e in entries:
                 spell_start.append(len(spellings))
                 spell_count.append(len(e))
                 spellings.extend(e)
                 token += 1
+    table = np.concatenate(tables)
+    token_share = np.bincount(table, minlength=token).astype(np.float64) / DRAW_RESOLUTION
     upper = np.array([s.upper() for s in spellings], dtype=object)
     _, text_id = np.unique(upper, return_inverse=True)
     styled_all = tuple(styled(sp, st) for sp in spellings for st in range(STYLES))
@@ -556,7 +583,7 @@ def compile_pools() -> Pools:
         origins=ORIGINS,
         group_start=np.array(group_start, dtype=np.int64),
         group_size=np.array(group_size, dtype=np.int64),
-        table=np.concatenate(tables),
+        table=table,
         spell_start=np.array(spell_start, dtype=np.int64),
         spell_count=np.array(spell_count, dtype=np.int64),
         spellings=tuple(spellings),
@@ -564,6 +591,7 @@ def compile_pools() -> Pools:
         styled=styled_all,
         styled_length=np.array([len(x) for x in styled_all], dtype=np.int64),
         styled_with_initials=styled_all + tuple(x[:1] for x in styled_all),
+        token_share=token_share,
     )
 
 

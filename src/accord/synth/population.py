@@ -45,6 +45,7 @@ BIG = frozenset((
     "NG", "NW", "RM", "S", "SE", "SW", "TW", "UB", "W",
 ))
 # fmt: on
+AREA_STEP = 29 * 10 * 400  # postcode keys per area: adding it moves a key to the next area
 # Each area repeated by its weight: a uniform draw from this table is a weighted draw.
 AREA_TABLE = np.repeat(np.arange(len(AREAS)), [4 if a in BIG else 1 for a in AREAS])
 UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the letters a postcode's unit uses
@@ -85,7 +86,13 @@ def postcode_sql(name: str) -> str:
 
 @dataclass
 class Identities:
-    """Names and dates of birth: spellings (ids into Pools.spellings; -1 for no middle name)."""
+    """Names and dates of birth: spellings (ids into Pools.spellings; -1 for no middle name).
+
+    A person with one name (``mononym``) has it as their first given name (``given1``,
+    ``s_given1``; no middle name); ``one_as_family`` says in which field their records
+    hold it by default: the family name (as ICAO travel documents put a single name) or
+    the given names.  Their ``family`` token is drawn but never written.
+    """
 
     origin: IntArray
     female: BoolArray
@@ -96,9 +103,40 @@ class Identities:
     s_given1: IntArray
     s_given2: IntArray  # -1 when none
     dob: Days
+    mononym: BoolArray
+    one_as_family: BoolArray
+
+    def written(self) -> tuple[IntArray, IntArray, IntArray]:
+        """Spelling ids of family name, first and second given name as the casework
+        writes them (-1: empty)."""
+        return written_names(
+            self.mononym, self.one_as_family, self.s_family, self.s_given1, self.s_given2
+        )
 
     def take(self, idx: IntArray) -> Identities:
         return Identities(**{k: v[idx] for k, v in self.__dict__.items()})
+
+
+def written_names(
+    mononym: BoolArray,
+    as_family: BoolArray,
+    s_family: IntArray,
+    s_given1: IntArray,
+    s_given2: IntArray,
+    doubled: BoolArray | None = None,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Spelling ids written as family name, first and second given name (-1: empty).
+
+    A one-name person's name (``s_given1``) goes in the family field where ``as_family``,
+    else in the given names, and in both where ``doubled``.
+    """
+    both = np.zeros(len(mononym), dtype=bool) if doubled is None else mononym & doubled
+    in_family = mononym & (as_family | both)
+    in_given = ~mononym | ~as_family | both
+    family = np.where(mononym, np.where(in_family, s_given1, -1), s_family)
+    given1 = np.where(in_given, s_given1, -1)
+    given2 = np.where(mononym, -1, s_given2)
+    return family, given1, given2
 
 
 def _spelling(rng: np.random.Generator, pools: Pools, token: IntArray) -> IntArray:
@@ -109,12 +147,18 @@ def _spelling(rng: np.random.Generator, pools: Pools, token: IntArray) -> IntArr
     return np.where(token >= 0, pools.spell_start[np.maximum(token, 0)] + choice, -1)
 
 
+def mononym_shares(mix: Mix) -> npt.NDArray[np.float64]:
+    """Per origin, the share of its people recorded with one name."""
+    return np.array([mix.mononym_share(o.key) for o in ORIGINS], dtype=np.float64)
+
+
 def draw_identities(
     rng: np.random.Generator,
     pools: Pools,
     origin: IntArray,
     age_years: npt.NDArray[np.float64],
     as_of: int,
+    mix: Mix,
 ) -> Identities:
     n = len(origin)
     female = rng.random(n) < 0.5
@@ -134,6 +178,9 @@ def draw_identities(
     jan1 = np.flatnonzero(rng.random(n) < jan1_p)
     year_start = dob[jan1].astype("datetime64[D]").astype("datetime64[Y]").astype("datetime64[D]")
     dob[jan1] = year_start.astype(np.int64)
+    mononym = rng.random(n) < mononym_shares(mix)[origin]
+    one_as_family = mononym & (rng.random(n) < mix.mononym_as_family)
+    given2 = np.where(mononym, -1, given2)
     return Identities(
         origin=origin.astype(np.int64),
         female=female,
@@ -144,12 +191,16 @@ def draw_identities(
         s_given1=_spelling(rng, pools, given1),
         s_given2=_spelling(rng, pools, given2),
         dob=dob.astype(np.int64),
+        mononym=mononym,
+        one_as_family=one_as_family,
     )
 
 
 @dataclass
 class People:
-    """The source body's people.  ``pc_old``/``pc_now``: earlier and current postcode keys."""
+    """The source body's people.  ``pc_old``/``pc_now``: earlier and current postcode keys
+    (the casework's older rows carry ``pc_old``); ``pc_earlier``: an address from before
+    the casework knew the person, which only a register may still hold."""
 
     n: int
     number: IntArray  # behind person_id
@@ -159,6 +210,7 @@ class People:
     arrival: Days  # NO_DATE when not recorded
     pc_old: IntArray
     pc_now: IntArray
+    pc_earlier: IntArray
     quality: IntArray
     protected: BoolArray  # latest postcode from a protected source (set by the history)
 
@@ -189,7 +241,7 @@ def draw_people(rng: np.random.Generator, pools: Pools, n: int, mix: Mix, as_of:
     w_origin = np.array([origin_index(k) for k in w_keys])[rng.choice(len(w_keys), n, p=w_p)]
     origin = np.where(windrush, w_origin, origin).astype(np.int64)
     age = 18 + 47 * rng.beta(1.6, 3.2, size=n)
-    ident = draw_identities(rng, pools, origin, age, as_of)
+    ident = draw_identities(rng, pools, origin, age, as_of, mix)
 
     # Windrush: arrived 1948-1972 aged 1 to 25; the arrival is on file.
     w_arrival = uniform_int(rng, FIRST_WINDRUSH_ARRIVAL, LAST_BEFORE_1973, n)
@@ -209,6 +261,9 @@ def draw_people(rng: np.random.Generator, pools: Pools, n: int, mix: Mix, as_of:
     pc_now = draw_postcodes(rng, n)
     moved = rng.random(n) < 0.3
     pc_old = np.where(moved, draw_postcodes(rng, n), pc_now)
+    pc_earlier = draw_postcodes(rng, n)
+    clash = (pc_earlier == pc_now) | (pc_earlier == pc_old)
+    pc_earlier = np.where(clash, (pc_earlier + AREA_STEP) % (len(AREAS) * AREA_STEP), pc_earlier)
     quality = np.zeros(n, dtype=np.int64)
     faulty = rng.random(n) < mix.quality_fault
     quality[faulty] = np.where(rng.random(int(faulty.sum())) < 0.5, NO_DOB, CONFLICTING_DOB)
@@ -222,17 +277,32 @@ def draw_people(rng: np.random.Generator, pools: Pools, n: int, mix: Mix, as_of:
         arrival=arrival.astype(np.int64),
         pc_old=pc_old,
         pc_now=pc_now,
+        pc_earlier=pc_earlier,
         quality=quality,
         protected=np.zeros(n, dtype=bool),
     )
 
 
-def draw_public(rng: np.random.Generator, pools: Pools, n: int, as_of: int) -> Identities:
+PUBLIC_AGE = (17.0, 73.0, 1.4, 2.0)  # youngest, span and Beta(a, b) of the public's ages
+
+
+def draw_public(rng: np.random.Generator, pools: Pools, n: int, as_of: int, mix: Mix) -> Identities:
     """Members of the public: adults of every age, mostly of British origin."""
     public_p = np.array([o.public for o in ORIGINS])
     origin = rng.choice(len(ORIGINS), size=n, p=public_p / public_p.sum()).astype(np.int64)
-    age = 17 + 73 * rng.beta(1.4, 2.0, size=n)
-    return draw_identities(rng, pools, origin, age, as_of)
+    low, span, a, b = PUBLIC_AGE
+    age = low + span * rng.beta(a, b, size=n)
+    return draw_identities(rng, pools, origin, age, as_of, mix)
+
+
+def public_dob_density(dob: Days, as_of: int) -> npt.NDArray[np.float64]:
+    """How likely a member of the public is to be born on each date, up to a constant:
+    the density of the public's ages at that date (zero outside them)."""
+    low, span, a, b = PUBLIC_AGE
+    x = ((as_of - dob) / YEAR - low) / span
+    inside = (x > 0) & (x < 1)
+    xc = np.clip(x, 1e-9, 1 - 1e-9)
+    return np.where(inside, xc ** (a - 1) * (1 - xc) ** (b - 1), 0.0)
 
 
 def id_width(n: int) -> int:

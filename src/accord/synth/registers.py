@@ -3,8 +3,11 @@
 A register holds some of the source body's people (their true records, sometimes twice)
 and, for most of its rows, members of the public: among them namesakes and
 near-namesakes of the source body's people, planted to be the false-positive trap of a
-bulk check.  Every noise is drawn per record by NumPy and applied by one DuckDB query;
-what was applied to each record is kept in the truth (``records.csv``, column ``noise``).
+bulk check, of people who hold a record there and of people who do not (then the best
+candidate is someone else).  Every noise is drawn per record by NumPy and applied by one
+DuckDB query; what was applied to each record is kept in the truth (``records.csv``,
+column ``noise``), and what a trap record is a trap for in ``planted`` and
+``namesake_of``.
 """
 
 from __future__ import annotations
@@ -27,10 +30,23 @@ from accord.synth.population import (
     draw_postcodes,
     draw_public,
     id_width,
+    mononym_shares,
     postcode_columns,
     postcode_sql,
+    public_dob_density,
+    written_names,
 )
-from accord.synth.writer import NO_DATE, Days, codes, copy_csv, dates, day, uniform_int, years
+from accord.synth.writer import (
+    NO_DATE,
+    YEAR,
+    Days,
+    codes,
+    copy_csv,
+    dates,
+    day,
+    uniform_int,
+    years,
+)
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -135,15 +151,18 @@ WINDRUSH_SINCE_TO = day(dt.date(2000, 12, 31))
 
 # Key packing for namesake detection: three 13-bit name-text ids and a date offset.
 _TEXT_BITS = 13
+_ONE_NAME = (1 << _TEXT_BITS) - 1  # in the first given name's place: a one-name person
 _DOB_OFFSET = 1 << 17
 _DOB_BITS = 19
 
 
 def name_key(pools: Pools, ident: Identities, dob: Days) -> IntArray:
     """One int per identity: equal exactly when family name, given names and date of birth
-    are the same text (case aside).  Adjacent dates give adjacent keys."""
-    tf = pools.text_id[ident.s_family]
-    tg1 = pools.text_id[ident.s_given1]
+    are the same text (case aside), a one name equal only to the same one name.
+    Adjacent dates give adjacent keys."""
+    assert int(pools.text_id.max()) < _ONE_NAME
+    tf = pools.text_id[np.where(ident.mononym, ident.s_given1, ident.s_family)]
+    tg1 = np.where(ident.mononym, _ONE_NAME, pools.text_id[ident.s_given1])
     tg2 = np.where(ident.s_given2 >= 0, pools.text_id[np.maximum(ident.s_given2, 0)] + 1, 0)
     key = (tf << _TEXT_BITS) | tg1
     key = (key << _TEXT_BITS) | tg2
@@ -166,6 +185,10 @@ class KeyCounts:
         return np.where(self.keys[i] == sorted_queries, self.counts[i], 0)
 
 
+PLANTED = ("namesake", "near_namesake")
+NAMESAKE_OF = ("holder", "non_holder", "both")
+
+
 @dataclass
 class Segment:
     """Records of one provenance before they are shuffled together."""
@@ -176,6 +199,7 @@ class Segment:
     pc_true: IntArray
     pc_prev: IntArray
     since: Days
+    planted: IntArray  # index into PLANTED, or -1
 
 
 def _concat(parts: list[Segment]) -> Segment:
@@ -187,7 +211,13 @@ def _concat(parts: list[Segment]) -> Segment:
         **{k: np.concatenate([getattr(i, k) for i in idents]) for k in idents[0].__dict__}
     )
     return Segment(
-        cat("person"), cat("public"), ident, cat("pc_true"), cat("pc_prev"), cat("since")
+        cat("person"),
+        cat("public"),
+        ident,
+        cat("pc_true"),
+        cat("pc_prev"),
+        cat("since"),
+        cat("planted"),
     )
 
 
@@ -199,7 +229,36 @@ def _take(seg: Segment, idx: IntArray) -> Segment:
         seg.pc_true[idx],
         seg.pc_prev[idx],
         seg.since[idx],
+        seg.planted[idx],
     )
+
+
+def namesake_weights(pools: Pools, people: People, mix: Mix, as_of: int) -> npt.NDArray[np.float64]:
+    """How likely each of the source body's people is to have a namesake in a register,
+    up to a constant: how common their name is within their origin's pools (family name
+    times first given name; a one name times the origin's share of one-name people) times
+    how common their date of birth is among the public (the density of the public's ages
+    at that date, and for 1 January the origin's share of dates recorded so)."""
+    ident = people.ident
+    share = pools.token_share
+    one = mononym_shares(mix)[ident.origin]
+    f_name = np.where(
+        ident.mononym,
+        share[ident.given1] * one,
+        share[ident.family] * share[ident.given1] * (1.0 - one),
+    )
+    jan1 = np.array([o.jan1 for o in ORIGINS])[ident.origin]
+    d = ident.dob.astype("datetime64[D]")
+    new_year = d == d.astype("datetime64[Y]").astype("datetime64[D]")
+    f_day = np.where(new_year, jan1 + (1.0 - jan1) / YEAR, (1.0 - jan1) / YEAR)
+    weights: npt.NDArray[np.float64] = f_name * f_day * public_dob_density(ident.dob, as_of)
+    return weights
+
+
+def _namesake_of(holders: IntArray, others: IntArray) -> IntArray:
+    """Per trap record, whether the people it is a trap for hold a record here: index
+    into NAMESAKE_OF (holder, non_holder, both), from how many of them do and do not."""
+    return np.where(others == 0, 0, np.where(holders == 0, 1, 2))
 
 
 @dataclass
@@ -220,7 +279,13 @@ def build_register(
     as_of: int,
     register_path: Path,
     truth_path: Path,
+    old_on_file: BoolArray,
 ) -> RegisterResult:
+    """Write one register and the truth about its records.
+
+    ``old_on_file`` marks the people whose casework holds an older postcode than their
+    current one (a case row carries ``people.pc_old``): a mover's record here may hold it.
+    """
     prof = PROFILES[name]
     A = as_of
     n = people.n
@@ -228,7 +293,13 @@ def build_register(
 
     holding = np.array([KIND_HOLDING[k] for k in KINDS])[people.kind] * mix.coverage[name]
     holders = np.flatnonzero(rng.random(n) < np.minimum(holding, 1.0))
-    namesake_of = np.flatnonzero(rng.random(n) < mix.namesakes[name])
+    # Namesakes where coincidences happen: common names, heaped birthdays.  Each person
+    # gets a Poisson number of them with mean proportional to their weight, the mean
+    # over everyone being the mix's rate; holders and non-holders alike.
+    weights = namesake_weights(pools, people, mix, A)
+    total_weight = float(weights.sum())
+    expected = weights * (mix.namesakes[name] * n / total_weight) if total_weight > 0 else weights
+    namesake_of = np.repeat(np.arange(n, dtype=np.int64), rng.poisson(expected))
     near_of = np.flatnonzero(rng.random(n) < mix.near_namesakes[name])
     noise = mix.noise
 
@@ -265,11 +336,12 @@ def build_register(
             people.pc_now[idx],
             people.pc_old[idx],
             np.where(w, w_since, since),
+            np.full(len(idx), -1),
         )
 
     next_public = 0
 
-    def public_segment(ident: Identities) -> Segment:
+    def public_segment(ident: Identities, planted: int = -1) -> Segment:
         nonlocal next_public
         m = len(ident.dob)
         numbers = np.arange(next_public, next_public + m, dtype=np.int64)
@@ -277,15 +349,21 @@ def build_register(
         lo = np.maximum(ident.dob + min_age, A - years(45))
         since = np.minimum(uniform_int(rng, lo, A - 1), A - 1)
         return Segment(
-            np.full(m, -1), numbers, ident, draw_postcodes(rng, m), draw_postcodes(rng, m), since
+            np.full(m, -1),
+            numbers,
+            ident,
+            draw_postcodes(rng, m),
+            draw_postcodes(rng, m),
+            since,
+            np.full(m, planted),
         )
 
     parts = [holder_segment(holders), holder_segment(holder_dups)]
-    parts.append(public_segment(people.ident.take(namesake_of)))
+    parts.append(public_segment(people.ident.take(namesake_of), 0))
     near = people.ident.take(near_of)
     near.dob = near.dob + rng.choice([-1, 1], size=len(near_of))
-    parts.append(public_segment(near))
-    public = public_segment(draw_public(rng, pools, n_public, A))
+    parts.append(public_segment(near, 1))
+    public = public_segment(draw_public(rng, pools, n_public, A, mix))
     parts.append(public)
     parts.append(_take(public, rng.choice(n_public, size=n_public_dups, replace=False)))
     # Shuffled first, so that a record's position says nothing about whose it is; every
@@ -294,17 +372,40 @@ def build_register(
     R = len(rec.person)
     rec = _take(rec, rng.permutation(R))
 
-    # Truth computed on the clean identities: namesakes and duplicates.
-    known = KeyCounts(name_key(pools, people.ident, people.ident.dob))
+    # Truth computed on the clean identities: namesakes and duplicates, and whether the
+    # people a trap record is a trap for hold a record here themselves.
+    people_keys = name_key(pools, people.ident, people.ident.dob)
+    known = KeyCounts(people_keys)
+    known_holders = KeyCounts(people_keys[holders])
     rkeys = name_key(pools, rec.ident, rec.ident.dob)
     by_key = np.argsort(rkeys)
     sorted_keys = rkeys[by_key]
-    same = np.empty(R, dtype=np.int64)
-    adjacent = np.empty(R, dtype=np.int64)
-    same[by_key] = known.of(sorted_keys)
-    adjacent[by_key] = known.of(sorted_keys - 1) + known.of(sorted_keys + 1)
-    same -= rec.person >= 0  # a person's own record has their key
+
+    def counted(counts: KeyCounts, offsets: tuple[int, ...]) -> IntArray:
+        out = np.empty(R, dtype=np.int64)
+        out[by_key] = sum(counts.of(sorted_keys + o) for o in offsets)
+        return out
+
+    own = (rec.person >= 0).astype(np.int64)  # a person's own record has their key
+    same = counted(known, (0,)) - own
+    adjacent = counted(known, (-1, 1))
     trap = np.where(same > 0, 0, np.where(adjacent > 0, 1, -1))
+    # Holders among the people each trap record is a trap for (traps are few: only
+    # theirs are looked up).
+    traps = np.flatnonzero(trap >= 0)
+    trap_keys = rkeys[traps]
+    order = np.argsort(trap_keys)
+    holders_same = np.empty(len(traps), dtype=np.int64)
+    holders_adjacent = np.empty(len(traps), dtype=np.int64)
+    holders_same[order] = known_holders.of(trap_keys[order]) - own[traps][order]
+    holders_adjacent[order] = known_holders.of(trap_keys[order] - 1) + known_holders.of(
+        trap_keys[order] + 1
+    )
+    exact = trap[traps] == 0
+    them = np.where(exact, same[traps], adjacent[traps])
+    holding = np.where(exact, holders_same, holders_adjacent)
+    namesake_of = np.full(R, -1, dtype=np.int64)
+    namesake_of[traps] = _namesake_of(holding, them - holding)
     owner = np.where(rec.person >= 0, rec.person, n + rec.public)
     duplicate = np.bincount(owner)[owner] > 1
 
@@ -316,7 +417,7 @@ def build_register(
         noise_bits[where] |= 1 << NOISE.index(label)
 
     translit = rng.random(R) < rate(prof.translit)
-    on_family = rng.random(R) < 0.5
+    on_family = (rng.random(R) < 0.5) & ~ident.mononym  # a one name is a given name here
     count_f = pools.spell_count[ident.family]
     count_g = pools.spell_count[ident.given1]
     eff_f = translit & on_family & (count_f > 1)
@@ -335,7 +436,22 @@ def build_register(
     s_given1 = np.where(
         eff_g, other_spelling(ident.given1, ident.s_given1, count_g), ident.s_given1
     )
-    has_middle = ident.s_given2 >= 0
+    # A one-name person's name: in the field the person's records use, in the other
+    # field, or in both (a form that demands two names).
+    u = rng.random(R)
+    one_swapped = ident.mononym & (u < mix.mononym_swapped)
+    one_doubled = ident.mononym & ~one_swapped & (u < mix.mononym_swapped + mix.mononym_doubled)
+    mark("one_name_swapped", one_swapped)
+    mark("one_name_doubled", one_doubled)
+    s_family, s_given1, s_given2 = written_names(
+        ident.mononym,
+        ident.one_as_family ^ one_swapped,
+        s_family,
+        s_given1,
+        ident.s_given2,
+        one_doubled,
+    )
+    has_middle = s_given2 >= 0
     dropped = has_middle & (rng.random(R) < rate(prof.drop_middle))
     initial = has_middle & ~dropped & (rng.random(R) < prof.initial_middle)
     mark("middle_dropped", dropped)
@@ -348,13 +464,17 @@ def build_register(
     mark("upper_case", upper)
     mark("ascii_folded", folded)
     style = np.where(upper, UPPER, PLAIN) | np.where(folded, FOLD, PLAIN)
-    f_id = s_family * STYLES + style
-    g1_id = s_given1 * STYLES + style
-    g2_styled = np.maximum(ident.s_given2, 0) * STYLES + style
+    f_id = np.where(s_family >= 0, s_family * STYLES + style, -1)
+    g1_id = np.where(s_given1 >= 0, s_given1 * STYLES + style, -1)
+    g2_styled = np.maximum(s_given2, 0) * STYLES + style
     n_styled = len(pools.styled)
     g2_id = np.where(dropped | ~has_middle, -1, np.where(initial, n_styled + g2_styled, g2_styled))
-    length_f = pools.styled_length[f_id]
-    length_g = pools.styled_length[g1_id] + np.where(
+
+    def length(styled_id: IntArray) -> IntArray:
+        return np.where(styled_id >= 0, pools.styled_length[np.maximum(styled_id, 0)], 0)
+
+    length_f = length(f_id)
+    length_g = length(g1_id) + np.where(
         g2_id < 0, 0, np.where(initial, 2, 1 + pools.styled_length[g2_styled])
     )
     # A typo: one letter substituted, deleted, transposed or doubled, in the family or the
@@ -374,10 +494,22 @@ def build_register(
     dob_swapped[candidates[swappable]] = True
     mark("dob_day_month_swapped", dob_swapped)
 
+    # An earlier address.  A member of the public's is any other postcode.  One of the
+    # source body's people's is their previous one: the older address their casework
+    # holds (where it holds one, with the mix's previous_known chance), else one from
+    # before the casework knew them.
     moved = rng.random(R) < rate(prof.moved)
     other_pc = np.where(rec.pc_prev != rec.pc_true, rec.pc_prev, draw_postcodes(rng, R))
-    postcode = np.where(moved, other_pc, rec.pc_true)
-    mark("postcode_moved", moved & (postcode != rec.pc_true))
+    theirs = rec.person >= 0
+    p = np.maximum(rec.person, 0)
+    use_old = theirs & old_on_file[p] & (rng.random(R) < mix.previous_known)
+    previous = np.where(use_old, people.pc_old[p], people.pc_earlier[p])
+    postcode = np.where(moved, np.where(theirs, previous, other_pc), rec.pc_true)
+    moved &= postcode != rec.pc_true
+    on_file = theirs & old_on_file[p] & (postcode == people.pc_old[p])
+    mark("postcode_moved", moved & ~theirs)
+    mark("postcode_previous_known", moved & on_file)
+    mark("postcode_previous_unknown", moved & theirs & ~on_file)
     pc_missing = rng.random(R) < rate(prof.postcode_missing)
     mark("postcode_missing", pc_missing)
     since_missing = rng.random(R) < rate(prof.since_missing)
@@ -402,8 +534,10 @@ def build_register(
             **postcode_columns("pc", postcode, ~pc_missing),
             "since": dates(rec.since, ~since_missing),
             "trap": codes(trap, ("namesake", "near_namesake")),
+            "planted": codes(rec.planted, PLANTED),
+            "namesake_of": codes(namesake_of, NAMESAKE_OF),
             "duplicate": duplicate,
-            "noise": codes(np.where(noise_bits == 0, -1, noise_bits), NOISE_LABELS),
+            "noise": noise_codes(noise_bits),
         }
     )
     con.register("reg_src", table)
@@ -430,7 +564,7 @@ def build_register(
         con,
         f"""SELECT '{name}' AS register, {record_id} AS record_id,
             'P' || lpad(pnum::VARCHAR, {pwidth}, '0') AS person_id,
-            trap, duplicate, noise
+            trap, planted, namesake_of, duplicate, noise
         FROM reg_src""",
         truth_path,
     )
@@ -458,13 +592,20 @@ def day_month_swapped(dob: Days) -> tuple[Days, BoolArray]:
 NOISE = (
     "transliteration", "middle_dropped", "middle_initial", "names_swapped", "typo",
     "upper_case", "ascii_folded", "dob_missing", "dob_day_month_swapped", "postcode_moved",
-    "postcode_missing", "since_missing",
+    "postcode_missing", "since_missing", "postcode_previous_known", "postcode_previous_unknown",
+    "one_name_swapped", "one_name_doubled",
 )  # fmt: skip
-# The label of every combination of noise bits (bit i is NOISE[i]), joined by ";".
-NOISE_LABELS = tuple(
-    ";".join(label for i, label in enumerate(NOISE) if bits >> i & 1)
-    for bits in range(1 << len(NOISE))
-)
+
+
+def noise_codes(bits: IntArray) -> pa.Array:
+    """Noise bits (bit i is NOISE[i]) as labels joined by ";", NULL for none; a label is
+    made once per combination that occurs, not per record."""
+    present = np.flatnonzero(np.bincount(bits, minlength=1 << len(NOISE)))
+    place = np.full(1 << len(NOISE), -1, dtype=np.int64)
+    place[present] = np.arange(len(present))
+    labels = [";".join(label for i, label in enumerate(NOISE) if c >> i & 1) for c in present]
+    return codes(np.where(bits == 0, -1, place[bits]), labels)
+
 
 # One letter wrong, always a change: substituted (op 0; never by the same letter),
 # deleted (1), two different letters transposed (2; a doubled pair is doubled again

@@ -206,14 +206,20 @@ def _synthesise(out: Path, n: int, seed: int, as_of: dt.date, mix: Mix) -> Scena
         _, last_seen = np.unique(person[::-1], return_index=True)
         newest[m - 1 - last_seen] = True
         blank_postcode = (hist_rng.random(m) < 0.02) & ~newest & (rows["decision"] != INFORMATION)
+        # Whose casework holds an older postcode than the current one (a register's
+        # record of a mover may hold that one).
+        older = (rows["postcode_now"] == 0) & ~blank_postcode & (pc != people.pc_now[person])
+        old_on_file = np.zeros(n, dtype=bool)
+        old_on_file[person[older]] = True
         ident = people.ident
+        w_family, w_given1, w_given2 = ident.written()
         table = pa.table(
             {
                 "num": np.arange(1, m + 1, dtype=np.int64),
                 "pnum": people.number[person],
-                "f": codes(ident.s_family[person], pools.spellings),
-                "g1": codes(ident.s_given1[person], pools.spellings),
-                "g2": codes(ident.s_given2[person], pools.spellings),
+                "f": codes(w_family[person], pools.spellings),
+                "g1": codes(w_given1[person], pools.spellings),
+                "g2": codes(w_given2[person], pools.spellings),
                 "dob": dates(row_dob, row_dob != NO_DATE),
                 "nat": codes(
                     np.where(hist_rng.random(m) < 0.02, -1, people.nationality[person]),
@@ -287,7 +293,17 @@ def _synthesise(out: Path, n: int, seed: int, as_of: dt.date, mix: Mix) -> Scena
         for r in REGISTERS:
             part = out / "truth" / f"records.{r}.csv.part"
             res = build_register(
-                con, streams[r], r, people, history.first, pools, mix, A, out / f"{r}.csv", part
+                con,
+                streams[r],
+                r,
+                people,
+                history.first,
+                pools,
+                mix,
+                A,
+                out / f"{r}.csv",
+                part,
+                old_on_file,
             )
             files[r], counts[r] = f"{r}.csv", res.rows
             holds[r] = res.holders
@@ -321,9 +337,11 @@ def _synthesise(out: Path, n: int, seed: int, as_of: dt.date, mix: Mix) -> Scena
                     "before_1973": ((arrival != NO_DATE) & (arrival < FIRST_1973))[order],
                     "arrival": dates(arrival[order], arrival[order] != NO_DATE),
                     "dob": dates(ident.dob[order]),
-                    "f": codes(ident.s_family[order], pools.spellings),
-                    "g1": codes(ident.s_given1[order], pools.spellings),
-                    "g2": codes(ident.s_given2[order], pools.spellings),
+                    "f": codes(w_family[order], pools.spellings),
+                    "g1": codes(w_given1[order], pools.spellings),
+                    "g2": codes(w_given2[order], pools.spellings),
+                    "mononym": ident.mononym[order],
+                    "old_on_file": old_on_file[order],
                     "nat": codes(people.nationality[order], NATIONALITIES),
                     **postcode_columns("pc", people.pc_now[order]),
                     "origin": codes(ident.origin[order], [o.key for o in ORIGINS]),
@@ -342,7 +360,8 @@ def _synthesise(out: Path, n: int, seed: int, as_of: dt.date, mix: Mix) -> Scena
                 arrival AS arrival_date, dob AS date_of_birth, f::VARCHAR AS family_name,
                 g1::VARCHAR || coalesce(' ' || g2::VARCHAR, '') AS given_names,
                 nat::VARCHAR AS nationality, {postcode_sql("pc")} AS postcode,
-                origin::VARCHAR AS origin, refused AS has_refusal, holds AS registers
+                origin::VARCHAR AS origin, refused AS has_refusal, holds AS registers,
+                mononym, old_on_file AS previous_postcode_on_file
             FROM people_src""",
             out / "truth" / "people.csv",
         )
