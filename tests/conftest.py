@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from accord.ledger import signing
 from accord.store import db
 from accord.store.models import Base
 
@@ -150,5 +151,12 @@ def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 @pytest.fixture(autouse=True)
 def _ledger_key_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test writes a signing key into the working tree: the default key lives in tmp."""
-    monkeypatch.setenv("ACCORD_LEDGER_KEY", str(tmp_path / "accord-ledger.key"))
+    """No test writes a signing key into the working tree: the default key lives in tmp.
+
+    It exists, as after `accord init`: every transaction that records a disclosure or a
+    recall signs a tree head over it before it commits, with this key unless the test
+    names another.
+    """
+    path = tmp_path / "accord-ledger.key"
+    monkeypatch.setenv("ACCORD_LEDGER_KEY", str(path))
+    signing.load_or_create_key(path)

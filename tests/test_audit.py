@@ -253,7 +253,7 @@ def test_audit_cli_sample_record_estimate(
     assert "20 verdict(s) recorded" in capsys.readouterr().out
     assert main(["audit", "estimate", "pool-4-20", "--database", db_url]) == 0
     printed = capsys.readouterr().out
-    assert "overall" in printed and "95% CI" in printed and "2 of 20 checked" in printed
+    assert "overall" in printed and "95% CI" in printed and "2 wrong of 20 checked" in printed
     assert (
         main(
             [

@@ -5,18 +5,33 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
-from accord import demo
+from accord import demo, identity
 from accord.cli import main
 from accord.errors import AccordError
 from accord.store import db
-from accord.store.models import AuditLog, Disclosure, Recall, ReviewDecision
+from accord.store.models import (
+    AuditLog,
+    Disclosure,
+    LedgerLeaf,
+    Recall,
+    ReviewDecision,
+    ReviewItem,
+)
 from accord.synth.truth import people_truth
 
 OneLineError = Callable[[list[str], int, str], None]
@@ -229,3 +244,120 @@ def test_an_earlier_demo_folder_is_reused_from_a_clean_database(ran: Ran, tmp_pa
         other.mkdir()
         (other / "x").write_text("x")
         demo._prepare(other, None)
+
+
+# --- what the demo built, served with the command it prints ---------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _login(client: httpx.Client, username: str, password: str) -> None:
+    page = client.get("/login")
+    nonce = page.text.split('name="nonce" value="', 1)[1].split('"', 1)[0]
+    done = client.post(
+        "/login", data={"username": username, "password": password, "nonce": nonce, "next": ""}
+    )
+    assert done.status_code == 303, (username, done.text)
+
+
+def _csrf(html: str) -> str:
+    return html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def _decide(client: httpx.Client, item: str, decision: str) -> str:
+    csrf = _csrf(client.get(f"/review/{item}").text)
+    done = client.post(
+        f"/review/{item}/decide",
+        data={"decision": decision, "reason": "checked against the file", "csrf": csrf},
+    )
+    assert done.status_code == 303, done.text
+    return client.get(done.headers["location"]).text
+
+
+def test_the_demo_served_with_the_command_it_prints_works_for_every_role(
+    ran: Ran, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18: the printed command, run from another folder with no ACCORD_* settings,
+    serves every role's main page, a subject's letter, and reviewers' decisions that sign
+    the ledger.  (Last in this file: it changes the demo's database.)"""
+    commands = [line.strip() for line in ran.printed.splitlines() if "accord serve" in line]
+    assert len(commands) == 1
+    argv = shlex.split(commands[0])
+    assert argv[:2] == ["accord", "serve"] and "--key" in argv
+    listed = ran.printed.split("sign in as one of these demo users", 1)[1]
+    users = {
+        m.group(1): (m.group(2), m.group(3))
+        for m in re.finditer(r"^  (\S+)\s+(\S+)\s+(\w+)(?: \(\S+\))?$", listed, re.M)
+    }
+    assert {role for _, role in users.values()} == set(identity.ROLES)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    folder = tmp_path / "somewhere-else"
+    folder.mkdir()
+    accord = str(Path(sys.executable).parent / "accord")
+    server = subprocess.Popen(
+        [accord, *argv[1:], "--port", str(port), "--no-access-log"],
+        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start")
+        home = {"reviewer": "/review", "caseworker": "/people", "recipient": "/inbox",
+                "auditor": "/oversight", "admin": "/admin", "subject": "/me"}  # fmt: skip
+        for username, (password, role) in users.items():
+            with httpx.Client(base_url=base, follow_redirects=False) as client:
+                _login(client, username, password)
+                page = client.get(home[role])
+                assert page.status_code == 200, (username, page.text)
+                if role == "subject":  # their own letter, and how to dispute it
+                    assert "How to dispute" in page.text
+                    pdf = client.get("/me/report.pdf")
+                    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        with db.connect(ran.url) as conn:
+            # Two challenges about people whose disclosures are still in force.
+            dispute, upheld = conn.scalars(
+                select(ReviewItem.item_id)
+                .join(Disclosure, Disclosure.person_id == ReviewItem.person_id)
+                .where(
+                    ReviewItem.kind.in_(("dispute", "re_review")),
+                    ReviewItem.status == "open",
+                    Disclosure.status == "active",
+                )
+                .group_by(ReviewItem.item_id)
+                .order_by(ReviewItem.item_id)
+                .limit(2)
+            ).all()
+            leaves = conn.scalar(select(func.count()).select_from(LedgerLeaf))
+        reviewers = [u for u, (_, role) in users.items() if role == "reviewer"]
+        clients = []
+        for name in reviewers[:2]:
+            client = httpx.Client(base_url=base, follow_redirects=False)
+            _login(client, name, users[name][0])
+            clients.append(client)
+        assert "1 of 2 approvals" in _decide(clients[0], dispute, "approve")
+        assert "Approved (2 of 2 approvals)" in _decide(clients[1], dispute, "approve")
+        # Upholding a challenge recalls what was shared: ledger leaves, signed as it commits.
+        assert "challenge upheld" in _decide(clients[0], upheld, "reject")
+        for client in clients:
+            client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with db.connect(ran.url) as conn:
+        assert conn.scalar(select(func.count()).select_from(LedgerLeaf)) > leaves
+    monkeypatch.delenv("ACCORD_LEDGER_KEY")  # the key kept with the demo's database
+    capsys.readouterr()
+    assert main(["ledger", "head", "--database", ran.url]) == 0
+    assert json.loads(capsys.readouterr().out)["unsigned_leaves"] == 0
+    assert main(["verify", "--database", ran.url]) == 0

@@ -170,7 +170,9 @@ def test_verify_needs_the_key_once_heads_are_signed(
     signed: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
-    monkeypatch.chdir(tmp_path)  # no accord-ledger.key here
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no accord-ledger.key here
     monkeypatch.delenv("ACCORD_LEDGER_KEY", raising=False)
     assert main(["verify", "--database", signed]) == 2
     assert "no ledger key at accord-ledger.key" in _one_line(capsys.readouterr().err)

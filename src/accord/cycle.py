@@ -31,6 +31,7 @@ from accord.config import Settings
 from accord.disclosure import AUTOMATIC, Draft, disclose
 from accord.errors import AccordError
 from accord.events import open_freezes
+from accord.first_use import initialise
 from accord.ledger import log as ledger
 from accord.ledger import signing
 from accord.linkage import store as linkage_store
@@ -596,9 +597,23 @@ def _read_inputs(
     return cases, registers, policy, agreements
 
 
-def run_cycle(url: str, inputs: RunInputs, progress: Progress = _silent) -> dict[str, Any]:
-    """Run one sharing cycle and write its outputs; returns ``summary.json``'s content."""
+def run_cycle(
+    url: str, inputs: RunInputs, progress: Progress = _silent, announce: Progress = _silent
+) -> dict[str, Any]:
+    """Run one sharing cycle and write its outputs; returns ``summary.json``'s content.
+
+    On an absent or empty database (SPEC.md's batch contract alone, with no `accord
+    init` before it) the schema and the ledger key are created first, as `accord init`
+    would, once the inputs have been read and found good; ``announce`` is told so.
+    """
     cases, registers, policy, agreements = _read_inputs(inputs, progress)
+    if not db.exists(url) or db.current_revision(url) is None:
+        done = initialise(url, inputs.key)
+        announce(
+            f"{db.describe(url)} held no Accord database: {done.schema_words()}, ledger key "
+            f"{done.key} {'created' if done.key_created else 'found'} and kept with it, "
+            "as `accord init` would"
+        )
     db.require_schema(url)
     key = signing.require_key(inputs.key)
     digests = {str(inputs.cases): _sha256(inputs.cases)}
@@ -816,7 +831,7 @@ def disclose_approved(
             score_rows=is_score,
         )  # fmt: skip
         ids = disclose(conn, drafts, utcnow(), None)
-        ledger.sign_head(conn, signing.require_key(key))
+        ledger.sign_head(conn, signing.require_key(key, conn))
     finally:
         con.close()
     return f"disclosed as {', '.join(ids)}"

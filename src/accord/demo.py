@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
+import shlex
 import shutil
 import time
 from collections.abc import Callable
@@ -30,11 +32,12 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy import func, select
 
-from accord import formats
+from accord import formats, identity
 from accord.cases import read_arrow
 from accord.cycle import RunInputs, run_cycle
 from accord.errors import AccordError
 from accord.events import apply_events
+from accord.first_use import initialise
 from accord.ledger import log, signing
 from accord.oversight.report import write_report
 from accord.remedy import outstanding, record_actions
@@ -65,6 +68,16 @@ def _silent(_stage: str, _detail: str) -> None:
     return None
 
 
+@dataclass(frozen=True)
+class DemoUser:
+    """A user the demo makes so that a newcomer can sign in as each role."""
+
+    username: str
+    role: str
+    bound_to: str  # the recipient body or the person, else ""
+    password: str  # made for this demo, printed once and never stored
+
+
 @dataclass
 class DemoResult:
     out: Path
@@ -73,6 +86,15 @@ class DemoResult:
     figures: dict[str, Any] = field(default_factory=dict)
     simulation: Simulation | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    users: list[DemoUser] = field(default_factory=list)
+    key: Path | None = None
+
+    def serve_command(self) -> str:
+        """The exact command that serves what the demo built, with the key that signs it."""
+        parts = ["accord", "serve", "--database", self.database]
+        if self.key is not None:
+            parts += ["--key", str(self.key)]
+        return shlex.join(parts)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,7 +106,11 @@ class DemoResult:
             "figures": self.figures,
             "headline_wrongful_per_10000": self.simulation.headline() if self.simulation else {},
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
-        }
+            # Passwords are printed once by `accord demo`, never written to a file.
+            "users": [{"username": u.username, "role": u.role, "bound_to": u.bound_to}
+                      for u in self.users],
+            "serve": self.serve_command(),
+        }  # fmt: skip
 
 
 def _prepare(out: Path, database: str | None) -> str:
@@ -300,6 +326,44 @@ def _people_of_interest(url: str, scenario: Scenario) -> dict[str, str]:
     return chosen
 
 
+# --- users to sign in with ------------------------------------------------------------------
+
+# (username, role, recipient body): two reviewers, so that four eyes can be seen at work.
+STAFF = (
+    ("reviewer-a", "reviewer", None),
+    ("reviewer-b", "reviewer", None),
+    ("caseworker", "caseworker", None),
+    ("auditor", "auditor", None),
+    ("admin", "admin", None),
+    *((f"recipient-{r}", "recipient", r) for r in REGISTERS),
+)
+
+
+def demo_users(url: str, subjects: dict[str, str]) -> list[DemoUser]:
+    """A user for each role (a recipient user for each body, a subject for each person
+    whose letter the demo wrote), each with a password made now.
+
+    A user left by an earlier demo on the same database gets a new password.
+    """
+    wanted: list[tuple[str, str, str | None, str | None]] = [
+        (name, role, recipient, None) for name, role, recipient in STAFF
+    ]
+    wanted += [(f"subject-{label}", "subject", None, person) for label, person in subjects.items()]
+    known = {u.username for u in identity.list_users(url)}
+    made: list[DemoUser] = []
+    for name, role, recipient, person in wanted:
+        password = secrets.token_urlsafe(12)
+        if name in known:
+            identity.set_password(url, name, password, actor=ACTOR)
+        else:
+            identity.add_user(
+                url, name, role, recipient=recipient, person_id=person, password=password,
+                display_name=f"{name} (demo)", actor=ACTOR,
+            )  # fmt: skip
+        made.append(DemoUser(name, role, recipient or person or "", password))
+    return made
+
+
 # --- the whole story -------------------------------------------------------------------------
 
 
@@ -319,8 +383,9 @@ def run_demo(out: Path, database: str | None = None, progress: Progress = _silen
     url = _prepare(out, database)
     result.database = url
     scenario = synthesise(out / "scenario", PEOPLE, SEED, AS_OF)
-    key = out / "ledger.key"
-    signing.load_or_create_key(key)
+    # The key's path is kept with the database, so that serving it finds the key too.
+    key = initialise(url, out / "ledger.key").key
+    result.key = key
     result.outputs |= {"scenario": scenario.out, "database": out / "accord.db", "key": key}
     if database is not None:
         del result.outputs["database"]
@@ -400,6 +465,10 @@ def run_demo(out: Path, database: str | None = None, progress: Progress = _silen
     result.outputs["report"] = report.path
     result.figures["report_charts"] = list(report.charts)
     lap("report")
+
+    progress("users", "a user for each role, to sign in to `accord serve` with")
+    result.users = demo_users(url, people)
+    lap("users")
 
     progress("verify", "recomputing the ledger")
     with db.connect(url) as conn:

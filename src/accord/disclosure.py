@@ -109,7 +109,7 @@ def disclose(
         for d in drafts
     ]
     leaves = [("disclosure", r["disclosure_id"], content.disclosure_leaf(r)) for r in rows]
-    indexes = log.append(conn, leaves)
+    indexes = log.record(conn, leaves)  # a head over them is signed before the commit
     for r, index in zip(rows, indexes, strict=True):
         r["ledger_index"] = index
     db.bulk_insert(

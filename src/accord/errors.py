@@ -27,6 +27,14 @@ class DatabaseUnavailable(AccordError):
     """The database named by the settings cannot be reached or is not initialised."""
 
 
+class LedgerKeyUnavailable(AccordError):
+    """The ledger's signing key cannot be found or used: for an operator to put right.
+
+    Its message tells an operator what to do; the web application logs it and shows
+    anyone else a plain message with a reference instead.
+    """
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One thing wrong with an input file, located exactly.

@@ -127,7 +127,7 @@ def _recall(
         }
         for f in found
     ]
-    indexes = log.append(conn, [("recall", r["recall_id"], content.recall_leaf(r)) for r in rows])
+    indexes = log.record(conn, [("recall", r["recall_id"], content.recall_leaf(r)) for r in rows])
     cols = (
         "recall_id",
         "disclosure_id",

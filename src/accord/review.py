@@ -69,6 +69,17 @@ def list_items(
         return list(s.scalars(query))
 
 
+def count_items(url: str, kind: str | None = None, status: str = "open") -> int:
+    """How many items :func:`list_items` would list with no limit."""
+    query = select(func.count()).select_from(ReviewItem)
+    if status != "all":
+        query = query.where(ReviewItem.status == status)
+    if kind:
+        query = query.where(ReviewItem.kind == kind)
+    with db.connect(url) as conn:
+        return int(conn.scalar(query) or 0)
+
+
 def decide(
     url: str,
     item_id: str,

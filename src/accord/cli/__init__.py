@@ -35,6 +35,7 @@ from accord.cli import synth as synth_cmds
 from accord.cli import validate as validate_cmds
 from accord.cli.common import err
 from accord.errors import AccordError
+from accord.ledger import keys
 
 app = typer.Typer(
     name="accord",
@@ -104,7 +105,8 @@ def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="accord", standalone_mode=False)
+        with keys.command():
+            result = app(args=args, prog_name="accord", standalone_mode=False)
     except UsageError as exc:
         exc.show()
         return 2

@@ -23,6 +23,7 @@ from accord.cli.common import (
 )
 from accord.cli.common import actor as _actor
 from accord.cli.common import policy as _policy
+from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError, InputError
 from accord.store import db
 
@@ -59,11 +60,16 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help="Write excluded.csv here.")
         ] = None,
         by: ByOption = None,
+        key: KeyOption = None,
         database: DatabaseOption = None,
     ) -> None:
-        """Decide who enters the refusal pool, and why everyone else is kept out."""
+        """Decide who enters the refusal pool, and why everyone else is kept out.
+
+        Recalls what was shared about anyone it withdraws, signed with the ledger key.
+        """
         url = database_url(database)
         db.require_schema(url)
+        key_path(key, url)
         table = formats.load(cases, "cases") if cases is not None else None
         actor = _actor(by)
         result = admission.admit(
@@ -100,11 +106,16 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
         policy: PolicyOption = None,
         by: ByOption = None,
+        key: KeyOption = None,
         database: DatabaseOption = None,
     ) -> None:
-        """Re-validate the whole pool; withdraw who no longer qualifies and recall their data."""
+        """Re-validate the whole pool; withdraw who no longer qualifies and recall their data.
+
+        The recalls' ledger leaves are signed with the ledger key in the same transaction.
+        """
         url = database_url(database)
         db.require_schema(url)
+        key_path(key, url)
         actor = _actor(by)
         recalled: list[int] = []
         hook = _recall(actor)
@@ -213,7 +224,7 @@ def register(app: typer.Typer) -> None:
             else:
                 shown = (
                     f"{s.rate:.1%} wrong (95% CI {s.low:.1%} to {s.high:.1%}); "
-                    f"{s.wrong} of {s.verified} checked"
+                    f"{s.wrong} wrong of {s.verified} checked"
                 )
             out.print(
                 f"{s.stratum:<14} N={s.population:<9,} sampled={s.sampled:<5} {shown}", markup=False

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from accord.cli.common import DatabaseOption, err, out
+from accord.cli.common import err, out
 from accord.cli.simulate import print_simulation
-from accord.demo import AS_OF, PEOPLE, REVIEWER_ERROR, REVIEWERS, SEED, run_demo
+from accord.demo import AS_OF, PEOPLE, REVIEWER_ERROR, REVIEWERS, SEED, DemoResult, run_demo
 
 
 def register(app: typer.Typer) -> None:
@@ -20,11 +20,24 @@ def register(app: typer.Typer) -> None:
         out_dir: Annotated[Path, typer.Option("--out", help="Where to write outputs.")] = Path(
             "demo-out"
         ),
-        database: DatabaseOption = None,
+        database: Annotated[
+            str | None,
+            typer.Option(
+                "--database",
+                help="Database URL of an empty database (default: a new SQLite database, "
+                "accord.db inside --out; ACCORD_DATABASE_URL is not used).",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Run Accord end to end on the scenario embedded in the package: synthesise, run,
         review (by a simulated reviewer), act, recall, remedy, subject access, simulate,
-        report and verify."""
+        report and verify.
+
+        Everything goes into --out: the database (accord.db), its ledger key (ledger.key),
+        the scenario, the run's outputs, the letters and the report.  It ends by printing
+        the command that serves the result, and a user with a password for each role.
+        """
         out.print(
             f"Accord demo: a synthetic scenario of {PEOPLE:,} people (seed {SEED}, as of "
             f"{AS_OF.isoformat()}); no real person is involved. Review decisions are made by "
@@ -85,3 +98,18 @@ def register(app: typer.Typer) -> None:
                 markup=False,
             )
         out.print(f"Demo finished in {seconds:.1f} s.", markup=False)
+        _print_serving(result)
+
+
+def _print_serving(result: DemoResult) -> None:
+    """How to look at what the demo built in the web application, and as whom."""
+    out.print(
+        "\nTo click through it, serve it and open http://127.0.0.1:8000/ :\n"
+        f"  {result.serve_command()}\n"
+        "and sign in as one of these demo users (passwords made for this demo, shown only "
+        "now):",
+        markup=False,
+    )
+    for u in result.users:
+        bound = f" ({u.bound_to})" if u.bound_to else ""
+        out.print(f"  {u.username:<20} {u.password:<18} {u.role}{bound}", markup=False)

@@ -11,16 +11,16 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from accord.cli.common import DatabaseOption, database_url, out
-from accord.config import settings
 from accord.errors import AccordError, CheckFailed, InputError
-from accord.ledger import bundle, log, signing
+from accord.ledger import bundle, keys, log, signing
 from accord.store import db
 
 KeyOption = Annotated[
     Path | None,
     typer.Option(
         "--key",
-        help="The ledger's Ed25519 key file, PEM (else ACCORD_LEDGER_KEY, else accord-ledger.key).",
+        help="The ledger's Ed25519 key file, PEM (else ACCORD_LEDGER_KEY, else the path "
+        "`accord init` kept with the database, else accord-ledger.key).",
         show_default=False,
     ),
 ]
@@ -35,8 +35,14 @@ TrustedKeyOption = Annotated[
 ]
 
 
-def key_path(key: Path | None) -> Path:
-    return key if key is not None else settings().ledger_key
+def key_path(key: Path | None, url: str | None = None) -> Path:
+    """The command's ledger key (`accord.ledger.keys`), put in use for the whole command.
+
+    With ``url``, a key path kept with that database counts too.
+    """
+    path = keys.resolve_for(url, key) if url is not None else keys.resolve(None, key)
+    keys.use(path)
+    return path
 
 
 def _emit(doc: Any, out_file: Path | None) -> None:
@@ -157,9 +163,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(ledger_app, name="ledger")
 
     @ledger_app.command("key")
-    def key_cmd(key: KeyOption = None) -> None:
+    def key_cmd(key: KeyOption = None, database: DatabaseOption = None) -> None:
         """Print the ledger's public key (PEM), for auditors and `check-proof --key`."""
-        typer.echo(signing.public_key_pem(signing.load_public_key(key_path(key))), nl=False)
+        path = key_path(key, database_url(database))
+        typer.echo(signing.public_key_pem(signing.load_public_key(path)), nl=False)
 
     @ledger_app.command("head")
     def head_cmd(
@@ -171,7 +178,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the latest signed tree head (JSON), and how many leaves it does not cover."""
         url = _connected(database)
-        private = signing.load_private_key(key_path(key)) if sign else None
+        private = signing.load_private_key(key_path(key, url)) if sign else None
         with db.connect(url) as conn:
             signed = log.sign_head(conn, private) if private is not None else log.latest_head(conn)
             size = log.tree_size(conn)
@@ -195,7 +202,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print a self-contained proof that a disclosure is in the signed ledger (JSON)."""
         url = _connected(database)
-        signer = signing.load_key(key_path(key))
+        signer = signing.load_key(key_path(key, url))
         with db.connect(url) as conn:
             kind = log.entry_kind(conn, entry_id)
             doc = log.proof_bundle(conn, kind, entry_id, key=signer)
@@ -260,7 +267,7 @@ def register(app: typer.Typer) -> None:
         """Recompute the ledger and check every disclosure against it; exit 0 only if intact."""
         url = _connected(database)
         processes = workers if workers is not None else _idle_cores()
-        path = key_path(key)
+        path = key_path(key, url)
         public = signing.load_public_key(path) if key is not None or path.exists() else None
         with db.connect(url) as conn:
             if public is None and log.latest_head(conn) is not None:

@@ -60,7 +60,9 @@ def register(app: typer.Typer) -> None:
         usable_folder(out_dir)  # before anything is committed that it would have to hold
         table = formats.load(file, "events")
         db.require_schema(url)
-        result = apply_events(url, table, str(file), as_of_date(as_of), actor, key_path(key), True)
+        result = apply_events(
+            url, table, str(file), as_of_date(as_of), actor, key_path(key, url), True
+        )
         waiting = undelivered(url)
         try:
             write_csv_atomically(

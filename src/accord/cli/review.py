@@ -33,10 +33,15 @@ def list_(
     url = database_url(database)
     db.require_schema(url)
     items = review.list_items(url, kind=kind, status=status, limit=limit)
-    columns = ["item_id", "kind", "person_id", "record_id", "agreement_id", "approvals needed"]
-    table = Table(
-        *columns, *(["reason"] if reasons else []), title=f"{len(items)} {status} review item(s)"
+    total = review.count_items(url, kind=kind, status=status) if limit else len(items)
+    what = f"{status} review item{'' if total == 1 else 's'}"
+    title = (
+        f"{total:,} {what}"
+        if len(items) == total
+        else f"showing {len(items):,} of {total:,} {what}"
     )
+    columns = ["item_id", "kind", "person_id", "record_id", "agreement_id", "approvals needed"]
+    table = Table(*columns, *(["reason"] if reasons else []), title=title)
     for i in items:
         cells = [i.item_id, i.kind, i.person_id, i.record_id or "", i.agreement_id or ""]
         cells.append(str(i.approvals_needed))
@@ -64,7 +69,8 @@ def decide(
         raise typer.BadParameter("say why", param_hint="--reason")
     url = database_url(database)
     db.require_schema(url)
-    outcome = review.decide(url, item, approve, reviewer, reason, as_of_date(as_of), key_path(key))
+    signer = key_path(key, url)
+    outcome = review.decide(url, item, approve, reviewer, reason, as_of_date(as_of), signer)
     out.print(
         f"{outcome.item_id}: {outcome.status} ({outcome.approvals} of "
         f"{outcome.approvals_needed} approvals): {outcome.effect}"

@@ -12,7 +12,9 @@ from typing import Annotated
 import typer
 
 from accord.cli.common import AsOfOption, DatabaseOption, database_url, err, out, parse_date
+from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError
+from accord.ledger import signing
 from accord.rights import exemptions
 from accord.rights.assemble import produce
 from accord.rights.render import FORMATS
@@ -130,11 +132,14 @@ def register(app: typer.Typer) -> None:
             typer.Option("--by", help="Who produces it, for the audit log (default: login name)."),
         ] = None,
         as_of: AsOfOption = None,
+        key: KeyOption = None,
         database: DatabaseOption = None,
     ) -> None:
         """Everything held and shared about one person, with proofs, in words they can read.
 
         With --as-of: as it stood at the end of that day. Writes one audit entry, nothing else.
+        The proofs are made with the ledger key's public half (--key: the private key, or
+        the public key `accord ledger key` prints).
         """
         if output_format not in FORMATS:
             raise typer.BadParameter(
@@ -147,12 +152,14 @@ def register(app: typer.Typer) -> None:
             raise AccordError(f"--out {out_file}: folder {out_file.parent} does not exist")
         url = database_url(database)
         db.require_schema(url)
+        public = signing.load_public_key(key_path(key, url))
         report, data = produce(
             url,
             person_id,
             produced_by=(by or "").strip() or login_name(),
             output_format=output_format,
             as_of=parse_date(as_of),
+            key=public,
         )
         if out_file is None:
             sys.stdout.buffer.write(data)

@@ -10,6 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, err, out
+from accord.cli.ledger import KeyOption, key_path
 from accord.config import settings
 from accord.cycle import RunInputs, run_cycle
 from accord.errors import AccordError
@@ -45,34 +46,39 @@ def register(app: typer.Typer) -> None:
         policy: Annotated[
             Path | None, typer.Option("--policy", help="Policy file (default: built-in).")
         ] = None,
-        key: Annotated[
-            Path | None, typer.Option("--key", help="Ledger signing key (from `accord init`).")
-        ] = None,
+        key: KeyOption = None,
         as_of: AsOfOption = None,
         database: DatabaseOption = None,
     ) -> None:
         """One sharing cycle: admit, link, gate, disclose what may go automatically.
 
         Everything that needs a person waits in the review queue.  Writes summary.json,
-        disclosures.csv, batches/, review_queue.csv and excluded.csv to --out.
+        disclosures.csv, batches/, review_queue.csv and excluded.csv to --out.  On an
+        absent or empty database it first creates the schema and the ledger key, as
+        `accord init` would, and says so.
         """
         s = settings(database)
+        url = database_url(database)
         inputs = RunInputs(
             cases=cases,
             registers=_registers(registers),
             agreements=agreements,
             as_of=as_of_date(as_of),
             out=out_dir,
-            key=key or s.ledger_key,
+            key=key_path(key, url),
             policy=policy or s.policy,
         )
+        # The spinner only where someone watches: piped, stderr holds messages alone.
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=err, transient=True,
+            console=err, transient=True, disable=not err.is_terminal,
         ) as bar:  # fmt: skip
             task = bar.add_task("starting", total=None)
             summary = run_cycle(
-                database_url(database), inputs, lambda m: bar.update(task, description=m)
+                url,
+                inputs,
+                lambda m: bar.update(task, description=m),
+                lambda m: bar.console.print(f"accord: {m}", markup=False, highlight=False),
             )
         disclosed = sum(a["disclosed"] for a in summary["agreements"].values())
         out.print(

@@ -105,7 +105,7 @@ def recall_expired_cmd(
     """
     url = database_url(database)
     db.require_schema(url)
-    signing_key = signing.require_key(key_path(key))
+    signing_key = signing.require_key(key_path(key, url))
     with db.connect(url) as conn:
         recalls = scores.recall_lapsed(conn, as_of_date(as_of), actor(by))
         if recalls:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +13,9 @@ from rich.table import Table
 
 from accord import identity
 from accord.cli.common import DatabaseOption, database_url, err, out
+from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError
+from accord.ledger import keys, signing
 from accord.store import db
 
 users_app = typer.Typer(help="Users of the web application and API, and their API tokens.")
@@ -163,6 +166,15 @@ def _sign_in(user: identity.UserInfo) -> str:
     return ""
 
 
+def check_signing_key(url: str, path: Path) -> Path:
+    """The absolute path of a key that can sign this database's ledger, else
+    LedgerKeyUnavailable: it must be a private key, and the one its heads are signed with."""
+    private = signing.load_private_key(path)
+    with db.connect(url) as conn:
+        keys.refuse_foreign(conn, signing.key_id(private), path)
+    return path.expanduser().resolve()
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
 
@@ -176,16 +188,24 @@ def register(app: typer.Typer) -> None:
         access_log: Annotated[
             bool, typer.Option("--access-log/--no-access-log", help="Log each request.")
         ] = True,
+        key: KeyOption = None,
         database: DatabaseOption = None,
     ) -> None:
-        """Serve the web application and the API (OpenAPI at /api/docs)."""
+        """Serve the web application and the API (OpenAPI at /api/docs).
+
+        Refuses to start unless it can sign with the ledger's key: reviewers' approvals,
+        events and disputes append to the ledger, and each is signed as it commits.
+        """
         import uvicorn
 
         url = database_url(database)
         db.require_schema(url)
-        # Every worker must sign and check sessions with the same secret.
+        signer = check_signing_key(url, key_path(key, url))
+        # Every worker must sign and check sessions with the same secret, and sign the
+        # ledger with the same key.
         os.environ.setdefault("ACCORD_WEB_SECRET", secrets.token_urlsafe(32))
         os.environ["ACCORD_DATABASE_URL"] = url
+        os.environ[keys.ENV] = str(signer)
         err.print(f"accord: serving {db.describe(url)} on http://{host}:{port}/", markup=False)
         uvicorn.run(
             "accord.web.app:app_from_environment",

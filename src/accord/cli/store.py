@@ -1,4 +1,4 @@
-"""`accord init`: create or upgrade the governance database."""
+"""`accord init`: create or upgrade the governance database, and its ledger key."""
 
 from __future__ import annotations
 
@@ -6,25 +6,21 @@ import typer
 
 from accord.cli.common import DatabaseOption, database_url, out
 from accord.cli.ledger import KeyOption, key_path
-from accord.ledger import signing
+from accord.first_use import initialise
 from accord.store import db
 
 
 def register(app: typer.Typer) -> None:
     @app.command("init")
     def init(database: DatabaseOption = None, key: KeyOption = None) -> None:
-        """Create the database schema, or upgrade it to this version's; a no-op when current."""
+        """Create the database schema, or upgrade it to this version's; a no-op when current.
+
+        Creates the ledger's signing key if its file is not there yet, and keeps the
+        key's path with the database, so that later commands on it (`accord serve`
+        too) find it without --key.
+        """
         url = database_url(database)
-        before, after = db.upgrade(url)
-        shown = db.describe(url)
-        if before == after:
-            out.print(f"{shown}: schema already current ({after})")
-        elif before is None:
-            out.print(f"{shown}: schema created ({after})")
-        else:
-            out.print(f"{shown}: schema upgraded from {before} to {after}")
-        path = key_path(key)
-        existed = path.exists()
-        signing.load_or_create_key(path)
-        state = "already there" if existed else "created, readable by its owner only"
-        out.print(f"ledger signing key: {path.resolve()} ({state})", markup=False)
+        done = initialise(url, key_path(key, url))
+        out.print(f"{db.describe(url)}: {done.schema_words()}", markup=False)
+        state = "created, readable by its owner only" if done.key_created else "already there"
+        out.print(f"ledger signing key: {done.key} ({state}); kept with the database", markup=False)

@@ -33,9 +33,8 @@ from sqlalchemy import Connection, DateTime, Table, create_engine, func, select,
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.pool import NullPool
 
-from accord.config import settings
 from accord.errors import AccordError, CheckFailed
-from accord.ledger import bundle, content, merkle, signing
+from accord.ledger import bundle, content, keys, merkle, signing
 from accord.ledger.signing import SignedTreeHead
 from accord.store import db, sqlite_bulk
 from accord.store.models import Disclosure, LedgerLeaf, LedgerNode, Recall, TreeHead, utcnow
@@ -195,6 +194,36 @@ def append(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[i
     frontier = _frontier(conn, start)
     with _collector_paused():
         return _append_at(conn, start, frontier, leaves)
+
+
+def record(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[int]:
+    """Append the leaves of disclosures or recalls (as :func:`append`), and have the
+    transaction sign a tree head over them just before it commits.
+
+    Every step that records a disclosure or a recall does so through here, so none can
+    leave leaves that no signed head covers (a subject access report, or a proof, could
+    not then show them): the head is signed with the key `accord.ledger.keys` finds,
+    and if none can be found the whole transaction rolls back.  A step that signs a head
+    itself first (`accord run`) leaves nothing to sign.
+    """
+    indexes = append(conn, leaves)
+    if indexes:
+        db.before_commit(conn, "ledger: sign a tree head", sign_pending)
+    return indexes
+
+
+def sign_pending(conn: Connection) -> SignedTreeHead | None:
+    """Sign a tree head over the whole ledger if its latest head does not cover it.
+
+    With the key `accord.ledger.keys` finds for this database; a key that is not the one
+    that signed the ledger's heads is refused (heads signed by two keys cannot be
+    checked against one).
+    """
+    if head_at(conn, tree_size(conn)) is not None:
+        return None
+    key = signing.require_key(None, conn)
+    keys.refuse_foreign(conn, signing.key_id(key), keys.resolve(conn))
+    return sign_head(conn, key)
 
 
 @contextlib.contextmanager
@@ -462,7 +491,7 @@ def proof_bundle(
     signed first.  ``key`` defaults to the configured ledger key file.
     """
     if key is None:
-        key = signing.load_key(settings().ledger_key)
+        key = signing.load_key(keys.resolve(conn))
     leaf_index, leaf_content = entry_content(conn, kind, ref_id)
     signed = latest_head(conn)
     if signed is None or signed.size <= leaf_index:

@@ -18,14 +18,17 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from accord.errors import AccordError
+from accord.errors import AccordError, LedgerKeyUnavailable
 from accord.ledger import merkle
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 KEY_FILE_MODE = 0o600
 
@@ -123,11 +126,11 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise AccordError(
+        raise LedgerKeyUnavailable(
             f"no ledger key at {path}: run `accord init` to create one, or pass --key"
         ) from None
     except OSError as exc:
-        raise AccordError(f"cannot read ledger key {path}: {exc.strerror}") from None
+        raise LedgerKeyUnavailable(f"cannot read ledger key {path}: {exc.strerror}") from None
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -137,7 +140,7 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     except (ValueError, TypeError):
         key = None
     if not isinstance(key, Ed25519PrivateKey):
-        raise AccordError(
+        raise LedgerKeyUnavailable(
             f"ledger key {path} is not an unencrypted Ed25519 private key in PEM form"
         )
     return key
@@ -148,7 +151,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     try:
         return parse_public_key_pem(_read(path))
     except ValueError as exc:
-        raise AccordError(f"key file {path}: {exc}") from None
+        raise LedgerKeyUnavailable(f"key file {path}: {exc}") from None
 
 
 def load_key(path: Path) -> AnyKey:
@@ -216,17 +219,20 @@ def verify_tree_head(head: SignedTreeHead, key: AnyKey) -> bool:
     return True
 
 
-def require_key(path: Path | None = None) -> Ed25519PrivateKey:
-    """The signing key for a step that appends to the ledger: from ``path``, else settings.
+def require_key(path: Path | None = None, conn: Connection | None = None) -> Ed25519PrivateKey:
+    """The signing key for a step that appends to the ledger: ``path``, else the one found
+    as `accord.ledger.keys` says (``conn``, a connection to the database, lets it find
+    the path kept with the database).
 
-    Never creates one (only `accord init` does), so a step run from the wrong folder
-    cannot sign with a stray key that no verifier knows.
+    Never creates one (only `accord init` and a first `accord run` do), so a step run
+    from the wrong folder cannot sign with a stray key that no verifier knows.
     """
-    from accord.config import Settings
+    from accord.ledger import keys
 
-    path = path or Settings().ledger_key
+    path = keys.resolve(conn, path)
     if not path.exists():
-        raise AccordError(
-            f"no ledger signing key at {path}: run `accord init` or set ACCORD_LEDGER_KEY"
+        raise LedgerKeyUnavailable(
+            f"no ledger signing key at {path}: pass --key FILE, set {keys.ENV}, or run "
+            "`accord init --key FILE` to create one and keep its path with the database"
         )
     return load_private_key(path)

@@ -37,10 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select
 
 from accord import auditlog
-from accord.config import settings
 from accord.errors import AccordError
+from accord.ledger import keys, signing
 from accord.ledger import log as ledger_log
-from accord.ledger import signing
 from accord.rights import explain, render
 from accord.rights.exemptions import active_exemptions, person_known
 from accord.store import db
@@ -565,10 +564,15 @@ def _decider(
     )
 
 
-def _proof_key(key: Ed25519PrivateKey | Ed25519PublicKey | None) -> Ed25519PublicKey:
-    """The public key proofs are made with: never the private key, so no head is ever signed."""
+def _proof_key(
+    conn: Connection, key: Ed25519PrivateKey | Ed25519PublicKey | None
+) -> Ed25519PublicKey:
+    """The public key proofs are made with: never the private key, so no head is ever signed.
+
+    By default the database's ledger key, found as `accord.ledger.keys` says.
+    """
     if key is None:
-        return signing.load_public_key(settings().ledger_key)
+        return signing.load_public_key(keys.resolve(conn))
     return signing.public_of(key)
 
 
@@ -623,7 +627,7 @@ def build(
             "disclosure has that id"
         )
     cut = _Cutoff(as_of)
-    public = _proof_key(key)
+    public = _proof_key(conn, key)
     # Exemptions in force now, whatever ``as_of`` says: withholding is decided when a
     # report is produced, so asking for an earlier day cannot get round it.
     exemptions = {(e.item_kind, e.item_ref): e for e in active_exemptions(conn, person_id)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +76,31 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
+_BEFORE_COMMIT = "accord.before_commit"
+
+
+def before_commit(conn: Connection, name: str, action: Callable[[Connection], object]) -> None:
+    """Have ``action`` run in ``conn``'s transaction just before :func:`connect` commits it.
+
+    Once per ``name`` however often it is asked for; an error it raises rolls the whole
+    transaction back.  The ledger uses it to sign a tree head over the leaves a
+    transaction appended (`accord.ledger.log.record`), so that no step can forget to.
+    """
+    conn.info.setdefault(_BEFORE_COMMIT, {})[name] = action
+
+
+def _run_before_commit(conn: Connection) -> None:
+    actions: dict[str, Callable[[Connection], object]] = conn.info.pop(_BEFORE_COMMIT, {})
+    for action in actions.values():
+        action(conn)
+
+
 @contextlib.contextmanager
 def connect(url: str) -> Iterator[Connection]:
-    """A connection in one transaction, committed on success, rolled back on error."""
+    """A connection in one transaction, committed on success, rolled back on error.
+
+    What was asked for with :func:`before_commit` runs just before the commit.
+    """
     engine = engine_for(url)
     try:
         conn_cm = engine.begin()
@@ -87,9 +109,13 @@ def connect(url: str) -> Iterator[Connection]:
         raise DatabaseUnavailable(
             f"cannot reach database {describe(url)}: {str(exc.orig).strip().splitlines()[0]}"
         ) from exc
+    # ``info`` lives with the pooled DBAPI connection: nothing from an earlier use stays.
+    conn.info.pop(_BEFORE_COMMIT, None)
     try:
         yield conn
+        _run_before_commit(conn)
     except BaseException as exc:
+        conn.info.pop(_BEFORE_COMMIT, None)
         conn_cm.__exit__(type(exc), exc, exc.__traceback__)
         raise
     else:
@@ -149,12 +175,40 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
     return before, after
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL, or None (another backend, or in memory)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def exists(url: str) -> bool:
+    """False for a SQLite database whose file is not there, else True (a server's
+    database is either there or cannot be reached, which connecting reports)."""
+    path = sqlite_file(url)
+    return path is None or path.exists()
+
+
 def require_schema(url: str) -> None:
-    """Refuse to work on a database `accord init` has not brought to the current schema."""
+    """Refuse to work on a database `accord init` has not brought to the current schema.
+
+    An absent SQLite file is refused before connecting, so that a command that only
+    reads (or one run in the wrong folder) never leaves an empty database behind.
+    """
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise DatabaseUnavailable(
+            f"no Accord database at {path}: run `accord init` or `accord run` first"
+        )
     rev = current_revision(url)
     if rev is None:
         raise DatabaseUnavailable(
-            f"database {describe(url)} has no Accord schema: run `accord init` first"
+            f"database {describe(url)} has no Accord schema: run `accord init` or "
+            "`accord run` first"
         )
     if rev != head_revision():
         raise DatabaseUnavailable(

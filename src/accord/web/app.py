@@ -30,9 +30,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord import __version__
-from accord.errors import AccordError, DatabaseUnavailable
+from accord.errors import AccordError, DatabaseUnavailable, LedgerKeyUnavailable
 from accord.web import pages
 from accord.web.api import router as api_router
+from accord.web.api.common import operators_problem
 from accord.web.auth import SessionSigner
 from accord.web.deps import AppContext, LoginRequired, PageForbidden, session_principal
 
@@ -175,10 +176,14 @@ def create_app(database_url: str, secret: str | None = None) -> FastAPI:
         return pages.error_page(request, 422, f"The form was not filled in right: {problems}")
 
     @app.exception_handler(DatabaseUnavailable)
-    async def database_unavailable(request: Request, exc: DatabaseUnavailable) -> Response:
+    @app.exception_handler(LedgerKeyUnavailable)
+    async def operators_problem_page(request: Request, exc: AccordError) -> Response:
+        # Something for the operators to put right (no database, no ledger key): they get
+        # the detail in the log; whoever asked gets a plain message and a reference.
+        message = operators_problem(exc)
         if _is_api(request):
-            return JSONResponse({"detail": str(exc)}, status_code=503)
-        return pages.error_page(request, 503, str(exc))
+            return JSONResponse({"detail": message}, status_code=503)
+        return pages.error_page(request, 503, message)
 
     @app.exception_handler(AccordError)
     async def accord_error(request: Request, exc: AccordError) -> Response:

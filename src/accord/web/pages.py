@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from accord import auditlog, formats, identity, remedy, review
 from accord.config import settings
-from accord.errors import AccordError, InputError
+from accord.errors import AccordError, InputError, LedgerKeyUnavailable
 from accord.formats.schema import ACTIONS
 from accord.identity import Principal
 from accord.policy import pauses
@@ -328,6 +328,8 @@ def decide(
         outcome = review.decide(
             ctx.url, item_id, decision == "approve", principal.username, reason, dt.date.today()
         )
+    except LedgerKeyUnavailable:
+        raise  # for the operators: the reviewer gets plain words and a reference
     except AccordError as exc:
         with transaction(ctx.url) as conn:
             detail = readmodels.review_item(conn, item_id, principal.username)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import Any
 
 from fastapi import HTTPException
@@ -52,3 +54,18 @@ def unprocessable(exc: InputError, key: str) -> HTTPException:
             }
         )
     return HTTPException(422, detail)
+
+
+def operators_problem(exc: Exception, what: str = "This cannot be done right now") -> str:
+    """Log ``exc`` for the operators under a new reference, and return plain words for
+    whoever asked: what failed, that it is not their fault, and the reference to quote.
+
+    Whatever an error says for an operator (a missing key, a database to upgrade) never
+    reaches a member of the public, a recipient or a reviewer on the web.
+    """
+    reference = secrets.token_hex(4).upper()
+    logging.getLogger("accord.web").error("reference %s: %s", reference, exc)
+    return (
+        f"{what} because of a problem on our side, not yours. Please try again later; "
+        f"if it keeps happening, contact us quoting reference {reference}."
+    )

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from accord import events, formats, identity, review
 from accord.config import settings
-from accord.errors import AccordError, InputError
+from accord.errors import AccordError, InputError, LedgerKeyUnavailable
 from accord.identity import Principal
 from accord.policy import pauses
 from accord.policy.policy import load_policy
@@ -161,6 +161,8 @@ def decide(item_id: ItemId, body: DecisionIn, principal: Reviewer, ctx: Ctx) -> 
         outcome = review.decide(
             ctx.url, item_id, body.approve, principal.username, body.reason, dt.date.today()
         )
+    except LedgerKeyUnavailable:
+        raise  # for the operators: the reviewer gets plain words and a reference
     except AccordError as exc:
         raise HTTPException(409, str(exc)) from None
     return DecisionOut(

@@ -16,7 +16,7 @@ from accord import events, formats
 from accord.errors import AccordError, InputError
 from accord.identity import Principal
 from accord.rights import assemble
-from accord.web.api.common import errors, unprocessable
+from accord.web.api.common import errors, operators_problem, unprocessable
 from accord.web.api.schemas import DisputeIn, DisputeOut
 from accord.web.deps import Ctx, api_user
 
@@ -39,7 +39,11 @@ def subject_report(
             url, person_of(principal), produced_by=principal.username, output_format=output_format
         )
     except AccordError as exc:
-        raise HTTPException(409, f"your report cannot be produced right now: {exc}") from None
+        # What went wrong is for the operators (the log has it); the person gets plain
+        # words and a reference to quote, never instructions meant for an operator.
+        raise HTTPException(
+            409, operators_problem(exc, "Your report cannot be produced right now")
+        ) from None
 
 
 def open_dispute(url: str, principal: Principal, detail: str) -> DisputeOut:
