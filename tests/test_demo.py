@@ -324,6 +324,8 @@ def test_the_demo_served_with_the_command_it_prints_works_for_every_role(
                     assert "How to dispute" in page.text
                     pdf = client.get("/me/report.pdf")
                     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+                if role == "recipient":  # each row names the recipient's own record
+                    assert 'class="id record"' in page.text
         with db.connect(ran.url) as conn:
             # Two challenges about people whose disclosures are still in force.
             dispute, upheld = conn.scalars(

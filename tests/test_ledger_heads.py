@@ -162,5 +162,5 @@ def test_a_score_recall_leaves_the_ledger_signed(
     )  # fmt: skip
     with (out / "recalls.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["person_id"] for r in rows] == [person]
+    assert [(r["person_id"], r["record_id"]) for r in rows] == [(person, "BANK-S1")]
     assert unsigned(ran, capsys) == 0

@@ -84,12 +84,14 @@ def test_run_writes_every_output_and_the_ledger_verifies(
     assert len(disclosures) == count(db_url, Disclosure) > 0
     assert summary["ledger"]["size"] == len(disclosures)
     assert summary["review_queue"] == len(read_csv(out / "review_queue.csv"))
-    # Each recipient receives the disclosure id and the agreed fields, nothing else.
+    # Each recipient receives the disclosure id, its own record id and the agreed fields,
+    # nothing else.
     for name in ("dvla", "hmrc", "bank"):
         agreement = (scenario / "agreements" / f"home-office-to-{name}.yaml").read_text()
         batch = read_csv(out / "batches" / f"{name}.csv")
         header = list(batch[0]) if batch else []
-        for field in header[1:]:
+        assert header[:2] == ["disclosure_id", "record_id"] or not batch
+        for field in header[2:]:
             assert field in agreement
         assert "person_id" not in header and "match_probability" not in header
         assert len(batch) == sum(1 for d in disclosures if d["recipient"] == name)

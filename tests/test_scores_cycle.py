@@ -229,7 +229,12 @@ def test_scores_are_disclosed_with_their_explanation_and_adverse_use_waits_for_p
     before = len(score_disclosures(db_url))
     run(scenario, agreements, db_url, key, tmp_path / "three", "2026-07-21")
     assert len(score_disclosures(db_url)) == before
-    assert [r for r in read_csv(tmp_path / "three" / "disclosures.csv") if r["score_id"]] == []
+    # Its batches deliver the score approved at review since run two, once (issue 23, 5),
+    # and no other score.
+    sent = [r for r in read_csv(tmp_path / "three" / "disclosures.csv") if r["score_id"]]
+    assert [r["disclosure_id"] for r in sent] == [approved.disclosure_id]
+    bank = {r["disclosure_id"] for r in read_csv(tmp_path / "three" / "batches" / "bank.csv")}
+    assert approved.disclosure_id in bank
 
     # Subject access lists every score and the disclosures that carried it, with approvers.
     report = tmp_path / "sar.json"

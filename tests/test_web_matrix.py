@@ -350,6 +350,7 @@ def test_batches_carry_the_agreed_fields_and_nothing_about_the_match(
     (item,) = items
     assert set(item) == {
         "disclosure_id",
+        "record_id",
         "agreement_id",
         "run_id",
         "disclosed_at",
@@ -357,7 +358,10 @@ def test_batches_carry_the_agreed_fields_and_nothing_about_the_match(
         "fields",
     }
     assert set(item["fields"]) == {"family_name", "date_of_birth"}  # hmrc's agreed fields
-    text = str(items)
+    # The recipient's own record that was matched (SPEC.md batch contract), so that it acts
+    # on that record and never matches again by name; nothing else about the match.
+    assert item["record_id"] == "HMRC-003"
+    text = str({k: v for k, v in item.items() if k != "record_id"})
     for never in ("P-3", "HMRC-003", "0.9995", "match"):
         assert never not in text
 

@@ -160,7 +160,7 @@ def test_inbox_forms(web: WebState) -> None:
     csv = browser.get("/inbox/batch.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.splitlines()[0].replace('"', "") == (
-        "disclosure_id,family_name,given_names,date_of_birth"
+        "disclosure_id,record_id,family_name,given_names,date_of_birth"
     )
     assert "Nguyễn" in csv.text and "P-1" not in csv.text
     assert browser.get("/inbox/batch.csv?unacknowledged=true").text.count("\n") == 1

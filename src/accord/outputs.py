@@ -4,6 +4,15 @@ They are written after the run's transaction commits, into a hidden folder besid
 then moved into place one by one; the run is then marked delivered.  A run that
 committed but was killed before that point stays ``disclosed``, and the next run's
 batches carry its disclosures too, so a recipient never misses one.
+
+A disclosure made when a reviewer approved a match (no run, ``run_id`` NULL) goes out in
+the next run's batches and is then marked with that run (``delivered_in``), so it is
+delivered once; if the run dies between its files and that mark, the run after delivers
+it again under the same id, as for a run's own disclosures.
+
+Each batch row is the disclosure id, the recipient's own ``record_id`` (the record that
+was matched, so the recipient acts on it and never matches again by name) and the
+agreed fields, every cell safe to open in a spreadsheet (:mod:`accord.csvsafe`).
 """
 
 from __future__ import annotations
@@ -15,9 +24,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from accord import admission
+from accord.csvsafe import neutralise
+from accord.remedy import chunks
 from accord.store import db
 from accord.store.models import Disclosure, ReviewItem, Run, utcnow
 
@@ -47,6 +58,14 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _batch_cell(value: Any) -> str:
+    """A batch cell: as :func:`_cell`, as text a spreadsheet will not run as a formula."""
+    return neutralise(str(_cell(value)))
+
+
+BATCH_COLUMNS = ("disclosure_id", "record_id")  # then the agreed fields
+
+
 def write_outputs(
     url: str,
     run_id: str,
@@ -68,9 +87,20 @@ def write_outputs(
         runs = sorted(set(undelivered) | {run_id})
         disclosures = conn.execute(
             select(Disclosure)
-            .where(Disclosure.run_id.in_(runs))
+            .where(
+                or_(
+                    Disclosure.run_id.in_(runs),
+                    # Approved at review since the last delivery, and still in force.
+                    and_(
+                        Disclosure.run_id.is_(None),
+                        Disclosure.delivered_in.is_(None),
+                        Disclosure.status == "active",
+                    ),
+                )
+            )
             .order_by(Disclosure.recipient, Disclosure.ledger_index)
         ).all()
+        reviewed = [d.disclosure_id for d in disclosures if d.run_id is None]
         items = conn.execute(
             select(*(getattr(ReviewItem, c) for c in REVIEW_COLUMNS))
             .where(ReviewItem.status == "open")
@@ -84,13 +114,20 @@ def write_outputs(
         )
         for recipient in recipients:
             mine = [d for d in disclosures if d.recipient == recipient]
-            fields: list[str] = list(batch_fields.get(recipient, []))
+            fields = [f for f in batch_fields.get(recipient, []) if f not in BATCH_COLUMNS]
             for d in mine:
-                fields += [f for f in d.fields if f not in fields]
+                fields += [f for f in d.fields if f not in fields and f not in BATCH_COLUMNS]
             _write_csv(
                 staging / "batches" / f"{recipient}.csv",
-                ["disclosure_id", *fields],
-                [[d.disclosure_id, *(_cell(d.fields.get(f)) for f in fields)] for d in mine],
+                [*BATCH_COLUMNS, *fields],
+                [
+                    [
+                        _batch_cell(d.disclosure_id),
+                        _batch_cell(d.record_id),
+                        *(_batch_cell(d.fields.get(f)) for f in fields),
+                    ]
+                    for d in mine
+                ],
             )
         _write_csv(
             staging / "review_queue.csv",
@@ -111,3 +148,9 @@ def write_outputs(
         conn.execute(
             update(Run).where(Run.run_id.in_(runs)).values(status="completed", finished_at=utcnow())
         )
+        for chunk in chunks(reviewed):
+            conn.execute(
+                update(Disclosure)
+                .where(Disclosure.disclosure_id.in_(chunk))
+                .values(delivered_in=run_id)
+            )

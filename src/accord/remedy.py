@@ -36,6 +36,17 @@ class RecallRow:
     recipient: str
     person_id: str
     reason: str
+    record_id: str  # the recipient's own record the recalled disclosure was about
+
+
+# `recalls.csv` (`accord events`, `accord scores recall-expired`): SPEC.md's columns, then
+# the recipient's record_id, so that the recipient undoes what it did on that record.
+RECALL_COLUMNS = ("recall_id", "disclosure_id", "recipient", "person_id", "reason", "record_id")
+
+
+def recall_csv_rows(recalls: Sequence[RecallRow]) -> list[list[object]]:
+    """``recalls.csv``'s rows, in :data:`RECALL_COLUMNS` order."""
+    return [[getattr(r, c) for c in RECALL_COLUMNS] for r in recalls]
 
 
 def recall_id(key: bytes, disclosure_id: str) -> str:
@@ -82,14 +93,17 @@ def recall_disclosures(
 
 
 def _active(conn: Connection, column: Any, values: Sequence[str]) -> list[Any]:
-    """(disclosure_id, recipient, person_id) of the active disclosures whose ``column`` is
-    one of ``values``, read a chunk of values at a time."""
+    """(disclosure_id, recipient, person_id, record_id) of the active disclosures whose
+    ``column`` is one of ``values``, read a chunk of values at a time."""
     found: list[Any] = []
     for chunk in chunks(sorted(set(values))):
         found += conn.execute(
-            select(Disclosure.disclosure_id, Disclosure.recipient, Disclosure.person_id).where(
-                column.in_(chunk), Disclosure.status == "active"
-            )
+            select(
+                Disclosure.disclosure_id,
+                Disclosure.recipient,
+                Disclosure.person_id,
+                Disclosure.record_id,
+            ).where(column.in_(chunk), Disclosure.status == "active")
         ).all()
     return found
 
@@ -103,7 +117,8 @@ def _recall(
     at: dt.datetime | None,
     event_of: Mapping[str, str] | None,
 ) -> list[RecallRow]:
-    """Recall the active disclosures ``found`` (id, recipient, person): leaves, rows, log."""
+    """Recall the active disclosures ``found`` (id, recipient, person, record): leaves, rows,
+    log."""
     at = at or utcnow()
     if not found:
         return []
@@ -163,10 +178,14 @@ def _recall(
             for r in rows
         ],
     )
+    record_of = {f.disclosure_id: f.record_id for f in found}
     return [
-        RecallRow(r["recall_id"], r["disclosure_id"], r["recipient"], r["person_id"], reason)
+        RecallRow(
+            r["recall_id"], r["disclosure_id"], r["recipient"], r["person_id"], reason,
+            record_of[r["disclosure_id"]],
+        )
         for r in rows
-    ]
+    ]  # fmt: skip
 
 
 # --- recipient actions ---------------------------------------------------------------------

@@ -23,7 +23,13 @@ from accord.cli.common import (
 from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError
 from accord.events import apply_events, mark_delivered, undelivered
-from accord.remedy import outstanding, record_actions, unacknowledged
+from accord.remedy import (
+    RECALL_COLUMNS,
+    outstanding,
+    recall_csv_rows,
+    record_actions,
+    unacknowledged,
+)
 from accord.store import db
 
 
@@ -66,12 +72,7 @@ def register(app: typer.Typer) -> None:
         waiting = undelivered(url)
         try:
             write_csv_atomically(
-                out_dir / "recalls.csv",
-                ["recall_id", "disclosure_id", "recipient", "person_id", "reason"],
-                [
-                    [r.recall_id, r.disclosure_id, r.recipient, r.person_id, r.reason]
-                    for r in waiting.recalls
-                ],
+                out_dir / "recalls.csv", list(RECALL_COLUMNS), recall_csv_rows(waiting.recalls)
             )
         except OSError as exc:
             raise AccordError(

@@ -23,6 +23,7 @@ from accord.cli.ledger import KeyOption, key_path
 from accord.cli.remedy import write_csv_atomically
 from accord.ledger import log, signing
 from accord.policy.agreement import load_agreements
+from accord.remedy import RECALL_COLUMNS, recall_csv_rows
 from accord.store import db
 
 group = typer.Typer(
@@ -110,11 +111,7 @@ def recall_expired_cmd(
         recalls = scores.recall_lapsed(conn, as_of_date(as_of), actor(by))
         if recalls:
             log.sign_head(conn, signing_key)
-    write_csv_atomically(
-        out_dir / "recalls.csv",
-        ["recall_id", "disclosure_id", "recipient", "person_id", "reason"],
-        [[r.recall_id, r.disclosure_id, r.recipient, r.person_id, r.reason] for r in recalls],
-    )
+    write_csv_atomically(out_dir / "recalls.csv", list(RECALL_COLUMNS), recall_csv_rows(recalls))
     out.print(
         f"{len(recalls)} score disclosure(s) recalled; {out_dir / 'recalls.csv'}", markup=False
     )

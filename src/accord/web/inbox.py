@@ -34,6 +34,8 @@ from sqlalchemy import (
 )
 
 from accord import auditlog
+from accord.csvsafe import neutralise_sql
+from accord.outputs import BATCH_COLUMNS
 from accord.store.models import Disclosure, Recall, as_utc, utcnow
 from accord.web.readmodels import audit_read
 
@@ -44,6 +46,7 @@ MAX_PAGE = 1_000
 @dataclass(frozen=True)
 class BatchItem:
     disclosure_id: str
+    record_id: str  # the recipient's own record that was matched
     agreement_id: str
     run_id: str | None
     disclosed_at: dt.datetime
@@ -55,6 +58,8 @@ class BatchItem:
 class RecallItem:
     recall_id: str
     disclosure_id: str
+    record_id: str  # the recipient's own record the recalled disclosure was about
+    reason: str
     recalled_at: dt.datetime
     remedy_status: str
     remedied_at: dt.datetime | None
@@ -79,6 +84,7 @@ def _batch_query(by_run: bool, unacknowledged: bool, paged: bool, as_text: bool)
     """
     query = select(
         Disclosure.disclosure_id,
+        Disclosure.record_id,
         Disclosure.agreement_id,
         Disclosure.run_id,
         Disclosure.disclosed_at,
@@ -158,6 +164,7 @@ def batch(
     items = [
         BatchItem(
             r.disclosure_id,
+            r.record_id,
             r.agreement_id,
             r.run_id,
             as_utc(r.disclosed_at),
@@ -192,16 +199,16 @@ def batch_json(
     # Agreements, runs and times repeat down a page: each distinct one is written once.
     text: dict[Any, str] = {None: "null"}
     for r in rows:
-        for v in (r[1], r[2]):
+        for v in (r[2], r[3]):
             if v not in text:
                 text[v] = encode_basestring(v)
-        for v in (r[3], r[4]):
+        for v in (r[4], r[5]):
             if v not in text:
                 text[v] = f'"{as_utc(v).isoformat()}"'
     items = ",".join(
-        f'{{"disclosure_id":{encode_basestring(r[0])},"agreement_id":{text[r[1]]},'
-        f'"run_id":{text[r[2]]},"disclosed_at":{text[r[3]]},'
-        f'"acknowledged_at":{text[r[4]]},"fields":{r[5]}}}'
+        f'{{"disclosure_id":{encode_basestring(r[0])},"record_id":{encode_basestring(r[1])},'
+        f'"agreement_id":{text[r[2]]},"run_id":{text[r[3]]},"disclosed_at":{text[r[4]]},'
+        f'"acknowledged_at":{text[r[5]]},"fields":{r[6]}}}'
         for r in rows
     )
     after_text = "null" if next_after is None else encode_basestring(next_after)
@@ -216,13 +223,18 @@ def batch_csv(
     run_id: str | None = None,
     unacknowledged: bool = False,
 ) -> bytes:
-    """The whole batch as SPEC.md's ``batches/<recipient>.csv``: disclosure_id and agreed fields.
+    """The whole batch as SPEC.md's ``batches/<recipient>.csv``: disclosure_id, the
+    recipient's own record_id and the agreed fields, each cell safe to open in a
+    spreadsheet (:mod:`accord.csvsafe`).
 
     The JSON of each disclosure's fields is spread into columns by DuckDB over the
     whole batch at once; the columns are the agreed fields in the order first sent.
     """
     query = select(
-        Disclosure.disclosure_id, cast(Disclosure.fields, Text), Disclosure.person_id
+        Disclosure.disclosure_id,
+        Disclosure.record_id,
+        cast(Disclosure.fields, Text),
+        Disclosure.person_id,
     ).where(Disclosure.recipient == recipient, Disclosure.status == "active")
     if run_id is not None:
         query = query.where(Disclosure.run_id == run_id)
@@ -231,11 +243,15 @@ def batch_csv(
     rows = conn.execute(query.order_by(Disclosure.disclosure_id)).all()
     if rows:
         audit_read(
-            conn, actor, "disclosure_read", [r[2] for r in rows], [r[0] for r in rows], "csv"
+            conn, actor, "disclosure_read", [r[3] for r in rows], [r[0] for r in rows], "csv"
         )
-    ids, texts, _ = zip(*rows, strict=True) if rows else ((), (), ())
+    ids, records, texts, _ = zip(*rows, strict=True) if rows else ((), (), (), ())
     table = pa.table(
-        {"disclosure_id": pa.array(ids, pa.string()), "fields": pa.array(texts, pa.string())}
+        {
+            "disclosure_id": pa.array(ids, pa.string()),
+            "record_id": pa.array(records, pa.string()),
+            "fields": pa.array(texts, pa.string()),
+        }
     )
     con = duckdb.connect()
     try:
@@ -248,18 +264,23 @@ def batch_csv(
                 "(SELECT row_number() OVER () AS rn, fields FROM batch)) "
                 "GROUP BY k ORDER BY min(rn), min(pos)"
             ).fetchall()
+            if k not in BATCH_COLUMNS
         ]
-        columns = ", ".join(
-            f"json_extract_string(fields, {_sql_str('$.' + _json_key(k))}) AS {_ident(k)}"
-            for k in keys
-        )
-        select_sql = "SELECT disclosure_id" + (f", {columns}" if columns else "")
-        out: pa.Table = con.sql(f"{select_sql} FROM batch ORDER BY disclosure_id").to_arrow_table()
+        columns = [f"{neutralise_sql(c)} AS {c}" for c in BATCH_COLUMNS]
+        columns += [f"{neutralise_sql(_field_sql(k))} AS {_ident(k)}" for k in keys]
+        out: pa.Table = con.sql(
+            f"SELECT {', '.join(columns)} FROM batch ORDER BY disclosure_id"
+        ).to_arrow_table()
     finally:
         con.close()
     buffer = io.BytesIO()
     pa_csv.write_csv(out, buffer, pa_csv.WriteOptions(quoting_style="needed"))
     return buffer.getvalue()
+
+
+def _field_sql(name: str) -> str:
+    """DuckDB SQL for one agreed field's value, as text, from a disclosure's JSON."""
+    return f"json_extract_string(fields, {_sql_str('$.' + _json_key(name))})"
 
 
 def _sql_str(value: str) -> str:
@@ -284,17 +305,24 @@ def recalls(
     limit: int = 100,
     via: str = "api",
 ) -> Page[RecallItem]:
-    """One page of the recalls sent to the recipient, in recall-id order (keyset)."""
+    """One page of the recalls sent to the recipient, in recall-id order (keyset), each
+    naming the recipient's record it is about and why it was recalled."""
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(
-        Recall.recall_id,
-        Recall.disclosure_id,
-        Recall.recalled_at,
-        Recall.remedy_status,
-        Recall.remedied_at,
-        Recall.acknowledged_at,
-        Recall.person_id,
-    ).where(Recall.recipient == recipient)
+    query = (
+        select(
+            Recall.recall_id,
+            Recall.disclosure_id,
+            Disclosure.record_id,
+            Recall.reason,
+            Recall.recalled_at,
+            Recall.remedy_status,
+            Recall.remedied_at,
+            Recall.acknowledged_at,
+            Recall.person_id,
+        )
+        .join(Disclosure, Disclosure.disclosure_id == Recall.disclosure_id)
+        .where(Recall.recipient == recipient)
+    )
     if unacknowledged:
         query = query.where(Recall.acknowledged_at.is_(None))
     if after is not None:
@@ -305,6 +333,8 @@ def recalls(
         RecallItem(
             r.recall_id,
             r.disclosure_id,
+            r.record_id,
+            r.reason,
             as_utc(r.recalled_at),
             r.remedy_status,
             as_utc(r.remedied_at),

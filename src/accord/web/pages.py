@@ -15,7 +15,7 @@ import math
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -372,12 +372,28 @@ def _recipient(principal: Principal) -> str:
     return principal.recipient
 
 
+INBOX_PAGE = 100  # disclosures, and recalls, on one page of the inbox
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` for a download named ``filename``, whatever it holds.
+
+    RFC 6266 with RFC 5987's ``filename*``: the name in UTF-8, percent-encoded, for
+    every browser since 2011, and a plain ASCII ``filename`` beside it for the rest, with
+    anything that could end the header or the quoted string (CR, LF, quotes,
+    backslashes, other characters outside printable ASCII) replaced by ``_``.
+    """
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox_page(
     request: Request,
     principal: RecipientPage,
     ctx: Ctx,
     after: Annotated[str | None, Query(max_length=64)] = None,
+    recalls_after: Annotated[str | None, Query(max_length=64)] = None,
     unacknowledged: bool = False,
 ) -> Response:
     recipient = _recipient(principal)
@@ -388,10 +404,12 @@ def inbox_page(
             principal.username,
             unacknowledged=unacknowledged,
             after=after,
-            limit=100,
+            limit=INBOX_PAGE,
             via="web",
         )
-        recalls = inbox.recalls(conn, recipient, principal.username, limit=200, via="web")
+        recalls = inbox.recalls(
+            conn, recipient, principal.username, after=recalls_after, limit=INBOX_PAGE, via="web"
+        )
         counts = inbox.counts(conn, recipient)
     names: list[str] = []
     for item in batch.items:
@@ -406,8 +424,34 @@ def inbox_page(
         field_names=names,
         actions=ACTIONS,
         unacknowledged=unacknowledged,
+        recalls_after=recalls_after,
+        links=_inbox_links(after, recalls_after, unacknowledged, batch, recalls),
         today=dt.date.today().isoformat(),
     )
+
+
+def _inbox_links(
+    after: str | None,
+    recalls_after: str | None,
+    unacknowledged: bool,
+    batch: inbox.Page[inbox.BatchItem],
+    recalls: inbox.Page[inbox.RecallItem],
+) -> dict[str, str | None]:
+    """The inbox's paging links: each list pages on its own and keeps the other's page."""
+
+    def href(batch_at: str | None, recalls_at: str | None, anchor: str) -> str:
+        query = {"after": batch_at, "recalls_after": recalls_at}
+        shown = {k: v for k, v in query.items() if v is not None}
+        if unacknowledged:
+            shown["unacknowledged"] = "true"
+        return f"/inbox?{urlencode(shown)}#{anchor}" if shown else f"/inbox#{anchor}"
+
+    more_recalls, more_batch = recalls.next_after, batch.next_after
+    return {
+        "recalls_next": href(after, more_recalls, "recalls") if more_recalls else None,
+        "recalls_first": href(after, None, "recalls") if recalls_after else None,
+        "batch_next": href(more_batch, recalls_after, "batches") if more_batch else None,
+    }
 
 
 @router.get("/inbox/batch.csv")
@@ -425,7 +469,7 @@ def batch_download(
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{recipient}.csv"'},
+        headers={"Content-Disposition": attachment(f"{recipient}.csv")},
     )
 
 

@@ -34,9 +34,14 @@ class WhoAmI(BaseModel):
 
 
 class BatchItemOut(BaseModel):
-    """One disclosure as its recipient receives it: its id and the agreed fields only."""
+    """One disclosure as its recipient receives it: its id, the recipient's own record it
+    is about, and the agreed fields only."""
 
     disclosure_id: str
+    record_id: str = Field(
+        description="The recipient's own id of the record that was matched: act on this "
+        "record, never on another found again by name"
+    )
     agreement_id: str
     run_id: str | None
     disclosed_at: dt.datetime
@@ -56,6 +61,11 @@ class RecallOut(BaseModel):
 
     recall_id: str
     disclosure_id: str
+    record_id: str = Field(description="The recipient's own record the disclosure was about")
+    reason: str = Field(
+        description="Why it was recalled (a reason code, such as "
+        "decision_overturned or departure_recorded)"
+    )
     recalled_at: dt.datetime
     remedy_status: str = Field(description="none_needed, outstanding (undo the action) or remedied")
     remedied_at: dt.datetime | None
@@ -127,6 +137,7 @@ class RecallCreated(BaseModel):
     recipient: str
     person_id: str
     reason: str
+    record_id: str = Field(description="The recipient's own record the disclosure was about")
 
 
 class EventsOut(BaseModel):

@@ -100,6 +100,7 @@ def submit_events(body: EventsIn, principal: Caseworker, ctx: Ctx) -> EventsOut:
                 recipient=r.recipient,
                 person_id=r.person_id,
                 reason=r.reason,
+                record_id=r.record_id,
             )
             for r in result.recalls
         ],
