@@ -56,6 +56,8 @@ class Principal:
     person_id: str | None
     # Changes when the password does, so a signed session ends with a password change.
     fingerprint: str
+    # When the user last signed out: sessions started until then are over.
+    sessions_ended_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,7 @@ _PRINCIPAL_COLUMNS = (
     User.recipient,
     User.person_id,
     User.password_hash,
+    User.sessions_ended_at,
 )
 
 
@@ -342,6 +345,7 @@ def _principal(row: object) -> Principal:
         row.recipient,  # type: ignore[attr-defined]
         row.person_id,  # type: ignore[attr-defined]
         fingerprint(row.password_hash),  # type: ignore[attr-defined]
+        as_utc(row.sessions_ended_at),  # type: ignore[attr-defined]
     )
 
 
@@ -470,6 +474,19 @@ def _count_attempt(conn: Connection, username: str, now: dt.datetime) -> dt.time
         )
     )
     return None
+
+
+def end_sessions(url: str, username: str, at: dt.datetime | None = None) -> None:
+    """Sign ``username`` out everywhere: every session started until now is over.
+
+    A session is a signed cookie the server keeps nothing of, so signing out records the
+    moment instead, and a session issued at or before it is refused (`web.deps`).
+    """
+    with db.connect(url) as conn:
+        conn.execute(
+            update(User).where(User.username == username).values(sessions_ended_at=at or utcnow())
+        )
+        auditlog.log(conn, username, "logout", username=username)
 
 
 def unlock(url: str, username: str, actor: str) -> bool:

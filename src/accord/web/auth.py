@@ -1,8 +1,9 @@
 """Proving who is asking: a signed session cookie for screens, bearer tokens for the API.
 
-The session cookie holds only the username and a fingerprint of the password hash,
-signed with the application's secret and limited in age; every request still loads
-the user, so a disabled user or a changed password ends every session at once.  Forms
+The session cookie holds only the username, a fingerprint of the password hash and when
+it was issued, signed with the application's secret and limited in age; every request
+still loads the user, so a disabled user, a changed password or signing out (which
+records when, `identity.end_sessions`) ends every session started before at once.  Forms
 posted with the cookie also carry a token derived from it (CSRF), and the cookie is
 ``SameSite=Lax`` and ``HttpOnly``.  The API takes bearer tokens only, never the cookie,
 so another site can never make a browser call the API with someone's session.
@@ -10,6 +11,7 @@ so another site can never make a browser call the API with someone's session.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -25,6 +27,7 @@ SESSION_HOURS = 8
 class SessionData:
     username: str
     fingerprint: str
+    issued_at: dt.datetime
 
 
 class SessionSigner:
@@ -37,9 +40,12 @@ class SessionSigner:
         self._csrf_key = hashlib.sha256(b"accord-csrf\x00" + secret.encode()).digest()
         self.max_age_s = max_age_s
 
-    def dumps(self, username: str, fingerprint: str) -> str:
-        # A random nonce makes each login's cookie (and so its CSRF token) distinct.
-        value = self._serializer.dumps([username, fingerprint, secrets.token_hex(8)])
+    def dumps(self, username: str, fingerprint: str, issued_at: dt.datetime | None = None) -> str:
+        # A random nonce makes each login's cookie (and so its CSRF token) distinct; the
+        # time it was issued, in microseconds, tells it from sessions ended since.
+        issued = issued_at or dt.datetime.now(dt.UTC)
+        micros = int(issued.timestamp()) * 1_000_000 + issued.microsecond
+        value = self._serializer.dumps([username, fingerprint, secrets.token_hex(8), micros])
         return str(value)
 
     def loads(self, cookie: str) -> SessionData | None:
@@ -49,11 +55,13 @@ class SessionSigner:
             return None
         if (
             not isinstance(data, list)
-            or len(data) != 3
-            or not all(isinstance(x, str) for x in data)
+            or len(data) != 4
+            or not all(isinstance(x, str) for x in data[:3])
+            or type(data[3]) is not int
         ):
             return None
-        return SessionData(data[0], data[1])
+        issued = dt.datetime.fromtimestamp(data[3] // 1_000_000, dt.UTC)
+        return SessionData(data[0], data[1], issued.replace(microsecond=data[3] % 1_000_000))
 
     def csrf_token(self, cookie: str) -> str:
         return hmac.new(self._csrf_key, cookie.encode(), hashlib.sha256).hexdigest()[:32]

@@ -153,6 +153,9 @@ def _session_user(conn: Connection, data: SessionData) -> Principal | None:
     principal = identity.principal_for_user(conn, data.username)
     if principal is None or principal.fingerprint != data.fingerprint:
         return None
+    ended = principal.sessions_ended_at
+    if ended is not None and data.issued_at <= ended:
+        return None  # signed out since this session began
     return principal
 
 

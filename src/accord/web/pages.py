@@ -222,7 +222,8 @@ def login(
 
 
 @router.post("/logout")
-def logout(principal: AnyoneForm) -> Response:
+def logout(principal: AnyoneForm, ctx: Ctx) -> Response:
+    identity.end_sessions(ctx.url, principal.username)  # not only this browser's cookie
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
