@@ -18,8 +18,8 @@ def con() -> duckdb.DuckDBPyConnection:
     gate.create_empty_inputs(con)
     con.execute(
         "INSERT INTO agreements VALUES ('dvla-1', 3, 'dvla', 'immigration_enforcement', "
-        "'active', DATE '2026-01-01', DATE '2027-01-01', 0.999, 0.90, 0.05, true, "
-        "['age_over_30'], true, ['family_name'])"
+        "'active', DATE '2026-01-01', DATE '2027-01-01', 0.999, 0.90, 0.05, 10.0, 0.001, "
+        "true, ['age_over_30'], true, ['family_name'])"
     )
     con.execute("INSERT INTO protected VALUES ('health'), ('education'), ('victim_or_witness')")
     return con
@@ -30,18 +30,30 @@ def candidate(
     person: str,
     p: float,
     *,
-    corroborated: bool = True,
     record: str | None = None,
     since: str | None = None,
     second_person: float | None = None,
     second_record: float | None = None,
+    rival_gap: float | None = None,
+    wrong_person: float | None = None,
+    pair: float | None = None,
     admitted: bool = True,
     decided: str = "2025-01-01",
     category: str = "immigration_casework",
 ) -> None:
     con.execute(
-        "INSERT INTO candidates VALUES (?, ?, 'dvla', ?, ?, ?, ?, NULL, ?)",
-        [person, record or f"R-{person}", p, since, second_person, second_record, corroborated],
+        "INSERT INTO candidates VALUES (?, ?, 'dvla', ?, ?, ?, ?, NULL, ?, ?, ?)",
+        [
+            person,
+            record or f"R-{person}",
+            p,
+            since,
+            second_person,
+            second_record,
+            1.0 - p if wrong_person is None else wrong_person,
+            rival_gap,
+            pair,
+        ],
     )
     con.execute("INSERT INTO pool VALUES (?, ?, ?, ?)", [person, decided, category, admitted])
 
@@ -56,18 +68,38 @@ def test_thresholds_and_ambiguity(con: duckdb.DuckDBPyConnection) -> None:
     candidate(con, "auto", 0.9995)
     candidate(con, "uncertain", 0.95)
     candidate(con, "below", 0.5)
-    candidate(con, "twin", 0.9995, second_person=0.999)
-    candidate(con, "shared-record", 0.9999, second_record=0.96)
-    candidate(con, "record-clear", 0.9999, second_record=0.90)
-    candidate(con, "clear-second", 0.9999, second_person=0.2)
+    # The chance is low (a crowded register), but the two records' own comparison is
+    # strong: a person looks at it.
+    candidate(con, "strong-pair", 0.5, pair=0.995)
+    candidate(con, "weak-pair", 0.5, pair=0.6)
+    # A rival within 10 bits of the best pair: ambiguous, however sure the best one is.
+    candidate(con, "twin", 0.9995, rival_gap=3.0)
+    candidate(con, "clear-rival", 0.9999, rival_gap=12.0, second_person=0.0001)
+    # The agreement's margin of 0.05 on the chances, shared out among the candidates.
+    candidate(con, "near-tie", 0.5, second_record=0.47, rival_gap=20.0, pair=0.95)
+    candidate(con, "no-tie", 0.99, second_record=0.009, rival_gap=20.0)
     got = decided(con)
     assert got["auto"] == ("disclose", [gate.AUTOMATIC], None)
     assert got["uncertain"] == ("review", [gate.UNCERTAIN], gate.UNCERTAIN)
-    assert "below" not in got
+    assert "below" not in got and "weak-pair" not in got
+    assert got["strong-pair"] == ("review", [gate.UNCERTAIN], gate.UNCERTAIN)
     assert got["twin"] == ("review", [gate.AMBIGUOUS], gate.AMBIGUOUS)
-    assert got["shared-record"] == ("review", [gate.AMBIGUOUS], gate.AMBIGUOUS)
-    assert got["record-clear"][0] == "disclose"  # 0.9999 - 0.90 is beyond the 0.05 margin
-    assert got["clear-second"][0] == "disclose"
+    assert got["clear-rival"][0] == "disclose"
+    assert got["near-tie"] == ("review", [gate.AMBIGUOUS, gate.UNCERTAIN], gate.AMBIGUOUS)
+    assert got["no-tie"] == ("review", [gate.UNCERTAIN], gate.UNCERTAIN)
+
+
+def test_the_chance_of_the_wrong_person_has_the_agreements_tolerance(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    candidate(con, "sure", 0.9999, wrong_person=0.0001)
+    candidate(con, "not-sure-enough", 0.9995, wrong_person=0.0005)
+    got = decided(con)
+    assert got["sure"][0] == "disclose" and got["not-sure-enough"][0] == "disclose"
+    con.execute("UPDATE agreements SET wrong_person_tolerance = 0.0002")  # max_wrong_person
+    got = decided(con)
+    assert got["sure"][0] == "disclose"
+    assert got["not-sure-enough"] == ("review", [gate.UNCERTAIN], gate.UNCERTAIN)
 
 
 def test_long_residence_goes_to_review_even_when_certain(con: duckdb.DuckDBPyConnection) -> None:
@@ -160,12 +192,3 @@ def test_settled_candidates_are_never_decided_twice(con: duckdb.DuckDBPyConnecti
         "rejected": None,
         "approved": "reviewers:ann, bo",
     }
-
-
-def test_an_uncorroborated_match_is_never_automatic(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("UPDATE agreements SET disclose_at = 0.95")
-    candidate(con, "names-and-date-only", 0.99, corroborated=False)
-    candidate(con, "everything-agrees", 0.99)
-    got = decided(con)
-    assert got["names-and-date-only"] == ("review", [gate.UNCORROBORATED], gate.UNCERTAIN)
-    assert got["everything-agrees"][0] == "disclose"

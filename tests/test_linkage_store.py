@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from accord import formats
 from accord.cli import main
@@ -27,9 +27,9 @@ from accord.linkage import (
 )
 from accord.linkage import evaluate as ev
 from accord.linkage import model as m
-from accord.linkage.store import MATCH_COLUMNS, model_from_row
+from accord.linkage.store import EVIDENCE_FIELDS, MATCH_COLUMNS, model_from_row
 from accord.store import db
-from accord.store.models import LinkageModel, Match, Person, PoolEntry
+from accord.store.models import CaseDecision, LinkageModel, Match, Person, PoolEntry
 from accord.synth import Scenario, synthesise
 
 AS_OF = dt.date(2026, 1, 15)
@@ -112,8 +112,7 @@ def test_a_saved_model_is_the_current_one_until_retrained(
         loaded = load_model(conn, "bank")
     assert loaded is not None and loaded.id == first
     assert loaded.settings == trained.settings
-    assert loaded.corroborating == trained.corroborating
-    assert loaded.ceiling_probability == trained.ceiling_probability
+    assert loaded.version == trained.version == m.MODEL_VERSION
     assert loaded.register_sha256 == "a" * 64
     assert abs(utc(loaded.trained_at) - utc(trained.trained_at)) < dt.timedelta(seconds=1)
     with db.connect(db_url) as conn:
@@ -141,6 +140,24 @@ def test_a_saved_model_is_reused_not_retrained_and_gives_identical_results(
     assert link(first, small, bank, 0.5).equals(link(again, small, bank, 0.5))
 
 
+def test_a_model_of_an_earlier_version_is_retrained_when_next_used(
+    db_url: str, trained: m.TrainedModel, pool: pa.Table, bank: pa.Table
+) -> None:
+    with db.connect(db_url) as conn:
+        old = save_model(conn, trained, "c" * 64)
+        conn.execute(
+            update(LinkageModel)
+            .where(LinkageModel.id == old)
+            .values(settings={**trained.document(), "accord": {"version": 1, "seed": 1}})
+        )
+    small = pool.slice(0, 1_200)
+    with db.connect(db_url) as conn:
+        model, trained_now = load_or_train(conn, "bank", small, bank, "c" * 64)
+        kept = conn.execute(select(LinkageModel.id, LinkageModel.current)).all()
+    assert trained_now and model.id != old and model.version == m.MODEL_VERSION
+    assert sorted(kept) == [(old, False), (model.id, True)]  # the old one stays, cited
+
+
 def test_a_stored_model_from_another_version_is_refused() -> None:
     with pytest.raises(AccordError, match="not an Accord model"):
         model_from_row(1, "bank", {"link_type": "link_only"}, dt.datetime.now(), 1, None)
@@ -165,7 +182,26 @@ def test_the_admitted_pool_withholds_protected_values(db_url: str, pool: pa.Tabl
     assert rows[ids[0]]["family_name"] == original[ids[0]]["family_name"]
     assert rows[ids[2]]["postcode"] == original[ids[2]]["postcode"]
     assert got.column_names == ["person_id", "family_name", "given_names", "date_of_birth",
-                                "postcode"]  # fmt: skip
+                                "postcode", "postcodes", "arrival_date"]  # fmt: skip
+    # Every postcode the case rows hold, for matching a record at an earlier address; one
+    # from a protected service is left out as the latest is.
+    assert rows[ids[2]]["postcodes"] is None  # no case rows written here
+    case = {"decision": "refusal", "decision_date": AS_OF,
+            "data_category": "immigration_casework", "destroyed_at": None}  # fmt: skip
+    with db.connect(db_url) as conn:
+        conn.execute(
+            insert(CaseDecision),
+            [
+                {**case, "case_id": "H1", "person_id": ids[2], "postcode": "AB1 2CD"},
+                {**case, "case_id": "H2", "person_id": ids[2], "postcode": "EF3 4GH",
+                 "data_category": "health"},
+                {**case, "case_id": "H3", "person_id": ids[2], "postcode": "AB1 2CD"},
+                {**case, "case_id": "H4", "person_id": ids[2], "postcode": "ZZ9 9ZZ",
+                 "destroyed_at": dt.datetime.now(dt.UTC)},
+            ],
+        )  # fmt: skip
+        again = admitted_pool(conn, ["health", "education", "victim_or_witness"])
+    assert {r["person_id"]: r for r in again.to_pylist()}[ids[2]]["postcodes"] == ["AB1 2CD"]
 
 
 def test_match_rows_fill_the_matches_table(
@@ -189,7 +225,10 @@ def test_match_rows_fill_the_matches_table(
         assert got["rank"] == want["rank_for_person"]
         assert got["explanation"] == json.loads(want["explanation"])
         assert got["record"] == json.loads(want["record"])
-        assert got["flags"] == ([] if want["corroborated"] else ["uncorroborated"])
+        assert got["flags"] == []
+        assert set(got["evidence"]) == set(EVIDENCE_FIELDS)
+        assert got["evidence"]["wrong_person"] == pytest.approx(want["wrong_person"])
+        assert got["evidence"]["pair_probability"] == pytest.approx(want["pair_probability"])
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -220,7 +259,10 @@ def test_link_train_then_link_on_the_admitted_pool(
     assert table.column_names == high.column_names
     assert {"person_id", "record_id", "match_probability", "explanation"} <= set(table.column_names)
     assert 0 < high.num_rows <= table.num_rows
-    assert min(high.column("match_probability").to_pylist()) >= 0.9
+    # A pair is kept when the chance it is the person's, or its own comparison, is 0.9.
+    kept = zip(high.column("match_probability").to_pylist(),
+               high.column("pair_probability").to_pylist(), strict=True)  # fmt: skip
+    assert min(max(p, q) for p, q in kept) >= 0.9
     admitted = {r[0] for r in _admitted_ids(db_url)}
     assert set(table.column("person_id").to_pylist()) <= admitted
     # The same model again: the same pairs, nothing retrained.

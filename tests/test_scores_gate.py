@@ -23,7 +23,7 @@ def con() -> duckdb.DuckDBPyConnection:
     ):
         con.execute(
             "INSERT INTO agreements VALUES (?, 1, 'bank', ?, 'active', DATE '2026-01-01', "
-            "DATE '2027-01-01', 0.999, 0.90, 0.05, true, [], ?, ['family_name'])",
+            "DATE '2027-01-01', 0.999, 0.90, 0.05, 10.0, 0.001, true, [], ?, ['family_name'])",
             [agreement_id, purpose, enforcement],
         )
     # "both" also shares the matched record; the others share scores only.
@@ -35,8 +35,8 @@ def con() -> duckdb.DuckDBPyConnection:
 
 def person(con: duckdb.DuckDBPyConnection, pid: str, p: float, *, frozen: bool = False) -> None:
     con.execute(
-        "INSERT INTO candidates VALUES (?, ?, 'bank', ?, NULL, NULL, NULL, 1, true)",
-        [pid, f"R-{pid}", p],
+        "INSERT INTO candidates VALUES (?, ?, 'bank', ?, NULL, NULL, NULL, 1, ?, NULL, ?)",
+        [pid, f"R-{pid}", p, 1.0 - p, p],
     )
     con.execute(
         "INSERT INTO pool VALUES (?, DATE '2025-01-01', 'immigration_casework', true)", [pid]

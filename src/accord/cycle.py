@@ -35,6 +35,7 @@ from accord.first_use import initialise
 from accord.ledger import log as ledger
 from accord.ledger import signing
 from accord.linkage import store as linkage_store
+from accord.linkage import words
 from accord.linkage.predict import link
 from accord.outputs import write_outputs
 from accord.policy import firewall, pauses
@@ -113,7 +114,10 @@ def _agreements_table(
             "agreement_id": a.id, "version": v, "recipient": a.recipient, "purpose": a.purpose,
             "status": a.status, "valid_from": a.valid_from, "review_by": a.review_by,
             "disclose_at": a.match.disclose_at, "review_from": a.match.review_from,
-            "ambiguity_margin": a.match.ambiguity_margin, "four_eyes": a.review.four_eyes,
+            "ambiguity_margin": a.match.ambiguity_margin,
+            "ambiguity_bits": a.match.ambiguity_bits,
+            "wrong_person_tolerance": a.match.wrong_person_tolerance,
+            "four_eyes": a.review.four_eyes,
             "exclude_cohorts": list(a.exclude_cohorts),
             "enforcement": policy.is_enforcement(a.purpose), "fields": list(a.fields),
         }
@@ -315,9 +319,11 @@ def _link_register(
         if a.purpose != purpose:  # another enforcement purpose: its refusals are its own
             firewall.identity_for_purpose(con, policy, a.purpose, people="admitted")
         firewall.record_refusals(conn, con, run_id, a.id, a.purpose, use="matching")
+    history = firewall.matching_history(con, policy, purpose, "admitted")
     pool = con.sql(
-        f"SELECT person_id, family_name, given_names, date_of_birth, postcode FROM {identity} "
-        "ORDER BY person_id"
+        "SELECT i.person_id, i.family_name, i.given_names, i.date_of_birth, i.postcode, "
+        f"h.postcodes, h.arrival_date FROM {identity} AS i LEFT JOIN {history} AS h "
+        "USING (person_id) ORDER BY i.person_id"
     ).to_arrow_table()
     if pool.num_rows == 0:
         return 0
@@ -348,9 +354,10 @@ def _link_register(
     )
     con.execute(
         f"""
-        INSERT INTO candidates
-        SELECT c.person_id, c.record_id, '{name}', c.match_probability, c.since,
-               c.second_for_person, c.second_for_record, i.match_id, c.corroborated
+        INSERT INTO candidates BY NAME
+        SELECT c.person_id, c.record_id, '{name}' AS register, c.match_probability, c.since,
+               c.second_for_person, c.second_for_record, i.match_id, c.wrong_person,
+               c.rival_gap, c.pair_probability
         FROM _candidates c JOIN _ids i USING (person_id, record_id)
         """
     )
@@ -466,6 +473,20 @@ def _drafts_from(
     return drafts
 
 
+def _evidence_words(conn: Connection, match_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Per match, its evidence in plain sentences (:func:`accord.linkage.words.summary`),
+    kept on the review item so that a reviewer reads why it needs them."""
+    found: dict[int, list[str]] = {}
+    step = 1_000
+    for start in range(0, len(match_ids), step):
+        chunk = match_ids[start : start + step]
+        for match_id, explanation, evidence in conn.execute(
+            select(Match.id, Match.explanation, Match.evidence).where(Match.id.in_(chunk))
+        ):
+            found[int(match_id)] = words.summary(explanation or [], evidence)
+    return found
+
+
 def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     rows = con.execute(
         """
@@ -477,11 +498,13 @@ def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str
     ).fetchall()
     now = utcnow()
     name = review_namer(ids.id_key(conn))
+    evidence = _evidence_words(conn, sorted({int(r[5]) for r in rows if r[5] is not None}))
     items = [
         (
             name(a, p, r), kind, p, r, a, match_id, PLAIN_REVIEW[kind],
-            {"reasons": reasons, "match_probability": prob}, "open", 2 if four_eyes else 1,
-            run_id, now,
+            {"reasons": reasons, "match_probability": prob,
+             "evidence": evidence.get(int(match_id), []) if match_id is not None else []},
+            "open", 2 if four_eyes else 1, run_id, now,
         )
         for a, p, r, kind, reasons, match_id, prob, four_eyes in rows
     ]  # fmt: skip
@@ -795,6 +818,7 @@ def disclose_approved(
         _agreements_table(con, [(agreement, version)], policy)
         _governance_inputs(conn, con, policy, as_of, people=[item.person_id])
         record = match.record if isinstance(match.record, dict) else {}
+        evidence = match.evidence if isinstance(match.evidence, dict) else {}
         since = record.get("since")
         _insert_rows(
             con,
@@ -804,6 +828,7 @@ def disclose_approved(
                     "person_id": item.person_id, "record_id": item.record_id,
                     "register": agreement.recipient,
                     "match_probability": float(match.match_probability),
+                    "pair_probability": evidence.get("pair_probability"),
                     "since": dt.date.fromisoformat(since) if since else None,
                     "match_id": int(match.id),
                 }

@@ -3,12 +3,14 @@
 One SQL statement decides every candidate at once (DuckDB), so the gate is the same for
 ten people or ten million.  Its inputs are DuckDB tables the caller prepares:
 
-``candidates``   person_id, record_id, register, match_probability, since,
-                 second_for_person, second_for_record, match_id (nullable), corroborated
-                 (false when linkage found only names and date of birth agreeing: never
-                 automatic, whatever an agreement's threshold)
+``candidates``   person_id, record_id, register, match_probability (the chance that the
+                 record is the person's, :mod:`accord.linkage.risk`), since,
+                 second_for_person, second_for_record, match_id (nullable), wrong_person,
+                 rival_gap (bits ahead of the strongest rival; NULL: none),
+                 pair_probability (the two records' comparison alone)
 ``agreements``   agreement_id, version, recipient, purpose, status, valid_from, review_by,
-                 disclose_at, review_from, ambiguity_margin, four_eyes, exclude_cohorts
+                 disclose_at, review_from, ambiguity_margin (NULL: not set),
+                 ambiguity_bits, wrong_person_tolerance, four_eyes, exclude_cohorts
                  (VARCHAR[]), enforcement (BOOLEAN)
 ``pool``         person_id, latest_decision_date, decision_category (the data category of
                  the row the adverse decision came from), admitted (BOOLEAN)
@@ -64,6 +66,8 @@ COHORT_PAUSED = "cohort_paused"
 FROZEN = "person_frozen"
 BELOW_REVIEW = "below_review_threshold"
 UNCERTAIN = "uncertain_match"
+# No longer decided (linkage model version 1 capped every pair whose full postcode did not
+# agree); kept because review items and disclosures made then carry it.
 UNCORROBORATED = "uncorroborated_match"
 AMBIGUOUS = "ambiguous_match"
 LONG_RESIDENCE = "long_residence"
@@ -108,8 +112,8 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
         WITH paired AS (
             SELECT c.*, a.agreement_id, a.version AS agreement_version, a.recipient, a.purpose,
                    a.status AS agreement_status, a.valid_from, a.review_by, a.disclose_at,
-                   a.review_from, a.ambiguity_margin, a.four_eyes, a.exclude_cohorts,
-                   a.enforcement,
+                   a.review_from, a.ambiguity_margin, a.ambiguity_bits,
+                   a.wrong_person_tolerance, a.four_eyes, a.exclude_cohorts, a.enforcement,
                    coalesce(p.admitted, false) AS admitted, p.latest_decision_date,
                    p.decision_category,
                    coalesce(sa.shares_records, true) AS shares_records,
@@ -148,16 +152,19 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                      THEN '{FROZEN}' END
               ], lambda x: x IS NOT NULL) AS hold_reasons,
               list_filter([
-                CASE WHEN (second_for_person IS NOT NULL
+                CASE WHEN (rival_gap IS NOT NULL AND rival_gap < ambiguity_bits)
+                       OR (ambiguity_margin IS NOT NULL AND second_for_person IS NOT NULL
                            AND match_probability - second_for_person <= ambiguity_margin)
-                       OR (second_for_record IS NOT NULL
+                       OR (ambiguity_margin IS NOT NULL AND second_for_record IS NOT NULL
                            AND match_probability - second_for_record <= ambiguity_margin)
                      THEN '{AMBIGUOUS}' END,
                 CASE WHEN since IS NOT NULL AND latest_decision_date IS NOT NULL
                       AND since <= latest_decision_date - INTERVAL {years} YEAR
                      THEN '{LONG_RESIDENCE}' END,
-                CASE WHEN match_probability < disclose_at THEN '{UNCERTAIN}' END,
-                CASE WHEN NOT coalesce(corroborated, true) THEN '{UNCORROBORATED}' END
+                CASE WHEN match_probability < disclose_at
+                       OR coalesce(wrong_person, 1.0 - match_probability)
+                          > wrong_person_tolerance
+                     THEN '{UNCERTAIN}' END
               ], lambda x: x IS NOT NULL) AS review_reasons,
               s.state AS settled_state,
               (ap.person_id IS NOT NULL) AS review_approved, ap.decided_by AS approved_by
@@ -166,7 +173,8 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                  AND s.person_id = pr.person_id AND s.record_id = pr.record_id
             LEFT JOIN approved ap ON ap.agreement_id = pr.agreement_id
                  AND ap.person_id = pr.person_id AND ap.record_id = pr.record_id
-            WHERE pr.match_probability >= pr.review_from
+            WHERE greatest(pr.match_probability, coalesce(pr.pair_probability, 0.0))
+                  >= pr.review_from
         )
         SELECT person_id, record_id, register, agreement_id, agreement_version, recipient,
                purpose, match_probability, match_id, four_eyes,
@@ -275,10 +283,11 @@ def create_empty_inputs(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE candidates (person_id VARCHAR, record_id VARCHAR,
             register VARCHAR, match_probability DOUBLE, since DATE,
             second_for_person DOUBLE, second_for_record DOUBLE, match_id BIGINT,
-            corroborated BOOLEAN);
+            wrong_person DOUBLE, rival_gap DOUBLE, pair_probability DOUBLE);
         CREATE OR REPLACE TABLE agreements (agreement_id VARCHAR, version INTEGER,
             recipient VARCHAR, purpose VARCHAR, status VARCHAR, valid_from DATE, review_by DATE,
-            disclose_at DOUBLE, review_from DOUBLE, ambiguity_margin DOUBLE, four_eyes BOOLEAN,
+            disclose_at DOUBLE, review_from DOUBLE, ambiguity_margin DOUBLE,
+            ambiguity_bits DOUBLE, wrong_person_tolerance DOUBLE, four_eyes BOOLEAN,
             exclude_cohorts VARCHAR[], enforcement BOOLEAN, fields VARCHAR[]);
         CREATE OR REPLACE TABLE pool (person_id VARCHAR, latest_decision_date DATE,
             decision_category VARCHAR, admitted BOOLEAN);

@@ -175,7 +175,15 @@ def evaluate_cmd(
     ] = None,
     disclose_at: Annotated[float, typer.Option("--disclose-at")] = 0.999,
     review_from: Annotated[float, typer.Option("--review-from")] = 0.9,
-    margin: Annotated[float, typer.Option("--ambiguity-margin")] = 0.05,
+    bits: Annotated[
+        float,
+        typer.Option("--ambiguity-bits", help="A rival this many bits behind is ambiguous."),
+    ] = 10.0,
+    margin: Annotated[float | None, typer.Option("--ambiguity-margin")] = None,
+    max_wrong: Annotated[
+        float | None,
+        typer.Option("--max-wrong-person", help="Default: 1 - --disclose-at."),
+    ] = None,
 ) -> None:
     """Precision, recall and F1 per threshold, and traps caught, against the scenario's truth.
 
@@ -186,9 +194,12 @@ def evaluate_cmd(
         ("--disclose-at", disclose_at),
         ("--review-from", review_from),
         ("--ambiguity-margin", margin),
+        ("--max-wrong-person", max_wrong),
     ):
-        if not 0.0 <= value <= 1.0:
+        if value is not None and not 0.0 <= value <= 1.0:
             raise typer.BadParameter("use a number from 0 to 1", param_hint=label)
+    if not 0.0 <= bits <= 64.0:
+        raise typer.BadParameter("use a number of bits from 0 to 64", param_hint="--ambiguity-bits")
     url = database_url(database)
     db.require_schema(url)
     targets = ev.scenario_registers(scenario, register_names)
@@ -204,7 +215,8 @@ def evaluate_cmd(
         truth = ev.read_truth(target.truth, target.name)
         result = ev.evaluate(
             target.name, candidates, truth, pool,
-            disclose_at=disclose_at, review_from=review_from, ambiguity_margin=margin,
+            disclose_at=disclose_at, review_from=review_from, ambiguity_bits=bits,
+            ambiguity_margin=margin, max_wrong_person=max_wrong,
         )  # fmt: skip
         table = Table(
             "threshold", "pairs", "correct", "precision", "recall", "F1",
@@ -225,8 +237,8 @@ def evaluate_cmd(
         out.print(table)
         t = result.traps
         out.print(
-            f"{target.name}: {t.planted:,} namesake traps planted; {t.candidates:,} scored "
-            f">= {review_from:g} for someone, {t.held:,} of them caught (held for review), "
+            f"{target.name}: {t.planted:,} namesake traps planted; {t.candidates:,} matched "
+            f"someone, {t.held:,} of them caught (held for review), "
             f"{t.automatic:,} matched automatically"
         )
         for person, record in result.wrong_automatic:

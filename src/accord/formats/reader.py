@@ -195,17 +195,6 @@ def _problem_sql(fmt: FileFormat, present: list[str]) -> str:
                 f"SELECT {ROW} AS row, {order} AS ord, {_sql_str(name)} AS col, "
                 f"{message} AS msg FROM frame WHERE {guard}({cond})"
             )
-    for group in fmt.one_of:
-        given = [name for name in group if name in present]
-        if not given:  # the missing columns are reported as such
-            continue
-        empty = " AND ".join(f"({_ident(n)} IS NULL OR trim({_ident(n)}) = '')" for n in given)
-        also = f", and so is {' and '.join(given[1:])}" if len(given) > 1 else ""
-        message = _sql_str(f"is empty{also}: a row needs at least one of {' or '.join(group)}")
-        parts.append(
-            f"SELECT {ROW} AS row, {present.index(given[0])} AS ord, {_sql_str(given[0])} AS col, "
-            f"{message} AS msg FROM frame WHERE {empty}"
-        )
     if fmt.unique and fmt.unique in present:
         u = _ident(fmt.unique)
         parts.append(

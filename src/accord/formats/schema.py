@@ -23,8 +23,8 @@ class Kind(StrEnum):
 @dataclass(frozen=True)
 class Column:
     """One column.  ``required``: the column must be there, and (unless ``may_be_empty``)
-    every row must give it a value; a column that may be empty is then held to its file's
-    ``one_of`` groups (a person's name: either part may be empty, not both)."""
+    every row must give it a value (a person's name parts may each be empty: see
+    :data:`NAMES`)."""
 
     name: str
     kind: Kind
@@ -40,9 +40,6 @@ class FileFormat:
     name: str
     columns: tuple[Column, ...]
     unique: str | None = None  # column whose values must be unique in the file
-    # Groups of columns of which each row must fill at least one (a person may have one
-    # name, recorded as family name or as given names, but not none).
-    one_of: tuple[tuple[str, ...], ...] = ()
     date_columns: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,7 +86,11 @@ TRAVEL_DOCUMENT_CODES = (
 COUNTRY_CODES = tuple(sorted({c.alpha_3 for c in pycountry.countries} | set(TRAVEL_DOCUMENT_CODES)))
 
 NAME_MAX_BYTES = 1024
-NAMES = ("family_name", "given_names")  # either may be empty (one name), not both (SPEC.md)
+# Either may be empty (a person with one name).  SPEC.md says "not both"; Accord takes a
+# row with neither too, so that a file is never refused whole for one nameless row: a
+# person no row names is quarantined at admission (missing_name), and a nameless register
+# record can only ever be compared on its date of birth and postcode.
+NAMES = ("family_name", "given_names")
 TEXT_MAX_BYTES = 64 * 1024
 
 CASES = FileFormat(
@@ -117,7 +118,6 @@ CASES = FileFormat(
         Column("data_category", Kind.ID, max_bytes=64),
     ),
     unique="case_id",
-    one_of=(NAMES,),
 )
 
 REGISTER = FileFormat(
@@ -135,7 +135,6 @@ REGISTER = FileFormat(
         Column("since", Kind.DATE),
     ),
     unique="record_id",
-    one_of=(NAMES,),
 )
 
 EVENTS = FileFormat(

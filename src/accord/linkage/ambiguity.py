@@ -4,11 +4,16 @@ The gate (``accord.gate``) applies the same rules to the columns :func:`link` re
 this module states them once, for the evaluation and for anyone checking a match by
 hand.  For each candidate pair, with an agreement's thresholds:
 
-``below_review``      probability below ``review_from``: not a match at all.
-``uncertain_match``   probability below ``disclose_at``: a person reviews it.
-``ambiguous_match``   a rival within ``ambiguity_margin`` of this pair's probability:
-                      another register record for the same person (``second_for_person``)
-                      or another pool member for the same record (``second_for_record``).
+``below_review``      both the chance that the record is the person's
+                      (``match_probability``) and the two records' own comparison
+                      (``pair_probability``) are below ``review_from``: not a match.
+``uncertain_match``   the chance is below ``disclose_at``, or the chance of the wrong
+                      person (``wrong_person``) is above ``max_wrong_person``: a person
+                      reviews it.
+``ambiguous_match``   a rival (another register record for the same person, or another
+                      pool member for the same record) within ``ambiguity_bits`` of this
+                      pair's weight (``rival_gap``), or, when ``ambiguity_margin`` is
+                      given, a rival whose chance is within that margin of this pair's.
                       Review, never automatic, however high the probability.
 ``long_residence``    the register relationship began (``since``) at least
                       ``long_residence_years`` before the person's latest decision:
@@ -16,11 +21,11 @@ hand.  For each candidate pair, with an agreement's thresholds:
 
 A pair is ``automatic`` only when none of these applies.
 
-Duplicates: ``second_for_person`` already leaves out register records that duplicate the
-candidate (same normalised family name, first given name, date of birth and postcode,
-all present), because a register holding one person twice is not two people who look
-alike.  A duplicate that differs in any of those, or lacks one, still counts as a rival:
-it cannot be told from a namesake, so a person decides.
+Duplicates: rivals leave out register records that duplicate the candidate (same
+normalised family name, first given name, date of birth and postcode, all present),
+because a register holding one person twice is not two people who look alike.  A
+duplicate that differs in any of those, or lacks one, still counts as a rival: it cannot
+be told from a namesake, so a person decides.
 """
 
 from __future__ import annotations
@@ -54,7 +59,9 @@ def ambiguity_flags(
     *,
     disclose_at: float,
     review_from: float,
-    ambiguity_margin: float,
+    ambiguity_bits: float = 10.0,
+    ambiguity_margin: float | None = None,
+    max_wrong_person: float | None = None,
     decision_dates: pa.Table | None = None,
     long_residence_years: int = 20,
 ) -> pa.Table:
@@ -75,32 +82,42 @@ def ambiguity_flags(
                 }
             )
         con.register("decisions", decision_dates)
-        margin = float(ambiguity_margin)
         years = int(long_residence_years)
+        tolerance = 1.0 - float(disclose_at)
+        if max_wrong_person is not None:
+            tolerance = min(tolerance, float(max_wrong_person))
+        margin = (
+            f"""OR coalesce(c.match_probability - c.second_for_person
+                            <= {float(ambiguity_margin)!r}, false)
+                OR coalesce(c.match_probability - c.second_for_record
+                            <= {float(ambiguity_margin)!r}, false)"""
+            if ambiguity_margin is not None
+            else ""
+        )
         sql = f"""
         WITH f AS (
             SELECT c.person_id, c.record_id, c.match_probability,
-                coalesce(c.match_probability - c.second_for_person <= {margin!r}, false)
-                OR coalesce(c.match_probability - c.second_for_record <= {margin!r}, false)
+                coalesce(c.rival_gap < {float(ambiguity_bits)!r}, false) {margin}
                     AS ambiguous,
                 coalesce(c.since <= d.latest_decision_date - INTERVAL {years} YEAR, false)
-                    AS long_residence
+                    AS long_residence,
+                c.match_probability < {float(disclose_at)!r}
+                    OR c.wrong_person > {tolerance!r} AS uncertain,
+                greatest(c.match_probability, c.pair_probability) < {float(review_from)!r}
+                    AS below
             FROM candidates AS c
             LEFT JOIN decisions AS d ON d.person_id = c.person_id
         )
         SELECT person_id, record_id, match_probability, ambiguous, long_residence,
-            CASE WHEN match_probability < {float(review_from)!r} THEN 'no_match'
-                 WHEN ambiguous OR long_residence
-                      OR match_probability < {float(disclose_at)!r} THEN 'review'
+            CASE WHEN below THEN 'no_match'
+                 WHEN ambiguous OR long_residence OR uncertain THEN 'review'
                  ELSE 'automatic' END AS decision,
-            CASE WHEN match_probability < {float(review_from)!r} THEN ['{BELOW_REVIEW}']
+            CASE WHEN below THEN ['{BELOW_REVIEW}']
                  ELSE list_filter([
                     CASE WHEN ambiguous THEN '{AMBIGUOUS}' END,
                     CASE WHEN long_residence THEN '{LONG_RESIDENCE}' END,
-                    CASE WHEN match_probability < {float(disclose_at)!r}
-                         THEN '{UNCERTAIN}' END,
-                    CASE WHEN NOT ambiguous AND NOT long_residence
-                              AND match_probability >= {float(disclose_at)!r}
+                    CASE WHEN uncertain THEN '{UNCERTAIN}' END,
+                    CASE WHEN NOT (ambiguous OR long_residence OR uncertain)
                          THEN '{AUTOMATIC}' END
                  ], lambda x: x IS NOT NULL) END AS reasons
         FROM f

@@ -59,6 +59,7 @@ class Evaluation:
     pairs: int
     by_threshold: list[Quality] = field(default_factory=list)
     automatic: Quality | None = None
+    matched: Quality | None = None  # automatic or held for review: what a person sees
     traps: Traps | None = None
     wrong_automatic: list[tuple[str, str]] = field(default_factory=list)
 
@@ -76,6 +77,12 @@ def scenario_pool(cases: pa.Table, protected: tuple[str, ...] = PROTECTED_CATEGO
             f"arg_max({f}, (decision_date, case_id)) FILTER (WHERE {open_rows} "
             f"AND {f} IS NOT NULL) AS {f}"
             for f in fields
+        )
+        # Every address the casework holds, as accord run matches on (docs/linkage.md).
+        picks += (
+            f", list(DISTINCT postcode ORDER BY postcode) FILTER (WHERE {open_rows} "
+            "AND postcode IS NOT NULL) AS postcodes"
+            f", min(arrival_date) FILTER (WHERE {open_rows}) AS arrival_date"
         )
         table: pa.Table = con.sql(
             f"SELECT person_id, {picks} FROM cases GROUP BY person_id ORDER BY person_id"
@@ -118,12 +125,15 @@ def evaluate(
     thresholds: tuple[float, ...] = THRESHOLDS,
     disclose_at: float = 0.999,
     review_from: float = 0.9,
-    ambiguity_margin: float = 0.05,
+    ambiguity_bits: float = 10.0,
+    ambiguity_margin: float | None = None,
+    max_wrong_person: float | None = None,
 ) -> Evaluation:
     """Score ``candidates`` (from :func:`link`) against ``truth`` for the people in ``pool``."""
     flags = ambiguity_flags(
         candidates, disclose_at=disclose_at, review_from=review_from,
-        ambiguity_margin=ambiguity_margin,
+        ambiguity_bits=ambiguity_bits, ambiguity_margin=ambiguity_margin,
+        max_wrong_person=max_wrong_person,
     )  # fmt: skip
     con = duckdb.connect(":memory:")
     try:
@@ -135,7 +145,8 @@ def evaluate(
             """CREATE TABLE scored AS
             SELECT c.person_id, c.record_id, c.match_probability,
                    t.person_id IS NOT DISTINCT FROM c.person_id AS correct,
-                   f.decision = 'automatic' AS automatic, t.trap
+                   f.decision = 'automatic' AS automatic, f.decision <> 'no_match' AS matched,
+                   t.trap
             FROM cand c
             JOIN flags f USING (person_id, record_id)
             LEFT JOIN truth t USING (record_id)"""
@@ -156,10 +167,14 @@ def evaluate(
             "SELECT count(*), count(*) FILTER (WHERE correct) FROM scored WHERE automatic"
         ).fetchall()[0]
         result.automatic = Quality(disclose_at, int(row[0]), int(row[1]), possible)
+        row = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE correct) FROM scored WHERE matched"
+        ).fetchall()[0]
+        result.matched = Quality(review_from, int(row[0]), int(row[1]), possible)
         trap_row = con.execute(
-            f"""SELECT
+            """SELECT
                 (SELECT count(*) FROM truth WHERE trap IS NOT NULL),
-                count(DISTINCT record_id) FILTER (WHERE match_probability >= {review_from!r}),
+                count(DISTINCT record_id) FILTER (WHERE matched),
                 count(DISTINCT record_id) FILTER (WHERE automatic)
             FROM scored WHERE trap IS NOT NULL AND NOT correct"""
         ).fetchall()[0]

@@ -93,6 +93,34 @@ def compact_postcode(expr: str) -> str:
     return f"nullif(upper(replace(replace({expr}, ' ', ''), '-', '')), '')"
 
 
+# A compact UK postcode: outward code (area letters, district digit and maybe a letter or
+# digit) then the inward code (a digit and two letters).
+UK_POSTCODE = "^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
+
+
+def _postcode_parts(pc: str) -> str:
+    """SQL: ``pc_sector`` and ``pc_district`` of a compact postcode.
+
+    A UK postcode's sector (``SW1A1``) and district (``SW1A``) are the outward code with
+    and without the inward code's digit.  Any other format (a four-digit Australian or a
+    five-digit German code, say) has no sector; its "district" is its first half, which
+    in most numeric systems is the region (``4223`` -> ``42``).
+    """
+    uk = f"regexp_full_match({pc}, '{UK_POSTCODE}')"
+    return (
+        f"CASE WHEN {uk} THEN left({pc}, length({pc}) - 2) END AS pc_sector, "
+        f"{_pc_district(pc)} AS pc_district"
+    )
+
+
+def _pc_district(pc: str) -> str:
+    uk = f"regexp_full_match({pc}, '{UK_POSTCODE}')"
+    return (
+        f"CASE WHEN {uk} THEN left({pc}, length({pc}) - 3) "
+        f"WHEN length({pc}) >= 2 THEN left({pc}, length({pc}) // 2) END"
+    )
+
+
 # The columns every side gets (Splink needs identical schemas on both sides).
 FEATURE_COLUMNS = (
     "rid",  # row number: the join key for candidate pairs, never shown
@@ -101,27 +129,36 @@ FEATURE_COLUMNS = (
     "fam_c",  # ... without spaces
     "fam1",  # ... first word
     "fam_sk",  # ... consonant skeleton
+    "fam_srt",  # ... its letters in alphabetical order (a blocking key)
     "giv",  # given names, normalised words
     "giv_c",
     "giv1",  # first given name
     "giv1_sk",
     "giv_sorted",  # given names in alphabetical order
     "dob",
+    "dob_s",  # date of birth as YYYYMMDD text: one mistyped or transposed digit is one edit
     "dob_sw",  # date of birth with day and month swapped, where that is a date
     "dob_ym",  # blocking keys: two of year, month and day
     "dob_md",
     "dob_yd",
     "pc",  # postcode, upper case without spaces
-    "pc_sector",
-    "pc_district",
+    "pc_sector",  # UK postcodes only: the outward code and the inward code's digit
+    "pc_district",  # the outward code of a UK postcode, else the first half of any other
+    "pc_srt",  # its characters in order (a blocking key: a transposition leaves it as it is)
+    "pc_hist",  # every postcode the source holds for the person (pool side; NULL for records)
+    "arrived",  # the person's first recorded arrival (pool side)
+    "since",  # when the record's relationship with the recipient began (register side)
 )
 
 # The blocking keys of a side: names as integer ids (one vocabulary for every name column,
 # so a family name can be compared with a given name), dates as integers.  Blocking a
 # million records on integers is cheaper than on strings, and the string features are
 # then made only for the records some rule found.
-KEY_COLUMNS = ("rid", "fam_c", "fam1", "fam_sk", "giv1", "giv1_sk", "dob", "dob_sw",
-               "dob_ym", "dob_md", "dob_yd", "pc")  # fmt: skip
+# ``fam_srt`` is the family name's letters in alphabetical order and ``pc_srt`` the
+# postcode's characters: two letters or digits swapped leave them unchanged.
+KEY_COLUMNS = ("rid", "fam_c", "fam1", "fam_sk", "fam_srt", "giv1", "giv1_sk", "dob",
+               "dob_sw", "dob_ym", "dob_md", "dob_yd", "pc", "pc_district",
+               "pc_srt")  # fmt: skip
 
 NAMES_TABLE = "feature_names"
 
@@ -156,7 +193,9 @@ def build_names(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
         f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_s AS
         SELECT p.raw, p.n, replace(p.n, ' ', '') AS c, p.sk, p.first, f.first_sk,
                CASE WHEN p.first = p.n THEN p.n
-                    ELSE array_to_string(list_sort(string_split(p.n, ' ')), ' ') END AS sorted
+                    ELSE array_to_string(list_sort(string_split(p.n, ' ')), ' ') END AS sorted,
+               '#' || array_to_string(list_sort(string_split(replace(p.n, ' ', ''), '')), '')
+                   AS letters
         FROM {NAMES_TABLE}_p AS p JOIN {NAMES_TABLE}_f AS f USING (first)"""
     )
     con.execute(
@@ -164,13 +203,16 @@ def build_names(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
         SELECT v, CAST(row_number() OVER () AS INTEGER) AS id FROM (
             SELECT c AS v FROM {NAMES_TABLE}_s UNION SELECT first FROM {NAMES_TABLE}_s
             UNION SELECT sk FROM {NAMES_TABLE}_s WHERE sk IS NOT NULL
-            UNION SELECT first_sk FROM {NAMES_TABLE}_s WHERE first_sk IS NOT NULL)"""
+            UNION SELECT first_sk FROM {NAMES_TABLE}_s WHERE first_sk IS NOT NULL
+            UNION SELECT letters FROM {NAMES_TABLE}_s)"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE} AS
-        SELECT s.*, vc.id AS c_id, vf.id AS first_id, vs.id AS sk_id, vfs.id AS first_sk_id
+        SELECT s.*, vc.id AS c_id, vf.id AS first_id, vs.id AS sk_id, vfs.id AS first_sk_id,
+               vl.id AS letters_id
         FROM {NAMES_TABLE}_s AS s
         JOIN {NAMES_TABLE}_v AS vc ON vc.v = s.c
+        JOIN {NAMES_TABLE}_v AS vl ON vl.v = s.letters
         JOIN {NAMES_TABLE}_v AS vf ON vf.v = s.first
         LEFT JOIN {NAMES_TABLE}_v AS vs ON vs.v = s.sk
         LEFT JOIN {NAMES_TABLE}_v AS vfs ON vfs.v = s.first_sk"""
@@ -205,26 +247,36 @@ def add_features(
     """
     where = f"WHERE s.rid IN (SELECT rid FROM {only})" if only else ""
     pc = compact_postcode("s.postcode")
+    history = (
+        f"list_filter(list_distinct(list_transform(s.{HISTORY_COLUMN}, "
+        f"lambda x: {compact_postcode('x')})), lambda x: x IS NOT NULL)"
+        if _has_history(con, source)
+        else "CAST(NULL AS VARCHAR[])"
+    )
+    columns = _columns(con, source)
+    arrived = "s.arrived" if "arrived" in columns else "NULL"
+    since = "s.since" if "since" in columns else "NULL"
     con.execute(
         f"""CREATE OR REPLACE TABLE {target} AS
         WITH base AS (
             SELECT s.rid, CAST(s.{id_column} AS VARCHAR) AS uid,
                    f.n AS fam, f.c AS fam_c, f.first AS fam1, f.sk AS fam_sk,
-                   g.n AS giv, g.c AS giv_c, g.first AS giv1, g.first_sk AS giv1_sk,
-                   g.sorted AS giv_sorted,
-                   CAST(s.date_of_birth AS DATE) AS dob, {pc} AS pc
+                   f.letters AS fam_srt, g.n AS giv, g.c AS giv_c, g.first AS giv1,
+                   g.first_sk AS giv1_sk, g.sorted AS giv_sorted,
+                   CAST(s.date_of_birth AS DATE) AS dob, {pc} AS pc, {history} AS pc_hist,
+                   CAST({arrived} AS DATE) AS arrived, CAST({since} AS DATE) AS since
             FROM {source} AS s
             LEFT JOIN {NAMES_TABLE} AS f ON f.raw = s.family_name
             LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names
             {where}
         )
-        SELECT rid, uid, fam, fam_c, fam1, fam_sk, giv, giv_c, giv1, giv1_sk, giv_sorted, dob,
+        SELECT rid, uid, fam, fam_c, fam1, fam_sk, fam_srt, giv, giv_c, giv1, giv1_sk,
+            giv_sorted, dob,
+            strftime(dob, '%Y%m%d') AS dob_s,
             {_dob_keys("dob")},
-            pc,
-            CASE WHEN length(pc) BETWEEN 5 AND 7 THEN left(pc, length(pc) - 2) END
-                AS pc_sector,
-            CASE WHEN length(pc) BETWEEN 5 AND 7 THEN left(pc, length(pc) - 3) END
-                AS pc_district
+            pc, {_postcode_parts("pc")},
+            array_to_string(list_sort(string_split(pc, '')), '') AS pc_srt,
+            CASE WHEN len(pc_hist) > 0 THEN pc_hist END AS pc_hist, arrived, since
         FROM base"""
     )
 
@@ -232,21 +284,47 @@ def add_features(
 def add_keys(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
     """Create ``target`` with the blocking keys (:data:`KEY_COLUMNS`) of ``source``:
     the same column names as the features, so the same rules run on either, but names
-    as integer ids."""
+    as integer ids.
+
+    A source with a postcode history (the pool: every address the casework holds) has one
+    row per person and postcode, so a rule on the postcode finds a register record that
+    still holds an earlier address; the blocked pairs are deduplicated afterwards.
+    """
     pc = compact_postcode("s.postcode")
+    every = f"list_distinct(list_append(coalesce(s.{HISTORY_COLUMN}, []), s.postcode))"
+    postcodes = (
+        # list_distinct drops NULLs: a person with no postcode at all keeps one row.
+        f"unnest(CASE WHEN len({every}) = 0 THEN [NULL] ELSE {every} END)"
+        if _has_history(con, source)
+        else "s.postcode"
+    )
     con.execute(
         f"""CREATE OR REPLACE TABLE {target} AS
         WITH base AS (
             SELECT s.rid, f.c_id AS fam_c, f.first_id AS fam1, f.sk_id AS fam_sk,
-                   g.first_id AS giv1, g.first_sk_id AS giv1_sk,
-                   CAST(s.date_of_birth AS DATE) AS dob, {pc} AS pc
+                   f.letters_id AS fam_srt, g.first_id AS giv1, g.first_sk_id AS giv1_sk,
+                   CAST(s.date_of_birth AS DATE) AS dob, {postcodes} AS postcode
             FROM {source} AS s
             LEFT JOIN {NAMES_TABLE} AS f ON f.raw = s.family_name
             LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names
         )
-        SELECT rid, fam_c, fam1, fam_sk, giv1, giv1_sk, dob, {_dob_keys("dob")}, pc
-        FROM base"""
+        SELECT rid, fam_c, fam1, fam_sk, fam_srt, giv1, giv1_sk, dob, {_dob_keys("dob")}, pc,
+            {_pc_district("pc")} AS pc_district,
+            array_to_string(list_sort(string_split(pc, '')), '') AS pc_srt
+        FROM (SELECT *, {pc.replace("s.postcode", "postcode")} AS pc FROM base)"""
     )
+
+
+# The pool's column of every postcode the source holds for a person (a list), when given.
+HISTORY_COLUMN = "postcodes"
+
+
+def _columns(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
+    return {c[0] for c in con.execute(f"SELECT * FROM {source} LIMIT 0").description or []}
+
+
+def _has_history(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    return HISTORY_COLUMN in _columns(con, source)
 
 
 def add_term_frequencies(

@@ -9,13 +9,10 @@ by itself outweigh everything else).  Training needs no labels: the prior from
 deterministic rules, ``u`` from random pairs and ``m`` by expectation maximisation, all
 seeded.
 
-Splink's naive-Bayes weights treat agreement on name and on date of birth as
-independent, so a namesake (same name, same date of birth, another person) would
-score as high as the person themselves.  Accord therefore lets a pair reach the
-automatic band only when it is *corroborated*: names, date of birth and full postcode
-all agree (allowing only the recording variants listed as corroborating below).  Any
-other pair's match weight is capped at :data:`CEILING_PROBABILITY`, which puts it in
-the review band.  The cap is part of the model and appears in every explanation.
+The model's weights are evidence for one pair.  Whether a pair may be acted on without a
+person also depends on what else is in the register (a rival record, other people with
+the same name) and on how likely it is that the person has no record there at all: that
+is :mod:`accord.linkage.risk`, applied to every pair after scoring.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -35,20 +32,14 @@ import pyarrow as pa
 from accord.errors import AccordError
 from accord.linkage import features
 
-MODEL_VERSION = 1
-
-# The highest probability an uncorroborated pair can have (review band, never automatic
-# for any agreement whose disclose_at is above it).
-CEILING_PROBABILITY = 0.99
+# 2: no corroboration ceiling; one-edit levels for names, dates and postcodes; earlier
+# addresses; a lower given-name level; a record begun before the person arrived.  Models
+# of version 1 are retrained when next used.
+MODEL_VERSION = 2
 
 # A rare name makes agreement on it strong evidence, but only up to this point: a name
 # seen once in ten thousand records counts as much as one seen once in ten million.
 TF_MINIMUM_U = 1e-4
-
-CEILING_LABEL = (
-    "not corroborated (names, date of birth and full postcode do not all agree): "
-    "capped below the automatic band"
-)
 
 SPLINK_LOGGER = "splink"
 
@@ -71,9 +62,8 @@ class ComparisonSpec:
     """One comparison: its output name, the feature shown in explanations, its levels."""
 
     name: str
-    shown: str  # feature column whose values the explanation shows
+    shown: str  # feature column whose values the explanation shows ("pool|register")
     levels: tuple[Level, ...]
-    corroborating: frozenset[str] = field(default_factory=frozenset)
 
     def splink_dict(self) -> dict[str, Any]:
         levels: list[dict[str, Any]] = []
@@ -114,11 +104,27 @@ SWAPPED = (
     "OR ((fam_c_r = giv1_l OR fam_c_r = giv_c_l) AND giv1_r = fam1_l)"
 )
 
+# Names recorded the other way round with a spelling difference in one or both.
+SWAPPED_CLOSE = (
+    "jaro_winkler_similarity(fam_c_l, giv1_r) >= 0.9 "
+    "AND jaro_winkler_similarity(giv1_l, fam_c_r) >= 0.9"
+)
+
+# One side's family name is the other's given name(s): a one-name person whose name one
+# body recorded as a family name and the other as a given name, or half a swap.
+FAMILY_IN_OTHER_FIELD = "fam_c_l = giv_c_r OR fam_c_r = giv_c_l"
+
 FAMILY = ComparisonSpec(
     "family_name",
     "fam",
     (
-        Level("null", "family name missing", "fam_c_l IS NULL OR fam_c_r IS NULL", null=True),
+        Level(
+            "null",
+            "family name missing",
+            f"(fam_c_l IS NULL OR fam_c_r IS NULL) AND NOT coalesce({FAMILY_IN_OTHER_FIELD}, "
+            "false)",
+            null=True,
+        ),
         Level(
             "exact",
             "exact match",
@@ -126,19 +132,47 @@ FAMILY = ComparisonSpec(
             tf_column="fam_c",
             tf_minimum_u=TF_MINIMUM_U,
         ),
-        Level("swapped", "family and given names recorded the other way round", SWAPPED),
+        Level(
+            "swapped",
+            "family and given names recorded the other way round",
+            SWAPPED,
+            tf_column="fam_c",
+            tf_minimum_u=TF_MINIMUM_U,
+        ),
+        Level(
+            "swapped_close",
+            "family and given names recorded the other way round, spelt slightly differently",
+            SWAPPED_CLOSE,
+        ),
+        Level(
+            "other_field",
+            "the family name is recorded as a given name on the other side",
+            FAMILY_IN_OTHER_FIELD,
+        ),
         Level(
             "part",
             "one family name is part of the other (double-barrelled)",
             "contains(' ' || fam_l || ' ', ' ' || fam_r || ' ') "
             "OR contains(' ' || fam_r || ' ', ' ' || fam_l || ' ')",
         ),
-        Level("close", "Jaro-Winkler >= 0.92", "jaro_winkler_similarity(fam_c_l, fam_c_r) >= 0.92"),
+        Level(
+            "close",
+            "spelt almost the same (Jaro-Winkler 0.92 or more)",
+            "jaro_winkler_similarity(fam_c_l, fam_c_r) >= 0.92",
+        ),
+        Level(
+            "one_edit",
+            "one letter different, missing, added or two letters swapped",
+            "damerau_levenshtein(fam_c_l, fam_c_r) <= 1",
+        ),
         Level("sounds", "same consonant skeleton", "fam_sk_l = fam_sk_r"),
-        Level("similar", "Jaro-Winkler >= 0.8", "jaro_winkler_similarity(fam_c_l, fam_c_r) >= 0.8"),
-        Level("else", "all other comparisons", "ELSE"),
+        Level(
+            "similar",
+            "spelt similarly (Jaro-Winkler 0.8 or more)",
+            "jaro_winkler_similarity(fam_c_l, fam_c_r) >= 0.8",
+        ),
+        Level("else", "different", "ELSE"),
     ),
-    frozenset({"exact", "swapped", "part", "close", "sounds"}),
 )
 
 GIVEN = ComparisonSpec(
@@ -153,7 +187,18 @@ GIVEN = ComparisonSpec(
             tf_column="giv_c",
             tf_minimum_u=TF_MINIMUM_U,
         ),
-        Level("swapped", "family and given names recorded the other way round", SWAPPED),
+        Level(
+            "swapped",
+            "family and given names recorded the other way round",
+            SWAPPED,
+            tf_column="giv1",
+            tf_minimum_u=TF_MINIMUM_U,
+        ),
+        Level(
+            "swapped_close",
+            "family and given names recorded the other way round, spelt slightly differently",
+            SWAPPED_CLOSE,
+        ),
         Level(
             "first",
             "first given name matches (middle names dropped or differ)",
@@ -170,20 +215,34 @@ GIVEN = ComparisonSpec(
         ),
         Level(
             "close",
-            "first given name Jaro-Winkler >= 0.9",
+            "first given name spelt almost the same (Jaro-Winkler 0.9 or more)",
             "jaro_winkler_similarity(giv1_l, giv1_r) >= 0.9",
         ),
         Level(
+            "one_edit",
+            "first given name one letter different, missing, added or two letters swapped",
+            "damerau_levenshtein(giv1_l, giv1_r) <= 1",
+        ),
+        Level(
             "sounds", "first given name has the same consonant skeleton", "giv1_sk_l = giv1_sk_r"
+        ),
+        Level(
+            "similar",
+            "first given name spelt similarly (Jaro-Winkler 0.8 or more)",
+            "jaro_winkler_similarity(giv1_l, giv1_r) >= 0.8",
+        ),
+        Level(
+            "other_field",
+            "the first given name is recorded as the family name on the other side",
+            "giv1_l = fam_c_r OR giv1_r = fam_c_l",
         ),
         Level(
             "initial",
             "an initial matches the other's first given name",
             "(length(giv1_l) = 1 OR length(giv1_r) = 1) AND left(giv1_l, 1) = left(giv1_r, 1)",
         ),
-        Level("else", "all other comparisons", "ELSE"),
+        Level("else", "different", "ELSE"),
     ),
-    frozenset({"exact", "swapped", "first", "reordered", "close", "sounds"}),
 )
 
 DATE_OF_BIRTH = ComparisonSpec(
@@ -194,6 +253,11 @@ DATE_OF_BIRTH = ComparisonSpec(
         Level("exact", "exact match", "dob_l = dob_r", tf_column="dob"),
         Level("swapped", "day and month swapped", "dob_l = dob_sw_r"),
         Level(
+            "one_slip",
+            "one digit mistyped, or two neighbouring digits swapped",
+            "damerau_levenshtein(dob_s_l, dob_s_r) <= 1",
+        ),
+        Level(
             "two_of_three",
             "two of day, month and year agree",
             "CAST(year(dob_l) = year(dob_r) AS INTEGER)"
@@ -201,9 +265,8 @@ DATE_OF_BIRTH = ComparisonSpec(
             " + CAST(day(dob_l) = day(dob_r) AS INTEGER) >= 2",
         ),
         Level("year", "within a year", "abs(date_diff('day', dob_l, dob_r)) <= 366"),
-        Level("else", "all other comparisons", "ELSE"),
+        Level("else", "different", "ELSE"),
     ),
-    frozenset({"exact", "swapped"}),
 )
 
 POSTCODE = ComparisonSpec(
@@ -212,18 +275,57 @@ POSTCODE = ComparisonSpec(
     (
         Level("null", "postcode unknown", "pc_l IS NULL OR pc_r IS NULL", null=True),
         Level("exact", "exact match", "pc_l = pc_r", tf_column="pc"),
+        Level(
+            "earlier",
+            "an earlier address the source holds for the person",
+            "list_contains(pc_hist_l, pc_r) OR list_contains(pc_hist_r, pc_l)",
+        ),
+        Level(
+            "one_edit",
+            "one character different, or two neighbouring characters swapped",
+            "damerau_levenshtein(pc_l, pc_r) <= 1",
+        ),
         Level("sector", "same postcode sector", "pc_sector_l = pc_sector_r"),
-        Level("district", "same postcode district", "pc_district_l = pc_district_r"),
-        Level("else", "all other comparisons", "ELSE"),
+        Level(
+            "district",
+            "same district (a UK outward code, or the first half of another format)",
+            "pc_district_l = pc_district_r",
+        ),
+        Level("else", "different", "ELSE"),
     ),
-    frozenset({"exact"}),
 )
 
-COMPARISONS = (FAMILY, GIVEN, DATE_OF_BIRTH, POSTCODE)
+# A record whose relationship with the recipient began (``since``) well before the person
+# first arrived in the country, as the source records it, is hardly theirs: a licence
+# issued, or an account opened, before they came.  The margin allows for dates recorded
+# loosely; a missing arrival or ``since`` is no evidence either way.
+BEFORE_ARRIVAL = "since_r < arrived_l - INTERVAL 365 DAY OR since_l < arrived_r - INTERVAL 365 DAY"
+
+ARRIVAL = ComparisonSpec(
+    "began_before_arrival",
+    "arrived|since",
+    (
+        Level(
+            "null",
+            "no arrival or start date to compare",
+            "(arrived_l IS NULL OR since_r IS NULL) AND (arrived_r IS NULL OR since_l IS NULL)",
+            null=True,
+        ),
+        Level(
+            "before",
+            "the record began more than a year before the person's first recorded arrival",
+            BEFORE_ARRIVAL,
+        ),
+        Level("else", "the record began after the person's first recorded arrival", "ELSE"),
+    ),
+)
+
+COMPARISONS = (FAMILY, GIVEN, DATE_OF_BIRTH, POSTCODE, ARRIVAL)
 
 # Candidate pairs: each rule is an equi-join, so every rule is a hash join, and together
 # they find the person despite a spelling, a swap, a typo or a missing value in any one
-# field.  None is on a name alone: common names would give millions of pairs.
+# field, or an older address.  None is on a name alone (common names would give millions
+# of pairs) or a postcode alone (a block of flats).
 PREDICTION_BLOCKING_RULES = (
     "l.fam_c = r.fam_c AND l.dob = r.dob",
     "l.giv1 = r.giv1 AND l.dob = r.dob",
@@ -236,8 +338,18 @@ PREDICTION_BLOCKING_RULES = (
     "l.fam_c = r.fam_c AND l.giv1 = r.giv1 AND l.dob_yd = r.dob_yd",
     "l.dob IS NULL AND l.fam_c = r.fam_c AND l.giv1 = r.giv1",
     "r.dob IS NULL AND l.fam_c = r.fam_c AND l.giv1 = r.giv1",
-    "l.fam_c = r.fam_c AND l.giv1 = r.giv1 AND l.pc = r.pc",
-    "l.fam_sk = r.fam_sk AND l.giv1_sk = r.giv1_sk AND l.pc = r.pc",
+    "l.fam_srt = r.fam_srt AND l.dob = r.dob",
+    # A postcode (the current one or an earlier one, its characters in any order) with
+    # one other field: a record whose name was mistyped or replaced, or whose date of
+    # birth is wrong or missing.
+    "l.fam_c = r.fam_c AND l.pc_srt = r.pc_srt",
+    "l.fam_sk = r.fam_sk AND l.pc_srt = r.pc_srt",
+    "l.fam_srt = r.fam_srt AND l.pc_srt = r.pc_srt",
+    "l.giv1 = r.giv1 AND l.pc_srt = r.pc_srt",
+    "l.fam_c = r.giv1 AND l.pc_srt = r.pc_srt",
+    "l.giv1 = r.fam1 AND l.pc_srt = r.pc_srt",
+    "l.dob = r.dob AND l.pc_srt = r.pc_srt",
+    "l.dob = r.dob AND l.pc_district = r.pc_district",
 )
 
 # A pair agreeing on these is almost surely a match (used only to estimate the prior).
@@ -293,16 +405,9 @@ class TrainedModel:
     trained_at: dt.datetime
     training_rows: int
     seed: int
-    ceiling_probability: float = CEILING_PROBABILITY
-    corroborating: dict[str, list[int]] = field(default_factory=lambda: corroborating_levels())
     version: int = MODEL_VERSION
     id: int | None = None
     register_sha256: str | None = None
-
-    @property
-    def ceiling_weight(self) -> float:
-        p = self.ceiling_probability
-        return math.log2(p / (1 - p))
 
     def document(self) -> dict[str, Any]:
         """What is stored in ``linkage_models.settings``."""
@@ -311,8 +416,6 @@ class TrainedModel:
             "accord": {
                 "version": self.version,
                 "seed": self.seed,
-                "ceiling_probability": self.ceiling_probability,
-                "corroborating": self.corroborating,
                 "tf_minimum_u": TF_MINIMUM_U,
             },
         }
@@ -344,11 +447,6 @@ def _significant(x: float) -> float:
     return float(f"{x:.{SIGNIFICANT_DIGITS}g}")
 
 
-def corroborating_levels() -> dict[str, list[int]]:
-    """Per comparison, the comparison vector values that corroborate a match."""
-    return {c.name: sorted(c.gamma_of(k) for k in c.corroborating) for c in COMPARISONS}
-
-
 def prior_weight(settings: dict[str, Any]) -> float:
     p = float(settings["probability_two_random_records_match"])
     return math.log2(p / (1 - p))
@@ -376,17 +474,36 @@ def check_inputs(pool: pa.Table, register: pa.Table) -> None:
 
 
 def tf_columns() -> list[str]:
-    return [lv.tf_column for c in COMPARISONS for lv in c.levels if lv.tf_column]
+    """Every column a level adjusts by term frequency, once each."""
+    return list(dict.fromkeys(lv.tf_column for c in COMPARISONS for lv in c.levels if lv.tf_column))
+
+
+def _dates(table: pa.Table, column: str) -> pa.ChunkedArray | pa.Array:
+    if column not in table.column_names:
+        return pa.nulls(table.num_rows, pa.date32())
+    return table.column(column).cast(pa.date32())
 
 
 def load_inputs(con: duckdb.DuckDBPyConnection, pool: pa.Table, register: pa.Table) -> None:
     """Register the two sides as ``pool_in`` and ``register_in`` (with row numbers
     ``rid``, the join keys of candidate pairs), refusing missing or repeated ids."""
     check_inputs(pool, register)
+    # ``postcodes`` (optional): every postcode the source holds for the person, a list.
+    # Optional: ``postcodes`` (every postcode the source holds for the person, a list) and
+    # ``arrival_date`` on the pool; ``since`` on the register.  A side without one gets
+    # it empty, as Splink compares like with like.
     pool_in = pool.select(["person_id", "family_name", "given_names", "date_of_birth", "postcode"])
+    if features.HISTORY_COLUMN in pool.column_names:
+        pool_in = pool_in.append_column(
+            features.HISTORY_COLUMN, pool.column(features.HISTORY_COLUMN)
+        )
     register_in = register.select(
         ["record_id", "family_name", "given_names", "date_of_birth", "postcode"]
     )
+    pool_in = pool_in.append_column("arrived", _dates(pool, "arrival_date"))
+    pool_in = pool_in.append_column("since", pa.nulls(pool.num_rows, pa.date32()))
+    register_in = register_in.append_column("arrived", pa.nulls(register.num_rows, pa.date32()))
+    register_in = register_in.append_column("since", _dates(register, "since"))
     con.register("pool_in", pool_in.append_column("rid", row_numbers(pool_in.num_rows)))
     con.register("register_in", register_in.append_column("rid", row_numbers(register_in.num_rows)))
     for table, what, id_name in (

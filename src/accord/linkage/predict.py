@@ -2,8 +2,9 @@
 
 The model's blocking rules find the candidate pairs (one hash join each); Splink's own
 SQL scores them with the trained parameters; everything after that is one DuckDB query
-over all pairs: the corroboration ceiling, the explanation (Splink's waterfall as JSON),
-each person's and each record's rival candidates, and the register record as matched.
+over all pairs: the name-frequency correction and the chance of the wrong person
+(:mod:`accord.linkage.risk`), the explanation (Splink's waterfall as JSON), each
+person's and each record's rival candidates, and the register record as matched.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from accord.errors import AccordError
-from accord.linkage import features
+from accord.linkage import features, risk
 from accord.linkage import model as m
 
 # Rival candidates are looked for down to this probability even when the caller asks
@@ -32,7 +33,13 @@ OUTPUT_SCHEMA = pa.schema(
         ("rank_for_person", pa.int64()),
         ("second_for_person", pa.float64()),
         ("second_for_record", pa.float64()),
-        ("corroborated", pa.bool_()),
+        ("rival_gap", pa.float64()),
+        ("name_others", pa.int64()),
+        ("wrong_person", pa.float64()),
+        ("pair_weight", pa.float64()),
+        ("pair_probability", pa.float64()),
+        ("coverage", pa.float64()),
+        ("pattern", pa.string()),
     ]
 )
 
@@ -78,8 +85,9 @@ def _has_tf(settings: dict[str, Any], comparison: str) -> bool:
 
 def _explanation_sql(model: m.TrainedModel) -> str:
     """SQL for the waterfall of one pair: prior, each comparison (and its term-frequency
-    adjustment), and the corroboration ceiling when it applied; the weights sum to the
-    pair's match weight."""
+    adjustment), the name-frequency correction when it applied, and what the other
+    candidates and the chance of no record take away or add; the weights sum to the
+    pair's match weight, whose probability is the chance the record is the person's."""
     settings = model.settings
     prior = m.prior_weight(settings)
     entries = [
@@ -91,8 +99,10 @@ def _explanation_sql(model: m.TrainedModel) -> str:
     for name, levels in _levels(settings).items():
         cases = " ".join(f"WHEN {g} THEN {_sql_str(label)}" for g, label in levels)
         col = shown.get(name)
-        value_l = f"CAST({col}_l AS VARCHAR)" if col else "CAST(NULL AS VARCHAR)"
-        value_r = f"CAST({col}_r AS VARCHAR)" if col else "CAST(NULL AS VARCHAR)"
+        # "left|right": the comparison sets one side's value against another's.
+        left, right = col.split("|") if col and "|" in col else (col, col)
+        value_l = f"CAST({left}_l AS VARCHAR)" if left else "CAST(NULL AS VARCHAR)"
+        value_r = f"CAST({right}_r AS VARCHAR)" if right else "CAST(NULL AS VARCHAR)"
         entries.append(
             f"struct_pack(comparison := {_sql_str(name)}, "
             f"level := CASE gamma_{name} {cases} END, "
@@ -106,23 +116,52 @@ def _explanation_sql(model: m.TrainedModel) -> str:
                 f"match_weight := CAST(mw_tf_adj_{name} AS DOUBLE), "
                 f"value_pool := {value_l}, value_register := {value_r})"
             )
-    ceiling = (
-        "CASE WHEN NOT corroborated AND raw_weight > ceiling_weight THEN "
-        "[struct_pack(comparison := 'corroboration', "
-        f"level := {_sql_str(m.CEILING_LABEL)}, "
-        "match_weight := ceiling_weight - raw_weight, "
+    names = (
+        "CASE WHEN name_adjustment < 0 THEN "
+        "[struct_pack(comparison := 'name_frequency', "
+        f"level := {_sql_str(risk.NAME_FREQUENCY_LABEL)}, "
+        "match_weight := name_adjustment, "
+        "value_pool := CAST(name_others AS VARCHAR), value_register := CAST(NULL AS VARCHAR))] "
+        "ELSE [] END"
+    )
+    heaped = (
+        "CASE WHEN heaped_date_adjustment < 0 THEN "
+        "[struct_pack(comparison := 'heaped_date', "
+        f"level := {_sql_str(risk.HEAPED_DATE_LABEL)}, "
+        "match_weight := heaped_date_adjustment, "
         "value_pool := CAST(NULL AS VARCHAR), value_register := CAST(NULL AS VARCHAR))] "
         "ELSE [] END"
     )
-    return f"CAST(to_json(list_concat([{', '.join(entries)}], {ceiling})) AS VARCHAR)"
+    lookalikes = (
+        "CASE WHEN lookalike_adjustment < 0 THEN "
+        "[struct_pack(comparison := 'lookalikes', "
+        f"level := {_sql_str(risk.LOOKALIKE_LABEL)}, "
+        "match_weight := lookalike_adjustment, "
+        "value_pool := CAST(NULL AS VARCHAR), value_register := CAST(NULL AS VARCHAR))] "
+        "ELSE [] END"
+    )
+    context = (
+        "[struct_pack(comparison := 'candidates', "
+        f"level := {_sql_str(risk.CONTEXT_LABEL)}, "
+        "match_weight := context_weight, "
+        "value_pool := CAST(NULL AS VARCHAR), value_register := CAST(NULL AS VARCHAR))]"
+    )
+    return (
+        f"CAST(to_json(list_concat([{', '.join(entries)}], {names}, {heaped}, {lookalikes}, "
+        f"{context})) "
+        "AS VARCHAR)"
+    )
 
 
-def _corroborated_sql(model: m.TrainedModel) -> str:
+def pattern_sql() -> str:
+    """SQL: a pair's agreement pattern, the level it reached in each comparison by key
+    (``family_name=exact,given_names=first,date_of_birth=exact,postcode=else``): what
+    reviewers' labels are counted by (``accord link evaluate --labels``)."""
     parts = []
-    for name, values in sorted(model.corroborating.items()):
-        listed = ", ".join(str(v) for v in sorted(values))
-        parts.append(f"gamma_{name} IN ({listed})")
-    return " AND ".join(parts) if parts else "FALSE"
+    for c in m.COMPARISONS:
+        cases = " ".join(f"WHEN {c.gamma_of(lv.key)} THEN '{lv.key}'" for lv in c.levels)
+        parts.append(f"'{c.name}=' || CASE gamma_{c.name} {cases} END")
+    return " || ',' || ".join(parts)
 
 
 def _blocked_pairs_sql(rules: list[str]) -> str:
@@ -167,6 +206,7 @@ def _prepare(con: Any, model: m.TrainedModel, pool: pa.Table, register: pa.Table
     features.add_features(con, "pool_in", "person_id", "pool_f")
     features.add_features(con, "register_in", "record_id", "register_f", only="blocked_records")
     features.add_term_frequencies(con, "register_in", "pool_in", "register_k", "pool_k")
+    risk.register_name_counts(con, "register_k", "register_f")
     features.drop_names(con)
 
 
@@ -202,7 +242,10 @@ def _scoring_sql(settings: dict[str, Any], floor: float) -> str:
 
 
 def link(
-    model: m.TrainedModel, pool: pa.Table, register: pa.Table, min_probability: float
+    model: m.TrainedModel,
+    pool: pa.Table,
+    register: pa.Table,
+    min_probability: float,
 ) -> pa.Table:
     """Every candidate pair at or above ``min_probability``, best first per person.
 
@@ -211,6 +254,18 @@ def link(
     person twice: same normalised family name, first given name, date of birth and
     postcode); ``second_for_record`` the best among other pool members for the same
     record.  Both are null when there is no rival at or above :data:`RIVAL_FLOOR`.
+    ``match_probability`` is the chance that the record is the person's, all candidates
+    and the chance that the person holds no record here considered, and
+    ``wrong_person`` one minus it (computed apart, so that a tiny chance keeps its
+    digits); ``match_weight`` its log-odds, the sum of the explanation's weights.
+    ``pair_weight`` is the evidence of the two records alone (Splink's weight, with the
+    name-frequency and lookalike corrections); ``pair_probability`` the probability of
+    the comparison alone (Splink's, with the name-frequency correction only), which is
+    what can make a pair worth a person's look however crowded the register is; a pair is
+    returned when either probability reaches ``min_probability``.
+    ``rival_gap`` is how many bits of the pair weight this pair is ahead of
+    its strongest rival (either kind), and ``coverage`` the lower bound of the share of
+    the pool whose record is among the candidates (see :mod:`accord.linkage.risk`).
     """
     if not 0.0 <= min_probability <= 1.0:
         raise AccordError(f"minimum probability {min_probability} is not between 0 and 1")
@@ -225,57 +280,44 @@ def link(
             register = register.append_column("since", pa.nulls(register.num_rows, pa.date32()))
         raw = register.select(list(RECORD_FIELDS))
         con.register("register_raw", raw.append_column("rid", m.row_numbers(raw.num_rows)))
-        sql = f"""
-        WITH scored AS (
-            SELECT uid_l AS person_id, uid_r AS record_id, *,
-                   {_corroborated_sql(model)} AS corroborated,
-                   match_weight AS raw_weight,
-                   CAST({model.ceiling_weight!r} AS DOUBLE) AS ceiling_weight
-            FROM predictions
-        ), capped AS (
-            SELECT *,
-                CASE WHEN corroborated THEN raw_weight
-                     ELSE least(raw_weight, ceiling_weight) END AS weight
-            FROM scored
-        ), probs AS (
-            SELECT capped.*, {_probability("weight")} AS probability, d.dupkey, d.rid
-            FROM capped JOIN (
+        factor = risk.lookalike_factor(con, "register_k")
+        con.execute(
+            f"""CREATE TABLE probs AS
+            WITH adjusted AS (
+                SELECT uid_l AS person_id, uid_r AS record_id, p.*, n.name_others,
+                       n.register_size, n.family_n, n.family_jan1, n.given_n, n.given_jan1,
+                       n.jan1_share,
+                       {risk.name_adjustment_sql()} AS name_adjustment
+                FROM predictions AS p
+                LEFT JOIN {risk.NAME_COUNTS} AS n ON n.uid = p.uid_r
+            ), lookalikes AS (
+                SELECT *,
+                    {risk.identity_adjustment_sql(factor)} AS lookalike_adjustment,
+                    {risk.heaped_date_adjustment_sql()} AS heaped_date_adjustment
+                FROM adjusted
+            ), weighted AS (
+                SELECT *, least(match_weight + name_adjustment + lookalike_adjustment
+                                + heaped_date_adjustment, {risk.MAX_WEIGHT}) AS weight
+                FROM lookalikes
+            )
+            SELECT w.*, {_probability("weight")} AS probability, d.dupkey, d.rid
+            FROM weighted AS w JOIN (
                 SELECT uid, rid,
                     CASE WHEN fam_c IS NOT NULL AND giv1 IS NOT NULL AND dob IS NOT NULL
-                              AND pc IS NOT NULL
-                         THEN fam_c || '|' || giv1 || '|' || CAST(dob AS VARCHAR) || '|' || pc
+                         THEN fam_c || '|' || giv1 || '|' || CAST(dob AS VARCHAR)
                          ELSE 'record:' || uid END AS dupkey
                 FROM register_s
-            ) AS d ON d.uid = capped.record_id
-        ), person_groups AS (
-            SELECT person_id, dupkey, max(probability) AS p,
-                row_number() OVER (PARTITION BY person_id
-                                   ORDER BY max(probability) DESC, dupkey) AS g
-            FROM probs GROUP BY person_id, dupkey
-        ), person_rivals AS (
-            SELECT person_id,
-                max(CASE WHEN g = 1 THEN dupkey END) AS best_key,
-                max(CASE WHEN g = 1 THEN p END) AS best_p,
-                max(CASE WHEN g = 2 THEN p END) AS second_p
-            FROM person_groups GROUP BY person_id
-        ), ranked AS (
-            SELECT probs.*,
-                row_number() OVER (PARTITION BY person_id
-                                   ORDER BY probability DESC, record_id) AS rank_for_person,
-                row_number() OVER (PARTITION BY record_id
-                                   ORDER BY probability DESC, person_id) AS rank_for_record,
-                max(probability) OVER (PARTITION BY record_id) AS record_best,
-                count(*) OVER (PARTITION BY record_id) AS record_n
-            FROM probs
-        ), record_seconds AS (
-            SELECT record_id, probability AS record_second
-            FROM ranked WHERE rank_for_record = 2
+            ) AS d ON d.uid = w.record_id"""
         )
+        none = risk.none_term(con, "probs", pool.num_rows)
+        sql = f"""
+        WITH {risk.rivals_sql("probs", none)}
         SELECT
             r.person_id,
             r.record_id,
-            CAST(r.probability AS DOUBLE) AS match_probability,
-            CAST(r.weight AS DOUBLE) AS match_weight,
+            CAST({_probability("r.weight + r.context_weight")} AS DOUBLE)
+                AS match_probability,
+            CAST(r.weight + r.context_weight AS DOUBLE) AS match_weight,
             {_explanation_sql(model)} AS explanation,
             CAST(to_json(struct_pack(
                 record_id := x.record_id, family_name := x.family_name,
@@ -283,17 +325,21 @@ def link(
                 postcode := x.postcode, since := x.since)) AS VARCHAR) AS record,
             CAST(x.since AS DATE) AS since,
             CAST(r.rank_for_person AS BIGINT) AS rank_for_person,
-            CAST(CASE WHEN r.dupkey = pr.best_key THEN pr.second_p ELSE pr.best_p END
-                 AS DOUBLE) AS second_for_person,
-            CAST(CASE WHEN r.record_n = 1 THEN NULL
-                      WHEN r.rank_for_record = 1 THEN rs.record_second
-                      ELSE r.record_best END AS DOUBLE) AS second_for_record,
-            r.corroborated
-        FROM ranked AS r
-        JOIN person_rivals AS pr ON pr.person_id = r.person_id
-        LEFT JOIN record_seconds AS rs ON rs.record_id = r.record_id
+            CAST(r.second_for_person AS DOUBLE) AS second_for_person,
+            CAST(r.second_for_record AS DOUBLE) AS second_for_record,
+            CAST(r.rival_gap AS DOUBLE) AS rival_gap,
+            CAST(r.name_others AS BIGINT) AS name_others,
+            CAST({_probability("-(r.weight + r.context_weight)")} AS DOUBLE) AS wrong_person,
+            CAST(r.weight AS DOUBLE) AS pair_weight,
+            CAST({_probability("r.match_weight + r.name_adjustment")} AS DOUBLE)
+                AS pair_probability,
+            CAST({1.0 - none!r} AS DOUBLE) AS coverage,
+            {pattern_sql()} AS pattern
+        FROM rivals AS r
         JOIN register_raw AS x ON x.rid = r.rid
-        WHERE r.probability >= {min_probability!r}
+        WHERE greatest({_probability("r.weight + r.context_weight")},
+                       {_probability("r.match_weight + r.name_adjustment")})
+              >= {min_probability!r}
         ORDER BY r.person_id, r.rank_for_person
         """
         table: pa.Table = con.sql(sql).to_arrow_table()

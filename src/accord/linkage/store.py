@@ -17,12 +17,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Connection, Text, cast, insert, select, update
+from sqlalchemy import Connection, Text, cast, func, insert, select, update
 
 from accord.errors import AccordError
 from accord.formats.schema import DEFAULT_DATA_CATEGORY
 from accord.linkage import model as m
-from accord.store.models import LinkageModel, Person, PoolEntry
+from accord.store.models import CaseDecision, LinkageModel, Person, PoolEntry
 
 IDENTITY_FIELDS = ("family_name", "given_names", "date_of_birth", "postcode")
 
@@ -39,9 +39,21 @@ MATCH_COLUMNS = (
     "flags",
     "record",
     "explanation",
+    "evidence",
 )
 
-UNCORROBORATED = "uncorroborated"
+# What a match keeps of linkage's figures beside its probability (``matches.evidence``).
+EVIDENCE_FIELDS = (
+    "pair_probability",  # the two records' comparison alone
+    "pair_weight",  # its weight, after the name-frequency and lookalike corrections
+    "wrong_person",  # the estimated chance that the record is not the person's
+    "rival_gap",  # bits ahead of the strongest rival (null: no rival)
+    "second_for_person",  # the best other record's chance of being the person's
+    "second_for_record",  # the best other person's chance of being the record's
+    "name_others",  # other records in the register with the same names
+    "coverage",  # lower bound of the share of the pool whose record was among the candidates
+    "pattern",  # the level reached in each comparison (accord.linkage.predict.pattern_sql)
+)
 
 
 def file_sha256(path: Path) -> str:
@@ -102,19 +114,32 @@ def model_from_row(
             f"{version}, this Accord uses {m.MODEL_VERSION}: retrain it with "
             f"`accord link train {register}=FILE`"
         )
-    corroborating = {str(k): [int(x) for x in v] for k, v in accord["corroborating"].items()}
     return m.TrainedModel(
         register=register,
         settings=splink,
         trained_at=trained_at,
         training_rows=int(training_rows),
         seed=int(accord["seed"]),
-        ceiling_probability=float(accord["ceiling_probability"]),
-        corroborating=corroborating,
         version=int(version),
         id=model_id,
         register_sha256=register_sha256,
     )
+
+
+def current_version(conn: Connection, register_name: str) -> int | None:
+    """The model version of the register's current model (None: no model)."""
+    row = conn.execute(
+        select(LinkageModel.settings)
+        .where(LinkageModel.register == register_name, LinkageModel.current.is_(True))
+        .order_by(LinkageModel.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    document = row[0]
+    accord = document.get("accord") if isinstance(document, dict) else None
+    version = accord.get("version") if isinstance(accord, dict) else None
+    return int(version) if isinstance(version, int) else None
 
 
 def load_model(conn: Connection, register_name: str) -> m.TrainedModel | None:
@@ -145,13 +170,16 @@ def load_or_train(
     register_sha256: str | None = None,
     seed: int = 1,
 ) -> tuple[m.TrainedModel, bool]:
-    """The register's current model, training and saving one first if there is none.
+    """The register's current model, training and saving one first if there is none, or
+    if the current one was made by an earlier model version (its comparisons differ, so
+    its parameters cannot be used; the old row stays, cited by its matches).
 
     Returns the model and whether it was trained now.
     """
-    found = load_model(conn, register_name)
-    if found is not None:
-        return found, False
+    if current_version(conn, register_name) == m.MODEL_VERSION:
+        found = load_model(conn, register_name)
+        if found is not None:
+            return found, False
     trained = m.train(register_name, pool, register, seed=seed)
     save_model(conn, trained, register_sha256)
     return trained, True
@@ -163,6 +191,9 @@ def admitted_pool(conn: Connection, protected_categories: Iterable[str]) -> pa.T
     A value whose provenance is a protected data category is withheld (NULL): matching
     never uses it, whatever the purpose (the firewall's rule for enforcement, applied
     to every linkage run here because a match feeds every agreement for the register).
+    ``postcodes`` lists every postcode the person's case rows hold, and ``arrival_date``
+    is the earliest arrival they record, protected rows left out the same way: a record
+    at an earlier address can be found, and one begun before the person came weighed.
     """
     rows = conn.execute(
         select(
@@ -188,6 +219,22 @@ def admitted_pool(conn: Connection, protected_categories: Iterable[str]) -> pa.T
         }
     )
     protected = sorted(set(protected_categories))
+    history = conn.execute(
+        select(CaseDecision.person_id, CaseDecision.postcode, CaseDecision.arrival_date)
+        .join(PoolEntry, PoolEntry.person_id == CaseDecision.person_id)
+        .where(
+            PoolEntry.status == "admitted",
+            CaseDecision.destroyed_at.is_(None),
+            func.coalesce(CaseDecision.data_category, DEFAULT_DATA_CATEGORY).not_in(protected),
+        )
+    ).all()
+    postcodes = pa.table(
+        {
+            "person_id": pa.array([r[0] for r in history], pa.string()),
+            "postcode": pa.array([r[1] for r in history], pa.string()),
+            "arrival_date": pa.array([r[2] for r in history], pa.date32()),
+        }
+    )
     listed = ", ".join("'" + c.replace("'", "''") + "'" for c in protected) or "NULL"
     picks = ", ".join(
         f"CASE WHEN coalesce(json_extract_string(provenance, '$.{f}.data_category'), "
@@ -198,8 +245,12 @@ def admitted_pool(conn: Connection, protected_categories: Iterable[str]) -> pa.T
     con = duckdb.connect(":memory:")
     try:
         con.register("raw", raw)
+        con.register("history", postcodes)
         table: pa.Table = con.sql(
-            f"SELECT person_id, {picks} FROM raw ORDER BY person_id"
+            f"SELECT person_id, {picks}, h.postcodes, h.arrival_date FROM raw LEFT JOIN ("
+            "SELECT person_id, list(DISTINCT postcode ORDER BY postcode) FILTER "
+            "(WHERE postcode IS NOT NULL) AS postcodes, min(arrival_date) AS arrival_date "
+            "FROM history GROUP BY person_id) AS h USING (person_id) ORDER BY person_id"
         ).to_arrow_table()
     finally:
         con.close()
@@ -211,44 +262,29 @@ def match_rows(
 ) -> list[tuple[Any, ...]]:
     """Rows for the ``matches`` table in :data:`MATCH_COLUMNS` order (for ``bulk_insert``).
 
-    ``flags`` holds what linkage knows on its own (``uncorroborated``: capped below the
-    automatic band); the gate adds its own reasons where it decides.
+    ``flags`` is empty: the gate adds its reasons where it decides; ``evidence`` holds
+    :data:`EVIDENCE_FIELDS`.
     """
-    cols = candidates.select(
-        [
-            "person_id",
-            "record_id",
-            "match_probability",
-            "match_weight",
-            "rank_for_person",
-            "corroborated",
-            "record",
-            "explanation",
-        ]
-    ).to_pydict()
-    return [
-        (
-            run_id,
-            register,
-            person,
-            record_id,
-            float(p),
-            float(w),
-            model_id,
-            int(rank),
-            [] if corroborated else [UNCORROBORATED],
-            json.loads(record),
-            json.loads(explanation),
-        )
-        for person, record_id, p, w, rank, corroborated, record, explanation in zip(
-            cols["person_id"],
-            cols["record_id"],
-            cols["match_probability"],
-            cols["match_weight"],
-            cols["rank_for_person"],
-            cols["corroborated"],
-            cols["record"],
-            cols["explanation"],
-            strict=True,
-        )
+    names = ("person_id", "record_id", "match_probability", "match_weight", "rank_for_person",
+             "record", "explanation", *EVIDENCE_FIELDS)  # fmt: skip
+    cols = candidates.select(list(names)).to_pydict()
+    evidence = [
+        {f: _plain(v) for f, v in zip(EVIDENCE_FIELDS, values, strict=True)}
+        for values in zip(*(cols[f] for f in EVIDENCE_FIELDS), strict=True)
     ]
+    return [
+        (run_id, register, person, record_id, float(p), float(w), model_id, int(rank), [],
+         json.loads(record), json.loads(explanation), found)
+        for person, record_id, p, w, rank, record, explanation, found in zip(
+            cols["person_id"], cols["record_id"], cols["match_probability"],
+            cols["match_weight"], cols["rank_for_person"], cols["record"],
+            cols["explanation"], evidence, strict=True,
+        )
+    ]  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """A figure as JSON keeps it: a float with its digits, an int, a text, or None."""
+    if value is None or isinstance(value, str):
+        return value
+    return int(value) if isinstance(value, int) else float(value)

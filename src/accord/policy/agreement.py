@@ -39,19 +39,58 @@ class _Strict(BaseModel):
 
 class MatchThresholds(_Strict):
     disclose_at: Probability = Field(
-        description="Match probability at or above which a disclosure may be automatic."
+        description="The chance that the record is the person's (every other candidate and "
+        "the chance that they hold no record considered) at or above which a disclosure "
+        "may be automatic."
     )
     review_from: Probability = Field(
-        description="From here up to disclose_at, a person reviews the match first."
+        description="From here up to disclose_at, a person reviews the match first (the "
+        "chance above, or the two records' own evidence, whichever is higher)."
     )
-    ambiguity_margin: Probability = Field(
-        description="A second candidate this close to the best one: review, never automatic."
+    ambiguity_margin: Probability | None = Field(
+        None,
+        description="Optional: a rival candidate whose chance of being the right one is "
+        "within this margin of the best pair's makes the match ambiguous.  The chances "
+        "are shared out among the candidates (they add up to at most 1), so this catches "
+        "near ties; ambiguity_bits catches the rest.",
     )
+    ambiguity_bits: Annotated[float, Field(ge=0.0, le=64.0)] = Field(
+        10.0,
+        description="A rival candidate (another record for the person, or another person "
+        "for the record) within this many bits of match weight of the best pair makes the "
+        "match ambiguous: a person tells them apart.  10 bits: the best must be about "
+        "1,000 times likelier than every rival.",
+    )
+    max_wrong_person: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
+        None,
+        description="The largest estimated chance of acting on the wrong person the "
+        "agreement accepts for an automatic disclosure; default 1 - disclose_at.",
+    )
+
+    @property
+    def wrong_person_tolerance(self) -> float:
+        """The effective tolerance: the stricter of max_wrong_person and 1 - disclose_at."""
+        implied = 1.0 - self.disclose_at
+        if self.max_wrong_person is None:
+            return implied
+        return min(self.max_wrong_person, implied)
+
+
+# Fields added after agreements were first versioned: dumped only when a file sets them,
+# so that an older agreement keeps its digest and its version.
+MATCH_FIELDS_ADDED = ("ambiguity_margin", "ambiguity_bits", "max_wrong_person")
+REVIEW_FIELDS_ADDED = ("blind",)
 
 
 class ReviewSettings(_Strict):
     four_eyes: bool = Field(
         True, description="Two distinct reviewers for every adverse outcome that needs review."
+    )
+    blind: bool = Field(
+        False,
+        description="Reviewers of a match see both records and what agrees and differs, "
+        "but not the score, until they have decided: their decisions are then labels the "
+        "model can be checked and retrained against without the score's anchoring.",
     )
 
 
@@ -124,8 +163,14 @@ class Agreement(_Strict):
         The derived-score fields appear only when the file sets them, so that an
         agreement written before they existed keeps its digest and version.
         """
-        unset = {f for f in SCORE_FIELDS if f not in self.model_fields_set}
-        return self.model_dump(mode="json", exclude=unset)
+        exclude: dict[str, Any] = {f: True for f in SCORE_FIELDS if f not in self.model_fields_set}
+        match_unset = {f for f in MATCH_FIELDS_ADDED if f not in self.match.model_fields_set}
+        review_unset = {f for f in REVIEW_FIELDS_ADDED if f not in self.review.model_fields_set}
+        if match_unset:
+            exclude["match"] = match_unset
+        if review_unset:
+            exclude["review"] = review_unset
+        return self.model_dump(mode="json", exclude=exclude)
 
     @property
     def sha256(self) -> str:

@@ -151,6 +151,38 @@ def identity_for_purpose(
     return identity
 
 
+def matching_history(
+    con: duckdb.DuckDBPyConnection, policy: Policy, purpose: str, people: str
+) -> str:
+    """Create ``<identity>_history`` (person_id, postcodes, arrival_date) for the people of
+    ``people`` (a relation with ``person_id``): every postcode the source's case rows hold
+    for each, and their earliest recorded arrival, from the rows the purpose may use (the
+    protected ones left out for enforcement, as :func:`identity_for_purpose` leaves them
+    out of the identity).  Matching finds a record at an earlier address with the
+    postcodes, and weighs a record begun before the person arrived; returns the name.
+    """
+    identity, _ = relation_names(purpose)
+    table = f"{identity}_history"
+    protected = sorted(policy.protected_categories)
+    allowed = (
+        f" AND data_category NOT IN {_sql_list(protected)}"
+        if policy.is_enforcement(purpose) and protected
+        else ""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {table} AS
+        SELECT person_id,
+               list(DISTINCT postcode ORDER BY postcode)
+                   FILTER (WHERE postcode IS NOT NULL{allowed}) AS postcodes,
+               min(arrival_date) FILTER (WHERE arrival_date IS NOT NULL{allowed})
+                   AS arrival_date
+        FROM {STATE_CASES}
+        WHERE person_id IN (SELECT person_id FROM {people})
+        GROUP BY person_id"""
+    )
+    return table
+
+
 def record_refusals(
     conn: Connection,
     con: duckdb.DuckDBPyConnection,

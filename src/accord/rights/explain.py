@@ -326,6 +326,7 @@ COMPARED = {
     "pc_sector": "postcode",
     "pc_district": "postcode",
     "postcode": "postcode",
+    "began_before_arrival": "date the recipient's record began",
     "prior": "starting point",
     "tf_adjustment": "how common the name is",
 }
@@ -366,6 +367,40 @@ LEVELS = {
     "within a year": "was within a year",
     "same postcode sector": "was in the same postcode sector (the same few streets)",
     "same postcode district": "was in the same postcode district (the same area)",
+    # linkage model version 2 (docs/linkage.md)
+    "different": "was different",
+    "spelt almost the same (jaro-winkler 0.92 or more)": "was spelled almost the same (a "
+    "small difference, such as one letter)",
+    "spelt similarly (jaro-winkler 0.8 or more)": "was spelled similarly, but with clear "
+    "differences",
+    "one letter different, missing, added or two letters swapped": "differed by one letter "
+    "(one wrong, missing or added, or two swapped)",
+    "family and given names recorded the other way round, spelt slightly differently": (
+        "matched with family and given names the other way round, spelled slightly differently"
+    ),
+    "the family name is recorded as a given name on the other side": "was recorded as a "
+    "given name on the other record",
+    "first given name spelt almost the same (jaro-winkler 0.9 or more)": "had a first given "
+    "name spelled almost the same",
+    "first given name one letter different, missing, added or two letters swapped": "had a "
+    "first given name differing by one letter",
+    "first given name spelt similarly (jaro-winkler 0.8 or more)": "had a first given name "
+    "spelled similarly, but with clear differences",
+    "the first given name is recorded as the family name on the other side": "had the first "
+    "given name recorded as the family name on the other record",
+    "one digit mistyped, or two neighbouring digits swapped": "differed by one digit (one "
+    "mistyped, or two neighbouring digits swapped)",
+    "an earlier address the source holds for the person": "matched an earlier address on your file",
+    "one character different, or two neighbouring characters swapped": "differed by one "
+    "character (one wrong, or two swapped)",
+    "same district (a uk outward code, or the first half of another format)": "was in the "
+    "same district (the same area)",
+    "no arrival or start date to compare": "could not be set against when you arrived, so it "
+    "counted neither way",
+    "the record began more than a year before the person's first recorded arrival": "began "
+    "more than a year before you first arrived, as our records show",
+    "the record began after the person's first recorded arrival": "began after you first "
+    "arrived",
 }
 
 
@@ -458,6 +493,31 @@ def comparison_lines(explanation: Sequence[Any]) -> list[dict[str, Any]]:
                 "Names, date of birth and full postcode did not all agree, so the score was "
                 "capped to make sure a person checked the match"
             )
+        elif key == "name_frequency":
+            what = "how common the name is"
+            found = (
+                f"{_others(ours)} in the recipient's records had the same family and given "
+                "name, so the name is commoner than each part alone suggests"
+            )
+            ours = theirs = None
+        elif key == "heaped_date":
+            what = "a 1 January birthday"
+            found = (
+                "1 January is often recorded when a date of birth is not known, and it is "
+                "commoner among people with your names, so it is weaker evidence"
+            )
+        elif key == "lookalikes":
+            what = "people who look alike"
+            found = (
+                "Someone else in the recipient's records could have the same names and date "
+                "of birth; the commoner they are, the likelier that is"
+            )
+        elif key == "candidates":
+            what = "other possibilities"
+            found = (
+                "What else the record could be: other close records or people, and the "
+                "chance that you have no record with this recipient at all"
+            )
         else:
             what = COMPARED.get(key, spelled(name) if name else "a detail")
             found = f"The {what} {level_words(label or name)}"
@@ -472,6 +532,14 @@ def comparison_lines(explanation: Sequence[Any]) -> list[dict[str, Any]]:
             }
         )
     return lines
+
+
+def _others(count: Any) -> str:
+    try:
+        n = int(count)
+    except (TypeError, ValueError):
+        return "Other people"
+    return "One other person" if n == 1 else f"{n:,} other people"
 
 
 def percent(p: float) -> str:

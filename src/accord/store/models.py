@@ -249,7 +249,9 @@ class Match(Base):
     """A candidate pairing of a pool member with a register record, with its explanation.
 
     ``record`` holds the register record's fields as they were matched; ``explanation``
-    each comparison's level and match weight (Splink's waterfall).
+    each comparison's level and match weight (Splink's waterfall, ending with what the
+    other candidates and lookalikes take away); ``match_probability`` the chance that the
+    record is the person's.
     """
 
     __tablename__ = "matches"
@@ -270,6 +272,9 @@ class Match(Base):
     flags: Mapped[list[Any]] = mapped_column(default=list)  # ambiguous, long_residence, ...
     record: Mapped[dict[str, Any]] = mapped_column(default=dict)
     explanation: Mapped[list[Any]] = mapped_column(default=list)
+    # What the gate weighed besides the probability (accord.linkage.store.EVIDENCE_FIELDS);
+    # NULL for matches made before migration 0010.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 # --- review ----------------------------------------------------------------------------------

@@ -235,14 +235,18 @@ def _take(seg: Segment, idx: IntArray) -> Segment:
 
 def namesake_weights(pools: Pools, people: People, mix: Mix, as_of: int) -> npt.NDArray[np.float64]:
     """How likely each of the source body's people is to have a namesake in a register,
-    up to a constant: how common their name is within their origin's pools (family name
-    times first given name; a one name times the origin's share of one-name people) times
-    how common their date of birth is among the public (the density of the public's ages
-    at that date, and for 1 January the origin's share of dates recorded so)."""
+    up to a constant: how common their name is among the public the namesake would be one
+    of (their origin's share of the public, times the name's share within the origin's
+    pools: family name times first given name, a one name times the origin's share of
+    one-name people) times how common their date of birth is among the public (the density
+    of the public's ages at that date, and for 1 January the origin's share of dates
+    recorded so)."""
     ident = people.ident
     share = pools.token_share
     one = mononym_shares(mix)[ident.origin]
-    f_name = np.where(
+    public = np.array([o.public for o in ORIGINS])
+    in_public = (public / public.sum())[ident.origin]
+    f_name = in_public * np.where(
         ident.mononym,
         share[ident.given1] * one,
         share[ident.family] * share[ident.given1] * (1.0 - one),
@@ -405,7 +409,9 @@ def build_register(
     them = np.where(exact, same[traps], adjacent[traps])
     holding = np.where(exact, holders_same, holders_adjacent)
     namesake_of = np.full(R, -1, dtype=np.int64)
-    namesake_of[traps] = _namesake_of(holding, them - holding)
+    namesake_of[traps] = _namesake_of(
+        holding.astype(np.int64), (them - holding).astype(np.int64)
+    )
     owner = np.where(rec.person >= 0, rec.person, n + rec.public)
     duplicate = np.bincount(owner)[owner] > 1
 
