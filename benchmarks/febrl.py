@@ -179,7 +179,11 @@ def plain_splink(data: dict[str, Any]) -> dict[str, Any]:
         ],
     )  # fmt: skip
     api = DuckDBAPI(connection=con)
-    linker = Linker([api.register("l"), api.register("r")], settings, log_level=None)
+    linker = Linker(
+        [api.register("l", dataset_display_name="l"), api.register("r", dataset_display_name="r")],
+        settings,
+        log_level=None,
+    )
     linker.training.estimate_probability_two_random_records_match(
         [block_on("family_name", "given_names", "date_of_birth")], recall=0.7
     )
