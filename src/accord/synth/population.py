@@ -58,6 +58,29 @@ def draw_postcodes(rng: np.random.Generator, n: int) -> IntArray:
     return area * (29 * 10 * 400) + rest
 
 
+# Where people move (ONS internal migration: most moves are short, about two in three
+# within the same local authority): the share of moves that stay in the same postcode
+# district, and that stay in the same area; the rest go anywhere.
+MOVE_SAME_DISTRICT = 0.5
+MOVE_SAME_AREA = 0.25
+DISTRICT_STEP = 10 * 400  # postcode keys per district (sector and unit)
+
+
+def nearby_postcodes(rng: np.random.Generator, home: IntArray) -> IntArray:
+    """Postcode keys for people moving from (or to) ``home``: mostly in the same district,
+    some in the same area, the rest anywhere (:data:`MOVE_SAME_DISTRICT`)."""
+    n = len(home)
+    r = rng.random(n)
+    district = (home // DISTRICT_STEP) * DISTRICT_STEP + rng.integers(0, DISTRICT_STEP, size=n)
+    area = (home // AREA_STEP) * AREA_STEP + rng.integers(0, AREA_STEP, size=n)
+    anywhere = draw_postcodes(rng, n)
+    return np.where(
+        r < MOVE_SAME_DISTRICT,
+        district,
+        np.where(r < MOVE_SAME_DISTRICT + MOVE_SAME_AREA, area, anywhere),
+    ).astype(np.int64)
+
+
 OUTWARD = tuple(f"{a}{d + 1}" for a in AREAS for d in range(29))
 INWARD = tuple(
     f"{sector}{UNIT_LETTERS[unit // 20]}{UNIT_LETTERS[unit % 20]}"
@@ -260,8 +283,8 @@ def draw_people(rng: np.random.Generator, pools: Pools, n: int, mix: Mix, as_of:
 
     pc_now = draw_postcodes(rng, n)
     moved = rng.random(n) < 0.3
-    pc_old = np.where(moved, draw_postcodes(rng, n), pc_now)
-    pc_earlier = draw_postcodes(rng, n)
+    pc_old = np.where(moved, nearby_postcodes(rng, pc_now), pc_now)
+    pc_earlier = nearby_postcodes(rng, pc_old)
     clash = (pc_earlier == pc_now) | (pc_earlier == pc_old)
     pc_earlier = np.where(clash, (pc_earlier + AREA_STEP) % (len(AREAS) * AREA_STEP), pc_earlier)
     quality = np.zeros(n, dtype=np.int64)
