@@ -60,6 +60,9 @@ class Evaluation:
     by_threshold: list[Quality] = field(default_factory=list)
     automatic: Quality | None = None
     matched: Quality | None = None  # automatic or held for review: what a person sees
+    # The model's own estimate of how many automatic matches are the wrong person: the
+    # sum of their wrong_person chances (what the observed count is held to).
+    expected_wrong: float = 0.0
     traps: Traps | None = None
     wrong_automatic: list[tuple[str, str]] = field(default_factory=list)
 
@@ -171,6 +174,12 @@ def evaluate(
             "SELECT count(*), count(*) FILTER (WHERE correct) FROM scored WHERE matched"
         ).fetchall()[0]
         result.matched = Quality(review_from, int(row[0]), int(row[1]), possible)
+        if "wrong_person" in candidates.column_names:
+            found = con.execute(
+                "SELECT coalesce(sum(c.wrong_person), 0) FROM cand c "
+                "JOIN flags f USING (person_id, record_id) WHERE f.decision = 'automatic'"
+            ).fetchall()
+            result.expected_wrong = float(found[0][0])
         trap_row = con.execute(
             """SELECT
                 (SELECT count(*) FROM truth WHERE trap IS NOT NULL),

@@ -299,20 +299,30 @@ def add_keys(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
         else "s.postcode"
     )
     con.execute(
-        f"""CREATE OR REPLACE TABLE {target} AS
-        WITH base AS (
-            SELECT s.rid, f.c_id AS fam_c, f.first_id AS fam1, f.sk_id AS fam_sk,
-                   f.letters_id AS fam_srt, g.first_id AS giv1, g.first_sk_id AS giv1_sk,
-                   CAST(s.date_of_birth AS DATE) AS dob, {postcodes} AS postcode
-            FROM {source} AS s
-            LEFT JOIN {NAMES_TABLE} AS f ON f.raw = s.family_name
-            LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names
-        )
-        SELECT rid, fam_c, fam1, fam_sk, fam_srt, giv1, giv1_sk, dob, {_dob_keys("dob")}, pc,
-            {_pc_district("pc")} AS pc_district,
-            array_to_string(list_sort(string_split(pc, '')), '') AS pc_srt
-        FROM (SELECT *, {pc.replace("s.postcode", "postcode")} AS pc FROM base)"""
+        f"""CREATE OR REPLACE TEMP TABLE {target}_base AS
+        SELECT s.rid, f.c_id AS fam_c, f.first_id AS fam1, f.sk_id AS fam_sk,
+               f.letters_id AS fam_srt, g.first_id AS giv1, g.first_sk_id AS giv1_sk,
+               CAST(s.date_of_birth AS DATE) AS dob, {postcodes} AS postcode
+        FROM {source} AS s
+        LEFT JOIN {NAMES_TABLE} AS f ON f.raw = s.family_name
+        LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names"""
     )
+    # The postcode keys once per distinct postcode: a register holds each many times.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {target}_postcodes AS
+        SELECT postcode, pc, {_pc_district("pc")} AS pc_district,
+               array_to_string(list_sort(string_split(pc, '')), '') AS pc_srt
+        FROM (SELECT postcode, {pc.replace("s.postcode", "postcode")} AS pc
+              FROM (SELECT DISTINCT postcode FROM {target}_base WHERE postcode IS NOT NULL))"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {target} AS
+        SELECT b.rid, b.fam_c, b.fam1, b.fam_sk, b.fam_srt, b.giv1, b.giv1_sk, b.dob,
+               {_dob_keys("b.dob")}, p.pc, p.pc_district, p.pc_srt
+        FROM {target}_base AS b LEFT JOIN {target}_postcodes AS p USING (postcode)"""
+    )
+    con.execute(f"DROP TABLE {target}_base")
+    con.execute(f"DROP TABLE {target}_postcodes")
 
 
 # The pool's column of every postcode the source holds for a person (a list), when given.
