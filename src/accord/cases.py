@@ -448,7 +448,8 @@ def normalise(con: duckdb.DuckDBPyConnection, relation: str, target: str, source
     )
     extras = [c for c in present if c not in SPEC_COLUMNS and c != ROW]
     if extras:
-        packed = ", ".join(f'"{e}" := CAST("{e}" AS VARCHAR)' for e in extras)
+        quoted = ['"' + e.replace('"', '""') + '"' for e in extras]  # any name a header has
+        packed = ", ".join(f"{q} := CAST({q} AS VARCHAR)" for q in quoted)
         selects.append(f"to_json(struct_pack({packed}))::VARCHAR AS extra")
     else:
         selects.append("CAST(NULL AS VARCHAR) AS extra")

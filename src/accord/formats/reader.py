@@ -10,7 +10,7 @@ Rows are counted from 1 for the first data row; the header is not a row.
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,12 @@ from accord.formats.schema import FORMATS, TEXT_MAX_BYTES, Column, FileFormat, K
 ROW = "__row"
 SHOWN = 20
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+JSON_DEPTH = 32  # levels of nesting a JSON value may have (a score's explanation)
+# RE2 patterns, as SQL literals: a JSON string, a character that is not a bracket, [] or {}
+JSON_STRING = r"""'"(?:[^"\\]|\\.)*"'"""
+NOT_BRACKET = r"'[^\[\]{}]'"
+EMPTY_PAIR = r"'\[\]|\{\}'"
+CONTROL = r"'[\x00-\x1f\x7f]'"  # shown as "?" where a message quotes a value
 
 
 @dataclass(frozen=True)
@@ -48,13 +54,115 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _locate_ragged_row(path: Path, width: int) -> int | None:
-    """Only on the error path: find the first row whose field count differs from the header."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
-        for i, record in enumerate(csv.reader(fh)):
-            if i and len(record) != width and record:
-                return i
-    return None
+def _ragged(path: Path) -> tuple[int, int | None]:
+    """Only on the error path: the header's field count and the first row with more."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, path.stat().st_size + 1))  # a field may be the whole file
+    try:
+        # newline="": the csv module ends a line at CR, LF or CR LF, as Polars was told to.
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+            records = itertools.dropwhile(lambda r: not r, csv.reader(fh))
+            width = len(next(records, []))
+            for i, record in enumerate(records, start=1):
+                if len(record) > width:
+                    return width, i
+    finally:
+        csv.field_size_limit(limit)
+    return width, None
+
+
+# The start of a CSV file looked at to find its header line and its line ending.
+HEADER_SCAN = 1 << 20
+NAME_LIMIT = 256  # bytes in a column name
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-32's start with one of these or with NULs
+
+
+def _csv_layout(path: Path) -> tuple[str, int]:
+    """The line ending of a CSV file and how many blank lines come before its header.
+
+    A file whose first line ends in a carriage return alone (classic Mac) is read with
+    that ending; UTF-16 and UTF-32 text (a byte-order mark, or NUL bytes in the header)
+    is refused in one line rather than read as garbage.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(HEADER_SCAN + 1)
+    if not head:
+        raise InputError.single(path, "the file is empty: a header row is required")
+    if head.startswith(UTF16_BOMS):
+        raise InputError.single(path, "is UTF-16 or UTF-32 text: save it as UTF-8")
+    body = head.lstrip(b"\r\n")
+    ends = [i for i in (body.find(b"\r"), body.find(b"\n")) if i >= 0]
+    end = min(ends) if ends else len(body)
+    cr_only = end + 1 < len(body) and body[end : end + 1] == b"\r" and body[end + 1] != 0x0A
+    eol = "\r" if cr_only else "\n"
+    if b"\0" in body[:end]:
+        raise InputError.single(
+            path, "the header contains a NUL byte (is the file UTF-16?): save it as UTF-8 text"
+        )
+    blank = head[: len(head) - len(body)].count(eol.encode())
+    return eol, blank
+
+
+def _header_problems_of(path: Path, names: list[str | None]) -> list[Problem]:
+    """Column names that cannot be used: empty, not text, too long, repeated, or reserved."""
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        where = f"column {number} of the header"
+        text = name or ""
+        bad = None
+        if not text.strip():
+            bad = "has no name: every column needs one"
+        elif "\0" in text:
+            bad = "contains a NUL byte"
+        elif "\ufffd" in text:
+            bad = "is not valid UTF-8"
+        elif any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+            bad = "contains a control character"
+        elif len(text.encode("utf-8")) > NAME_LIMIT:
+            bad = f"is a name over {NAME_LIMIT} bytes long"
+        elif text == ROW:
+            bad = f"is named {ROW}, which Accord keeps for row numbers"
+        elif text in first:
+            bad = f"repeats the name {text!r} of column {first[text]}"
+        if bad is not None:
+            problems.append(Problem(str(path), None, None, f"{where} {bad}"))
+        first.setdefault(text, number)
+    return problems
+
+
+def _read_csv(path: Path) -> pl.DataFrame:
+    """Every column as text, the header read as a row so that its names are exactly the
+    file's (Polars would rename a repeated one and keep an empty one)."""
+    eol, blank = _csv_layout(path)
+    try:
+        raw = pl.read_csv(
+            path,
+            has_header=False,
+            infer_schema=False,
+            encoding="utf8-lossy",
+            row_index_name=ROW,
+            row_index_offset=0,
+            raise_if_empty=False,
+            eol_char=eol,
+            skip_lines=blank,
+        )
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise
+        width, row = _ragged(path)
+        raise InputError.single(
+            path, f"the row has more fields than the header's {width}", row=row
+        ) from exc
+    if raw.height == 0:
+        raise InputError.single(path, "the file is empty: a header row is required")
+    names = list(raw.row(0))[1:]
+    problems = _header_problems_of(path, names)
+    if problems:
+        raise InputError(problems)
+    frame = raw.slice(1)
+    frame.columns = [ROW, *(str(n) for n in names)]
+    return frame
 
 
 def _read_frame(path: Path, fmt: FileFormat) -> pl.DataFrame:
@@ -67,39 +175,17 @@ def _read_frame(path: Path, fmt: FileFormat) -> pl.DataFrame:
         raise InputError.single(path, "no such file")
     try:
         if kind == "csv":
-            with path.open("rb") as fh:
-                head = fh.read(4)
-            if not head:
-                raise InputError.single(path, "the file is empty: a header row is required")
-            frame = pl.read_csv(
-                path,
-                infer_schema=False,
-                encoding="utf8-lossy",
-                row_index_name=ROW,
-                row_index_offset=1,
-                raise_if_empty=False,
-            )
-        else:
-            raw = pl.read_parquet(path)
-            frame = raw.select([pl.col(c).cast(pl.Utf8) for c in raw.columns]).with_row_index(
-                ROW, offset=1
-            )
+            return _read_csv(path)
+        raw = pl.read_parquet(path)
+        problems = _header_problems_of(path, list(raw.columns))
+        if problems:
+            raise InputError(problems)
+        return raw.cast(pl.Utf8).with_row_index(ROW, offset=1)
     except InputError:
         raise
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        message = str(exc).strip().splitlines()[0]
-        if kind == "csv" and "more fields" in message:
-            with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
-                header = next(csv.reader(io.StringIO(fh.readline())), [])
-            row = _locate_ragged_row(path, len(header))
-            raise InputError.single(
-                path, f"the row has more fields than the header's {len(header)}", row=row
-            ) from exc
-        raise InputError.single(path, f"cannot be read as {kind}: {message}") from exc
     except (OSError, pl.exceptions.PolarsError) as exc:
-        message = str(exc).strip().splitlines()[0]
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError.single(path, f"cannot be read as {kind}: {message}") from exc
-    return frame
 
 
 def _checks(col: Column | None, name: str) -> list[tuple[str, str, bool]]:
@@ -123,13 +209,20 @@ def _checks(col: Column | None, name: str) -> list[tuple[str, str, bool]]:
         out.append(
             (f"regexp_matches({c}, '[\\x01-\\x1f\\x7f]')", "'contains a control character'", False)
         )
-    value = "'" + "''" + "' || left(" + c + ", 40) || '" + "''"  # the value, quoted, in SQL
+    # The value, quoted, in SQL; a control character (a terminal escape) is shown as "?".
+    shown = f"regexp_replace(left({c}, 40), {CONTROL}, '?', 'g')"
+    value = "'" + "''" + "' || " + shown + " || '" + "''"
     if col.kind is Kind.DATE:
+        # DuckDB has a year 0 (1 BC); Python, PostgreSQL's ISO form and SPEC.md do not.  One
+        # condition for both, so that a date column is still scanned once.
+        year0 = f"starts_with({c}, '0000')"
         out.append(
             (
                 f"NOT regexp_full_match({c}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') "
-                f"OR try_cast({c} AS DATE) IS NULL",
-                f"{value} is not a date in YYYY-MM-DD form'",
+                f"OR try_cast({c} AS DATE) IS NULL OR {year0}",
+                f"CASE WHEN {year0} AND try_cast({c} AS DATE) IS NOT NULL "
+                f"THEN {value} is not a date: years start at 0001' "
+                f"ELSE {value} is not a date in YYYY-MM-DD form' END",
                 False,
             )
         )
@@ -167,6 +260,22 @@ def _json_checks(c: str, keys: tuple[str, ...]) -> list[tuple[str, str, bool]]:
             False,
         ),
     ]
+    # Nesting: with the text of strings taken out, then every bracket that is not one
+    # removed, then JSON_DEPTH times every empty [] and {} (the innermost level), nothing
+    # is left of JSON nested no deeper than that.  Only a value with more than JSON_DEPTH
+    # opening brackets in all can be deeper, so only those are looked at.
+    opened = f"length({c}) - length(replace(replace({c}, '[', ''), '{{', ''))"
+    brackets = f"regexp_replace({c}, {JSON_STRING}, '', 'g')"
+    brackets = f"regexp_replace({brackets}, {NOT_BRACKET}, '', 'g')"
+    for _ in range(JSON_DEPTH):
+        brackets = f"regexp_replace({brackets}, {EMPTY_PAIR}, '', 'g')"
+    out.append(
+        (
+            f"{opened} > {JSON_DEPTH} AND json_valid({c}) AND {brackets} <> ''",
+            f"'is JSON nested more than {JSON_DEPTH} levels deep; the limit is {JSON_DEPTH}'",
+            False,
+        )
+    )
     for key in keys:
         path = _sql_str(f"$.{key}")
         empty = (
@@ -185,9 +294,12 @@ def _json_checks(c: str, keys: tuple[str, ...]) -> list[tuple[str, str, bool]]:
     return out
 
 
-def _problem_sql(fmt: FileFormat, present: list[str]) -> str:
+def _problem_sql(fmt: FileFormat, present: list[str], checked: set[str]) -> str:
+    """Every problem in the columns ``checked`` of ``present`` (the file's, in order)."""
     parts: list[str] = []
     for order, name in enumerate(present):
+        if name not in checked:
+            continue
         col = fmt.column(name) if name in fmt.column_names else None
         for cond, message, sees_nulls in _checks(col, name):
             guard = "" if sees_nulls else f"{_ident(name)} IS NOT NULL AND "
@@ -200,7 +312,8 @@ def _problem_sql(fmt: FileFormat, present: list[str]) -> str:
         parts.append(
             f"SELECT {ROW} AS row, {present.index(fmt.unique)} AS ord, "
             f"{_sql_str(fmt.unique)} AS col, "
-            f"'duplicate {fmt.unique} ''' || left({u}, 40) || ''' (first at row ' || first_row "
+            f"'duplicate {fmt.unique} ''' || regexp_replace(left({u}, 40), {CONTROL}, '?', 'g') "
+            f"|| ''' (first at row ' || first_row "
             f"|| ')' AS msg FROM (SELECT {ROW}, {u}, min({ROW}) OVER (PARTITION BY {u}) "
             f"AS first_row FROM frame WHERE {u} IS NOT NULL) WHERE {ROW} > first_row"
         )
@@ -236,13 +349,36 @@ def _validate(path: Path, fmt: FileFormat) -> tuple[Report, pl.DataFrame]:
     return _validate_frame(frame, fmt, str(path)), frame
 
 
+def _suspect_extras(frame: pl.DataFrame, fmt: FileFormat) -> set[str]:
+    """The extra columns holding a value that an extra column's checks would refuse.
+
+    Found by Polars in one pass over them all, so that extra columns cost nothing in the
+    common case: each column checked in SQL adds its own queries, and a file with
+    hundreds of extra columns made the query planner the slowest part of validation.
+    """
+    names = frame.columns
+    extras = [i for i, n in enumerate(names) if n != ROW and n not in fmt.column_names]
+    if not extras or frame.height == 0:
+        return set()
+    e = pl.nth(extras)  # by position: a name such as "*" or "^a.*$" would be a pattern
+    bad = (
+        e.str.contains("\0", literal=True)
+        | e.str.contains("\ufffd", literal=True)
+        | (e.str.len_bytes() > TEXT_MAX_BYTES)
+    ).any()
+    flags = frame.select(bad).row(0)
+    return {names[i] for i, flagged in zip(extras, flags, strict=True) if flagged}
+
+
 def _validate_frame(frame: pl.DataFrame, fmt: FileFormat, source: str) -> Report:
     columns = [c for c in frame.columns if c != ROW]
     header = _header_problems(Path(source), fmt, columns)
+    checked = {c for c in columns if c in fmt.column_names} | _suspect_extras(frame, fmt)
+    wanted = [i for i, c in enumerate(frame.columns) if c == ROW or c in checked]
     con = duckdb.connect()
     try:
-        con.register("frame", frame.to_arrow())
-        sql = _problem_sql(fmt, columns)
+        con.register("frame", frame.select(pl.nth(wanted)).to_arrow())
+        sql = _problem_sql(fmt, columns, checked)
         rows: list[tuple[int, int, str, str, int]] = []
         if sql:
             rows = con.execute(
