@@ -459,7 +459,7 @@ def test_scores_are_splinks_own_predictions(
     # casework holds (Splink's linker sees only the latest).
     pairs = {(r["person_id"], r["record_id"]) for r in ours.to_pylist()}
     assert set(theirs) <= pairs and len(pairs - set(theirs)) <= ours.num_rows // 100
-    accord_own = ("name_frequency", "heaped_date", "lookalikes", "candidates")
+    accord_own = ("name_frequency", "other_way_round", "heaped_date", "lookalikes", "candidates")
     for row in ours.to_pylist():
         if (row["person_id"], row["record_id"]) not in theirs:
             continue

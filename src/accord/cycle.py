@@ -26,7 +26,8 @@ import pyarrow as pa
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord import admission, formats, gate, ids, scores
-from accord.cases import read_arrow
+from accord.cases import insert_arrow, read_arrow
+from accord.clock import business_time
 from accord.config import Settings
 from accord.disclosure import AUTOMATIC, Draft, disclose
 from accord.errors import AccordError
@@ -331,8 +332,11 @@ def _link_register(
     progress(f"{name}: {'trained a linkage model, ' if trained else ''}matching")
     floor = min(a.match.review_from for a in agreements)
     candidates = link(model, pool, register, min_probability=floor)
-    rows = linkage_store.match_rows(candidates, run_id, name, model.id)
-    db.bulk_insert(conn, Match.__table__, linkage_store.MATCH_COLUMNS, rows)  # type: ignore[arg-type]
+    insert_arrow(
+        conn,
+        Match.__table__,  # type: ignore[arg-type]
+        linkage_store.match_table(candidates, run_id, name, model.id),
+    )
     ids = {
         (p, r): i
         for i, p, r in conn.execute(

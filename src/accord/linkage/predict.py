@@ -124,6 +124,14 @@ def _explanation_sql(model: m.TrainedModel) -> str:
         "value_pool := CAST(name_others AS VARCHAR), value_register := CAST(NULL AS VARCHAR))] "
         "ELSE [] END"
     )
+    swapped = (
+        "CASE WHEN swapped_adjustment < 0 THEN "
+        "[struct_pack(comparison := 'other_way_round', "
+        f"level := {_sql_str(risk.SWAPPED_LABEL)}, "
+        "match_weight := swapped_adjustment, "
+        "value_pool := CAST(NULL AS VARCHAR), value_register := CAST(NULL AS VARCHAR))] "
+        "ELSE [] END"
+    )
     heaped = (
         "CASE WHEN heaped_date_adjustment < 0 THEN "
         "[struct_pack(comparison := 'heaped_date', "
@@ -147,7 +155,8 @@ def _explanation_sql(model: m.TrainedModel) -> str:
         "value_pool := CAST(NULL AS VARCHAR), value_register := CAST(NULL AS VARCHAR))]"
     )
     return (
-        f"CAST(to_json(list_concat([{', '.join(entries)}], {names}, {heaped}, {lookalikes}, "
+        f"CAST(to_json(list_concat([{', '.join(entries)}], {names}, {swapped}, {heaped}, "
+        f"{lookalikes}, "
         f"{context})) "
         "AS VARCHAR)"
     )
@@ -293,11 +302,13 @@ def link(
             ), lookalikes AS (
                 SELECT *,
                     {risk.identity_adjustment_sql(factor)} AS lookalike_adjustment,
+                    {risk.swapped_adjustment_sql(model)} AS swapped_adjustment,
                     {risk.heaped_date_adjustment_sql()} AS heaped_date_adjustment
                 FROM adjusted
             ), weighted AS (
                 SELECT *, least(match_weight + name_adjustment + lookalike_adjustment
-                                + heaped_date_adjustment, {risk.MAX_WEIGHT}) AS weight
+                                + heaped_date_adjustment + swapped_adjustment,
+                                {risk.MAX_WEIGHT}) AS weight
                 FROM lookalikes
             )
             SELECT w.*, {_probability("weight")} AS probability, d.dupkey, d.rid

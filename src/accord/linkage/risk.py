@@ -265,6 +265,52 @@ def poisson_upper(observed: float, z: float = Z) -> float:
     return n * (1.0 - 1.0 / (9.0 * n) + z / (3.0 * math.sqrt(n))) ** 3
 
 
+SWAPPED_LABEL = (
+    "names recorded the other way round count for no more than the same names recorded "
+    "in their places"
+)
+
+
+def _m(settings: dict[str, object], comparison: str, label: str) -> float:
+    for comp in settings["comparisons"]:  # type: ignore[attr-defined]
+        if comp["output_column_name"] == comparison:
+            for lv in comp["comparison_levels"]:
+                if lv.get("label_for_charts") == label:
+                    return float(lv["m_probability"])
+    raise KeyError((comparison, label))
+
+
+def swapped_adjustment_sql(model: m.TrainedModel) -> str:
+    """SQL: the weight, at most zero, that keeps names recorded the other way round from
+    counting for more than the same names recorded in their places would.
+
+    Splink scores the swap in both name comparisons, each against how rarely two
+    strangers' names cross over (very rarely), so a swapped pair can outscore an exact
+    one; but a swap is a way of recording a name, and someone else with the name can be
+    recorded so too.  The cap is what exact agreement on the person's own names would
+    weigh: the model's ``m`` of the exact levels over the register's frequencies of the
+    person's family name and given names.
+    """
+    exact = m.FAMILY.levels[1].label
+    m_family = _m(model.settings, m.FAMILY.name, exact)
+    m_given = _m(model.settings, m.GIVEN.name, m.GIVEN.levels[1].label)
+    floor = f"{m.TF_MINIMUM_U!r}"
+    exact_weight = (
+        f"log2({m_family!r}) - log2(greatest(coalesce(tf_fam_c_l, 0), {floor})) "
+        f"+ log2({m_given!r}) - log2(greatest(coalesce(tf_giv_c_l, 0), {floor}))"
+    )
+    names_weight = " + ".join(
+        f"coalesce(mw_{c.name}, 0) + coalesce(mw_tf_adj_{c.name}, 0)" for c in (m.FAMILY, m.GIVEN)
+    )
+    swapped = [m.FAMILY.gamma_of(k) for k in ("swapped", "swapped_close")]
+    swapped_given = [m.GIVEN.gamma_of(k) for k in ("swapped", "swapped_close")]
+    return (
+        f"CASE WHEN gamma_{m.FAMILY.name} IN ({swapped[0]}, {swapped[1]}) "
+        f"OR gamma_{m.GIVEN.name} IN ({swapped_given[0]}, {swapped_given[1]}) "
+        f"THEN least(0.0, ({exact_weight}) - ({names_weight})) ELSE 0.0 END"
+    )
+
+
 def identity_adjustment_sql(factor: float) -> str:
     """SQL: the weight, at most zero, that a pair whose date of birth agrees exactly or
     nearly (one digit, or day and month swapped) and whose names agree in some way
@@ -287,8 +333,6 @@ def identity_adjustment_sql(factor: float) -> str:
         f"CASE WHEN {agree} AND gamma_date_of_birth IN ({near}) "
         f"THEN {-math.log2(factor)!r} ELSE 0.0 END"
     )
-
-
 
 
 def wilson_lower(successes: float, n: int, z: float = Z) -> float:

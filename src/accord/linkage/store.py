@@ -257,6 +257,31 @@ def admitted_pool(conn: Connection, protected_categories: Iterable[str]) -> pa.T
     return table
 
 
+def match_table(candidates: pa.Table, run_id: str, register: str, model_id: int | None) -> pa.Table:
+    """The ``matches`` rows of ``candidates`` as one Arrow table, JSON columns as JSON text,
+    for :func:`accord.cases.insert_arrow`: made set-based in DuckDB, no Python per row.
+
+    ``flags`` is empty (the gate adds its reasons where it decides); ``evidence`` holds
+    :data:`EVIDENCE_FIELDS`.
+    """
+    evidence = ", ".join(f"{f} := {f}" for f in EVIDENCE_FIELDS)
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("candidates", candidates)
+        table: pa.Table = con.execute(
+            f"""SELECT CAST(? AS VARCHAR) AS run_id, CAST(? AS VARCHAR) AS register,
+                   person_id, record_id, match_probability, match_weight,
+                   CAST(? AS INTEGER) AS model_id, CAST(rank_for_person AS INTEGER) AS rank,
+                   '[]' AS flags, record, explanation,
+                   CAST(to_json(struct_pack({evidence})) AS VARCHAR) AS evidence
+            FROM candidates""",
+            [run_id, register, model_id],
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return table
+
+
 def match_rows(
     candidates: pa.Table, run_id: str, register: str, model_id: int | None
 ) -> list[tuple[Any, ...]]:

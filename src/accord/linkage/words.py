@@ -79,7 +79,9 @@ def summary(explanation: Sequence[Any], evidence: Mapping[str, Any] | None) -> l
     ):
         sentences.append("The postcode is one of the person's earlier addresses.")
     identity = sum(_weight(found.get(n)) + _weight(found.get(f"tf_{n}")) for n in IDENTITY)
-    identity += _weight(found.get("name_frequency")) + _weight(found.get("lookalikes"))
+    identity += sum(
+        _weight(found.get(k)) for k in ("name_frequency", "other_way_round", "lookalikes")
+    )
     if all(n in agree for n in IDENTITY) and identity > 0:
         sentences.append(
             "A record of someone else would carry these names and this date of birth "

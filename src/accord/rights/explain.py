@@ -500,6 +500,12 @@ def comparison_lines(explanation: Sequence[Any]) -> list[dict[str, Any]]:
                 "name, so the name is commoner than each part alone suggests"
             )
             ours = theirs = None
+        elif key == "other_way_round":
+            what = "names the other way round"
+            found = (
+                "Names recorded the other way round count for no more than the same names "
+                "recorded in their places"
+            )
         elif key == "heaped_date":
             what = "a 1 January birthday"
             found = (
