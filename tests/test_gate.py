@@ -19,7 +19,7 @@ def con() -> duckdb.DuckDBPyConnection:
     con.execute(
         "INSERT INTO agreements VALUES ('dvla-1', 3, 'dvla', 'immigration_enforcement', "
         "'active', DATE '2026-01-01', DATE '2027-01-01', 0.999, 0.90, 0.05, 10.0, 0.001, "
-        "true, ['age_over_30'], true, ['family_name'])"
+        "true, ['age_over_30'], true, ['family_name'], [])"
     )
     con.execute("INSERT INTO protected VALUES ('health'), ('education'), ('victim_or_witness')")
     return con
@@ -42,7 +42,7 @@ def candidate(
     category: str = "immigration_casework",
 ) -> None:
     con.execute(
-        "INSERT INTO candidates VALUES (?, ?, 'dvla', ?, ?, ?, ?, NULL, ?, ?, ?)",
+        "INSERT INTO candidates VALUES (?, ?, 'dvla', ?, ?, ?, ?, NULL, ?, ?, ?, NULL)",
         [
             person,
             record or f"R-{person}",

@@ -176,7 +176,7 @@ def test_concurrent_appenders_never_share_an_index(db_url: str) -> None:
 
 def test_append_refuses_what_is_not_a_ledger_entry(db_url: str) -> None:
     with db.connect(db_url) as conn:
-        with pytest.raises(ValueError, match="disclosure or a recall"):
+        with pytest.raises(ValueError, match="a disclosure, a recall or a governance change"):
             log.append(conn, [("payment", "X", b"{}")])
         with pytest.raises(ValueError, match="needs the id"):
             log.append(conn, [("disclosure", "", b"{}")])

@@ -23,7 +23,7 @@ def con() -> duckdb.DuckDBPyConnection:
     ):
         con.execute(
             "INSERT INTO agreements VALUES (?, 1, 'bank', ?, 'active', DATE '2026-01-01', "
-            "DATE '2027-01-01', 0.999, 0.90, 0.05, 10.0, 0.001, true, [], ?, ['family_name'])",
+            "DATE '2027-01-01', 0.999, 0.90, 0.05, 10.0, 0.001, true, [], ?, ['family_name'], [])",
             [agreement_id, purpose, enforcement],
         )
     # "both" also shares the matched record; the others share scores only.
@@ -35,7 +35,7 @@ def con() -> duckdb.DuckDBPyConnection:
 
 def person(con: duckdb.DuckDBPyConnection, pid: str, p: float, *, frozen: bool = False) -> None:
     con.execute(
-        "INSERT INTO candidates VALUES (?, ?, 'bank', ?, NULL, NULL, NULL, 1, ?, NULL, ?)",
+        "INSERT INTO candidates VALUES (?, ?, 'bank', ?, NULL, NULL, NULL, 1, ?, NULL, ?, NULL)",
         [pid, f"R-{pid}", p, 1.0 - p, p],
     )
     con.execute(

@@ -57,6 +57,8 @@ API: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/agreements"): frozenset({"admin", "auditor"}),
     ("POST", "/api/v1/agreements/{agreement_id}/pause"): frozenset({"admin"}),
     ("POST", "/api/v1/agreements/{agreement_id}/resume"): frozenset({"admin"}),
+    ("GET", "/api/v1/proposals"): frozenset({"reviewer", "admin"}),
+    ("POST", "/api/v1/proposals/{proposal_id}/decisions"): frozenset({"reviewer", "admin"}),
     ("GET", "/api/v1/me/report"): frozenset({"subject"}),
     ("POST", "/api/v1/me/disputes"): frozenset({"subject"}),
 }
@@ -88,6 +90,7 @@ def _concrete(path: str, web: WebState) -> str:
         .replace("{person_id}", "P-2")
         .replace("{agreement_id}", "ho-to-dvla")
         .replace("{verb}", "pause")
+        .replace("{proposal_id}", "P-none")
     )
 
 
@@ -116,6 +119,7 @@ def _body(method: str, path: str, web: WebState) -> dict[str, Any] | None:
         "/api/v1/agreements/{agreement_id}/pause": {"reason": "inspection"},
         "/api/v1/agreements/{agreement_id}/resume": {"reason": "inspection over"},
         "/api/v1/me/disputes": {"detail": "this is wrong"},
+        "/api/v1/proposals/{proposal_id}/decisions": {"approve": False, "reason": "no"},
     }
     return bodies[path]
 

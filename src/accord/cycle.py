@@ -35,11 +35,11 @@ from accord.events import open_freezes
 from accord.first_use import initialise
 from accord.ledger import log as ledger
 from accord.ledger import signing
+from accord.linkage import proposals, words
 from accord.linkage import store as linkage_store
-from accord.linkage import words
 from accord.linkage.predict import link
 from accord.outputs import write_outputs
-from accord.policy import firewall, pauses
+from accord.policy import firewall, pauses, trusted
 from accord.policy.agreement import Agreement, load_agreements
 from accord.policy.compile import cohort_membership
 from accord.policy.policy import Policy, load_policy
@@ -121,6 +121,7 @@ def _agreements_table(
             "four_eyes": a.review.four_eyes,
             "exclude_cohorts": list(a.exclude_cohorts),
             "enforcement": policy.is_enforcement(a.purpose), "fields": list(a.fields),
+            "trusted_patterns": a.match.trusted,
         }
         for a, v in agreements
     ]  # fmt: skip
@@ -361,7 +362,7 @@ def _link_register(
         INSERT INTO candidates BY NAME
         SELECT c.person_id, c.record_id, '{name}' AS register, c.match_probability, c.since,
                c.second_for_person, c.second_for_record, i.match_id, c.wrong_person,
-               c.rival_gap, c.pair_probability
+               c.rival_gap, c.pair_probability, c.pattern
         FROM _candidates c JOIN _ids i USING (person_id, record_id)
         """
     )
@@ -656,6 +657,7 @@ def run_cycle(
                     status="started", inputs=digests,
                 )
             )  # fmt: skip
+            agreements = trusted.settle(conn, agreements)  # patterns two approvers trusted
             versions = store_agreements(conn, agreements, inputs.actor)
             record_policy(conn, policy, inputs.actor)
             progress("admission: deciding the pool")
@@ -702,6 +704,7 @@ def run_cycle(
             gate.decide(con, gate.GateSettings(inputs.as_of, policy.long_residence_years))
             gate.decide_scores(con)
             queued = _queue_reviews(conn, con, run_id) + _queue_score_reviews(conn, con, run_id)
+            released = proposals.release_trusted(conn, con, inputs.actor, utcnow())
             drafts = _drafts(con, policy, None)
             progress(f"disclosing {len(drafts):,}, queueing {queued:,} for review")
             disclose(conn, drafts, utcnow(), run_id)
@@ -718,6 +721,7 @@ def run_cycle(
                 "ledger": {"size": head.size, "root": head.root.hex()},
                 "recalled_on_withdrawal": len(withdrawn),
                 "scores_recalled": len(lapsed),
+                "released_by_trusted_patterns": released,
             }
             conn.execute(
                 update(Run)

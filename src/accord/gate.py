@@ -7,11 +7,13 @@ ten people or ten million.  Its inputs are DuckDB tables the caller prepares:
                  record is the person's, :mod:`accord.linkage.risk`), since,
                  second_for_person, second_for_record, match_id (nullable), wrong_person,
                  rival_gap (bits ahead of the strongest rival; NULL: none),
-                 pair_probability (the two records' comparison alone)
+                 pair_probability (the two records' comparison alone), pattern (the
+                 level reached in each comparison; NULL: unknown)
 ``agreements``   agreement_id, version, recipient, purpose, status, valid_from, review_by,
                  disclose_at, review_from, ambiguity_margin (NULL: not set),
                  ambiguity_bits, wrong_person_tolerance, four_eyes, exclude_cohorts
-                 (VARCHAR[]), enforcement (BOOLEAN)
+                 (VARCHAR[]), enforcement (BOOLEAN), trusted_patterns (VARCHAR[]: patterns
+                 two approvers trusted, docs/policy.md)
 ``pool``         person_id, latest_decision_date, decision_category (the data category of
                  the row the adverse decision came from), admitted (BOOLEAN)
 ``cohorts``      person_id, cohort
@@ -38,7 +40,11 @@ Derived scores are decided after the records, by :func:`decide_scores`, from the
                  ``score_review`` items and who approved them
 
 Precedence: a block (the agreement does not allow it, the firewall) beats a hold (a pause,
-a freeze), which beats a review, which beats disclosure.  Every reason that applied is
+a freeze), which beats a review, which beats disclosure.  A pair whose pattern the
+agreement trusts, and whose only reason for review is ``uncertain_match``, is disclosed
+(``trusted_pattern``, decided by ``rule:trusted_pattern``), even when an earlier run left
+an item open for it: the run then closes that item as ``released``.  Nothing else is
+waived: ambiguity, long residence, blocks and holds stand.  Every reason that applied is
 kept, not only the winning one, so a reviewer and the person concerned see all of them.
 A score shares its match's blocks and holds; a score for an enforcement purpose always
 goes to review (``score_adverse_use``, kind ``score_review``: both codes are
@@ -73,6 +79,8 @@ AMBIGUOUS = "ambiguous_match"
 LONG_RESIDENCE = "long_residence"
 AUTOMATIC = "automatic_match"
 REVIEW_APPROVED = "review_approved"
+TRUSTED_PATTERN = "trusted_pattern"
+TRUSTED_RULE = "rule:trusted_pattern"  # a disclosure's decided_by under a trusted pattern
 
 MATCH_REVIEW_REASONS = (AMBIGUOUS, LONG_RESIDENCE, UNCERTAIN, UNCORROBORATED)
 
@@ -114,6 +122,7 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                    a.status AS agreement_status, a.valid_from, a.review_by, a.disclose_at,
                    a.review_from, a.ambiguity_margin, a.ambiguity_bits,
                    a.wrong_person_tolerance, a.four_eyes, a.exclude_cohorts, a.enforcement,
+                   a.trusted_patterns,
                    coalesce(p.admitted, false) AS admitted, p.latest_decision_date,
                    p.decision_category,
                    coalesce(sa.shares_records, true) AS shares_records,
@@ -175,20 +184,29 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                  AND ap.person_id = pr.person_id AND ap.record_id = pr.record_id
             WHERE greatest(pr.match_probability, coalesce(pr.pair_probability, 0.0))
                   >= pr.review_from
+        ),
+        trusting AS (
+            SELECT *, coalesce(review_reasons = ['{UNCERTAIN}'] AND pattern IS NOT NULL
+                               AND list_contains(trusted_patterns, pattern), false)
+                      AS trusted_only
+            FROM flagged
         )
         SELECT person_id, record_id, register, agreement_id, agreement_version, recipient,
                purpose, match_probability, match_id, four_eyes,
                CASE
                  WHEN len(block_reasons) > 0 THEN 'blocked'
                  WHEN len(hold_reasons) > 0 THEN 'held'
-                 WHEN settled_state IN ('disclosed', 'rejected', 'open') THEN 'settled'
-                 WHEN len(review_reasons) > 0 AND NOT review_approved THEN 'review'
+                 WHEN settled_state IN ('disclosed', 'rejected') THEN 'settled'
+                 WHEN settled_state = 'open' AND NOT trusted_only THEN 'settled'
+                 WHEN len(review_reasons) > 0 AND NOT review_approved AND NOT trusted_only
+                   THEN 'review'
                  ELSE 'disclose'
                END AS outcome,
                CASE
                  WHEN len(block_reasons) > 0 THEN block_reasons || hold_reasons || review_reasons
                  WHEN len(hold_reasons) > 0 THEN hold_reasons || review_reasons
                  WHEN review_approved THEN review_reasons || ['{REVIEW_APPROVED}']
+                 WHEN trusted_only THEN review_reasons || ['{TRUSTED_PATTERN}']
                  WHEN len(review_reasons) > 0 THEN review_reasons
                  ELSE ['{AUTOMATIC}']
                END AS reasons,
@@ -198,8 +216,9 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                  WHEN len(review_reasons) > 0 THEN '{UNCERTAIN}'
                END AS review_kind,
                settled_state, shares_records, shares_scores,
-               CASE WHEN review_approved THEN approved_by END AS approved_by
-        FROM flagged
+               CASE WHEN review_approved THEN approved_by
+                    WHEN trusted_only THEN '{TRUSTED_RULE}' END AS approved_by
+        FROM trusting
         """
     )
 
@@ -283,12 +302,13 @@ def create_empty_inputs(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE candidates (person_id VARCHAR, record_id VARCHAR,
             register VARCHAR, match_probability DOUBLE, since DATE,
             second_for_person DOUBLE, second_for_record DOUBLE, match_id BIGINT,
-            wrong_person DOUBLE, rival_gap DOUBLE, pair_probability DOUBLE);
+            wrong_person DOUBLE, rival_gap DOUBLE, pair_probability DOUBLE, pattern VARCHAR);
         CREATE OR REPLACE TABLE agreements (agreement_id VARCHAR, version INTEGER,
             recipient VARCHAR, purpose VARCHAR, status VARCHAR, valid_from DATE, review_by DATE,
             disclose_at DOUBLE, review_from DOUBLE, ambiguity_margin DOUBLE,
             ambiguity_bits DOUBLE, wrong_person_tolerance DOUBLE, four_eyes BOOLEAN,
-            exclude_cohorts VARCHAR[], enforcement BOOLEAN, fields VARCHAR[]);
+            exclude_cohorts VARCHAR[], enforcement BOOLEAN, fields VARCHAR[],
+            trusted_patterns VARCHAR[]);
         CREATE OR REPLACE TABLE pool (person_id VARCHAR, latest_decision_date DATE,
             decision_category VARCHAR, admitted BOOLEAN);
         CREATE OR REPLACE TABLE cohorts (person_id VARCHAR, cohort VARCHAR);

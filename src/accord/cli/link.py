@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from accord import formats
 from accord.cli.common import DatabaseOption, database_url, out
+from accord.cli.labels import evaluate_labels, register_commands
 from accord.config import settings
 from accord.errors import AccordError
 from accord.linkage import evaluate as ev
@@ -167,13 +168,30 @@ def run_cmd(
 @app.command("evaluate")
 def evaluate_cmd(
     scenario: Annotated[
-        Path, typer.Option("--scenario", help="A scenario written by `accord synth`.")
-    ],
+        Path | None, typer.Option("--scenario", help="A scenario written by `accord synth`.")
+    ] = None,
+    labels: Annotated[
+        bool,
+        typer.Option(
+            "--labels", help="Evaluate against reviewers' decisions in the database instead."
+        ),
+    ] = False,
+    agreement: Annotated[
+        str | None,
+        typer.Option("--agreement", help="With --labels: only this agreement's reviews."),
+    ] = None,
     database: DatabaseOption = None,
     register_names: Annotated[
         list[str] | None, typer.Option("--register", help="Only this register (repeatable).")
     ] = None,
-    disclose_at: Annotated[float, typer.Option("--disclose-at")] = 0.999,
+    disclose_at: Annotated[
+        float | None,
+        typer.Option(
+            "--disclose-at",
+            help="Default 0.999 (with --labels --agreement: the agreement's).",
+            show_default=False,
+        ),
+    ] = None,
     review_from: Annotated[float, typer.Option("--review-from")] = 0.9,
     bits: Annotated[
         float,
@@ -185,11 +203,17 @@ def evaluate_cmd(
         typer.Option("--max-wrong-person", help="Default: 1 - --disclose-at."),
     ] = None,
 ) -> None:
-    """Precision, recall and F1 per threshold, and traps caught, against the scenario's truth.
+    """Precision, recall and F1 per threshold, and traps caught, against the scenario's truth;
+    or, with --labels, precision per probability band and per pattern from reviewers'
+    decisions, with Wilson 95% intervals.
 
     Uses each register's saved model; a register without one gets a model trained for
     this evaluation only (not saved).
     """
+    if labels == (scenario is not None):
+        raise typer.BadParameter("give exactly one of --scenario DIR or --labels")
+    if agreement is not None and not labels:
+        raise typer.BadParameter("--agreement goes with --labels", param_hint="--agreement")
     for label, value in (
         ("--disclose-at", disclose_at),
         ("--review-from", review_from),
@@ -202,6 +226,10 @@ def evaluate_cmd(
         raise typer.BadParameter("use a number of bits from 0 to 64", param_hint="--ambiguity-bits")
     url = database_url(database)
     db.require_schema(url)
+    if scenario is None:
+        evaluate_labels(url, register_names or [], agreement, disclose_at)
+        return
+    disclose_at = 0.999 if disclose_at is None else disclose_at
     targets = ev.scenario_registers(scenario, register_names)
     pool = ev.load_scenario_pool(scenario)
     for target in targets:
@@ -243,6 +271,9 @@ def evaluate_cmd(
         )
         for person, record in result.wrong_automatic:
             out.print(f"  wrong automatic match: {person} -> {record}")
+
+
+register_commands(app)
 
 
 def register(root: typer.Typer) -> None:

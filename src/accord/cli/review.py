@@ -7,10 +7,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord import review
+from accord import blind, review
+from accord.cli import review_view as view
 from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, out
 from accord.cli.ledger import KeyOption, key_path
+from accord.errors import AccordError
 from accord.store import db
+from accord.web import readmodels
 
 app = typer.Typer(help="The review queue: what a person must decide before Accord acts.")
 
@@ -21,15 +24,17 @@ def list_(
         str | None, typer.Option("--kind", help=f"Only this kind: {', '.join(review.KINDS)}.")
     ] = None,
     status: Annotated[
-        str, typer.Option("--status", help="open, approved, rejected or all.")
+        str, typer.Option("--status", help="open, approved, rejected, released or all.")
     ] = "open",
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
     reasons: Annotated[bool, typer.Option("--reasons", help="Show each item's reason.")] = False,
     database: DatabaseOption = None,
 ) -> None:
     """List review items, oldest first."""
-    if status not in ("open", "approved", "rejected", "all"):
-        raise typer.BadParameter("use open, approved, rejected or all", param_hint="--status")
+    if status not in ("open", "approved", "rejected", "released", "all"):
+        raise typer.BadParameter(
+            "use open, approved, rejected, released or all", param_hint="--status"
+        )
     url = database_url(database)
     db.require_schema(url)
     items = review.list_items(url, kind=kind, status=status, limit=limit)
@@ -47,6 +52,33 @@ def list_(
         cells.append(str(i.approvals_needed))
         table.add_row(*cells, *([i.reason] if reasons else []))
     out.print(table)
+
+
+@app.command("show")
+def show(
+    item: Annotated[str, typer.Argument(help="The review item's id.")],
+    reviewer: Annotated[
+        str,
+        typer.Option(
+            "--reviewer",
+            help="Who is reading: under blind review the score is shown only once they "
+            "have decided the item.",
+        ),
+    ] = "",
+    database: DatabaseOption = None,
+) -> None:
+    """One item: both records, what agrees and differs, the reasons, and the score unless
+    the agreement reviews blind and the reviewer has not decided it yet."""
+    url = database_url(database)
+    db.require_schema(url)
+    reader = reviewer.strip() or "accord review show"
+    with db.connect(url) as conn:
+        found = readmodels.review_item(conn, item, reader, "cli")
+        seen = None if found is None else blind.for_reviewer(conn, found, reviewer.strip())
+    if seen is None:
+        raise AccordError(f"no review item {item!r}")
+    for line in view.item_lines(seen):
+        out.print(line, highlight=False)
 
 
 @app.command("decide")

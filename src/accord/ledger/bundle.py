@@ -100,7 +100,7 @@ def _parse(doc: Any) -> _Parsed:
         raise MalformedBundle(f"format is not {FORMAT!r}")
     kind = _field(doc, "kind", str)
     if kind not in content.KINDS:
-        raise MalformedBundle(f"kind {kind!r} is neither disclosure nor recall")
+        raise MalformedBundle(f"kind {kind!r} is not a ledger kind ({', '.join(content.KINDS)})")
     path = [_hex(p, f"audit_path[{i}]") for i, p in enumerate(_field(doc, "audit_path", list))]
     try:
         head = signing.SignedTreeHead.from_json(doc.get("tree_head"))

@@ -1,4 +1,5 @@
-"""The canonical bytes of a ledger leaf: what was disclosed or recalled, to whom, when.
+"""The canonical bytes of a ledger leaf: what was disclosed or recalled, to whom, when,
+and which changes to automation two people approved (``governance``).
 
 A leaf must be rebuilt byte for byte from the database row it stands for, years later,
 on either backend, so the encoding admits one spelling of each value: UTF-8 JSON with
@@ -34,7 +35,24 @@ DISCLOSURE_FIELDS = (
     "disclosed_at",
 )
 RECALL_FIELDS = ("recall_id", "disclosure_id", "recipient", "person_id", "reason", "recalled_at")
-KINDS = ("disclosure", "recall")
+# An approved proposal (accord.linkage.proposals): what changed, on what evidence, who
+# approved it and when.  ``agreement_version`` is the version the change made (NULL for a
+# model), ``model_id`` the model made current (NULL for a trusted pattern).
+GOVERNANCE_FIELDS = (
+    "proposal_id",
+    "kind",
+    "register",
+    "agreement_id",
+    "agreement_version",
+    "pattern",
+    "model_id",
+    "labels",
+    "wrong",
+    "wrong_upper_per_10000",
+    "approved_by",
+    "approved_at",
+)
+KINDS = ("disclosure", "recall", "governance")
 
 _encoder = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
@@ -271,6 +289,61 @@ def encode_recall(
     )
 
 
+def _optional(value: Any, name: str, check: Callable[[Any, str], str]) -> str:
+    return "null" if value is None else check(value, name)
+
+
+def _finite(value: Any, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number!r}")
+    return float.__repr__(number)
+
+
+def governance_bytes(
+    proposal_id: Any,
+    kind: Any,
+    register: Any,
+    agreement_id: Any,
+    agreement_version: Any,
+    pattern: Any,
+    model_id: Any,
+    labels: Any,
+    wrong: Any,
+    wrong_upper_per_10000: Any,
+    approved_by: Any,
+    approved_at_utc: str,
+) -> bytes:
+    """The leaf bytes of an approved proposal whose time is spelled by :func:`utc_iso`."""
+    values = {
+        "agreement_id": _optional(agreement_id, "agreement_id", _text),
+        "agreement_version": _optional(agreement_version, "agreement_version", _integer),
+        "approved_at": '"' + approved_at_utc + '"',
+        "approved_by": _text(approved_by, "approved_by"),
+        "kind": _text(kind, "kind"),
+        "labels": _integer(labels, "labels"),
+        "model_id": _optional(model_id, "model_id", _integer),
+        "pattern": _optional(pattern, "pattern", _text),
+        "proposal_id": _text(proposal_id, "proposal_id"),
+        "register": _text(register, "register"),
+        "type": '"governance"',
+        "wrong": _integer(wrong, "wrong"),
+        "wrong_upper_per_10000": _optional(wrong_upper_per_10000, "wrong_upper_per_10000", _finite),
+    }
+    return ("{" + ",".join(f'"{k}":{v}' for k, v in sorted(values.items())) + "}").encode()
+
+
+def governance_leaf(row: Any) -> bytes:
+    """Canonical leaf content of an approved proposal (ORM object, Row or mapping)."""
+    values = _getter(row, GOVERNANCE_FIELDS)
+    return governance_bytes(
+        values[0], values[1], values[2], values[3], values[4], values[5], values[6],
+        values[7], values[8], values[9], values[10], utc_iso(values[11]),
+    )  # fmt: skip
+
+
 def disclosure_leaf(row: Any) -> bytes:
     """Canonical leaf content of a disclosure; ``row`` is an ORM object, a Row or a mapping."""
     return encode_disclosure(*_getter(row, DISCLOSURE_FIELDS))
@@ -295,10 +368,14 @@ def describe(content: bytes) -> tuple[str, str] | None:
     if not isinstance(doc, dict):
         return None
     kind = doc.get("type")
-    expected = DISCLOSURE_FIELDS if kind == "disclosure" else RECALL_FIELDS
+    expected = {
+        "disclosure": DISCLOSURE_FIELDS,
+        "recall": RECALL_FIELDS,
+        "governance": GOVERNANCE_FIELDS,
+    }.get(kind if isinstance(kind, str) else "", ())
     if kind not in KINDS or set(doc) != {"type", *expected}:
         return None
-    ident = doc.get(f"{kind}_id")
+    ident = doc.get("proposal_id" if kind == "governance" else f"{kind}_id")
     if not isinstance(ident, str):
         return None
     try:

@@ -37,7 +37,15 @@ from accord.errors import AccordError, CheckFailed
 from accord.ledger import bundle, content, keys, merkle, signing
 from accord.ledger.signing import SignedTreeHead
 from accord.store import db, sqlite_bulk
-from accord.store.models import Disclosure, LedgerLeaf, LedgerNode, Recall, TreeHead, utcnow
+from accord.store.models import (
+    Disclosure,
+    LedgerLeaf,
+    LedgerNode,
+    Proposal,
+    Recall,
+    TreeHead,
+    utcnow,
+)
 
 CACHE_LEVEL = 6
 BLOCK = 1 << CACHE_LEVEL
@@ -184,7 +192,9 @@ def append(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[i
         return []
     for kind, ref_id, data in leaves:
         if kind not in content.KINDS:
-            raise ValueError(f"a ledger leaf is a disclosure or a recall, not {kind!r}")
+            raise ValueError(
+                f"a ledger leaf is a disclosure, a recall or a governance change, not {kind!r}"
+            )
         if not isinstance(ref_id, str) or not ref_id:
             raise ValueError("a ledger leaf needs the id of what it records")
         if not isinstance(data, bytes):
@@ -451,14 +461,20 @@ def sign_head(conn: Connection, key: Ed25519PrivateKey) -> SignedTreeHead:
 
 
 def entry_kind(conn: Connection, ref_id: str) -> str:
-    """Whether an id names a disclosure or a recall."""
+    """Whether an id names a disclosure, a recall or an approved proposal."""
     if conn.execute(
         select(Disclosure.disclosure_id).where(Disclosure.disclosure_id == ref_id)
     ).first():
         return "disclosure"
     if conn.execute(select(Recall.recall_id).where(Recall.recall_id == ref_id)).first():
         return "recall"
-    raise AccordError(f"no disclosure or recall has the id {ref_id!r}")
+    if conn.execute(
+        select(Proposal.proposal_id).where(
+            Proposal.proposal_id == ref_id, Proposal.ledger_index.is_not(None)
+        )
+    ).first():
+        return "governance"
+    raise AccordError(f"no disclosure or recall has the id {ref_id!r}, nor an approved proposal")
 
 
 def entry_content(conn: Connection, kind: str, ref_id: str) -> tuple[int, bytes]:
@@ -473,7 +489,14 @@ def entry_content(conn: Connection, kind: str, ref_id: str) -> tuple[int, bytes]
         if recall is None:
             raise AccordError(f"no recall {ref_id}")
         return int(recall.ledger_index), content.recall_leaf(recall)
-    raise AccordError(f"a ledger entry is a disclosure or a recall, not {kind!r}")
+    if kind == "governance":
+        change = conn.execute(select(*GOVERNANCE_ROW).where(Proposal.proposal_id == ref_id)).first()
+        if change is None or change.ledger_index is None:
+            raise AccordError(f"no approved proposal {ref_id}")
+        return int(change.ledger_index), content.governance_leaf(change)
+    raise AccordError(
+        f"a ledger entry is a disclosure, a recall or a governance change, not {kind!r}"
+    )
 
 
 def proof_bundle(
@@ -560,17 +583,40 @@ class _Problems:
         return tuple(m for _, _, m in sorted(self.items)[:MAX_PROBLEMS])
 
 
-# One row per leaf with the disclosure and the recall that point at it (ledger_index is
-# unique in both tables), so that each chunk of the ledger is a single indexed read.
+# One row per leaf with the disclosure, the recall and the approved proposal that point
+# at it (ledger_index is unique in each table), so that each chunk of the ledger is a
+# single indexed read.  Columns 5-14 are the disclosure's, 15-20 the recall's, 21-32 the
+# proposal's (content.GOVERNANCE_FIELDS).
 _LEAF_ROWS_SQL = (
     "SELECT l.leaf_index, l.kind, l.ref_id, l.content, l.leaf_hash, "
     "d.disclosure_id, d.agreement_id, d.agreement_version, d.recipient, d.record_id, "
     "d.person_id, d.fields, d.match_probability, d.decided_by, d.disclosed_at, "
-    "r.recall_id, r.disclosure_id, r.recipient, r.person_id, r.reason, r.recalled_at "
+    "r.recall_id, r.disclosure_id, r.recipient, r.person_id, r.reason, r.recalled_at, "
+    "g.proposal_id, g.kind, g.register, g.agreement_id, g.result_version, g.pattern, "
+    "g.model_id, g.labels, g.wrong, g.wrong_upper_per_10000, g.approved_by, g.decided_at "
     "FROM ledger_leaves l "
     "LEFT JOIN disclosures d ON d.ledger_index = l.leaf_index "
     "LEFT JOIN recalls r ON r.ledger_index = l.leaf_index "
+    "LEFT JOIN proposals g ON g.ledger_index = l.leaf_index "
     "WHERE l.leaf_index > ? AND l.leaf_index <= ? ORDER BY l.leaf_index LIMIT ?"
+)
+# Which column of a `_LEAF_ROWS_SQL` row holds the id of each kind's row.
+_OWNER = {"disclosure": 5, "recall": 15, "governance": 21}
+# An approved proposal's leaf fields, by the names content.GOVERNANCE_FIELDS gives them.
+GOVERNANCE_ROW = (
+    Proposal.proposal_id,
+    Proposal.kind,
+    Proposal.register,
+    Proposal.agreement_id,
+    Proposal.result_version.label("agreement_version"),
+    Proposal.pattern,
+    Proposal.model_id,
+    Proposal.labels,
+    Proposal.wrong,
+    Proposal.wrong_upper_per_10000,
+    Proposal.approved_by,
+    Proposal.decided_at.label("approved_at"),
+    Proposal.ledger_index,
 )
 # A disclosure's status must agree with the recalls in the ledger: one set back to active
 # after its recall would be served to its recipient again; one marked recalled with no
@@ -585,8 +631,15 @@ _RECALLED_WITHOUT_RECALL_SQL = (
     "AND NOT EXISTS (SELECT 1 FROM recalls r WHERE r.disclosure_id = d.disclosure_id) "
     "ORDER BY d.ledger_index LIMIT ?"
 )
+# A proposal takes effect only with its governance leaf: one approved without it made a
+# change that no signed head records.
+_APPROVED_UNRECORDED_SQL = (
+    "SELECT proposal_id FROM proposals WHERE status = 'approved' AND ledger_index IS NULL "
+    "ORDER BY proposal_id LIMIT ?"
+)
 _ORPHANS_SQL = (
-    "SELECT t.ledger_index, t.{ident} FROM {table} t WHERE NOT EXISTS "
+    "SELECT t.ledger_index, t.{ident} FROM {table} t WHERE t.ledger_index IS NOT NULL "
+    "AND NOT EXISTS "
     "(SELECT 1 FROM ledger_leaves l WHERE l.leaf_index = t.ledger_index) "
     "ORDER BY t.ledger_index LIMIT ?"
 )
@@ -631,6 +684,11 @@ def _rebuilt(kind: str, row: Sequence[Any]) -> bytes | str:
                 row[5], row[6], row[7], row[8], row[9], row[10], _stored_json(row[11]),
                 row[12], row[13], _stored_utc(row[14]),
             )  # fmt: skip
+        if kind == "governance":
+            return content.governance_bytes(
+                row[21], row[22], row[23], row[24], row[25], row[26], row[27], row[28],
+                row[29], row[30], row[31], _stored_utc(row[32]),
+            )  # fmt: skip
         return content.recall_bytes(
             row[15], row[16], row[17], row[18], row[19], _stored_utc(row[20])
         )
@@ -654,15 +712,16 @@ def _check_rows(
         hashes = [
             sha256(b"\x00" + c).digest() if (c := _blob(r[3])) is not None else b"" for r in rows
         ]
-    pointed["disclosure"] += sum(1 for r in rows if r[5] is not None)
-    pointed["recall"] += sum(1 for r in rows if r[15] is not None)
+    for kind, column in _OWNER.items():
+        pointed[kind] += sum(1 for r in rows if r[column] is not None)
     suspects = [
         i
         for i, (r, h) in enumerate(zip(rows, hashes, strict=True))
         if h != r[4]
         or not (
-            (r[1] == "disclosure" and r[15] is None and r[5] == r[2])
-            or (r[1] == "recall" and r[5] is None and r[15] == r[2])
+            (r[1] == "disclosure" and r[15] is None and r[21] is None and r[5] == r[2])
+            or (r[1] == "recall" and r[5] is None and r[21] is None and r[15] == r[2])
+            or (r[1] == "governance" and r[5] is None and r[15] is None and r[21] == r[2])
         )
         or _rebuilt(r[1], r) != r[3]
     ]
@@ -709,18 +768,15 @@ def _explain(row: Sequence[Any], recomputed: bytes, problems: _Problems) -> None
         )
     elif recomputed != stored:
         problems.add(idx, f"leaf {idx} ({kind} {ref}) does not match its stored hash")
-    d_id, r_id = row[5], row[15]
-    if kind == "disclosure":
-        mine, other, other_kind = d_id, r_id, "recall"
-    elif kind == "recall":
-        mine, other, other_kind = r_id, d_id, "disclosure"
-    else:
+    if kind not in _OWNER:
         problems.add(idx, f"leaf {idx} records a {kind!r}, which is not a ledger kind")
         return
-    if other is not None:
+    mine = row[_OWNER[kind]]
+    others = [(k, row[c]) for k, c in _OWNER.items() if k != kind and row[c] is not None]
+    for other_kind, other in others:
         problems.add(idx, f"{other_kind} {other} points at leaf {idx}, which records {kind} {ref}")
     if mine is None:
-        if other is None:
+        if not others:
             problems.add(
                 idx,
                 f"leaf {idx} records {kind} {ref}, but no {kind} row points at it "
@@ -749,6 +805,7 @@ class _RangeResult:
     disclosures: int  # rows met at a leaf
     recalls: int
     expected: int  # one past the last index met
+    governance: int = 0
 
 
 @contextlib.contextmanager
@@ -799,7 +856,7 @@ def _verify_range(url: str, lo: int, hi: int) -> _RangeResult:
     """A worker process's share of `verify`: the row checks of ``[lo, hi]``."""
     engine = create_engine(url, poolclass=NullPool)
     problems = _Problems()
-    pointed = {"disclosure": 0, "recall": 0}
+    pointed = {kind: 0 for kind in _OWNER}
     chunks: list[bytes] = []
     try:
         with engine.connect() as conn:
@@ -811,7 +868,7 @@ def _verify_range(url: str, lo: int, hi: int) -> _RangeResult:
     problems.trim()
     return _RangeResult(
         b"".join(chunks), sorted(problems.items)[:MAX_PROBLEMS], problems.count,
-        pointed["disclosure"], pointed["recall"], expected,
+        pointed["disclosure"], pointed["recall"], expected, pointed["governance"],
     )  # fmt: skip
 
 
@@ -887,6 +944,12 @@ def verify(
     }
     n_disclosures = int(conn.execute(select(func.count()).select_from(Disclosure)).scalar() or 0)
     n_recalls = int(conn.execute(select(func.count()).select_from(Recall)).scalar() or 0)
+    n_changes = int(
+        conn.execute(
+            select(func.count()).select_from(Proposal).where(Proposal.ledger_index.is_not(None))
+        ).scalar()
+        or 0
+    )
 
     def check_head(h: SignedTreeHead, recomputed: bytes) -> None:
         where = h.size - 0.5
@@ -945,7 +1008,7 @@ def verify(
                 head_i += 1
         problems.trim()
 
-    pointed = {"disclosure": 0, "recall": 0}  # rows found at an existing leaf
+    pointed = {kind: 0 for kind in _OWNER}  # rows found at an existing leaf
     top = _current_size(conn) - 1  # the highest stored index
     url = _worker_url(conn) if workers > 1 else None
     ranges = _split(top + 1, workers if url is not None else 1)
@@ -970,6 +1033,7 @@ def verify(
             problems.merge(result.problems, result.problem_count)
             pointed["disclosure"] += result.disclosures
             pointed["recall"] += result.recalls
+            pointed["governance"] += result.governance
             blob, width = result.hashes, merkle.HASH_SIZE
             grow([blob[i : i + width] for i in range(0, len(blob), width)])
             _close_range(result.expected, hi, problems)
@@ -981,10 +1045,11 @@ def verify(
             f"a tree head was signed at size {beyond.size}, but the ledger has only {size} leaves",
         )
     _check_covered(size, all_heads, problems)
-    totals = {"disclosure": n_disclosures, "recall": n_recalls}
+    totals = {"disclosure": n_disclosures, "recall": n_recalls, "governance": n_changes}
     for kind, table, ident in (
         ("disclosure", "disclosures", "disclosure_id"),
         ("recall", "recalls", "recall_id"),
+        ("governance", "proposals", "proposal_id"),
     ):
         if pointed[kind] == totals[kind]:
             continue  # every row was met at its leaf
@@ -996,6 +1061,11 @@ def verify(
             int(idx),
             f"disclosure {disclosure_id} was recalled (recall {recall_id} at leaf {idx}) but is "
             f"marked {status}: it would be served to its recipient again",
+        )
+    for (proposal_id,) in _rows(conn, _APPROVED_UNRECORDED_SQL, (MAX_PROBLEMS,)):
+        problems.add(
+            size,
+            f"proposal {proposal_id} is marked approved, but its change is not in the ledger",
         )
     for idx, disclosure_id in _rows(conn, _RECALLED_WITHOUT_RECALL_SQL, (MAX_PROBLEMS,)):
         problems.add(  # after the leaves: a recall row removed is named at its leaf first

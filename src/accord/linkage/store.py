@@ -64,16 +64,22 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_model(conn: Connection, model: m.TrainedModel, register_sha256: str | None) -> int:
+def save_model(
+    conn: Connection, model: m.TrainedModel, register_sha256: str | None, current: bool = True
+) -> int:
     """Store ``model`` as its register's current model; returns its id.
 
     The register's earlier models stay (matches cite them) but are no longer current.
+    With ``current=False`` the model is only kept, the current one untouched: a model
+    re-estimated from reviewers' labels waits so until a proposal two people approved
+    makes it current (:func:`make_current`).
     """
-    conn.execute(
-        update(LinkageModel)
-        .where(LinkageModel.register == model.register, LinkageModel.current.is_(True))
-        .values(current=False)
-    )
+    if current:
+        conn.execute(
+            update(LinkageModel)
+            .where(LinkageModel.register == model.register, LinkageModel.current.is_(True))
+            .values(current=False)
+        )
     row = conn.execute(
         insert(LinkageModel)
         .values(
@@ -82,13 +88,40 @@ def save_model(conn: Connection, model: m.TrainedModel, register_sha256: str | N
             trained_at=model.trained_at,
             training_rows=model.training_rows,
             register_sha256=register_sha256,
-            current=True,
+            current=current,
         )
         .returning(LinkageModel.id)
     ).one()
     model.id = int(row[0])
     model.register_sha256 = register_sha256
     return model.id
+
+
+def current_model_id(conn: Connection, register_name: str) -> int | None:
+    """The id of the register's current model (None: none)."""
+    found = conn.execute(
+        select(LinkageModel.id)
+        .where(LinkageModel.register == register_name, LinkageModel.current.is_(True))
+        .order_by(LinkageModel.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def make_current(conn: Connection, register_name: str, model_id: int) -> None:
+    """Make a stored model of the register its current one (the others stay, not current)."""
+    conn.execute(
+        update(LinkageModel)
+        .where(LinkageModel.register == register_name, LinkageModel.id != model_id)
+        .values(current=False)
+    )
+    made = conn.execute(
+        update(LinkageModel)
+        .where(LinkageModel.register == register_name, LinkageModel.id == model_id)
+        .values(current=True)
+    )
+    if made.rowcount != 1:
+        raise AccordError(f"no linkage model {model_id} for register {register_name}")
 
 
 def model_from_row(

@@ -36,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from accord import audit
 from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
+from accord.linkage.labels import OversightLabels, oversight_labels
 from accord.remedy import unacknowledged_in
 from accord.store import db
 from accord.store.models import (
@@ -465,6 +466,7 @@ class OversightFigures(Figure):
     error_rates: ErrorRateFigures
     reversals: ReversalFigures
     ledger: LedgerFigures
+    labels: OversightLabels | None = None  # reviewers' decisions as labels (docs/linkage.md)
 
 
 # --- pure helpers -----------------------------------------------------------------------------
@@ -1127,6 +1129,7 @@ def collect(url: str, as_of: dt.date) -> OversightFigures:
         error_rates = _error_rates(conn, url)
         reversals = _reversals(conn)
         ledger = _ledger(conn)
+        labels = oversight_labels(conn)
     empty = not (
         activity.disclosures
         or activity.actions
@@ -1168,4 +1171,5 @@ def collect(url: str, as_of: dt.date) -> OversightFigures:
         error_rates=error_rates,
         reversals=reversals,
         ledger=ledger,
+        labels=labels,
     )

@@ -37,6 +37,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TrustedPattern(_Strict):
+    """A pattern reviewers' labels show can go without a person (docs/policy.md).
+
+    Written only by an approved proposal (`accord link proposal approve`, two different
+    people): an agreement file may leave one out, never add one (`accord.policy.trusted`).
+    """
+
+    pattern: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+        description="The level reached in each comparison, as matches record it "
+        "(family_name=exact,given_names=first,...)."
+    )
+    labels: Annotated[int, Field(ge=1)] = Field(
+        description="How many reviewer decisions on that pattern the proposal rested on."
+    )
+    wrong_upper_per_10000: Annotated[float, Field(ge=0.0, le=10000.0)] = Field(
+        description="The 95% upper bound (Wilson) of wrong matches per 10,000 among them."
+    )
+    proposal_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="The approved proposal that made the pattern trusted."
+    )
+
+
 class MatchThresholds(_Strict):
     disclose_at: Probability = Field(
         description="The chance that the record is the person's (every other candidate and "
@@ -66,6 +88,12 @@ class MatchThresholds(_Strict):
         description="The largest estimated chance of acting on the wrong person the "
         "agreement accepts for an automatic disclosure; default 1 - disclose_at.",
     )
+    trusted_patterns: list[TrustedPattern] | None = Field(
+        None,
+        description="Patterns whose pairs go without a person when their only reason for "
+        "review is uncertain_match (never past ambiguity, long residence, a block or a "
+        "hold): added only by a proposal two different people approved.",
+    )
 
     @property
     def wrong_person_tolerance(self) -> float:
@@ -75,10 +103,15 @@ class MatchThresholds(_Strict):
             return implied
         return min(self.max_wrong_person, implied)
 
+    @property
+    def trusted(self) -> list[str]:
+        """The trusted patterns, as the gate reads them."""
+        return [t.pattern for t in self.trusted_patterns or ()]
+
 
 # Fields added after agreements were first versioned: dumped only when a file sets them,
 # so that an older agreement keeps its digest and its version.
-MATCH_FIELDS_ADDED = ("ambiguity_margin", "ambiguity_bits", "max_wrong_person")
+MATCH_FIELDS_ADDED = ("ambiguity_margin", "ambiguity_bits", "max_wrong_person", "trusted_patterns")
 REVIEW_FIELDS_ADDED = ("blind",)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from accord import auditlog
+from accord.policy import trusted
 from accord.policy.agreement import Agreement, parse_agreement
 from accord.policy.firewall import check_agreement
 from accord.policy.lint import lint_policy
@@ -30,11 +31,14 @@ def store_agreements(
     """Record agreements; returns agreement_id -> the version now in force.
 
     Each agreement is checked against the firewall first (``policy``, else the built-in
-    one) and nothing is stored if any breaches it.
+    one) and nothing is stored if any breaches it.  Trusted patterns are carried forward
+    from the version in force or checked against approved proposals
+    (:func:`accord.policy.trusted.settle`).
     """
     policy = policy or default_policy()
     for a in agreements:
         check_agreement(a, policy)
+    agreements = trusted.settle(conn, agreements)  # approved trusted patterns only
     versions: dict[str, int] = {}
     for a in agreements:
         sha = a.sha256

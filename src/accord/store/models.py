@@ -277,6 +277,53 @@ class Match(Base):
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class Proposal(Base):
+    """A change to automation that reviewers' labels support, in force only once two
+    different people approve it (docs/linkage.md, proposals).
+
+    ``trusted_pattern``: a new version of ``agreement_id`` whose match block trusts
+    ``pattern``; ``model``: linkage model ``model_id`` (re-estimated from the labels, kept
+    not current) made the register's current one.  Once approved it is a ledger leaf of
+    kind ``governance`` at ``ledger_index``, rebuilt from these columns by `accord verify`.
+    """
+
+    __tablename__ = "proposals"
+
+    proposal_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(CODE)  # trusted_pattern | model
+    register: Mapped[str] = mapped_column(ID, index=True)
+    agreement_id: Mapped[str | None] = mapped_column(ID, index=True)
+    pattern: Mapped[str | None] = mapped_column(Text)
+    model_id: Mapped[int | None] = mapped_column(Integer)  # the model proposed (kind model)
+    based_on_version: Mapped[int | None] = mapped_column(Integer)  # agreement version then
+    based_on_model_id: Mapped[int | None] = mapped_column(Integer)  # current model then
+    labels: Mapped[int] = mapped_column(Integer)
+    wrong: Mapped[int] = mapped_column(Integer)
+    wrong_upper_per_10000: Mapped[float | None] = mapped_column(Float)
+    automatic_gain: Mapped[int | None] = mapped_column(Integer)  # open items it would release
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(CODE, default="open", index=True)
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=2)
+    proposed_by: Mapped[str] = mapped_column(Text)
+    proposed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(Text)  # "alice, bob", in order
+    result_version: Mapped[int | None] = mapped_column(Integer)  # the agreement version made
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+
+class ProposalDecision(Base):
+    __tablename__ = "proposal_decisions"
+    __table_args__ = (UniqueConstraint("proposal_id", "reviewer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[str] = mapped_column(ID, ForeignKey("proposals.proposal_id"), index=True)
+    reviewer: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(CODE)  # approve | reject
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 # --- review ----------------------------------------------------------------------------------
 
 
@@ -365,7 +412,7 @@ class LedgerLeaf(Base):
     leaf_index: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
     )
-    kind: Mapped[str] = mapped_column(CODE)  # disclosure | recall
+    kind: Mapped[str] = mapped_column(CODE)  # disclosure | recall | governance
     ref_id: Mapped[str] = mapped_column(ID, index=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))

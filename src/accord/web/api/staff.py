@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import Connection, select
 
-from accord import events, formats, identity, review
+from accord import blind, events, formats, identity, review
 from accord.config import settings
 from accord.errors import AccordError, InputError, LedgerKeyUnavailable
 from accord.identity import Principal
@@ -138,8 +138,18 @@ def review_items(
     "/review/items/{item_id}", response_model=dict[str, Any], responses=errors(404), tags=["review"]
 )
 def review_item(item_id: ItemId, principal: Reviewer, ctx: Ctx) -> dict[str, Any]:
-    """One item with everything a reviewer weighs: both records, the comparisons, the reasons."""
-    return _read_one(ctx.url, readmodels.review_item, item_id, principal.username, "review item")
+    """One item with everything a reviewer weighs: both records, the comparisons, the reasons.
+
+    Under an agreement that reviews blind, the score (chances, weights, the evidence
+    sentences quoting them) is left out until this reviewer has decided the item."""
+    return _read_one(ctx.url, _seen_by_reviewer, item_id, principal.username, "review item")
+
+
+def _seen_by_reviewer(
+    conn: Connection, item_id: str, actor: str, via: str
+) -> dict[str, Any] | None:
+    detail = readmodels.review_item(conn, item_id, actor, via)
+    return None if detail is None else blind.for_reviewer(conn, detail, actor)
 
 
 @router.post(
