@@ -46,7 +46,7 @@ def main() -> int:
     head = summary["headline_wrongful_per_10000"]
     print(
         f"wrongful per 10,000 disclosures made (known at the run): naive "
-        f"{head['naive_known_at_run']:,.1f}, Accord {head['accord_known_at_run']:,.1f}"
+        f"{head['naive_known_at_run']['text']}, Accord {head['accord_known_at_run']['text']}"
     )
     print(
         f"accord demo wall time {seconds:.1f} s; target < {TARGET_SECONDS:.0f} s "

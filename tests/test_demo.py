@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import os
 import re
 import shlex
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,20 +19,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import letter_check
 import pytest
 from sqlalchemy import func, select
 
 from accord import demo, identity
 from accord.cli import main
 from accord.errors import AccordError
+from accord.ledger import signing
+from accord.rights import assemble, render
 from accord.store import db
 from accord.store.models import (
     AuditLog,
+    AuditSample,
     Disclosure,
+    FirewallRefusal,
+    Freeze,
     LedgerLeaf,
+    PoolHistory,
     Recall,
+    RecipientAction,
     ReviewDecision,
     ReviewItem,
+    as_utc,
 )
 from accord.synth.truth import people_truth
 
@@ -63,6 +74,11 @@ class Ran:
     def url(self) -> str:
         return f"sqlite:///{self.out / 'accord.db'}"
 
+    @property
+    def as_it_ended(self) -> str:
+        """A copy of the database as the demo left it (a later test changes the demo's)."""
+        return f"sqlite:///{self.out.parent / 'as-it-ended.db'}"
+
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
@@ -70,6 +86,12 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = main(["demo", "--out", str(out)])
+    if (out / "accord.db").is_file():
+        with (
+            contextlib.closing(sqlite3.connect(out / "accord.db")) as source,
+            contextlib.closing(sqlite3.connect(out.parent / "as-it-ended.db")) as copy,
+        ):
+            source.backup(copy)
     return Ran(out, code, stdout.getvalue(), stderr.getvalue())
 
 
@@ -105,13 +127,51 @@ def test_the_demo_runs_to_the_end_and_every_output_exists(ran: Ran) -> None:
 def test_the_headline_is_printed_and_matches_the_simulation(ran: Ran) -> None:
     sim = json.loads((ran.out / "simulation.json").read_text(encoding="utf-8"))
     head = sim["headline_wrongful_per_10000"]
+    printed = " ".join(ran.printed.split())
     assert (
-        f"naive process {head['naive_known_at_run']:,.1f}, Accord "
-        f"{head['accord_known_at_run']:,.1f} (known at the run)"
-    ) in ran.printed
-    assert head["accord_known_at_run"] <= 10
-    assert head["naive_known_at_run"] > 500
+        f"known at the run: naive process {head['naive_known_at_run']['text']}, Accord "
+        f"{head['accord_known_at_run']['text']}"
+    ) in printed
+    assert head["accord_known_at_run"]["value"] <= 10
+    assert head["naive_known_at_run"]["value"] > 500
     assert "SIMULATED" in ran.printed
+    # Each rate says how sure it is: its 95% interval, from its own counts.
+    for rate in head.values():
+        assert rate["low"] <= rate["value"] <= rate["high"] and rate["high"] > 0, rate
+        assert f"95% interval {rate['low']:,.1f} to {rate['high']:,.1f}" in rate["text"]
+        assert f"{rate['part']:,} of {rate['whole']:,}" in rate["text"]
+    assert json.loads((ran.out / "demo.json").read_text())["headline_wrongful_per_10000"] == head
+
+
+def test_the_report_has_an_error_rate_from_a_simulated_audit(ran: Ran) -> None:
+    """Issue 18: the demo draws an audit sample of the disclosures in force and records the
+    SIMULATED auditor's truth-based verdicts, so its report's error rates have a figure."""
+    figures = json.loads((ran.out / "demo.json").read_text())["figures"]["simulated_audit"]
+    assert figures["sample_id"] == demo.AUDIT_SAMPLE and figures["checked"] > 0
+    with db.connect(ran.as_it_ended) as conn:
+        verdicts = conn.execute(
+            select(AuditSample.verdict, AuditSample.verdict_by, AuditSample.verdict_note).where(
+                AuditSample.sample_id == demo.AUDIT_SAMPLE
+            )
+        ).all()
+    assert len(verdicts) == figures["checked"]
+    assert {by for _, by, _ in verdicts} == {demo.AUDITOR}
+    assert all(
+        v in ("correct", "wrong") and note.startswith("SIMULATED") for v, _, note in verdicts
+    )
+    assert sum(v == "wrong" for v, _, _ in verdicts) == figures["wrong"]
+    page = (ran.out / "report.html").read_text(encoding="utf-8")
+    section = page.split('id="errors"', 1)[1].split("</section>", 1)[0]
+    assert "No audit sample has been drawn yet" not in section
+    row = re.search(rf"<tr><td>{demo.AUDIT_SAMPLE}</td>(.*?)</tr>", section)
+    assert row, section[:500]
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row[1])]
+    estimate, interval = cells[5], cells[6]  # after items, strata, population, checked, wrong
+    low, high = (float(x.rstrip("%")) for x in interval.split(" to "))
+    assert re.fullmatch(r"\d+\.\d%", estimate) and low <= float(estimate[:-1]) <= high
+    assert high > 0  # how high it could be, even when none was found wrong
+    assert f"{estimate} (95% interval {interval}" in figures["error_rate"]
+    assert "simulated-auditor (SIMULATED" in " ".join(ran.printed.split())
 
 
 def test_verify_passes_on_the_demo_database(ran: Ran, capsys: pytest.CaptureFixture[str]) -> None:
@@ -244,6 +304,102 @@ def test_an_earlier_demo_folder_is_reused_from_a_clean_database(ran: Ran, tmp_pa
         other.mkdir()
         (other / "x").write_text("x")
         demo._prepare(other, None)
+
+
+# --- one clock: every date in the demo's story, and its letters read against its database -----
+
+
+def _calendar(ran: Ran) -> tuple[dt.date, dt.date]:
+    """The demo's first day (its run) and last (its report and letters), from demo.json."""
+    calendar = json.loads((ran.out / "demo.json").read_text(encoding="utf-8"))["figures"][
+        "calendar"
+    ]
+    return (
+        dt.date.fromisoformat(calendar["run"]),
+        dt.date.fromisoformat(calendar["report_and_letters"]),
+    )
+
+
+def test_every_business_date_in_the_demo_falls_on_its_own_calendar(ran: Ran) -> None:
+    """Issue 18: disclosures, recalls, remedies, review items and decisions, freezes,
+    firewall refusals, pool changes and recipients' actions are all dated by the demo's
+    clock (from the run's day to its last day), none by the day the demo happens to run."""
+    first, last = _calendar(ran)
+    assert first == demo.AS_OF and last > first
+    assert first != dt.date.today()  # else this test could not tell the clocks apart
+    dated = [
+        Disclosure.disclosed_at, Recall.recalled_at, Recall.remedied_at, ReviewItem.created_at,
+        ReviewItem.closed_at, ReviewDecision.decided_at, Freeze.opened_at,
+        FirewallRefusal.at,
+    ]  # fmt: skip
+    days = [PoolHistory.as_of, RecipientAction.action_date]
+    with db.connect(ran.as_it_ended) as conn:
+        for column in dated:
+            low, high = conn.execute(select(func.min(column), func.max(column))).one()
+            if low is None:
+                assert column is FirewallRefusal.at, column  # none in this scenario
+                continue
+            assert first <= as_utc(low).date() and as_utc(high).date() <= last, column
+        for column in days:
+            low, high = conn.execute(select(func.min(column), func.max(column))).one()
+            assert first <= low and high <= last, column
+        # A remedy follows its recall, and a recall its disclosure.
+        for recalled, remedied, disclosed in conn.execute(
+            select(Recall.recalled_at, Recall.remedied_at, Disclosure.disclosed_at).join(
+                Disclosure, Disclosure.disclosure_id == Recall.disclosure_id
+            )
+        ):
+            assert as_utc(disclosed) <= as_utc(recalled)
+            assert remedied is None or as_utc(recalled).date() <= as_utc(remedied).date()
+
+
+def test_each_demo_letter_agrees_statement_by_statement_with_the_database(ran: Ran) -> None:
+    """Issue 18: each letter the demo wrote, read as the person reads it, against the rows
+    each statement summarises (tests/letter_check.py says what is checked)."""
+    _, last = _calendar(ran)
+    people = json.loads((ran.out / "demo.json").read_text())["figures"]["subject_access"]
+    assert set(people) == {"windrush", "recalled"}
+    for person in people.values():
+        letter = (ran.out / "subject-access" / f"{person}.html").read_text(encoding="utf-8")
+        assert f"Written on {letter_check.day(last)}" in " ".join(letter.split())
+        found = letter_check.problems(ran.as_it_ended, letter, person, last, nothing_later=True)
+        assert found == [], (person, found)
+    recalled = json.loads((ran.out / "subject-access" / f"{people['recalled']}.json").read_text())
+    assert recalled["recalls"] and recalled["actions"]  # a withdrawal and what was done
+
+
+def test_letters_for_each_kind_of_story_in_the_demo_agree_with_the_database(ran: Ran) -> None:
+    """Beyond the two letters the demo writes: the first people with each kind of recall
+    remedy, review, freeze and reviewed disclosure, each letter checked the same way."""
+    _, last = _calendar(ran)
+    with db.connect(ran.as_it_ended) as conn:
+        kinds = [
+            select(Recall.person_id).where(Recall.remedy_status == status)
+            for status in ("none_needed", "outstanding", "remedied")
+        ] + [
+            select(ReviewItem.person_id).where(ReviewItem.kind == kind)
+            for kind in ("manual_check", "uncertain_match", "dispute", "re_review",
+                         "dispute_resolution")
+        ] + [
+            select(Freeze.person_id),
+            select(Disclosure.person_id).where(Disclosure.decided_by.like("reviewers:%")),
+        ]  # fmt: skip
+        people: set[str] = set()
+        for query in kinds:
+            found = conn.scalars(query.distinct().order_by(query.selected_columns[0]).limit(3))
+            chosen = list(found)
+            assert chosen, query
+            people |= set(chosen)
+        key = signing.load_public_key(ran.out / "ledger.key")
+        letters = {
+            p: render.to_html(assemble.build(conn, p, as_of=last, key=key)) for p in sorted(people)
+        }
+    assert len(letters) >= 10
+    for person, letter in letters.items():
+        found_problems = letter_check.problems(
+            ran.as_it_ended, letter, person, last, nothing_later=True
+        )
+        assert found_problems == [], (person, found_problems)
 
 
 # --- what the demo built, served with the command it prints ---------------------------------

@@ -755,6 +755,21 @@ def test_wilson_interval_matches_published_values(
     assert got == pytest.approx((low, high), abs=5e-5)
 
 
+def test_an_error_rate_with_no_error_found_shows_how_high_it_could_be(state_url: str) -> None:
+    """Issue 18: 0 wrong of 10 checked is 0.0% with a 95% upper bound of 27.8% (Wilson:
+    z^2 / (n + z^2)), written by the one rounding every rate goes through; and 17 of 169."""
+    doc = report.render(metrics.collect(state_url, AS_OF), {})
+    strata = {r[2]: r for r in _table(doc, "t-error-strata")}
+    none_found = strata["dvla-reviewed"]  # sample, kind, stratum, size, drawn, checked, wrong
+    assert none_found[5:9] == ["10", "0", "0.0%", "0.0% to 27.8%"]
+    z2 = audit.Z95**2
+    assert f"{100 * z2 / (10 + z2):.1f}%" == "27.8%"
+    bank = next(r for r in _table(doc, "t-error-strata") if r[0] == "S-bank")
+    low, high = audit.wilson(17, 169)
+    assert bank[7:9] == ["10.1%", f"{100 * low:.1f}% to {100 * high:.1f}%"]
+    assert bank[8] == "6.4% to 15.5%"
+
+
 def test_quantiles_from_counts_equal_numpy_on_the_expanded_values() -> None:
     rng = np.random.default_rng(7)
     for _ in range(50):

@@ -7,7 +7,9 @@ of rightful cases found (disclosed or waiting in review), and the naive process 
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from accord import demo
 from accord.cases import read_arrow
 from accord.cli import main
 from accord.errors import AccordError
+from accord.rates import wilson
 from accord.simulate import CATEGORIES, PROCESSES, Simulation, _judge, per_10k, simulate
 from accord.store import db
 from accord.synth import REGISTERS, Scenario, synthesise
@@ -108,7 +111,7 @@ def test_later_overturned_are_wrongful_but_shown_apart(simulated: Simulation) ->
     # Overturned people look like overstayers on the day: Accord shares about some of them.
     assert simulated.processes["accord"]["all"].later_overturned > 0
     head = simulated.headline()
-    assert head["accord"] > head["accord_known_at_run"]
+    assert head["accord"].value > head["accord_known_at_run"].value
 
 
 def test_every_kind_the_naive_process_harms_accord_does_not(simulated: Simulation) -> None:
@@ -135,14 +138,61 @@ def test_cli_prints_the_table_and_writes_json_and_html(
     out, page = tmp_path / "sim.json", tmp_path / "sim.html"
     args = ["simulate", "--scenario", str(scenario.out), "--out", str(out), "--html", str(page)]
     assert main(args) == 0
-    printed = capsys.readouterr().out
+    printed = " ".join(capsys.readouterr().out.split())
     doc = json.loads(out.read_text(encoding="utf-8"))
     head = doc["headline_wrongful_per_10000"]
-    assert f"Accord {head['accord_known_at_run']:,.1f}" in printed
-    assert f"naive {head['naive_known_at_run']:,.1f}" in printed
+    assert f"Accord {head['accord_known_at_run']['text']}" in printed
+    assert f"naive process {head['naive_known_at_run']['text']}" in printed
     assert doc["denominator"] == "per 10,000 disclosures made by the process"
     assert set(doc["processes"]) == set(PROCESSES)
     assert '<section id="simulation">' in page.read_text(encoding="utf-8")
+    # The terminal table's "all" rows show the headline's very figures and intervals.
+    for p in PROCESSES:
+        for key, column in ((f"{p}_known_at_run", "wrongful_per_10000_known_at_run"),
+                            (p, "wrongful_per_10000")):  # fmt: skip
+            rate = doc["processes"][p]["all"][column]
+            assert rate == head[key]
+            assert f"{rate['value']:,.1f} ({rate['low']:,.1f}–{rate['high']:,.1f})" in printed
+
+
+def _cells(page: str) -> list[list[str]]:
+    body = re.search(r"<tbody>(.*?)</tbody>", page, re.DOTALL)
+    assert body
+    return [
+        [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td>(.*?)</td>", tr)]
+        for tr in re.findall(r"<tr>(.*?)</tr>", body[1], re.DOTALL)
+    ]
+
+
+def test_every_rate_carries_its_interval_and_the_headline_agrees_with_the_table(
+    simulated: Simulation,
+) -> None:
+    """Issue 18: Accord's 0 wrongful known at the run is shown with how many it could be,
+    and the headline and the table say the same figure, rounded once from the counts."""
+    page = simulated.to_html()
+    rows = {(r[0], r[1]): r for r in _cells(page)}
+    head = simulated.headline()
+    for p in PROCESSES:
+        c = simulated.processes[p]["all"]
+        for rate, column, key in ((c.rate_at_run, 6, f"{p}_known_at_run"), (c.rate, 7, p)):
+            low, high = wilson(rate.part, rate.whole)
+            exact = 10_000 * rate.part / rate.whole
+            cell = f"{exact:,.1f} ({10_000 * low:,.1f}–{10_000 * high:,.1f})"
+            assert rows[("all", p)][column] == cell, (p, column)
+            assert head[key] == rate
+            shown = f"{exact:,.1f} per 10,000 (95% interval {10_000 * low:,.1f} to "
+            assert html.escape(shown) in page, shown
+        found = rows[("all", p)][8]
+        assert found.startswith(
+            f"{c.found:,} of {c.possible:,}: {100 * c.found / c.possible:.1f}% ("
+        )
+    accord = simulated.processes["accord"]["all"].rate_at_run
+    if accord.part == 0:  # none known at the run: the upper bound is what is worth knowing
+        assert accord.to_json()["high"] > 10
+        assert f"0.0 per 10,000 (95% interval 0.0 to {accord.to_json()['high']:,.1f}" in page
+    for r in (*REGISTERS, "all"):
+        for p in PROCESSES:
+            assert all(re.search(r"\(\S+–\S+\)$", rows[(r, p)][i]) for i in (6, 7, 8)), (r, p)
 
 
 def test_cli_refuses_a_folder_that_is_no_scenario(

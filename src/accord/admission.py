@@ -52,6 +52,7 @@ from accord.cases import (
     sql_text,
     to_arrow,
 )
+from accord.clock import business_time
 from accord.config import settings
 from accord.formats.schema import CASES, DEFAULT_DATA_CATEGORY
 from accord.policy.compile import (
@@ -161,10 +162,13 @@ def derive_person_state(
     the two name parts are one value: both come from the latest row that records a name,
     so an empty part there (a person with one name) stays empty rather than being filled
     from an older row, which could give a one-name person their name twice; arrival_date
-    (earliest recorded); latest_decision, latest_decision_date, decision_case_id,
+    (earliest recorded; ``arrival_case_id``, ``arrival_category``: the latest row that
+    records it); latest_decision, latest_decision_date, decision_case_id,
     decision_category, refusal_reason, appeal_status (of the latest decision, ignoring
     ``information`` rows); leave and leave_expiry (the latest decision that records
-    leave); departure_date (latest recorded, from rows or events); leave_granted_date,
+    leave; ``leave_case_id``, ``leave_category``); departure_date (latest recorded, from
+    rows or events; ``departure_case_id``, ``departure_category`` when a row recorded it,
+    a row preferred to an event of the same day); leave_granted_date,
     overturned_date (latest such events); counts decisions, adverse_decisions,
     departures_before_decision, dob_distinct, nationality_distinct.
 
@@ -198,6 +202,10 @@ def derive_person_state(
     adverse = ", ".join(f"'{d}'" for d in ADVERSE)
     winners = ", ".join(
         f"arg_max(case_id, k) FILTER (WHERE {cond}) AS c_{role}" for role, cond in roles.items()
+    )
+    # The earliest arrival, from the latest row that records it (most often the top row).
+    winners += (
+        ", arg_min(case_id, (arrival_date, -k)) FILTER (WHERE arrival_date IS NOT NULL) AS c_arr"
     )
     con.execute(
         f"""
@@ -241,6 +249,10 @@ def derive_person_state(
         "appeal_status": ("latest", "appeal_status"),
         "leave": ("lv", "leave"),
         "leave_expiry": ("lv", "leave_expiry"),
+        "leave_case_id": ("lv", "case_id"),
+        "leave_category": ("lv", "data_category"),
+        "arrival_case_id": ("arr", "case_id"),
+        "arrival_category": ("arr", "data_category"),
     }
 
     def value(alias: str) -> str:
@@ -252,7 +264,7 @@ def derive_person_state(
             f"WHEN a.c_{role} IS NOT NULL THEN o_{role}.{column} END AS {alias}"
         )
 
-    others = [role for role in roles if role != "top"]
+    others = [role for role in (*roles, "arr") if role != "top"]
     elsewhere = " UNION ALL ".join(
         f"SELECT c_{role} FROM _ps_keys WHERE c_{role} <> c_top" for role in others
     )
@@ -265,7 +277,7 @@ def derive_person_state(
                 AS overturned_date
             FROM {events} WHERE event_date <= {day} GROUP BY person_id"""
         event_departures = f"""
-            UNION ALL SELECT person_id, event_date FROM {events}
+            UNION ALL SELECT person_id, event_date, NULL, NULL FROM {events}
             WHERE event_type = 'departure_recorded' AND event_date <= {day}"""
     else:
         event_sql = """SELECT CAST(NULL AS VARCHAR) AS person_id,
@@ -286,6 +298,10 @@ def derive_person_state(
             "appeal_status",
             "leave",
             "leave_expiry",
+            "leave_case_id",
+            "leave_category",
+            "arrival_case_id",
+            "arrival_category",
         )
     )
     con.execute(
@@ -295,12 +311,15 @@ def derive_person_state(
             SELECT * FROM {STATE_CASES} WHERE case_id IN ({elsewhere})
         ),
         _departures AS (
-            SELECT person_id, departure_date AS d FROM {STATE_CASES}
+            SELECT person_id, departure_date AS d, case_id, data_category FROM {STATE_CASES}
             WHERE departure_date IS NOT NULL AND departure_date <= {day}
             {event_departures}
         ),
         _dep AS (
             SELECT d.person_id, max(d.d) AS departure_date,
+              arg_max_null(d.case_id, (d.d, coalesce(d.case_id, ''))) AS departure_case_id,
+              arg_max_null(d.data_category, (d.d, coalesce(d.case_id, '')))
+                AS departure_category,
               count(*) FILTER (WHERE d.d < a.latest_decision_date) AS departures_before_decision
             FROM _departures d JOIN _ps_keys a USING (person_id)
             GROUP BY d.person_id
@@ -316,7 +335,7 @@ def derive_person_state(
         _ev AS ({event_sql})
         SELECT a.person_id, {identity},
           a.arrival_date, {latest},
-          dep.departure_date,
+          dep.departure_date, dep.departure_case_id, dep.departure_category,
           ev.leave_granted_date,
           ev.overturned_date,
           a.decisions,
@@ -529,15 +548,44 @@ _PEOPLE_DATES = frozenset(
 )
 
 
+# Where each value of ``people`` came from: (key in ``provenance``, the value it is for,
+# the person_state columns naming its case row and data category).  The fields of one
+# row share a key: ``latest_decision`` is the row that also gives latest_decision_date,
+# refusal_reason and appeal_status; ``leave`` the row that also gives leave_expiry
+# (:data:`PROVENANCE_KEY`).  A departure known only from an event names the event.
+_PROVENANCE = (
+    *((f, f, f"{f}_case_id", f"{f}_category") for f in IDENTITY_FIELDS),
+    ("latest_decision", "latest_decision", "decision_case_id", "decision_category"),
+    ("leave", "leave", "leave_case_id", "leave_category"),
+    ("arrival_date", "arrival_date", "arrival_case_id", "arrival_category"),
+    ("departure_date", "departure_date", "departure_case_id", "departure_category"),
+)
+PROVENANCE_KEY = {
+    "latest_decision_date": "latest_decision",
+    "refusal_reason": "latest_decision",
+    "appeal_status": "latest_decision",
+    "leave_expiry": "leave",
+}
+"""The ``people.provenance`` key of a field that shares its source row with another."""
+
+
 def _people_new(con: duckdb.DuckDBPyConnection) -> None:
     """Create ``people_new``: every person's row of ``people`` as derived now."""
     # A value from an ordinary casework record is named by its case id alone; any other
     # category is spelled out.  Most people's provenance is then a third of the bytes.
+    # A row is named even for a value it leaves empty (the one-name person's family name).
     prov = ", ".join(
-        f"{f} := CASE WHEN {f}_case_id IS NULL THEN CAST(NULL AS JSON) "
-        f"WHEN {f}_category = '{DEFAULT_DATA_CATEGORY}' THEN to_json({f}_case_id) "
-        f"ELSE to_json({{'case_id': {f}_case_id, 'data_category': {f}_category}}) END"
-        for f in IDENTITY_FIELDS
+        f"{key} := CASE "
+        + (
+            f"WHEN {case_id} IS NULL AND {value} IS NOT NULL THEN to_json("
+            f"{{'event_type': 'departure_recorded', 'event_date': {value}}}) "
+            if key == "departure_date"
+            else ""
+        )
+        + f"WHEN {case_id} IS NULL THEN CAST(NULL AS JSON) "
+        f"WHEN {category} = '{DEFAULT_DATA_CATEGORY}' THEN to_json({case_id}) "
+        f"ELSE to_json({{'case_id': {case_id}, 'data_category': {category}}}) END"
+        for key, value, case_id, category in _PROVENANCE
     )
     con.execute(
         f"""
@@ -706,7 +754,8 @@ def _queue_manual_checks(
         "_reason_text",
         pa.table({"manual_reasons": list(texts), "reason": list(texts.values())}),
     )
-    now = _now().isoformat(sep=" ")
+    # Queued as of the admission's day (accord.clock), as a run's match items are.
+    now = business_time(as_of).replace(tzinfo=None).isoformat(sep=" ")
     items = to_arrow(
         con,
         f"""

@@ -31,24 +31,13 @@ from sqlalchemy import Connection, case, func, insert, select, update
 from accord import auditlog
 from accord.cases import read_arrow, to_arrow
 from accord.errors import AccordError
+from accord.rates import Z95 as Z95  # re-exported: the interval every rate carries
+from accord.rates import wilson as wilson
 from accord.store.db import connect, session
 from accord.store.models import AuditSample
 
-Z95 = 1.959963984540054
 VERDICTS = ("correct", "wrong")
 KINDS = {"pool_entry": "pool", "disclosure": "disclosures"}
-
-
-def wilson(wrong: float, n: float, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval for ``wrong`` errors in ``n`` checked items."""
-    if n <= 0:
-        raise ValueError("a Wilson interval needs at least one observation")
-    p = wrong / n
-    z2 = z * z
-    denom = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)

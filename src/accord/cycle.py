@@ -492,7 +492,9 @@ def _evidence_words(conn: Connection, match_ids: Sequence[int]) -> dict[int, lis
     return found
 
 
-def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+def _queue_reviews(
+    conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str, now: dt.datetime
+) -> int:
     rows = con.execute(
         """
         SELECT agreement_id, person_id, record_id, review_kind, reasons, match_id,
@@ -501,7 +503,6 @@ def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str
         ORDER BY agreement_id, person_id, record_id
         """
     ).fetchall()
-    now = utcnow()
     name = review_namer(ids.id_key(conn))
     evidence = _evidence_words(conn, sorted({int(r[5]) for r in rows if r[5] is not None}))
     items = [
@@ -521,7 +522,9 @@ def _queue_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str
     return len(items)
 
 
-def _queue_score_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+def _queue_score_reviews(
+    conn: Connection, con: duckdb.DuckDBPyConnection, run_id: str, now: dt.datetime
+) -> int:
     """A ``score_review`` item per score a person must check, showing score and explanation."""
     rows = con.execute(
         """
@@ -532,7 +535,6 @@ def _queue_score_reviews(conn: Connection, con: duckdb.DuckDBPyConnection, run_i
         ORDER BY agreement_id, person_id, record_id, score_id
         """
     ).fetchall()
-    now = utcnow()
     name = scores.review_namer(ids.id_key(conn))
     items = []
     for (
@@ -670,8 +672,9 @@ def run_cycle(
                 for person, reasons in people:
                     withdrawn.append(person)
                     by_reasons.setdefault(reasons, []).append(person)
+                at = business_time(inputs.as_of)
                 return sum(
-                    len(recall_people(c, ids, reasons, inputs.actor))
+                    len(recall_people(c, ids, reasons, inputs.actor, at=at))
                     for reasons, ids in sorted(by_reasons.items())
                 )
 
@@ -703,11 +706,14 @@ def run_cycle(
             progress("gate: deciding every candidate")
             gate.decide(con, gate.GateSettings(inputs.as_of, policy.long_residence_years))
             gate.decide_scores(con)
-            queued = _queue_reviews(conn, con, run_id) + _queue_score_reviews(conn, con, run_id)
-            released = proposals.release_trusted(conn, con, inputs.actor, utcnow())
+            # Queued and disclosed as of the run's day (accord.clock), not the wall clock's.
+            at = business_time(inputs.as_of)
+            queued = _queue_reviews(conn, con, run_id, at)
+            queued += _queue_score_reviews(conn, con, run_id, at)
+            released = proposals.release_trusted(conn, con, inputs.actor, at)
             drafts = _drafts(con, policy, None)
             progress(f"disclosing {len(drafts):,}, queueing {queued:,} for review")
-            disclose(conn, drafts, utcnow(), run_id)
+            disclose(conn, drafts, at, run_id)
             head = ledger.sign_head(conn, key)
             open_items = conn.scalar(
                 select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "open")
@@ -863,7 +869,7 @@ def disclose_approved(
             con, policy, REVIEWED + ", ".join(reviewers), records=not is_score,
             score_rows=is_score,
         )  # fmt: skip
-        ids = disclose(conn, drafts, utcnow(), None)
+        ids = disclose(conn, drafts, business_time(as_of), None)
         ledger.sign_head(conn, signing.require_key(key, conn))
     finally:
         con.close()

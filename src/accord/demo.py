@@ -30,13 +30,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import func, select
 
-from accord import formats, identity
+from accord import audit, formats, identity, rates
 from accord.cases import read_arrow
 from accord.cycle import RunInputs, run_cycle
 from accord.errors import AccordError
-from accord.events import apply_events
+from accord.events import EventsResult, apply_events
 from accord.first_use import initialise
 from accord.ledger import log, signing
 from accord.oversight.report import write_report
@@ -55,7 +56,21 @@ SEED = 1
 AS_OF = dt.date(2026, 1, 15)
 REVIEWER_ERROR = 0.02  # the simulated reviewer's stated error rate
 REVIEWERS = ("simulated-reviewer-a", "simulated-reviewer-b")
+# The simulated audit: a stratified sample of the disclosures in force at the end, each
+# checked by a SIMULATED auditor that answers from the scenario's truth (not a person),
+# so that the oversight report's error rates have a figure (accord.audit).
+AUDIT_SAMPLE = "demo-disclosures"
+AUDIT_SIZE = 100
+AUDITOR = "simulated-auditor"
 REVERSED_SHARE = 0.5  # of recalls with an adverse action, the share the recipient reverses
+# The demo's calendar: one clock (accord.clock), so that every date in its database, its
+# report and its letters falls in the order the story happened.  The run and the simulated
+# review are as of AS_OF; recipients act the day after; each event is applied as of its
+# own date; a reversal comes a seeded 3 to 28 days after its recall; the report and the
+# letters are as of REPORT_AFTER past the latest event.
+ACT_AFTER = dt.timedelta(days=1)
+REVERSAL_DAYS = (3, 28)
+REPORT_AFTER = dt.timedelta(days=30)
 ADVERSE = {"dvla": "revoked", "hmrc": "stopped", "bank": "closed"}
 REVERSAL = {"dvla": "reinstated", "hmrc": "restored", "bank": "reopened"}
 ACTOR = "accord demo"
@@ -104,7 +119,11 @@ class DemoResult:
             "simulated_reviewer": {"names": list(REVIEWERS), "error_rate": REVIEWER_ERROR},
             "outputs": {k: str(v) for k, v in self.outputs.items()},
             "figures": self.figures,
-            "headline_wrongful_per_10000": self.simulation.headline() if self.simulation else {},
+            "headline_wrongful_per_10000": (
+                {k: r.to_json() for k, r in self.simulation.headline().items()}
+                if self.simulation
+                else {}
+            ),
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
             # Passwords are printed once by `accord demo`, never written to a file.
             "users": [{"username": u.username, "role": u.role, "bound_to": u.bound_to}
@@ -262,24 +281,105 @@ def recipients_act(url: str, when: dt.date) -> int:
     return recorded
 
 
-def recipients_reverse(url: str, when: dt.date, seed: int) -> int:
-    """Recipients reverse a seeded share of the adverse actions whose recall needs a remedy."""
+def recipients_reverse(url: str, seed: int) -> int:
+    """Recipients reverse a seeded share of the adverse actions whose recall needs a remedy,
+    each a seeded ``REVERSAL_DAYS`` after its recall (never before it)."""
     with db.connect(url) as conn:
         due = conn.execute(
-            select(Recall.recipient, Recall.disclosure_id)
+            select(Recall.recipient, Recall.disclosure_id, Recall.recalled_at)
             .where(Recall.remedy_status == "outstanding")
             .order_by(Recall.disclosure_id)
         ).all()
-    pick = np.random.default_rng(seed).random(len(due)) < REVERSED_SHARE
+    rng = np.random.default_rng(seed)
+    pick = rng.random(len(due)) < REVERSED_SHARE
+    after = rng.integers(REVERSAL_DAYS[0], REVERSAL_DAYS[1] + 1, len(due))
     reversed_ = 0
     for r in REGISTERS:
         rows: list[dict[str, object]] = [
-            {"disclosure_id": d, "action": REVERSAL[r], "action_date": when.isoformat()}
-            for (rc, d), chosen in zip(due, pick, strict=True)
+            {
+                "disclosure_id": d,
+                "action": REVERSAL[r],
+                "action_date": (at.date() + dt.timedelta(days=int(days))).isoformat(),
+            }
+            for (rc, d, at), chosen, days in zip(due, pick, after, strict=True)
             if rc == r and chosen
         ]
         reversed_ += _actions(url, rows, r, f"demo: {r} reversals")
     return reversed_
+
+
+def apply_events_by_day(url: str, events: pa.Table, source: str, key: Path) -> EventsResult:
+    """Apply the events feed a day at a time, each day's events as of that day, as a feed
+    that delivers each fact on its date would: a withdrawal or a recall is then dated the
+    day its event is."""
+    total = EventsResult()
+    days = sorted(set(events.column("event_date").to_pylist()))
+    for day in days:
+        mask = pc.equal(
+            events.column("event_date"), pa.scalar(day, events.schema.field("event_date").type)
+        )
+        done = apply_events(url, events.filter(mask), source, day, f"{ACTOR} (events feed)", key)
+        total.applied += done.applied
+        total.already_applied += done.already_applied
+        total.withdrawn += done.withdrawn
+        total.frozen += done.frozen
+        total.review_items += done.review_items
+        total.recalls += done.recalls
+    total.frozen = sorted(set(total.frozen))
+    return total
+
+
+# --- the simulated audit -------------------------------------------------------------------
+
+
+def simulated_audit(url: str, scenario: Scenario, seed: int) -> audit.Estimate:
+    """Draw an audit sample of the disclosures in force, record the SIMULATED auditor's
+    verdicts from the scenario's truth (wrong: not the person's record, or a person who must
+    not be shared about), and return `accord audit estimate`'s figures."""
+    sample_id, _ = audit.sample(
+        url, AUDIT_SIZE, seed, kind="disclosure", sample_id=AUDIT_SAMPLE, actor=ACTOR
+    )
+    text = pa.string()
+    with db.connect(url) as conn:
+        drawn = read_arrow(
+            conn,
+            "SELECT s.item_ref AS disclosure_id, d.recipient, d.record_id, d.person_id "
+            "FROM audit_samples s JOIN disclosures d ON d.disclosure_id = s.item_ref "
+            f"WHERE s.sample_id = '{AUDIT_SAMPLE}' ORDER BY s.item_ref",
+            {"disclosure_id": text, "recipient": text, "record_id": text, "person_id": text},
+        )
+    con = connect()
+    try:
+        con.register("drawn", drawn)
+        quoted = {
+            n: str(p).replace("'", "''")
+            for n, p in (("people", scenario.truth_people), ("records", scenario.truth_records))
+        }
+        judged = con.execute(
+            f"""SELECT d.disclosure_id,
+                coalesce(r.person_id = d.person_id, false)
+                  AND coalesce(p.rightful_target = 'true', false) AS rightful,
+                coalesce(p.kind, 'unknown') AS kind
+            FROM drawn d
+            LEFT JOIN read_csv('{quoted["records"]}', all_varchar = true) r
+                   ON r.register = d.recipient AND r.record_id = d.record_id
+            LEFT JOIN read_csv('{quoted["people"]}', all_varchar = true) p
+                   ON p.person_id = d.person_id
+            ORDER BY d.disclosure_id"""
+        ).fetchall()
+    finally:
+        con.close()
+    note = (
+        "SIMULATED auditor (demo; answers from the scenario's ground truth, not a person's check)"
+    )
+    verdicts: list[tuple[str, str, str | None]] = [
+        (ref, "correct" if rightful else "wrong",
+         f"{note}: " + ("the record is theirs and they may be shared about" if rightful
+                        else f"not their record, or they must not be shared about ({kind})"))
+        for ref, rightful, kind in judged
+    ]  # fmt: skip
+    audit.record(url, sample_id, verdicts, AUDITOR)
+    return audit.estimate(url, sample_id)
 
 
 # --- whose subject access reports ------------------------------------------------------------
@@ -419,15 +519,19 @@ def run_demo(out: Path, database: str | None = None, progress: Progress = _silen
     lap("review")
 
     progress("act", "recipients act on what they received")
-    acted = recipients_act(url, AS_OF + dt.timedelta(days=7))
+    acted = recipients_act(url, AS_OF + ACT_AFTER)
     events = formats.load(scenario.events, "events")
     latest = max(events.column("event_date").to_pylist(), default=AS_OF)
+    end = latest + REPORT_AFTER  # the demo's last day: its report and letters are as of it
+    result.figures["calendar"] = {
+        "run": AS_OF.isoformat(), "recipients_act": (AS_OF + ACT_AFTER).isoformat(),
+        "events": f"{min(events.column('event_date').to_pylist(), default=AS_OF).isoformat()}"
+        f" to {latest.isoformat()}", "report_and_letters": end.isoformat(),
+    }  # fmt: skip
     progress("events", f"{events.num_rows:,} later facts: recall, freeze, re-review")
-    applied = apply_events(url, events, str(scenario.events), latest, f"{ACTOR} (events feed)", key)
-    # Recipients report reversals on the day the demo runs: recalls are stamped with the
-    # clock, and a remedy cannot be dated before its recall.
-    reversed_ = recipients_reverse(url, dt.date.today(), SEED)
-    remedies = outstanding(url, dt.date.today())
+    applied = apply_events_by_day(url, events, str(scenario.events), key)
+    reversed_ = recipients_reverse(url, SEED)
+    remedies = outstanding(url, end)
     result.figures["remedies"] = {
         "actions_recorded": acted, "events_applied": applied.applied,
         "recalls": len(applied.recalls), "frozen": len(applied.frozen),
@@ -436,6 +540,16 @@ def run_demo(out: Path, database: str | None = None, progress: Progress = _silen
     }  # fmt: skip
     lap("actions and events")
 
+    progress("audit", "a simulated auditor checks a sample of the disclosures in force")
+    checked = simulated_audit(url, scenario, SEED)
+    o = checked.overall
+    result.figures["simulated_audit"] = {
+        "sample_id": checked.sample_id, "auditor": AUDITOR, "checked": o.verified,
+        "wrong": o.wrong, "population": o.population,
+        "error_rate": rates.format_rate(o.rate, o.low, o.high, per=rates.PERCENT),
+    }  # fmt: skip
+    lap("audit")
+
     progress("subject access", "reports for a Windrush-cohort person and a recalled one")
     sar_dir = out / "subject-access"
     sar_dir.mkdir(exist_ok=True)
@@ -443,7 +557,9 @@ def run_demo(out: Path, database: str | None = None, progress: Progress = _silen
     people = _people_of_interest(url, scenario)
     for label, person in people.items():
         for fmt in ("html", "pdf", "json"):
-            _, data = produce(url, person, produced_by=ACTOR, output_format=fmt, key=private)
+            _, data = produce(
+                url, person, produced_by=ACTOR, output_format=fmt, as_of=end, key=private
+            )
             path = sar_dir / f"{person}.{fmt}"
             path.write_bytes(data)
             result.outputs[f"subject access ({label}, {fmt})"] = path
@@ -461,7 +577,7 @@ def run_demo(out: Path, database: str | None = None, progress: Progress = _silen
     lap("simulate")
 
     progress("report", "the oversight report")
-    report = write_report(url, out / "report.html", dt.date.today())
+    report = write_report(url, out / "report.html", end)
     result.outputs["report"] = report.path
     result.figures["report_charts"] = list(report.charts)
     lap("report")

@@ -34,6 +34,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, insert, select, update
 
 from accord import auditlog
+from accord.clock import business_time
 from accord.errors import InputError, Problem
 from accord.ledger import log, signing
 from accord.remedy import RecallRow, chunks, recall_people
@@ -198,7 +199,9 @@ def apply_events(
             people = [r["person_id"] for r in group]
             result.withdrawn += withdraw(conn, people, event_type, as_of, None)
             event_of = {r["person_id"]: r["event_id"] for r in group}
-            result.recalls += recall_people(conn, people, event_type, actor, event_of=event_of)
+            result.recalls += recall_people(
+                conn, people, event_type, actor, event_of=event_of, at=business_time(as_of)
+            )
         items: list[dict[str, Any]] = []
         freezes: list[dict[str, Any]] = []
         for r in new:
@@ -231,10 +234,12 @@ def apply_events(
                         "review_item_id": item_id,
                     }
                 )
+        # Opened as of the day the events are applied (accord.clock), not the wall clock's.
+        opened = business_time(as_of)
         for item in items:
-            conn.execute(insert(ReviewItem).values(**item, status="open"))
+            conn.execute(insert(ReviewItem).values(**item, status="open", created_at=opened))
         for f in freezes:
-            conn.execute(insert(Freeze).values(**f))
+            conn.execute(insert(Freeze).values(**f, opened_at=opened))
         if result.recalls:
             log.sign_head(conn, signing.require_key(key))
             if deliver_by_file:

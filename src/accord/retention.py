@@ -43,6 +43,7 @@ from sqlalchemy import Connection, update
 
 from accord import auditlog
 from accord.cases import read_arrow
+from accord.clock import business_time
 from accord.errors import AccordError
 from accord.policy.policy import Policy, default_policy
 from accord.store.db import bulk_insert, connect, require_schema
@@ -339,7 +340,7 @@ def apply(
     if not actor.strip():
         raise AccordError("retention apply needs --by NAME: who authorises the destruction")
     require_schema(url)
-    at = dt.datetime.now(dt.UTC)
+    at = business_time(as_of)  # dated as of the plan's day (accord.clock)
     with connect(url) as conn:
         table = _planned(conn, as_of, retention, policy)
         cols = table.select(

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord import auditlog
+from accord.clock import business_time
 from accord.errors import AccordError
 from accord.events import withdraw
 from accord.ledger import log, signing
@@ -129,7 +130,7 @@ def decide(
                 reviewer=reviewer,
                 decision=decision,
                 reason=reason,
-                decided_at=utcnow(),
+                decided_at=business_time(as_of),
             )
         )
         approvals = sum(1 for _, d in earlier if d == "approve") + (1 if approve else 0)
@@ -143,7 +144,7 @@ def decide(
             reason=reason,
         )
         if not approve:
-            _close(conn, item_id, "rejected")
+            _close(conn, item_id, "rejected", as_of)
             effect = _on_reject(conn, item, reviewer, reason, as_of, key)
             return Outcome(item_id, "rejected", approvals, item.approvals_needed, effect)
         if approvals < item.approvals_needed:
@@ -155,17 +156,17 @@ def decide(
                 item.approvals_needed,
                 f"approval recorded; {left} more distinct reviewer(s) needed",
             )
-        _close(conn, item_id, "approved")
+        _close(conn, item_id, "approved", as_of)
         effect = _on_approve(conn, item, reviewer, as_of, key)
         return Outcome(item_id, "approved", approvals, item.approvals_needed, effect)
 
 
-def _close(conn: Connection, item_id: str, status: str) -> None:
+def _close(conn: Connection, item_id: str, status: str, as_of: dt.date) -> None:
     """Settle an item that is still open, else refuse (and so roll the decision back)."""
     closed = conn.execute(
         update(ReviewItem)
         .where(ReviewItem.item_id == item_id, ReviewItem.status == "open")
-        .values(status=status, closed_at=utcnow())
+        .values(status=status, closed_at=business_time(as_of))
     )
     if closed.rowcount != 1:
         raise AccordError(f"review item {item_id} was settled by another decision meanwhile")
@@ -184,11 +185,11 @@ def _set_pool(conn: Connection, person_id: str, status: str, reason: str, as_of:
     )
 
 
-def _lift_freezes(conn: Connection, person_id: str, reviewer: str) -> int:
+def _lift_freezes(conn: Connection, person_id: str, reviewer: str, as_of: dt.date) -> int:
     result = conn.execute(
         update(Freeze)
         .where(Freeze.person_id == person_id, Freeze.lifted_at.is_(None))
-        .values(lifted_at=utcnow(), lifted_by=reviewer)
+        .values(lifted_at=business_time(as_of), lifted_by=reviewer)
     )
     return int(result.rowcount or 0)
 
@@ -216,7 +217,7 @@ def _on_approve(
         )
         if other_open:
             return f"decision recorded; {other_open} other open re-review(s) keep the freeze"
-        lifted = _lift_freezes(conn, item.person_id, reviewer)
+        lifted = _lift_freezes(conn, item.person_id, reviewer, as_of)
         return f"freeze lifted ({lifted}); sharing about the person may resume"
     raise AccordError(f"review item {item.item_id} has unknown kind {item.kind!r}")
 
@@ -238,7 +239,9 @@ def _on_reject(
         return "score not shared: nothing is disclosed"
     if item.kind in ("dispute", "re_review"):
         withdraw(conn, [item.person_id], f"{item.kind}_upheld", as_of, None)
-        recalls = recall_people(conn, [item.person_id], f"{item.kind}_upheld", reviewer)
+        recalls = recall_people(
+            conn, [item.person_id], f"{item.kind}_upheld", reviewer, at=business_time(as_of)
+        )
         if recalls:
             log.sign_head(conn, signing.require_key(key))
         return f"challenge upheld: withdrawn from the pool, {len(recalls)} disclosure(s) recalled"

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from accord import auditlog, ids
 from accord.cases import read_arrow
+from accord.clock import business_time
 from accord.errors import AccordError, InputError, Problem
 from accord.policy.agreement import Agreement
 from accord.policy.policy import Policy
@@ -501,8 +502,9 @@ def recall_lapsed(conn: Connection, as_of: dt.date, actor: str) -> list[RecallRo
     ).all()  # fmt: skip
     destroyed = [d for d, gone in lapsed if gone]
     expired = [d for d, gone in lapsed if not gone]
-    return recall_disclosures(conn, destroyed, DESTROYED, actor) + recall_disclosures(
-        conn, expired, EXPIRED, actor
+    at = business_time(as_of)
+    return recall_disclosures(conn, destroyed, DESTROYED, actor, at) + recall_disclosures(
+        conn, expired, EXPIRED, actor, at
     )
 
 

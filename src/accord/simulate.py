@@ -21,7 +21,9 @@ People whose decision is overturned by an event *after* the run (kind ``overturn
 indistinguishable from overstayers on the day: a disclosure about them is wrongful once the
 event arrives, and Accord recalls it then.  They are counted as wrongful in every total and
 shown apart as ``later_overturned``; the rate "known at the run" leaves them out, because
-no process could have known.  Rates are per 10,000 disclosures made.
+no process could have known.  Rates are per 10,000 disclosures made, each with its 95%
+Wilson interval and rounded once (`accord.rates`): 0 wrongful of 351 is "0.0 per 10,000
+(95% interval 0.0 to 108.3)", not a promise of none.
 
 Recipients act on what they are sent (a licence revoked, an account closed: the scenario's
 registers are calibrated so that each disclosure is one action), so a wrongful disclosure
@@ -47,6 +49,7 @@ from accord.cases import read_arrow
 from accord.cycle import RunInputs, run_cycle
 from accord.errors import AccordError
 from accord.ledger import signing
+from accord.rates import PERCENT, Rate
 from accord.review import KINDS as REVIEW_KINDS
 from accord.review import MATCH_KINDS
 from accord.store import db
@@ -119,8 +122,23 @@ class Counts:
         return per_10k(self.wrongful_known_at_run, self.disclosed)
 
     @property
+    def rate(self) -> Rate:
+        """Wrongful per 10,000 disclosures made, with its interval (later overturned included)."""
+        return Rate(self.wrongful, self.disclosed)
+
+    @property
+    def rate_at_run(self) -> Rate:
+        """The same known at the run, with its interval."""
+        return Rate(self.wrongful_known_at_run, self.disclosed)
+
+    @property
     def found(self) -> int:
         return self.found_disclosed + self.found_in_review
+
+    @property
+    def found_rate(self) -> Rate:
+        """Rightful cases found, as a percentage of those possible, with its interval."""
+        return Rate(self.found, self.possible, PERCENT)
 
     @property
     def found_share(self) -> float:
@@ -135,13 +153,13 @@ class Counts:
             "wrongful_known_at_run": self.wrongful_known_at_run,
             "later_overturned": self.later_overturned,
             "wrongful_by": dict(self.wrongful_by),
-            "wrongful_per_10000": round(self.per_10k, 2),
-            "wrongful_per_10000_known_at_run": round(self.per_10k_at_run, 2),
+            "wrongful_per_10000": self.rate.to_json(),
+            "wrongful_per_10000_known_at_run": self.rate_at_run.to_json(),
             "possible": self.possible,
             "found": self.found,
             "found_disclosed": self.found_disclosed,
             "found_in_review": self.found_in_review,
-            "found_share": round(self.found_share, 4),
+            "found_percent": self.found_rate.to_json(),
             "in_review": self.in_review,
             "wrongful_in_review": self.wrongful_in_review,
             "wrongful_avoided": self.wrongful_avoided,
@@ -160,13 +178,24 @@ class Simulation:
     review_workload: Mapping[str, int]  # Accord's open review items by kind
     pool: Mapping[str, Any]  # Accord's pool summary from the run
 
-    def headline(self) -> dict[str, float]:
-        """Wrongful disclosures per 10,000 disclosures made, under each process."""
+    def headline(self) -> dict[str, Rate]:
+        """Wrongful disclosures per 10,000 disclosures made, under each process, known at
+        the run and with later overturned: the very rates of the ``all`` rows."""
         return {
-            f"{p}{suffix}": round(getattr(self.processes[p]["all"], attr), 2)
+            f"{p}{suffix}": getattr(self.processes[p]["all"], attr)
             for p in PROCESSES
-            for suffix, attr in (("", "per_10k"), ("_known_at_run", "per_10k_at_run"))
+            for suffix, attr in (("", "rate"), ("_known_at_run", "rate_at_run"))
         }
+
+    def headline_words(self) -> str:
+        """The headline as one sentence, every rate with its interval and counts."""
+        h = self.headline()
+        return (
+            "Wrongful disclosures per 10,000 disclosures made, known at the run: naive "
+            f"process {h['naive_known_at_run'].text()}, Accord {h['accord_known_at_run'].text()}"
+            f"; counting decisions overturned after the run: naive {h['naive'].text()}, "
+            f"Accord {h['accord'].text()}."
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -175,7 +204,8 @@ class Simulation:
             "seed": self.seed,
             "as_of": self.as_of.isoformat(),
             "denominator": "per 10,000 disclosures made by the process",
-            "headline_wrongful_per_10000": self.headline(),
+            "interval": "95% Wilson score interval (accord.rates)",
+            "headline_wrongful_per_10000": {k: r.to_json() for k, r in self.headline().items()},
             "processes": {
                 p: {r: c.to_json() for r, c in by.items()} for p, by in self.processes.items()
             },
@@ -195,10 +225,12 @@ class Simulation:
                 rows.append(
                     f"<tr><td>{e(r)}</td><td>{e(p)}</td><td>{c.disclosed:,}</td>"
                     f"<td>{c.rightful:,}</td><td>{c.wrongful_known_at_run:,}</td>"
-                    f"<td>{c.later_overturned:,}</td><td>{c.per_10k_at_run:,.1f}</td>"
-                    f"<td>{c.per_10k:,.1f}</td><td>{c.found:,} of {c.possible:,} "
-                    f"({100 * c.found_share:.1f}%)</td><td>{c.in_review:,}</td>"
-                    f"<td>{c.wrongful_avoided:,}</td></tr>"
+                    f"<td>{c.later_overturned:,}</td>"
+                    f"<td>{e(c.rate_at_run.text(counts=False, compact=True))}</td>"
+                    f"<td>{e(c.rate.text(counts=False, compact=True))}</td>"
+                    f"<td>{c.found:,} of {c.possible:,}: "
+                    f"{e(c.found_rate.text(counts=False, compact=True))}</td>"
+                    f"<td>{c.in_review:,}</td><td>{c.wrongful_avoided:,}</td></tr>"
                 )
         kinds = "".join(
             f"<tr><td>{e(CATEGORY_WORDS[k])}</td><td>{h['naive']['all'].wrongful_by.get(k, 0):,}"
@@ -211,12 +243,18 @@ class Simulation:
 <h2>Impact simulation: the naive process and Accord's, side by side</h2>
 <p>Scenario {e(str(self.scenario))}: {self.people:,} people, seed {self.seed}, as of
 {self.as_of.isoformat()}. Wrongful disclosures per 10,000 disclosures made, known at the
-run: naive <strong>{head["naive_known_at_run"]:,.1f}</strong>, Accord
-<strong>{head["accord_known_at_run"]:,.1f}</strong>; counting people whose decision was
-overturned after the run: naive {head["naive"]:,.1f}, Accord {head["accord"]:,.1f}.</p>
+run: naive <strong id="head-naive-at-run">{e(head["naive_known_at_run"].text())}</strong>,
+Accord <strong id="head-accord-at-run">{e(head["accord_known_at_run"].text())}</strong>;
+counting people whose decision was overturned after the run: naive
+<span id="head-naive">{e(head["naive"].text())}</span>, Accord
+<span id="head-accord">{e(head["accord"].text())}</span>.</p>
+<p>Each rate is shown with its 95% interval (Wilson score): the range of true rates that
+could well have given the counts seen. A rate of 0 on a few hundred disclosures is not a
+promise of none: its interval says how many there could be.</p>
 <table><thead><tr><th>recipient</th><th>process</th><th>disclosed</th><th>rightful</th>
-<th>wrongful (known at run)</th><th>later overturned</th><th>per 10,000 at run</th>
-<th>per 10,000 all</th><th>rightful cases found</th><th>in review</th>
+<th>wrongful (known at run)</th><th>later overturned</th>
+<th>per 10,000 at run (95% interval)</th><th>per 10,000 all (95% interval)</th>
+<th>rightful cases found (95% interval)</th><th>in review</th>
 <th>wrongful avoided</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 <table><thead><tr><th>wrongful disclosures, by kind of person</th><th>naive</th>
 <th>Accord</th></tr></thead><tbody>{kinds}</tbody></table>

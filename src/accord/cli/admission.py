@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Connection
 
-from accord import admission, audit, formats
+from accord import admission, audit, formats, rates
 from accord.cli.common import (
     AsOfOption,
     ByOption,
@@ -24,21 +25,24 @@ from accord.cli.common import (
 from accord.cli.common import actor as _actor
 from accord.cli.common import policy as _policy
 from accord.cli.ledger import KeyOption, key_path
+from accord.clock import business_time
 from accord.errors import AccordError, InputError
 from accord.store import db
 
 
-def _recall(actor: str) -> admission.WithdrawHook:
-    """Recall everything disclosed about withdrawn people, in the cleansing's transaction."""
+def _recall(actor: str, as_of: dt.date) -> admission.WithdrawHook:
+    """Recall everything disclosed about withdrawn people, in the cleansing's transaction,
+    dated as of the day the pool is checked (accord.clock)."""
 
     def hook(conn: Connection, withdrawn: list[tuple[str, str]]) -> int:
         from accord.remedy import recall_people
 
+        at = business_time(as_of)
         by_reason: dict[str, list[str]] = defaultdict(list)
         for person_id, reasons in withdrawn:
             by_reason[f"cleansing:{reasons}"].append(person_id)
         return sum(
-            len(recall_people(conn, people, why, actor)) for why, people in by_reason.items()
+            len(recall_people(conn, people, why, actor, at=at)) for why, people in by_reason.items()
         )
 
     return hook
@@ -80,7 +84,7 @@ def register(app: typer.Typer) -> None:
             _policy(policy),
             actor,
             str(cases) if cases else "cases",
-            _recall(actor),
+            _recall(actor, as_of_date(as_of)),
         )
         if result.cases is not None:
             out.print(
@@ -118,7 +122,7 @@ def register(app: typer.Typer) -> None:
         key_path(key, url)
         actor = _actor(by)
         recalled: list[int] = []
-        hook = _recall(actor)
+        hook = _recall(actor, as_of_date(as_of))
 
         def counting(conn: Connection, withdrawn: list[tuple[str, str]]) -> int:
             n = hook(conn, withdrawn)
@@ -223,7 +227,7 @@ def register(app: typer.Typer) -> None:
                 shown = "no verdicts yet"
             else:
                 shown = (
-                    f"{s.rate:.1%} wrong (95% CI {s.low:.1%} to {s.high:.1%}); "
+                    f"wrong: {rates.format_rate(s.rate, s.low, s.high, per=rates.PERCENT)}; "
                     f"{s.wrong} wrong of {s.verified} checked"
                 )
             out.print(

@@ -85,18 +85,19 @@ def register(app: typer.Typer) -> None:
             f"Ledger intact: {ledger['leaves']:,} leaves, root {ledger['root']}.",
             markup=False,
         )
+        audited = figures["simulated_audit"]
+        out.print(
+            f"Simulated audit: {audited['checked']:,} of {audited['population']:,} disclosures "
+            f"in force checked by {audited['auditor']} (SIMULATED: answers from the scenario's "
+            f"truth), {audited['wrong']:,} wrong; error rate {audited['error_rate']}; "
+            f"`accord audit estimate {audited['sample_id']}` shows it per recipient.",
+            markup=False,
+        )
         out.print("\nOutputs:", markup=False)
         for name, path in result.outputs.items():
             out.print(f"  {name:<34} {path}", markup=False)
         if result.simulation is not None:
-            head = result.simulation.headline()
-            out.print(
-                "\nWrongful disclosures per 10,000 disclosures made: "
-                f"naive process {head['naive_known_at_run']:,.1f}, Accord "
-                f"{head['accord_known_at_run']:,.1f} (known at the run); counting decisions "
-                f"overturned after it: naive {head['naive']:,.1f}, Accord {head['accord']:,.1f}.",
-                markup=False,
-            )
+            out.print("\n" + result.simulation.headline_words(), markup=False)
         out.print(f"Demo finished in {seconds:.1f} s.", markup=False)
         _print_serving(result)
 

@@ -41,9 +41,9 @@ def print_simulation(sim: Simulation, console: Console) -> None:
         "rightful",
         "wrongful\n(known at run)",
         "later\noverturned",
-        "per 10,000\nat run",
-        "per 10,000\nall",
-        "rightful cases found\n(disclosed + in review)",
+        "per 10,000\nat run\n(95% interval)",
+        "per 10,000\nall\n(95% interval)",
+        "rightful cases found\n(disclosed + in review)\n(95% interval)",
         "waiting\nin review",
         "wrongful\navoided",
         title=(
@@ -54,12 +54,15 @@ def print_simulation(sim: Simulation, console: Console) -> None:
     for r in (*REGISTERS, "all"):
         for p in PROCESSES:
             c = sim.processes[p][r]
-            found = f"{c.found:,} of {c.possible:,} ({100 * c.found_share:.1f}%)"
+            found = (
+                f"{c.found:,} of {c.possible:,}: {c.found_rate.text(counts=False, compact=True)}"
+            )
             if p == "accord":
                 found += f"\n{c.found_disclosed:,} + {c.found_in_review:,}"
             table.add_row(
                 r, p, f"{c.disclosed:,}", f"{c.rightful:,}", f"{c.wrongful_known_at_run:,}",
-                f"{c.later_overturned:,}", f"{c.per_10k_at_run:,.1f}", f"{c.per_10k:,.1f}",
+                f"{c.later_overturned:,}", c.rate_at_run.text(counts=False, compact=True),
+                c.rate.text(counts=False, compact=True),
                 found, f"{c.in_review:,}" if p == "accord" else "-",
                 f"{c.wrongful_avoided:,}" if p == "accord" else "-",
                 end_section=p == PROCESSES[-1],
@@ -74,14 +77,7 @@ def print_simulation(sim: Simulation, console: Console) -> None:
     console.print(kinds)
     work = ", ".join(f"{k} {v:,}" for k, v in sim.review_workload.items() if v) or "none"
     console.print(f"Accord's review workload (open items by kind): {work}", markup=False)
-    head = sim.headline()
-    console.print(
-        "Wrongful disclosures per 10,000 disclosures made: "
-        f"naive {head['naive_known_at_run']:,.1f} known at the run ({head['naive']:,.1f} with "
-        f"later overturned); Accord {head['accord_known_at_run']:,.1f} "
-        f"({head['accord']:,.1f} with later overturned)",
-        markup=False,
-    )
+    console.print(sim.headline_words(), markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from accord import rates
 from accord.errors import AccordError
 from accord.oversight import DEFAULT_OUT
 from accord.oversight import charts as charts_mod
@@ -42,8 +43,9 @@ def _number(value: int | float | Cell | None, digits: int = 0) -> str:
     return f"{int(value):,}"
 
 
-def _percent(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f}%"
+def _percent(value: float | None, digits: int = rates.DIGITS) -> str:
+    """A share as a percentage, by the one function that writes every rate's figures."""
+    return rates.figure(value, rates.PERCENT, digits)
 
 
 def _day(value: dt.date | dt.datetime | None) -> str:

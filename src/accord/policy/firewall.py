@@ -21,18 +21,18 @@ protected source, and the value used instead is the non-protected one.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import duckdb
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from accord import auditlog
+from accord.clock import business_time
 from accord.errors import AccordError
 from accord.policy.agreement import Agreement
 from accord.policy.policy import Policy
 from accord.store.db import bulk_insert
-from accord.store.models import FirewallRefusal
+from accord.store.models import FirewallRefusal, Run
 
 RULE = "protected data is never used for an enforcement purpose"
 IDENTITY_FIELDS = ("family_name", "given_names", "date_of_birth", "postcode", "nationality")
@@ -205,7 +205,9 @@ def record_refusals(
     ).fetchall()
     if not found:
         return 0
-    at = dt.datetime.now(dt.UTC)
+    # Dated as of the run's day (accord.clock), as the run's disclosures are.
+    run_as_of = conn.scalar(select(Run.as_of).where(Run.run_id == run_id)) if run_id else None
+    at = business_time(run_as_of)
     bulk_insert(
         conn,
         FirewallRefusal.__table__,  # type: ignore[arg-type]

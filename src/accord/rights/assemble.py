@@ -37,9 +37,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select
 
 from accord import auditlog
+from accord.admission import ADVERSE as ADVERSE_DECISIONS
+from accord.admission import PROVENANCE_KEY
+from accord.clock import business_time
 from accord.errors import AccordError
+from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
 from accord.ledger import keys, signing
 from accord.ledger import log as ledger_log
+from accord.remedy import NOT_WRONGFUL
 from accord.rights import explain, render
 from accord.rights.exemptions import active_exemptions, person_known
 from accord.store import db
@@ -96,7 +101,10 @@ class _Doc(BaseModel):
 
 
 class HeldValue(_Doc):
-    """One value held about the person, with the case it came from and its data category."""
+    """One value held about the person, with the case it came from and its data category.
+
+    A departure known only from an event names that event instead of a case record.
+    """
 
     field: str
     field_words: str
@@ -105,6 +113,9 @@ class HeldValue(_Doc):
     source_case_id: str | None
     data_category: str
     data_category_words: str
+    source_event_id: str | None = None
+    source_event_date: dt.date | None = None
+    source_event_words: str | None = None
 
 
 class CaseHeld(_Doc):
@@ -158,6 +169,14 @@ class PoolChange(_Doc):
     as_of: dt.date
     at: dt.datetime
     run_id: str | None
+    grounds_case_id: str | None = Field(
+        default=None,
+        description="For an admission: the case record of the decision against the person "
+        "that made them a candidate (the latest decision on or before as_of)",
+    )
+    grounds_words: str | None = Field(
+        default=None, description="For an admission: why, in words (it has no reason code)"
+    )
 
 
 class PoolStanding(_Doc):
@@ -166,6 +185,7 @@ class PoolStanding(_Doc):
     reasons: list[str]
     reasons_words: list[str]
     history: list[PoolChange]
+    grounds_words: str | None = None  # for a person on the list: why (see PoolChange)
 
 
 class AgreementCited(_Doc):
@@ -265,6 +285,11 @@ class RecallShown(_Doc):
     remedied_at: dt.datetime | None
     ledger_index: int
     proof: dict[str, Any]
+    acted: list[str] = Field(
+        default_factory=list,
+        description="The recipient's actions on the recalled disclosure shown in this report "
+        "(codes, by action date), which remedy_words account for",
+    )
 
 
 class EventShown(_Doc):
@@ -423,15 +448,30 @@ def _held_value(field: str, value: Any, case_id: str | None, category: str) -> H
     )
 
 
-def _provenance(entry: Any, categories: Mapping[str, str]) -> tuple[str | None, str]:
-    """(case_id, data category) of one ``people.provenance`` entry."""
+def _provenance(
+    entry: Any, categories: Mapping[str, str]
+) -> tuple[str | None, str, str | None, dt.date | None]:
+    """(case_id, data category, event type, event date) of one ``people.provenance``
+    entry: a case id, ``{case_id, data_category}``, or ``{event_type, event_date}`` for a
+    value known only from an event (`accord.admission`)."""
+    if isinstance(entry, Mapping) and entry.get("case_id") is None and entry.get("event_type"):
+        try:
+            day = dt.date.fromisoformat(str(entry.get("event_date")))
+        except ValueError:
+            day = None
+        return None, "not recorded", str(entry["event_type"]), day
     if isinstance(entry, Mapping):
         case_id = entry.get("case_id")
         category = entry.get("data_category") or categories.get(str(case_id), "")
-        return (str(case_id) if case_id is not None else None), str(category or "not recorded")
+        return (
+            (str(case_id) if case_id is not None else None),
+            str(category or "not recorded"),
+            None,
+            None,
+        )
     if isinstance(entry, str):
-        return entry, categories.get(entry, "not recorded")
-    return None, "not recorded"
+        return entry, categories.get(entry, "not recorded"), None, None
+    return None, "not recorded", None, None
 
 
 class _Cutoff:
@@ -545,6 +585,24 @@ def _match(match: Any | None, probability: float, disclosure: Any) -> MatchExpla
     )
 
 
+def _remedy_words(remedy: str, reason: str, acted: Sequence[str]) -> str:
+    """What putting a recall right means, in words that agree with what the recipient did.
+
+    No remedy is tracked for a recall that does not mean the sharing was wrong (a
+    departure, an expired score) or one whose action was already undone: the words then
+    say what was done and why nothing is owed, never that nothing was done.
+    """
+    adverse = [a for a in acted if a in ADVERSE_ACTIONS]
+    if remedy != "none_needed" or not adverse:
+        return explain.words(explain.REMEDY, remedy)
+    done = "; ".join(dict.fromkeys(explain.words(explain.ACTIONS, a) for a in adverse))
+    if acted[-1] in REVERSAL_ACTIONS:
+        return explain.REMEDY_ALREADY_UNDONE.format(actions=done)
+    if reason in NOT_WRONGFUL:
+        return explain.REMEDY_NOT_OWED.format(actions=done, reason=explain.reason(reason))
+    return explain.REMEDY_NOT_TRACKED.format(actions=done)
+
+
 def _record(match: Any | None) -> dict[str, Any]:
     parsed = _json(match.record) if match is not None else None
     return dict(parsed) if isinstance(parsed, Mapping) else {}
@@ -650,6 +708,7 @@ def build(
     )
     categories = {c.case_id: c.data_category for c in cases}
     person = conn.execute(select(Person.__table__).where(Person.person_id == person_id)).first()
+    event_rows = _rows_about(conn, Event, person_id, Event.event_date, Event.event_id)
     identity: list[HeldValue] = []
     if person is not None:
         parsed = _json(person.provenance)
@@ -658,10 +717,28 @@ def build(
             value = getattr(person, f)
             if value is None:
                 continue
-            case_id, category = _provenance(provenance.get(f), categories)
+            case_id, category, event_type, event_date = _provenance(
+                provenance.get(PROVENANCE_KEY.get(f, f)), categories
+            )
             if case_id is not None and withhold("identity", f, ("case", case_id)):
                 continue  # it would show what the withheld case record holds
-            identity.append(_held_value(f, value, case_id, category))
+            held = _held_value(f, value, case_id, category)
+            if event_type is not None:
+                event = next(
+                    (e for e in event_rows
+                     if e.event_type == event_type and e.event_date == event_date),
+                    None,
+                )  # fmt: skip
+                if event is not None and withhold("identity", f, ("event", event.event_id)):
+                    continue  # it would show what the withheld event says
+                held = held.model_copy(
+                    update={
+                        "source_event_id": event.event_id if event is not None else None,
+                        "source_event_date": event_date,
+                        "source_event_words": explain.words(explain.EVENT_TYPES, event_type),
+                    }
+                )
+            identity.append(held)
     cases_held: list[CaseHeld] = []
     for c in cases:
         if withhold("case", c.case_id):
@@ -723,31 +800,64 @@ def build(
         for h in _rows_about(conn, PoolHistory, person_id, PoolHistory.at, PoolHistory.id)
         if cut.on_or_before(h.as_of)
     ]
-    history = [
-        PoolChange(
-            pool_change_id=int(h.id),
-            status=h.status,
-            status_words=explain.words(explain.POOL_STATUS, h.status),
-            reasons=_codes(h.reasons),
-            reasons_words=explain.reasons(_codes(h.reasons)),
-            as_of=h.as_of,
-            at=as_utc(h.at),
-            run_id=h.run_id,
+    decided = sorted(
+        (c for c in cases if c.decision != "information"),
+        key=lambda c: (c.decision_date, c.case_id),
+    )
+
+    def grounds(status: str, on: dt.date) -> tuple[str | None, str | None]:
+        """Why a person was admitted as of ``on``: the latest decision then, as admission
+        orders them (decision date, then case id), when it was against them."""
+        if status != "admitted":
+            return None, None
+        latest = None
+        for c in decided:
+            if c.decision_date <= on:
+                latest = c
+        if (
+            latest is None
+            or latest.decision not in ADVERSE_DECISIONS
+            or ("case", latest.case_id) in exemptions
+        ):
+            return None, explain.ADMITTED_BECAUSE
+        return latest.case_id, explain.ADMITTED_ON.format(
+            decision=explain.words(explain.DECISIONS, latest.decision),
+            day=_value_words("decision_date", latest.decision_date),
+            case_id=latest.case_id,
         )
-        for h in history_rows
-        if not withhold("pool_status", str(h.id))
-    ]
+
+    history = []
+    for h in history_rows:
+        if withhold("pool_status", str(h.id)):
+            continue
+        grounds_case, grounds_words = grounds(h.status, h.as_of)
+        history.append(
+            PoolChange(
+                pool_change_id=int(h.id),
+                status=h.status,
+                status_words=explain.words(explain.POOL_STATUS, h.status),
+                reasons=_codes(h.reasons),
+                reasons_words=explain.reasons(_codes(h.reasons)),
+                as_of=h.as_of,
+                at=as_utc(h.at),
+                run_id=h.run_id,
+                grounds_case_id=grounds_case,
+                grounds_words=grounds_words,
+            )
+        )
     entry = conn.execute(
         select(PoolEntry.__table__).where(PoolEntry.person_id == person_id)
     ).first()
     if as_of is None and entry is not None:
         current: str | None = entry.status
         current_reasons = _codes(entry.reasons)
+        standing_since: dt.date | None = entry.as_of
     elif history_rows:
         current = history_rows[-1].status
         current_reasons = _codes(history_rows[-1].reasons)
+        standing_since = history_rows[-1].as_of
     else:
-        current, current_reasons = None, []
+        current, current_reasons, standing_since = None, [], None
     if history_rows and any(
         w.item_kind == "pool_status" and w.item_ref == str(history_rows[-1].id) for w in withheld
     ):
@@ -760,6 +870,9 @@ def build(
         reasons=current_reasons,
         reasons_words=explain.reasons(current_reasons),
         history=history,
+        grounds_words=grounds(current, standing_since)[1]
+        if current is not None and standing_since is not None
+        else None,
     )
 
     # Reviews (needed to name who decided each disclosure).
@@ -873,6 +986,9 @@ def build(
                 recorded_at=as_utc(a.recorded_at),
             )
         )
+    acted_on: dict[str, list[str]] = {}
+    for shown_action in actions:
+        acted_on.setdefault(shown_action.disclosure_id, []).append(shown_action.action)
     recalls: list[RecallShown] = []
     for r in recall_rows:
         if withhold("recall", r.recall_id, ("disclosure", r.disclosure_id)):
@@ -880,6 +996,7 @@ def build(
         remedy = r.remedy_status
         if remedy == "remedied" and not cut.before(r.remedied_at):
             remedy = "outstanding"  # remedied only after the cut-off
+        acted = acted_on.get(r.disclosure_id, [])
         recalls.append(
             RecallShown(
                 recall_id=r.recall_id,
@@ -891,10 +1008,11 @@ def build(
                 event_id=r.event_id,
                 recalled_at=as_utc(r.recalled_at),
                 remedy_status=remedy,
-                remedy_words=explain.words(explain.REMEDY, remedy),
+                remedy_words=_remedy_words(remedy, r.reason, acted),
                 remedied_at=as_utc(r.remedied_at) if remedy == "remedied" else None,
                 ledger_index=int(r.ledger_index),
                 proof=ledger_log.proof_bundle(conn, "recall", r.recall_id, key=public),
+                acted=acted,
             )
         )
 
@@ -905,7 +1023,7 @@ def build(
             event_words=explain.words(explain.EVENT_TYPES, e.event_type),
             event_date=e.event_date, detail=e.detail, applied_at=as_utc(e.applied_at),
         )
-        for e in _rows_about(conn, Event, person_id, Event.event_date, Event.event_id)
+        for e in event_rows
         if cut.on_or_before(e.event_date) and not withhold("event", e.event_id)
     ]  # fmt: skip
     reviews: list[ReviewShown] = []
@@ -967,7 +1085,8 @@ def build(
         report=ReportMeta(
             format=FORMAT,
             person_id=person_id,
-            produced_at=produced_at or dt.datetime.now(dt.UTC),
+            # The letter is dated by the same clock as what it reports (accord.clock).
+            produced_at=produced_at or business_time(as_of),
             produced_by=produced_by,
             as_of=as_of,
             check_with="accord ledger check-proof FILE",

@@ -110,6 +110,12 @@ REASONS = {
     "automatic_match": "the records matched so closely that the rules allowed sharing "
     "without a person checking",
     "review_approved": "a person checked the match and approved it",
+    "trusted_pattern": "the records matched in a way that people's checks of many earlier "
+    "matches had shown to be reliable, and two people approved sharing such matches without "
+    "a person checking each one",
+    "rule:trusted_pattern": "the records matched in a way that people's checks of many "
+    "earlier matches had shown to be reliable, and two people approved sharing such matches "
+    "without a person checking each one",
     "score_review": "a score calculated about you may only be shared after a person has "
     "checked it and its explanation",
     "score_adverse_use": "the score would be used for action against you, so a person had "
@@ -160,6 +166,25 @@ REMEDY = {
     "it has undone that",
     "remedied": "the organisation has told us it undid what it did",
 }
+
+# A recall with no remedy to track although the recipient had acted on what it withdrew:
+# the words must say what was done, and why nothing is owed, never "nothing was done".
+REMEDY_NOT_OWED = (
+    "the organisation had acted on it ({actions}); we withdrew it because {reason}, which "
+    "does not mean it was wrong to share it, so we have not asked them to undo that"
+)
+REMEDY_ALREADY_UNDONE = (
+    "the organisation had acted on it ({actions}) and had already told us it undid that"
+)
+REMEDY_NOT_TRACKED = (
+    "the organisation had acted on it ({actions}); no remedy is recorded as owed for it"
+)
+
+# Why a person was put on the list.  Admission has no reason code of its own: a person
+# with a decision against them (a refusal, curtailment or revocation) is admitted when
+# no rule keeps them off (policy ``admission_rules``); the letter says exactly that.
+ADMITTED_BECAUSE = "no rule that keeps a person off the list applied to you"
+ADMITTED_ON = "{decision} on {day} (case record {case_id}), and " + ADMITTED_BECAUSE
 
 DISCLOSURE_STATUS = {
     "active": "still in force",
@@ -288,6 +313,12 @@ def decided_by(value: str) -> str:
             return (
                 "decided automatically by the agreement's matching rules, with no person checking"
             )
+        if rule == "trusted_pattern":
+            return (
+                "decided automatically, with no person checking this match: the records matched "
+                "in a way that people's checks of many earlier matches had shown to be reliable, "
+                "and two people approved sharing such matches"
+            )
         return f"decided automatically by the rule '{spelled(rule)}', with no person checking"
     names = [n.strip() for n in re.split(r"[,;]", value) if n.strip()]
     if not names:
@@ -399,8 +430,7 @@ LEVELS = {
     "counted neither way",
     "the record began more than a year before the person's first recorded arrival": "began "
     "more than a year before you first arrived, as our records show",
-    "the record began after the person's first recorded arrival": "began after you first "
-    "arrived",
+    "the record began after the person's first recorded arrival": "began after you first arrived",
 }
 
 
