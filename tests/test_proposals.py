@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select, update
 from accord import gate
 from accord.cli import main
 from accord.errors import AccordError
+from accord.ledger import log
 from accord.linkage import labels as lab
 from accord.linkage import proposals
 from accord.policy.agreement import parse_agreement
@@ -143,7 +144,21 @@ def test_a_proposal_changes_nothing_until_two_different_people_approve_it(
         )
     capsys.readouterr()
     assert main(["verify", "--database", url]) == 1
-    assert f"governance {proposal_id}" in capsys.readouterr().err
+    assert f"governance {proposal_id} at leaf" in capsys.readouterr().err
+    # Put back, but pointing at a leaf that is not its own: named too.
+    with db.connect(url) as conn:
+        conn.execute(
+            update(Proposal)
+            .where(Proposal.proposal_id == proposal_id)
+            .values(approved_by="alice, bob", ledger_index=row.ledger_index + 7)
+        )
+    with db.connect(url) as conn:
+        problems = log.verify(conn).problems
+    assert problems == (
+        f"leaf {row.ledger_index} records governance {proposal_id}, but no approved proposal "
+        "points at it (removed or moved)",
+        f"governance {proposal_id} points at leaf {row.ledger_index + 7}, which does not exist",
+    )
 
 
 def test_one_rejection_settles_a_proposal(loaded: str) -> None:

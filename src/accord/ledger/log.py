@@ -21,7 +21,7 @@ import gc
 import hashlib
 import json
 import multiprocessing as mp
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -583,25 +583,34 @@ class _Problems:
         return tuple(m for _, _, m in sorted(self.items)[:MAX_PROBLEMS])
 
 
-# One row per leaf with the disclosure, the recall and the approved proposal that point
-# at it (ledger_index is unique in each table), so that each chunk of the ledger is a
-# single indexed read.  Columns 5-14 are the disclosure's, 15-20 the recall's, 21-32 the
-# proposal's (content.GOVERNANCE_FIELDS).
+# One row per leaf with the disclosure and the recall that point at it (ledger_index is
+# unique in both tables), so that each chunk of the ledger is a single indexed read.
 _LEAF_ROWS_SQL = (
     "SELECT l.leaf_index, l.kind, l.ref_id, l.content, l.leaf_hash, "
     "d.disclosure_id, d.agreement_id, d.agreement_version, d.recipient, d.record_id, "
     "d.person_id, d.fields, d.match_probability, d.decided_by, d.disclosed_at, "
-    "r.recall_id, r.disclosure_id, r.recipient, r.person_id, r.reason, r.recalled_at, "
-    "g.proposal_id, g.kind, g.register, g.agreement_id, g.result_version, g.pattern, "
-    "g.model_id, g.labels, g.wrong, g.wrong_upper_per_10000, g.approved_by, g.decided_at "
+    "r.recall_id, r.disclosure_id, r.recipient, r.person_id, r.reason, r.recalled_at "
     "FROM ledger_leaves l "
     "LEFT JOIN disclosures d ON d.ledger_index = l.leaf_index "
     "LEFT JOIN recalls r ON r.ledger_index = l.leaf_index "
-    "LEFT JOIN proposals g ON g.ledger_index = l.leaf_index "
     "WHERE l.leaf_index > ? AND l.leaf_index <= ? ORDER BY l.leaf_index LIMIT ?"
 )
-# Which column of a `_LEAF_ROWS_SQL` row holds the id of each kind's row.
-_OWNER = {"disclosure": 5, "recall": 15, "governance": 21}
+# Approved proposals (governance leaves) are few: read once per verify, by leaf index, in
+# content.GOVERNANCE_FIELDS order, rather than joined to every chunk of leaves.
+_CHANGES_SQL = (
+    "SELECT ledger_index, proposal_id, kind, register, agreement_id, result_version, "
+    "pattern, model_id, labels, wrong, wrong_upper_per_10000, approved_by, decided_at "
+    "FROM proposals WHERE ledger_index IS NOT NULL"
+)
+# An approved proposal whose leaf is missing, or is not its own governance leaf.
+_MISPLACED_CHANGES_SQL = (
+    "SELECT g.ledger_index, g.proposal_id, l.kind, l.ref_id FROM proposals g "
+    "LEFT JOIN ledger_leaves l ON l.leaf_index = g.ledger_index "
+    "WHERE g.ledger_index IS NOT NULL AND (l.leaf_index IS NULL "
+    "OR l.kind <> 'governance' OR l.ref_id <> g.proposal_id) "
+    "ORDER BY g.ledger_index LIMIT ?"
+)
+Changes = Mapping[int, Sequence[Any]]
 # An approved proposal's leaf fields, by the names content.GOVERNANCE_FIELDS gives them.
 GOVERNANCE_ROW = (
     Proposal.proposal_id,
@@ -638,8 +647,7 @@ _APPROVED_UNRECORDED_SQL = (
     "ORDER BY proposal_id LIMIT ?"
 )
 _ORPHANS_SQL = (
-    "SELECT t.ledger_index, t.{ident} FROM {table} t WHERE t.ledger_index IS NOT NULL "
-    "AND NOT EXISTS "
+    "SELECT t.ledger_index, t.{ident} FROM {table} t WHERE NOT EXISTS "
     "(SELECT 1 FROM ledger_leaves l WHERE l.leaf_index = t.ledger_index) "
     "ORDER BY t.ledger_index LIMIT ?"
 )
@@ -684,11 +692,6 @@ def _rebuilt(kind: str, row: Sequence[Any]) -> bytes | str:
                 row[5], row[6], row[7], row[8], row[9], row[10], _stored_json(row[11]),
                 row[12], row[13], _stored_utc(row[14]),
             )  # fmt: skip
-        if kind == "governance":
-            return content.governance_bytes(
-                row[21], row[22], row[23], row[24], row[25], row[26], row[27], row[28],
-                row[29], row[30], row[31], _stored_utc(row[32]),
-            )  # fmt: skip
         return content.recall_bytes(
             row[15], row[16], row[17], row[18], row[19], _stored_utc(row[20])
         )
@@ -696,8 +699,28 @@ def _rebuilt(kind: str, row: Sequence[Any]) -> bytes | str:
         return str(exc)
 
 
+def _changes(conn: Connection) -> dict[int, tuple[Any, ...]]:
+    """Approved proposals by the index of their governance leaf (`_CHANGES_SQL`)."""
+    return {int(r[0]): tuple(r[1:]) for r in _rows(conn, _CHANGES_SQL)}
+
+
+def _rebuilt_change(change: Sequence[Any]) -> bytes | str:
+    """A governance leaf rebuilt from its proposal's row of `_CHANGES_SQL`, or why not."""
+    try:
+        return content.governance_bytes(
+            change[0], change[1], change[2], change[3], change[4], change[5], change[6],
+            change[7], change[8], change[9], change[10], _stored_utc(change[11]),
+        )  # fmt: skip
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+
+
 def _check_rows(
-    rows: list[Any], expected: int, problems: _Problems, pointed: dict[str, int]
+    rows: list[Any],
+    expected: int,
+    problems: _Problems,
+    pointed: dict[str, int],
+    changes: Changes,
 ) -> tuple[list[bytes], int]:
     """Check one chunk of `_LEAF_ROWS_SQL` rows; their recomputed leaf hashes, next index.
 
@@ -712,16 +735,15 @@ def _check_rows(
         hashes = [
             sha256(b"\x00" + c).digest() if (c := _blob(r[3])) is not None else b"" for r in rows
         ]
-    for kind, column in _OWNER.items():
-        pointed[kind] += sum(1 for r in rows if r[column] is not None)
-    suspects = [
+    pointed["disclosure"] += sum(1 for r in rows if r[5] is not None)
+    pointed["recall"] += sum(1 for r in rows if r[15] is not None)
+    suspects = [  # a governance leaf is always one: `_explain` checks it against `changes`
         i
         for i, (r, h) in enumerate(zip(rows, hashes, strict=True))
         if h != r[4]
         or not (
-            (r[1] == "disclosure" and r[15] is None and r[21] is None and r[5] == r[2])
-            or (r[1] == "recall" and r[5] is None and r[21] is None and r[15] == r[2])
-            or (r[1] == "governance" and r[5] is None and r[15] is None and r[21] == r[2])
+            (r[1] == "disclosure" and r[15] is None and r[5] == r[2])
+            or (r[1] == "recall" and r[5] is None and r[15] == r[2])
         )
         or _rebuilt(r[1], r) != r[3]
     ]
@@ -736,7 +758,7 @@ def _check_rows(
                 problems.add(expected - 0.1, gap + " (removed, or the ledger renumbered)")
             expected = idx + 1
     for i in suspects:
-        _explain(rows[i], hashes[i], problems)
+        _explain(rows[i], hashes[i], problems, changes)
     return hashes, end
 
 
@@ -753,8 +775,9 @@ def _what(value: Any) -> str:
     return "text" if isinstance(value, str) else type(value).__name__
 
 
-def _explain(row: Sequence[Any], recomputed: bytes, problems: _Problems) -> None:
-    """Say what is wrong with one row of `_LEAF_ROWS_SQL` that failed the quick checks."""
+def _explain(row: Sequence[Any], recomputed: bytes, problems: _Problems, changes: Changes) -> None:
+    """Say what is wrong with one row of `_LEAF_ROWS_SQL` that failed the quick checks
+    (and check a governance leaf, which always comes here, against its proposal)."""
     idx, kind, ref = int(row[0]), row[1], row[2]
     data, stored = _blob(row[3]), _blob(row[4])
     if data is None:
@@ -768,15 +791,21 @@ def _explain(row: Sequence[Any], recomputed: bytes, problems: _Problems) -> None
         )
     elif recomputed != stored:
         problems.add(idx, f"leaf {idx} ({kind} {ref}) does not match its stored hash")
-    if kind not in _OWNER:
+    d_id, r_id = row[5], row[15]
+    if kind == "governance":
+        _explain_change(idx, ref, data, d_id, r_id, changes.get(idx), problems)
+        return
+    if kind == "disclosure":
+        mine, other, other_kind = d_id, r_id, "recall"
+    elif kind == "recall":
+        mine, other, other_kind = r_id, d_id, "disclosure"
+    else:
         problems.add(idx, f"leaf {idx} records a {kind!r}, which is not a ledger kind")
         return
-    mine = row[_OWNER[kind]]
-    others = [(k, row[c]) for k, c in _OWNER.items() if k != kind and row[c] is not None]
-    for other_kind, other in others:
+    if other is not None:
         problems.add(idx, f"{other_kind} {other} points at leaf {idx}, which records {kind} {ref}")
     if mine is None:
-        if not others:
+        if other is None:
             problems.add(
                 idx,
                 f"leaf {idx} records {kind} {ref}, but no {kind} row points at it "
@@ -797,6 +826,37 @@ def _explain(row: Sequence[Any], recomputed: bytes, problems: _Problems) -> None
         problems.add(idx, f"{kind} {ref} at leaf {idx} does not match its ledger leaf")
 
 
+def _explain_change(
+    idx: int,
+    ref: str,
+    data: bytes,
+    d_id: str | None,
+    r_id: str | None,
+    change: Sequence[Any] | None,
+    problems: _Problems,
+) -> None:
+    """Check a governance leaf against the approved proposal that points at it."""
+    for other_kind, other in (("disclosure", d_id), ("recall", r_id)):
+        if other is not None:
+            problems.add(idx, f"{other_kind} {other} points at leaf {idx}, which records "
+                              f"governance {ref}")  # fmt: skip
+    if change is None:
+        if d_id is None and r_id is None:
+            problems.add(
+                idx,
+                f"leaf {idx} records governance {ref}, but no approved proposal points at it "
+                "(removed or moved)",
+            )
+        return
+    if change[0] != ref:
+        return  # named by `_MISPLACED_CHANGES_SQL`: the proposal points at another's leaf
+    rebuilt = _rebuilt_change(change)
+    if isinstance(rebuilt, str):
+        problems.add(idx, f"governance {ref} at leaf {idx} cannot be encoded: {rebuilt}")
+    elif rebuilt != data:
+        problems.add(idx, f"governance {ref} at leaf {idx} does not match its ledger leaf")
+
+
 @dataclass(frozen=True)
 class _RangeResult:
     hashes: bytes  # recomputed leaf hashes, concatenated, in ledger order
@@ -805,7 +865,6 @@ class _RangeResult:
     disclosures: int  # rows met at a leaf
     recalls: int
     expected: int  # one past the last index met
-    governance: int = 0
 
 
 @contextlib.contextmanager
@@ -829,6 +888,7 @@ def _check_range(
     problems: _Problems,
     pointed: dict[str, int],
     grow: Callable[[list[bytes]], None],
+    changes: Changes,
 ) -> int:
     """Check the leaves with indexes in ``[lo, hi]`` chunk by chunk; one past the last met."""
     expected, last = lo, lo - 1
@@ -838,7 +898,7 @@ def _check_range(
             if not rows:
                 return expected
             last = int(rows[-1][0])
-            hashes, expected = _check_rows(rows, expected, problems, pointed)
+            hashes, expected = _check_rows(rows, expected, problems, pointed, changes)
             grow(hashes)
 
 
@@ -856,19 +916,20 @@ def _verify_range(url: str, lo: int, hi: int) -> _RangeResult:
     """A worker process's share of `verify`: the row checks of ``[lo, hi]``."""
     engine = create_engine(url, poolclass=NullPool)
     problems = _Problems()
-    pointed = {kind: 0 for kind in _OWNER}
+    pointed = {"disclosure": 0, "recall": 0}
     chunks: list[bytes] = []
     try:
         with engine.connect() as conn:
             expected = _check_range(
-                conn, lo, hi, problems, pointed, lambda hs: chunks.append(b"".join(hs))
-            )
+                conn, lo, hi, problems, pointed, lambda hs: chunks.append(b"".join(hs)),
+                _changes(conn),
+            )  # fmt: skip
     finally:
         engine.dispose()
     problems.trim()
     return _RangeResult(
         b"".join(chunks), sorted(problems.items)[:MAX_PROBLEMS], problems.count,
-        pointed["disclosure"], pointed["recall"], expected, pointed["governance"],
+        pointed["disclosure"], pointed["recall"], expected,
     )  # fmt: skip
 
 
@@ -944,12 +1005,7 @@ def verify(
     }
     n_disclosures = int(conn.execute(select(func.count()).select_from(Disclosure)).scalar() or 0)
     n_recalls = int(conn.execute(select(func.count()).select_from(Recall)).scalar() or 0)
-    n_changes = int(
-        conn.execute(
-            select(func.count()).select_from(Proposal).where(Proposal.ledger_index.is_not(None))
-        ).scalar()
-        or 0
-    )
+    changes = _changes(conn)
 
     def check_head(h: SignedTreeHead, recomputed: bytes) -> None:
         where = h.size - 0.5
@@ -1008,7 +1064,7 @@ def verify(
                 head_i += 1
         problems.trim()
 
-    pointed = {kind: 0 for kind in _OWNER}  # rows found at an existing leaf
+    pointed = {"disclosure": 0, "recall": 0}  # rows found at an existing leaf
     top = _current_size(conn) - 1  # the highest stored index
     url = _worker_url(conn) if workers > 1 else None
     ranges = _split(top + 1, workers if url is not None else 1)
@@ -1021,19 +1077,18 @@ def verify(
             )
             futures = [pool.submit(_verify_range, url, lo, hi) for lo, hi in ranges[1:]]
         lo, hi = ranges[0]
-        expected = _check_range(conn, lo, hi, problems, pointed, grow)
+        expected = _check_range(conn, lo, hi, problems, pointed, grow, changes)
         _close_range(expected, hi, problems)
         for future, (lo, hi) in zip(futures, ranges[1:], strict=True):
             try:
                 result = future.result()
             except BrokenProcessPool:  # no worker could start (e.g. an unguarded __main__)
-                expected = _check_range(conn, lo, hi, problems, pointed, grow)
+                expected = _check_range(conn, lo, hi, problems, pointed, grow, changes)
                 _close_range(expected, hi, problems)
                 continue
             problems.merge(result.problems, result.problem_count)
             pointed["disclosure"] += result.disclosures
             pointed["recall"] += result.recalls
-            pointed["governance"] += result.governance
             blob, width = result.hashes, merkle.HASH_SIZE
             grow([blob[i : i + width] for i in range(0, len(blob), width)])
             _close_range(result.expected, hi, problems)
@@ -1045,11 +1100,10 @@ def verify(
             f"a tree head was signed at size {beyond.size}, but the ledger has only {size} leaves",
         )
     _check_covered(size, all_heads, problems)
-    totals = {"disclosure": n_disclosures, "recall": n_recalls, "governance": n_changes}
+    totals = {"disclosure": n_disclosures, "recall": n_recalls}
     for kind, table, ident in (
         ("disclosure", "disclosures", "disclosure_id"),
         ("recall", "recalls", "recall_id"),
-        ("governance", "proposals", "proposal_id"),
     ):
         if pointed[kind] == totals[kind]:
             continue  # every row was met at its leaf
@@ -1061,6 +1115,12 @@ def verify(
             int(idx),
             f"disclosure {disclosure_id} was recalled (recall {recall_id} at leaf {idx}) but is "
             f"marked {status}: it would be served to its recipient again",
+        )
+    for idx, proposal_id, kind, ref in _rows(conn, _MISPLACED_CHANGES_SQL, (MAX_PROBLEMS,)):
+        problems.add(
+            int(idx),
+            f"governance {proposal_id} points at leaf {idx}, which "
+            + ("does not exist" if kind is None else f"records {kind} {ref}"),
         )
     for (proposal_id,) in _rows(conn, _APPROVED_UNRECORDED_SQL, (MAX_PROBLEMS,)):
         problems.add(
