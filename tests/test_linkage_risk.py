@@ -127,3 +127,13 @@ def test_the_words_agree_with_the_figures() -> None:
     assert words.one_in(0.0) == "less than 1 in a billion"
     assert words.one_in(0.5) == "about 50 in 100"
     assert words.summary([], None) == []
+    # A one-letter difference is a difference, not a missing value.
+    slip = [
+        {"comparison": "given_names", "match_weight": 3.0,
+         "level": "first given name one letter different, missing, added or two letters swapped"},
+        {"comparison": "date_of_birth", "level": "date of birth unknown", "match_weight": 0},
+    ]  # fmt: skip
+    assert words.summary(slip, None) == [
+        "Given names agree, but not exactly.",
+        "Date of birth is missing on one side.",
+    ]

@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from accord.linkage import model
+
 IDENTITY = ("family_name", "given_names", "date_of_birth")
 NAMES = {
     "family_name": "family name",
@@ -20,6 +22,8 @@ NAMES = {
     "postcode": "postcode",
 }
 EXACT_LABELS = ("exact match",)
+# The labels of the levels where a value is missing on one side (no evidence either way).
+NULL_LABELS = frozenset(lv.label for c in model.COMPARISONS for lv in c.levels if lv.null)
 
 
 def one_in(chance: float) -> str:
@@ -54,11 +58,7 @@ def summary(explanation: Sequence[Any], evidence: Mapping[str, Any] | None) -> l
     found = _entries(explanation)
     sentences: list[str] = []
     agree = [n for n in NAMES if str(found.get(n, {}).get("level", "")) in EXACT_LABELS]
-    missing = [
-        n
-        for n in NAMES
-        if n in found and any(w in str(found[n].get("level", "")) for w in ("missing", "unknown"))
-    ]
+    missing = [n for n in NAMES if n in found and str(found[n].get("level", "")) in NULL_LABELS]
     differ = [
         n
         for n in NAMES
