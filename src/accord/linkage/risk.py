@@ -1,17 +1,23 @@
 """How likely a candidate pair is to be the wrong person, from the register itself.
 
 A pair's match weight (Splink's) is the evidence of that one comparison.  Whether a
-recipient may act on it without a person checking depends on more than that:
+recipient may act on it without a person checking depends on more than that, and each of
+these is a step of the pair's explanation (docs/linkage.md), so the weights still add up:
 
-* **Other people with the same name.**  Splink weighs agreement on family name and on
-  given name as independent evidence, each by how common the name is.  Names are not
-  independent (``Mohammed Khan`` is far commoner than ``Mohammed`` times ``Khan``), so
-  where both names agree exactly and other records in the register hold the same pair of
-  names, the weight is lowered by how much commoner the pair is than the product of its
-  parts (never raised).  The waterfall shows this as its own step.
+* **Names** (:func:`name_adjustment_sql`, :func:`swapped_adjustment_sql`).  Names are
+  not independent (``Mohammed Khan`` is far commoner than ``Mohammed`` times ``Khan``);
+  a register too small to show how rare a name is cannot prove it rarer than one
+  sighting allows; and names recorded the other way round count for no more than the
+  same names in their places.  Each only ever lowers the weight.
+* **1 January** (:func:`heaped_date_adjustment_sql`).  The date several countries record
+  for an unknown birthday is commoner among people with some names than overall.
+* **Lookalikes** (:func:`lookalike_factor`, :func:`identity_adjustment_sql`).  How much
+  commoner repeats of names and date of birth at other addresses are in this register
+  than the names and dates alone predict.
 * **Rivals.**  Another record that could be the person's, or another person the record
-  could belong to.  Duplicates of one person in the register (same normalised family
-  name, first given name, date of birth and postcode) are one candidate, not rivals.
+  could belong to.  Records with the same normalised family name, first given name and
+  date of birth are one candidate, not rivals: the same record twice, or the person's
+  other record, or a lookalike the step above has weighed.
 * **No record at all.**  The person may hold no record in this register, and the best
   candidate is then someone else who looks like them.
 
