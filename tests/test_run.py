@@ -382,3 +382,28 @@ def test_an_agreement_that_breaches_the_firewall_stops_the_run(
     assert "firewall" in err and "education" in err
     assert not (tmp_path / "out").exists()
     assert count(db_url, Disclosure) == 0
+
+
+def test_an_unusable_out_stops_the_run_before_anything_is_committed(
+    scenario: Path, db_url: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init(db_url, key)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(run_args(scenario, db_url, key, blocker / "out")) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "is a file, not a folder" in err and len(err.splitlines()) == 1
+    assert count(db_url, Disclosure) == 0
+
+
+def test_a_killed_runs_staging_folder_is_cleared_by_the_next(
+    scenario: Path, db_url: str, key: Path, tmp_path: Path
+) -> None:
+    init(db_url, key)
+    out = tmp_path / "out"
+    stale = out / ".run-20260101T000000Z-abc123.partial"
+    (stale / "batches").mkdir(parents=True)
+    (stale / "disclosures.csv").write_text("disclosure_id\n")
+    assert main(run_args(scenario, db_url, key, out)) == 0
+    assert not stale.exists()
+    assert not list(out.glob(".*.partial")) and (out / "summary.json").is_file()

@@ -76,7 +76,10 @@ def write_outputs(
     """Write every file of the run; ``batch_fields`` names each recipient's agreed fields."""
     out.mkdir(parents=True, exist_ok=True)
     staging = out / f".{run_id}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
+    # A run killed while writing leaves its staging folder; what it held goes out with
+    # this run (its disclosures are still undelivered), so the folder is only litter.
+    for stale in out.glob(".run-*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
     (staging / "batches").mkdir(parents=True)
     with db.connect(url) as conn:
         undelivered = [

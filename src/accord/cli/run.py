@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, err, out
+from accord.cli.common import (
+    AsOfOption,
+    DatabaseOption,
+    as_of_date,
+    database_url,
+    err,
+    out,
+    usable_folder,
+)
 from accord.cli.ledger import KeyOption, key_path
 from accord.config import settings
 from accord.cycle import RunInputs, run_cycle
@@ -59,6 +67,7 @@ def register(app: typer.Typer) -> None:
         """
         s = settings(database)
         url = database_url(database)
+        usable_folder(out_dir)  # before anything is committed that could not be written out
         inputs = RunInputs(
             cases=cases,
             registers=_registers(registers),
