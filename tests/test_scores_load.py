@@ -91,6 +91,11 @@ def held(url: str) -> int:
          "has no method"),
         ('S1,P1,risk,0.7,subject,2026-05-01,"{""inputs"": [], ""method"": ""v1""}"',
          "explanation", "has no inputs"),
+        # Two values for one key: one reading would take the first, another the last.
+        ('S1,P1,risk,0.7,subject,2026-05-01,"{""inputs"": [""x""], ""method"": ""v1"", '
+         '""method"": ""v2""}"', "explanation", "has a key given twice in one object"),
+        ('S1,P1,risk,0.7,subject,2026-05-01,"{""inputs"": [""x""], ""method"": '
+         '{""name"": ""a"", ""name"": ""b""}}"', "explanation", "given twice"),
         (",P1,risk,0.7,subject,2026-05-01,{}", "score_id", "is required but empty"),
         ("S1,P1,,0.7,subject,2026-05-01,{}", "kind", "is required but empty"),
     ],

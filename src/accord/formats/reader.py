@@ -276,6 +276,19 @@ def _json_checks(c: str, keys: tuple[str, ...]) -> list[tuple[str, str, bool]]:
             False,
         )
     )
+    # A key given twice in one object reads as one value here and as another wherever
+    # the JSON is parsed again (DuckDB keeps the first, Python the last): refused.
+    twice = (
+        f"SELECT 1 FROM json_tree({j}) AS t WHERE t.key IS NOT NULL "
+        "GROUP BY t.parent, t.key HAVING count(*) > 1"
+    )
+    out.append(
+        (
+            f"json_valid({c}) AND EXISTS ({twice})",
+            "'has a key given twice in one object: give each key once'",
+            False,
+        )
+    )
     for key in keys:
         path = _sql_str(f"$.{key}")
         empty = (
