@@ -284,6 +284,32 @@ def test_check_proof_checks_every_proof_in_a_subject_access_report(
     assert "disclosures[3].proof: there is no proof to check" in _one_line(capsys.readouterr().err)
 
 
+def test_check_proof_ties_what_a_report_shows_to_its_signed_entries(
+    signed: str, key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A proof that verifies says nothing about an entry edited beside it (issue 23,
+    item 15): every value the report shows must be the one its signed leaf holds."""
+    with db.connect(signed) as conn:
+        proof = log.proof_bundle(conn, "disclosure", "D-1", key=signing.load_private_key(key_file))
+    leaf = json.loads(proof["content"])
+    entry = {
+        "disclosure_id": leaf["disclosure_id"], "recipient": leaf["recipient"],
+        "record_id": leaf["record_id"], "fields": leaf["fields"],
+        "agreement": {"agreement_id": leaf["agreement_id"], "version": leaf["agreement_version"]},
+        "proof": proof,
+    }  # fmt: skip
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"person_id": leaf["person_id"], "disclosures": [entry]}))
+    capsys.readouterr()
+    assert main(["ledger", "check-proof", str(path)]) == 0
+    for edit in (("recipient", "someone-else"), ("fields", {"family_name": "Other"})):
+        changed = {**entry, edit[0]: edit[1]}
+        path.write_text(json.dumps({"person_id": leaf["person_id"], "disclosures": [changed]}))
+        assert main(["ledger", "check-proof", str(path)]) == 1
+        err = _one_line(capsys.readouterr().err)
+        assert f"the report shows {edit[0]}" in err and "the signed entry" in err
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -142,6 +142,12 @@ def check_proof_file(file: Path, trusted: Ed25519PublicKey | None) -> list[str]:
         except bundle.MalformedBundle as exc:
             column = where if where != "bundle" else None
             raise InputError.single(file, f"not a proof bundle: {exc}", column=column) from None
+        if result.ok and where != "bundle":
+            section, index = where.split("[", 1)
+            entry = doc[section][int(index.split("]", 1)[0])]
+            differs = bundle.shown_matches_proof(section, entry, proof)
+            if differs is not None:
+                result = bundle.BundleCheck(result.label, differs)
         if result.ok:
             lines.append(f"verified  {result.label}")
         else:

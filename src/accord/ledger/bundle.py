@@ -12,6 +12,7 @@ A subject access report embeds one bundle per disclosure under ``disclosures[*].
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +156,61 @@ def check_bundle(doc: Any, trusted: Ed25519PublicKey | None = None) -> BundleChe
     if not merkle.verify_inclusion(leaf, b.leaf_index, b.tree_size, b.path, b.head.root):
         return failed("the audit path does not lead from this content to the signed root")
     return BundleCheck(label, None)
+
+
+# What a subject access report shows of each entry, and where the signed leaf holds it:
+# (path in the report's entry, key in the leaf's content).
+SHOWN: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "disclosures": (
+        (("disclosure_id",), "disclosure_id"),
+        (("recipient",), "recipient"),
+        (("record_id",), "record_id"),
+        (("disclosed_at",), "disclosed_at"),
+        (("fields",), "fields"),
+        (("agreement", "agreement_id"), "agreement_id"),
+        (("agreement", "version"), "agreement_version"),
+        (("match", "probability"), "match_probability"),
+    ),
+    "recalls": (
+        (("recall_id",), "recall_id"),
+        (("disclosure_id",), "disclosure_id"),
+        (("recipient",), "recipient"),
+        (("reason",), "reason"),
+        (("recalled_at",), "recalled_at"),
+    ),
+}
+_MISSING = object()
+
+
+def _at(doc: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return _MISSING
+        doc = doc[key]
+    return doc
+
+
+def shown_matches_proof(section: str, entry: Any, proof: Any) -> str | None:
+    """None if every value a report's entry shows (:data:`SHOWN`) is the one its proof's
+    signed leaf holds; else what differs.  A proof that verifies says nothing about an
+    entry edited beside it: this ties the two."""
+    if not isinstance(entry, dict) or not isinstance(proof, dict):
+        return None
+    try:
+        leaf = json.loads(str(proof.get("content", "")))
+    except ValueError:
+        return None  # check_bundle names a content that is not a ledger entry
+    if not isinstance(leaf, dict):
+        return None
+    for path, key in SHOWN.get(section, ()):
+        shown = _at(entry, path)
+        if shown is _MISSING:
+            continue
+        if key not in leaf or shown != leaf[key]:
+            return (
+                f"the report shows {'.'.join(path)} {shown!r}, the signed entry {leaf.get(key)!r}"
+            )
+    return None
 
 
 def bundles_in(doc: Any) -> list[tuple[str, Any]]:
