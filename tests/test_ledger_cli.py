@@ -313,6 +313,7 @@ def test_check_proof_ties_what_a_report_shows_to_its_signed_entries(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ("{not json", "not JSON"),
         ('{"person_id": "P-1"}', "holds no proof bundle"),
         ('{"format": "accord-ledger-proof/1"}', "not a proof bundle: kind is missing"),

@@ -76,6 +76,8 @@ def _read_json(file: Path) -> Any:
         raise InputError.single(file, "not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise InputError.single(file, f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:  # Python's parser recurses once per level of nesting
+        raise InputError.single(file, "JSON nested too deeply to be a proof or a report") from None
 
 
 def read_published_heads(file: Path) -> list[signing.SignedTreeHead]:
