@@ -12,6 +12,7 @@ A subject access report embeds one bundle per disclosure under ``disclosures[*].
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +191,19 @@ def _at(doc: Any, path: tuple[str, ...]) -> Any:
     return doc
 
 
+def _same(shown: Any, signed: Any) -> bool:
+    """Equal values; two timestamps are equal when they name the same instant (the report
+    writes ``...:58Z`` where the signed entry holds ``...:58.000000Z``)."""
+    if shown == signed:
+        return True
+    if isinstance(shown, str) and isinstance(signed, str):
+        try:
+            return dt.datetime.fromisoformat(shown) == dt.datetime.fromisoformat(signed)
+        except ValueError:
+            return False
+    return False
+
+
 def shown_matches_proof(section: str, entry: Any, proof: Any) -> str | None:
     """None if every value a report's entry shows (:data:`SHOWN`) is the one its proof's
     signed leaf holds; else what differs.  A proof that verifies says nothing about an
@@ -206,7 +220,7 @@ def shown_matches_proof(section: str, entry: Any, proof: Any) -> str | None:
         shown = _at(entry, path)
         if shown is _MISSING:
             continue
-        if key not in leaf or shown != leaf[key]:
+        if key not in leaf or not _same(shown, leaf[key]):
             return (
                 f"the report shows {'.'.join(path)} {shown!r}, the signed entry {leaf.get(key)!r}"
             )

@@ -409,9 +409,7 @@ def build_register(
     them = np.where(exact, same[traps], adjacent[traps])
     holding = np.where(exact, holders_same, holders_adjacent)
     namesake_of = np.full(R, -1, dtype=np.int64)
-    namesake_of[traps] = _namesake_of(
-        holding.astype(np.int64), (them - holding).astype(np.int64)
-    )
+    namesake_of[traps] = _namesake_of(holding.astype(np.int64), (them - holding).astype(np.int64))
     owner = np.where(rec.person >= 0, rec.person, n + rec.public)
     duplicate = np.bincount(owner)[owner] > 1
 
