@@ -139,18 +139,18 @@ def test_reviewers_approve_an_item_with_four_eyes(
     page.wait_for_selector("#four-eyes")  # type: ignore[attr-defined]
     assert "0 of 2 approvals" in page.inner_text("#four-eyes")  # type: ignore[attr-defined]
     page.fill("#reason", "Identity and status confirmed against the case file")  # type: ignore[attr-defined]
-    page.click("button.approve")  # type: ignore[attr-defined]
+    page.click("#decision-approve")  # type: ignore[attr-defined]
     page.wait_for_selector(".flash")  # type: ignore[attr-defined]
     assert "1 of 2 approvals" in page.inner_text(".flash")  # type: ignore[attr-defined]
-    assert "You have decided this item" in page.inner_text("#four-eyes")  # type: ignore[attr-defined]
+    assert "You have decided this item" in page.inner_text("#decide")  # type: ignore[attr-defined]
     assert page.locator("button.approve").count() == 0  # type: ignore[attr-defined]
     shots.take(page, "02-review-item-first-approval")
 
     second = _sign_in(browser, server, "rev2")
     second.goto(f"/review/{item}")  # type: ignore[attr-defined]
-    assert "Already approved by rev1" in second.inner_text("#four-eyes")  # type: ignore[attr-defined]
+    assert "Already approved by rev1" in second.inner_text("#decide")  # type: ignore[attr-defined]
     second.fill("#reason", "Second reviewer: agree, the cohort check is satisfied")  # type: ignore[attr-defined]
-    second.click("button.approve")  # type: ignore[attr-defined]
+    second.click("#decision-approve")  # type: ignore[attr-defined]
     second.wait_for_selector(".flash")  # type: ignore[attr-defined]
     assert "Approved (2 of 2 approvals)" in second.inner_text(".flash")  # type: ignore[attr-defined]
     shots.take(second, "03-review-item-approved")
@@ -175,15 +175,17 @@ def test_recipient_downloads_reports_a_revocation_and_sees_the_recall(
     saved = tmp_path / "dvla.csv"
     info.value.save_as(saved)
     lines = saved.read_text(encoding="utf-8").splitlines()
-    assert lines[0].replace('"', "") == "disclosure_id,family_name,given_names,date_of_birth"
+    assert lines[0].replace('"', "") == (
+        "disclosure_id,record_id,family_name,given_names,date_of_birth"
+    )
     ids = {line.split(",")[0].strip('"') for line in lines[1:]}
     assert ids == {web.disclosure_of["P-1"], web.disclosure_of["P-2"]}
     assert "P-1" not in saved.read_text(encoding="utf-8")  # never the person id
 
     target = web.disclosure_of["P-1"]
-    page.fill("#disclosure_id", target)  # type: ignore[attr-defined]
-    page.select_option("#action", "revoked")  # type: ignore[attr-defined]
-    page.click("#report button[type=submit], form[action='/inbox/actions'] button")  # type: ignore[attr-defined]
+    page.select_option("#disclosure_id", target)  # type: ignore[attr-defined]  # from its list
+    page.check("#action-revoked")  # type: ignore[attr-defined]
+    page.click("form[action='/inbox/actions'] button[type=submit]")  # type: ignore[attr-defined]
     page.wait_for_selector(".flash")  # type: ignore[attr-defined]
     assert f"Action revoked on {target} recorded" in page.inner_text(".flash")  # type: ignore[attr-defined]
     with db.connect(web.url) as conn:
@@ -216,7 +218,7 @@ def test_recipient_downloads_reports_a_revocation_and_sees_the_recall(
     assert done.status_code == 200, done.text
     page.goto("/inbox")  # type: ignore[attr-defined]
     recalls = page.inner_text("#recall-table")  # type: ignore[attr-defined]
-    assert target in recalls and "outstanding" in recalls
+    assert target in recalls and "Undo what you did, then report it" in recalls
     shots.take(page, "05-recipient-inbox-with-recall")
     with db.connect(web.url) as conn:
         remedy = conn.scalar(select(Recall.remedy_status).where(Recall.disclosure_id == target))
@@ -270,8 +272,8 @@ def test_other_screens_render(
     shots.take(page, "09-oversight")
     page = _sign_in(browser, server, "rev2")
     page.goto(f"/review/{web.items['uncertain_match']}")  # type: ignore[attr-defined]
-    assert "Nguyen" in page.inner_text("#register-record")  # type: ignore[attr-defined]
-    assert "given names" in page.inner_text("#comparisons")  # type: ignore[attr-defined]
+    assert "Nguyen" in page.inner_text("#record-table")  # type: ignore[attr-defined]
+    assert "given names" in page.inner_text("#waterfall").lower()  # type: ignore[attr-defined]
     shots.take(page, "11-review-match-item")
     page = _sign_in(browser, server, "adm1")
     shots.take(page, "10-admin")

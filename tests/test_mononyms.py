@@ -151,8 +151,8 @@ def test_one_name_people_go_through_a_run_and_reach_the_letter_the_batch_and_the
     client.cookies.clear()
     login(client, "case1")
     page = client.get("/people/PM1")
-    assert page.status_code == 200 and "given_names: Sukarno" in page.text
-    assert "family_name: —" in page.text and ": None" not in page.text  # the disclosure
+    assert page.status_code == 200 and "Given names: Sukarno" in page.text
+    assert "Family name: —" in page.text and ": None" not in page.text  # the disclosure
     assert "<dd>Sukarno</dd>" in page.text and "<dd>None</dd>" not in page.text  # the person
 
 

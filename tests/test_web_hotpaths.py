@@ -145,12 +145,13 @@ def test_the_queue_rows_show_every_value_escaped(web: WebState) -> None:
     rows = _rows(page.text)
     assert [cells[0] for cells, _ in rows] == ["RV-MC-4", "RV-UM-2", odd_id]
     cells, href = rows[-1]
-    since = (NOW + dt.timedelta(days=1)).date().isoformat()
-    assert cells == [odd_id, "manual check", "P-<3>", "R&D-1", "", reason, "0 of 2", since]
+    # item, person (no name derived), kind, agreement, match, why, approvals, how long
+    assert cells == [odd_id, "P-<3>", "Check before admission", "", "", reason, "0 of 2", "today"]
     assert href == "/review/" + quote(odd_id, safe="")
     assert browser.get(href).status_code == 200  # the link leads to the item
     uncertain = rows[1][0]
-    assert uncertain[1:5] == ["uncertain match", "P-2", "DVLA-902", "ho-to-dvla"]
+    assert uncertain[1:5] == ["Thi Lan NguyễnP-2", "Uncertain match", "ho-to-dvla", "likely (95%)"]
+    assert uncertain[7] == "2 days"
     assert [e.detail["refs"] for e in audit_entries(web.url, "rev1", "review_queue_read")] == [
         ["RV-MC-4", "RV-UM-2", odd_id]
     ]
@@ -162,11 +163,11 @@ def test_a_nul_in_a_value_is_escaped_one_value_at_a_time() -> None:
         QueueItem("RV-1", "manual_check", "P-1", None, "a&b", "x\x00<y>", "open", 1, 2, now),
         QueueItem("RV-2", "dispute", "P-2", "R-2", None, "plain", "open", 0, 1, now),
     ]
-    html = str(pages.queue_rows(items))
+    html = str(pages.queue_rows(items, now + dt.timedelta(days=3)))
     assert "x\x00&lt;y&gt;" in html and "a&amp;b" in html
     rows = _rows(f"<table><tbody>{html}</tbody></table>")
     assert [cells[0] for cells, _ in rows] == ["RV-1", "RV-2"]
-    assert rows[1][0] == ["RV-2", "dispute", "P-2", "R-2", "", "plain", "0 of 1", "2026-01-02"]
+    assert rows[1][0] == ["RV-2", "P-2", "Dispute", "", "", "plain", "0 of 1", "3 days"]
 
 
 def test_the_hot_paths_refuse_as_every_endpoint_does(client: TestClient, web: WebState) -> None:

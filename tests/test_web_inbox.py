@@ -66,7 +66,7 @@ def test_batches_and_recalls_name_the_recipients_own_record(
     ]
     page = _browser(web, "dvla1").get("/inbox").text
     recall_table = page.split('id="recall-table"', 1)[1].split("</table>", 1)[0]
-    assert "DVLA-001" in recall_table and "decision overturned" in recall_table
+    assert "DVLA-001" in recall_table and "The decision was overturned" in recall_table
     batch_table = page.split('id="batch-table"', 1)[1].split("</table>", 1)[0]
     assert "DVLA-002" in batch_table
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -134,10 +135,12 @@ def test_match_item_shows_both_records_and_each_comparison(
 ) -> None:
     login(client, "rev2")
     page = client.get(f"/review/{web.items['uncertain_match']}").text
-    assert 'id="source-record"' in page and "Nguyễn" in page  # ours
-    assert 'id="register-record"' in page and "Nguyen" in page  # theirs
-    assert "-3.40" in page and "+8.00" in page  # each comparison's weight
-    assert "0.9500" in page
+    records = page.split('id="record-table"', 1)[1].split("</table>", 1)[0]
+    assert "Nguyễn" in records and "Nguyen" in records  # ours and theirs, side by side
+    fall = page.split('id="waterfall"', 1)[1].split("</table>", 1)[0]
+    # each comparison's weight, as how many times likelier or less likely it made it
+    assert "11 times less likely" in fall and "256 times more likely" in fall
+    assert "likely (95%)" in page
 
 
 def test_inbox_forms(web: WebState) -> None:
@@ -152,11 +155,20 @@ def test_inbox_forms(web: WebState) -> None:
     assert "Acknowledged 2 disclosure(s)" in browser.get("/inbox").text
     bad = browser.post(
         "/inbox/actions",
-        data={"disclosure_id": d1, "action": "revoked", "action_date": "yesterday", "csrf": csrf},
+        data={
+            "disclosure_id": d1,
+            "action": "revoked",
+            "action_date_day": "31",
+            "action_date_month": "2",
+            "action_date_year": "2026",
+            "csrf": csrf,
+        },
     )
-    assert bad.status_code == 303
-    shown = browser.get("/inbox").text
-    assert "Not recorded" in shown and "action_date" in shown
+    assert bad.status_code == 422  # the form again, with what was wrong and what was typed
+    assert "There is a problem" in bad.text and "must be a real date" in bad.text
+    assert 'name="action_date_day" type="text" inputmode="numeric" maxlength="2" ' in bad.text
+    assert 'value="31"' in bad.text and f'value="{d1}" selected' in bad.text
+    assert 'value="revoked" checked' in bad.text
     csv = browser.get("/inbox/batch.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.splitlines()[0].replace('"', "") == (
@@ -175,7 +187,8 @@ def test_subject_page_and_dispute(web: WebState) -> None:
     assert web.disclosure_of["P-1"] not in page.text
     csrf = csrf_of(page.text)
     empty = browser.post("/me/dispute", data={"detail": "  ", "csrf": csrf})
-    assert empty.status_code == 303 and "say what is wrong" in browser.get("/me").text.lower()
+    assert empty.status_code == 422 and "There is a problem" in empty.text
+    assert "say what is wrong" in empty.text.lower()
     with db.connect(web.url) as conn:
         assert conn.scalar(select(Freeze.id)) is None
     filed = browser.post("/me/dispute", data={"detail": "That is not me.", "csrf": csrf})
@@ -263,3 +276,16 @@ def test_repeated_failed_sign_ins_lock_the_username_for_a_while(
     assert [e.action for e in audit_entries(web.url, "anonymous")][-1] == "login_locked"
     assert identity.unlock(web.url, "rev2", actor="adm1")
     assert attempt(PASSWORD).status_code == 303
+
+
+def test_the_api_docs_come_from_accords_own_files_under_its_csp(client: TestClient) -> None:
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200
+    assert "script-src 'self'" in docs.headers["content-security-policy"]
+    sources = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources)
+    assert "<script>" not in docs.text  # nothing inline for the CSP to refuse
+    for asset in sources:
+        assert client.get(asset).status_code == 200, asset
+    assert 'data-openapi="/api/openapi.json"' in docs.text
+    assert "SwaggerUIBundle" in client.get("/static/swagger-ui/accord-init.js").text

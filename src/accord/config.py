@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     ledger_key: Path = Path("accord-ledger.key")
     # Optional policy file; the built-in safe defaults apply when it is not set.
     policy: Path | None = None
+    # How a person reaches the data protection officer (an address, an email), shown on
+    # their page beside how to dispute; unset, the page says to write to the DPO.
+    dpo_contact: str | None = None
 
 
 def settings(database: str | None = None) -> Settings:

@@ -355,6 +355,8 @@ class ReviewItem(Base):
 
 class ReviewDecision(Base):
     __tablename__ = "review_decisions"
+    # A reviewer's decisions today, counted on every page of the workbench (0013).
+    __table_args__ = (Index("ix_review_decisions_reviewer", "reviewer", "decided_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[str] = mapped_column(ID, ForeignKey("review_items.item_id"), index=True)

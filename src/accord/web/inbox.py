@@ -345,6 +345,130 @@ def recalls(
     return Page(items, next_after)
 
 
+@dataclass(frozen=True)
+class RecallShown:
+    """A recall on the inbox screen, with the disclosure it undoes (as it was sent)."""
+
+    recall_id: str
+    disclosure_id: str
+    record_id: str
+    reason: str
+    recalled_at: dt.datetime
+    remedy_status: str
+    remedied_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    agreement_id: str
+    disclosed_at: dt.datetime
+    fields: dict[str, Any]
+
+
+@functools.cache
+def _recall_screen_query(outstanding: bool, paged: bool) -> Executable:
+    query = (
+        select(
+            Recall.recall_id,
+            Recall.disclosure_id,
+            Disclosure.record_id,
+            Recall.reason,
+            Recall.recalled_at,
+            Recall.remedy_status,
+            Recall.remedied_at,
+            Recall.acknowledged_at,
+            Disclosure.agreement_id,
+            Disclosure.disclosed_at,
+            Disclosure.fields,
+            Recall.person_id,
+        )
+        .join(Disclosure, Disclosure.disclosure_id == Recall.disclosure_id)
+        .where(Recall.recipient == bindparam("recipient"))
+    )
+    if outstanding:
+        query = query.where(Recall.remedy_status == "outstanding")
+    else:
+        query = query.where(Recall.remedy_status != "outstanding")
+    if paged:
+        query = query.where(Recall.recall_id > bindparam("after"))
+    return query.order_by(Recall.recall_id).limit(bindparam("limit", type_=Integer))
+
+
+def recalls_outstanding_first(
+    conn: Connection,
+    recipient: str,
+    actor: str,
+    *,
+    after: str | None = None,
+    limit: int = 100,
+    via: str = "web",
+) -> Page[RecallShown]:
+    """The inbox screen's recalls: those whose remedy is outstanding first, then the
+    rest, each in recall-id order, with the disclosure each one undoes.
+
+    Paged by keyset over the two runs in turn: the cursor is ``o:<recall id>`` within the
+    outstanding ones, ``r:<recall id>`` within the rest.
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    run, _, last = (after or "").partition(":")
+    rows: list[Any] = []
+    if run != "r":
+        params: dict[str, Any] = {"recipient": recipient, "limit": limit + 1}
+        if run == "o" and last:
+            params["after"] = last
+        rows = list(conn.execute(_recall_screen_query(True, "after" in params), params))
+    marked = [("o", r) for r in rows]
+    if len(rows) <= limit:
+        params = {"recipient": recipient, "limit": limit + 1 - len(rows)}
+        if run == "r" and last:
+            params["after"] = last
+        marked += [
+            ("r", r) for r in conn.execute(_recall_screen_query(False, "after" in params), params)
+        ]
+    more = len(marked) > limit
+    marked = marked[:limit]
+    if marked:
+        audit_read(
+            conn,
+            actor,
+            "recall_read",
+            [r[-1] for _, r in marked],
+            [r[0] for _, r in marked],
+            via,
+        )
+    items = [
+        RecallShown(
+            r.recall_id,
+            r.disclosure_id,
+            r.record_id,
+            r.reason,
+            as_utc(r.recalled_at),
+            r.remedy_status,
+            as_utc(r.remedied_at),
+            as_utc(r.acknowledged_at),
+            r.agreement_id,
+            as_utc(r.disclosed_at),
+            r.fields,
+        )
+        for _, r in marked
+    ]
+    next_after = f"{marked[-1][0]}:{marked[-1][1].recall_id}" if more else None
+    return Page(items, next_after)
+
+
+def unacknowledged_ids(conn: Connection, recipient: str, what: str) -> list[str]:
+    """Every id of the recipient's disclosures in force, or recalls, not yet acknowledged:
+    what "acknowledge all" acknowledges."""
+    if what == "disclosure":
+        query = select(Disclosure.disclosure_id).where(
+            Disclosure.recipient == recipient,
+            Disclosure.status == "active",
+            Disclosure.acknowledged_at.is_(None),
+        )
+    else:
+        query = select(Recall.recall_id).where(
+            Recall.recipient == recipient, Recall.acknowledged_at.is_(None)
+        )
+    return list(conn.scalars(query))
+
+
 def counts(conn: Connection, recipient: str) -> dict[str, int]:
     """How many disclosures and recalls await this recipient (no personal data)."""
     d = conn.execute(
