@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     ledger_key: Path = Path("accord-ledger.key")
     # Optional policy file; the built-in safe defaults apply when it is not set.
     policy: Path | None = None
+    # Where every signed tree head is also published, append-only: a .jsonl file, a
+    # folder (served over HTTP), or s3://bucket/prefix; unset, heads stay in the database
+    # alone (docs/deploy.md, accord.ledger.publish).
+    publish_heads: str | None = None
     # How a person reaches the data protection officer (an address, an email), shown on
     # their page beside how to dispute; unset, the page says to write to the DPO.
     dpo_contact: str | None = None

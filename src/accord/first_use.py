@@ -36,14 +36,14 @@ class Initialised:
 def initialise(url: str, key: Path) -> Initialised:
     """Create or upgrade the schema at ``url``, and create ``key`` if it does not exist."""
     before, after = db.upgrade(url)
-    path = key.expanduser().resolve()
+    path = key if keys.is_pem(key) else key.expanduser().resolve()
     with db.connect(url) as conn:
-        if not path.exists() and keys.signer_of(conn) is not None:
+        if not keys.available(path) and keys.signer_of(conn) is not None:
             raise LedgerKeyUnavailable(
                 f"no ledger key at {path}, and this database's ledger is already signed: "
                 "pass the key it was signed with (--key); a new key could not sign it"
             )
-    created = not path.exists()
+    created = not keys.available(path)
     private = signing.load_or_create_key(path)
     with db.connect(url) as conn:
         keys.refuse_foreign(conn, signing.key_id(private), path)

@@ -35,7 +35,7 @@ from accord.cli import synth as synth_cmds
 from accord.cli import validate as validate_cmds
 from accord.cli.common import err
 from accord.errors import AccordError
-from accord.ledger import keys
+from accord.ledger import keys, publish
 
 app = typer.Typer(
     name="accord",
@@ -104,9 +104,20 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    publish.take_failures()
     try:
         with keys.command():
             result = app(args=args, prog_name="accord", standalone_mode=False)
+        unpublished = publish.take_failures()
+        if unpublished:
+            # The command's own work is done and committed; its heads wait to be published.
+            err.print(
+                f"accord: signed tree heads not published: {unpublished[0]}; they stay "
+                "pending: the next command that signs publishes them (or `accord ledger "
+                "publish`), and `accord verify` fails until then",
+                markup=False,
+            )
+            return 1
     except UsageError as exc:
         exc.show()
         return 2

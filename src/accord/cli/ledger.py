@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from accord import uri
 from accord.cli.common import DatabaseOption, database_url, out
 from accord.errors import AccordError, CheckFailed, InputError
-from accord.ledger import bundle, keys, log, signing
+from accord.ledger import bundle, keys, log, publish, signing, witness
 from accord.store import db
 
 KeyOption = Annotated[
@@ -80,48 +81,22 @@ def _read_json(file: Path) -> Any:
         raise InputError.single(file, "JSON nested too deeply to be a proof or a report") from None
 
 
-def read_published_heads(file: Path) -> list[signing.SignedTreeHead]:
-    """Heads from a file of JSON (one, or a list) or JSON Lines, each a signed tree head
-    or what `accord ledger head` prints (its ``signed_head``)."""
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError.single(file, "no such file") from None
-    except OSError as exc:
-        raise InputError.single(file, f"cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError.single(file, "not UTF-8 text") from None
-    docs: list[tuple[int | None, Any]]
-    try:
-        whole = json.loads(text)
-        docs = [(None, d) for d in (whole if isinstance(whole, list) else [whole])]
-    except json.JSONDecodeError:
-        docs = []
-        for number, written in enumerate(text.splitlines(), start=1):
-            if not written.strip():
-                continue
-            try:
-                docs.append((number, json.loads(written)))
-            except json.JSONDecodeError as exc:
-                raise InputError.single(
-                    file, f"line {number} is not JSON: {exc.msg}", row=number
-                ) from None
-    heads: list[signing.SignedTreeHead] = []
-    for position, (line, doc) in enumerate(docs, start=1):
-        if isinstance(doc, dict) and "signed_head" in doc:
-            doc = doc["signed_head"]
-        where = f"line {line}" if line is not None else f"head {position}"
-        if doc is None:
-            raise InputError.single(file, f"{where} holds no signed head", row=line)
-        try:
-            heads.append(signing.SignedTreeHead.from_json(doc))
-        except ValueError as exc:
-            raise InputError.single(
-                file, f"{where} is not a signed tree head: {exc}", row=line
-            ) from None
-    if not heads:
-        raise InputError.single(file, "holds no signed tree head")
-    return heads
+def read_published(
+    location: str, what: str = "--published"
+) -> tuple[publish.Destination, list[publish.Record]]:
+    """The destination a location names and the records published there, oldest first
+    (`accord.ledger.publish`): a file of JSON (one, or a list) or JSON Lines, each a signed
+    tree head or what `accord ledger head` prints; a folder; an HTTP(S) URL of one; an S3
+    prefix."""
+    target = publish.destination(location, what)
+    if isinstance(target, publish.LinesFile | publish.LocalFolder) and not uri.is_http(location):
+        path = Path(location.removeprefix("file://")).expanduser()
+        if not path.exists():
+            raise InputError.single(path, "no such file or folder")
+    records = target.records()
+    if not records:
+        raise AccordError(f"{location}: holds no signed tree head")
+    return target, records
 
 
 def check_proof_file(file: Path, trusted: Ed25519PublicKey | None) -> list[str]:
@@ -250,16 +225,140 @@ def register(app: typer.Typer) -> None:
         for line in check_proof_file(file, trusted):
             out.print(line, markup=False)
 
+    @ledger_app.command("publish")
+    def publish_cmd(
+        database: DatabaseOption = None,
+        to: Annotated[
+            str | None,
+            typer.Option(
+                "--to",
+                help=f"Where to publish (default: {publish.ENV}): a .jsonl file, a folder, "
+                "or s3://bucket/prefix.",
+                show_default=False,
+            ),
+        ] = None,
+    ) -> None:
+        """Publish every signed tree head the destination does not hold yet, in order.
+
+        Every command that signs a head already does this once it commits; this retries
+        what a failed publication left pending.
+        """
+        url = _connected(database)
+        target = publish.destination(to, "--to") if to is not None else publish.configured()
+        if target is None:
+            raise AccordError(f"nowhere to publish: set {publish.ENV} or pass --to")
+        if not target.writable:
+            raise AccordError(f"--to {target}: an HTTP URL is read only; publish to a folder or S3")
+        done = publish.publish(url, target)
+        if done:
+            out.print(
+                f"published {len(done):,} signed tree head{'s' if len(done) != 1 else ''} to "
+                f"{target} (the newest at {done[-1].size:,} leaves)",
+                markup=False,
+            )
+        else:
+            out.print(f"nothing to publish: {target} holds every signed tree head", markup=False)
+
+    @ledger_app.command("witness")
+    def witness_cmd(
+        heads: Annotated[
+            str,
+            typer.Argument(
+                help="The published heads: a .jsonl file, a folder, its http(s) URL, or "
+                "s3://bucket/prefix."
+            ),
+        ],
+        key: Annotated[
+            Path,
+            typer.Option(
+                "--key",
+                help="The witness's own Ed25519 key (PEM); created, mode 0600, if absent.",
+            ),
+        ],
+        log_key: Annotated[
+            Path,
+            typer.Option(
+                "--log-key", help="The ledger's public key (PEM, from `accord ledger key`)."
+            ),
+        ],
+        state: Annotated[
+            Path,
+            typer.Option(
+                "--state", help="The witness's state file: the last size and root it co-signed."
+            ),
+        ],
+        name: Annotated[
+            str | None,
+            typer.Option("--name", help="The witness's name, shown with its co-signatures."),
+        ] = None,
+        cosignatures: Annotated[
+            str | None,
+            typer.Option(
+                "--cosignatures",
+                help="Where to write the co-signature (default: next to the heads).",
+                show_default=False,
+            ),
+        ] = None,
+    ) -> None:
+        """Co-sign the newest published head once it is checked: signed by the ledger key,
+        and consistent with the last head this witness co-signed (exit 1 if not)."""
+        source = publish.destination(heads, "HEADS")
+        write_to = publish.destination(cosignatures, "--cosignatures") if cosignatures else source
+        if not write_to.writable:
+            raise AccordError(
+                f"{write_to}: an HTTP URL is read only; pass --cosignatures FOLDER to write to"
+            )
+        if not state.parent.is_dir():
+            raise AccordError(f"--state {state}: folder {state.parent} does not exist")
+        created = not key.exists()
+        private = signing.load_or_create_key(key)
+        public = signing.load_public_key(log_key)
+        label = name or f"witness-{signing.key_id(private)[:16]}"
+        try:
+            done, before = witness.cosign(source, private, public, state, label, write_to)
+        except witness.Refused as exc:
+            raise CheckFailed(f"witness {label} refused: {exc}") from None
+        if created:
+            out.print(f"created witness key {key}", markup=False)
+        if done is None:
+            assert before is not None
+            out.print(
+                f"witness {label}: nothing new since the head at {before.tree_size:,} leaves",
+                markup=False,
+            )
+            return
+        since = (
+            f"consistent with the {before.tree_size:,} leaves it co-signed before"
+            if before is not None
+            else "its first: every published head checked from the first"
+        )
+        out.print(
+            f"witness {label}: co-signed the head at {done.tree_size:,} leaves "
+            f"(root {done.root.hex()[:16]}…), {since}; written to {write_to}",
+            markup=False,
+        )
+
     @app.command("verify")
     def verify_cmd(
         database: DatabaseOption = None,
         key: KeyOption = None,
         published: Annotated[
-            Path | None,
+            str | None,
             typer.Option(
                 "--published",
-                help="Signed heads kept outside the database (JSON or JSON Lines, as "
-                "`accord ledger head` prints them): the ledger must still extend each.",
+                help="Signed heads kept outside the database: a JSON or JSON Lines file, a "
+                f"folder, its http(s) URL, or s3://bucket/prefix (default: {publish.ENV}, if "
+                "set). The ledger must still extend each.",
+                show_default=False,
+            ),
+        ] = None,
+        witness_keys: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--witness-key",
+                help="A witness's public key (PEM): its co-signature must be published with "
+                "the heads and agree with the ledger (repeat for more witnesses).",
+                show_default=False,
             ),
         ] = None,
         workers: Annotated[
@@ -276,28 +375,103 @@ def register(app: typer.Typer) -> None:
         url = _connected(database)
         processes = workers if workers is not None else _idle_cores()
         path = key_path(key, url)
-        public = signing.load_public_key(path) if key is not None or path.exists() else None
+        public = signing.load_public_key(path) if key is not None or keys.available(path) else None
+        configured = publish.configured()
+        witnesses = [signing.load_public_key(p) for p in witness_keys or []]
+        target: publish.Destination | None = None
+        records: list[publish.Record] = []
+        if published is not None:
+            target, records = read_published(published)
+        elif configured is not None:
+            target, records = configured, configured.records()
+        if witnesses and target is None:
+            raise AccordError(f"--witness-key: pass --published too (or set {publish.ENV})")
+        ours = target is not None and configured is not None and (str(target) == str(configured))
+        heads = [r.head for r in records]
         with db.connect(url) as conn:
             if public is None and log.latest_head(conn) is not None:
                 raise AccordError(
                     f"no ledger key at {path} to check the signed tree heads with: pass --key"
                 )
-            heads = read_published_heads(published) if published is not None else []
             result = log.verify(conn, public, workers=processes)
             contradicted = log.check_published(conn, heads, public) if result.ok else None
+            unpublished = (
+                publish.pending(conn, records[-1] if records else None)
+                if ours and result.ok and contradicted is None
+                else []
+            )
+            cosigned, problem = (
+                _check_cosignatures(conn, target, witnesses, public)
+                if target is not None and result.ok and contradicted is None
+                else ([], None)
+            )
         if contradicted is not None:
             raise CheckFailed(f"ledger check failed: {contradicted}")
         if not result.ok:
             more = result.problem_count - 1
             suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more else ""
             raise CheckFailed(f"ledger check failed: {result.first_problem}{suffix}")
+        if unpublished:
+            n = len(unpublished)
+            raise CheckFailed(
+                f"ledger check failed: {n:,} signed tree head{'s are' if n != 1 else ' is'} not "
+                f"yet published to {target} (at {unpublished[0].size:,}"
+                + (f" to {unpublished[-1].size:,}" if n > 1 else "")
+                + " leaves): `accord ledger publish` publishes them"
+            )
+        if problem is not None:
+            raise CheckFailed(f"ledger check failed: {problem}")
         out.print(
             f"ledger intact: {result.leaves:,} leaves ({result.disclosures:,} disclosures, "
             f"{result.recalls:,} recalls), {result.heads:,} signed tree heads, "
             f"root {result.root.hex()}"
-            + (f"; extends all {len(heads):,} published heads" if heads else ""),
+            + (f"; extends all {len(heads):,} published heads" if heads else "")
+            + "".join(f"; {c}" for c in cosigned),
             markup=False,
         )
+
+
+def _check_cosignatures(
+    conn: Any,
+    target: publish.Destination,
+    witnesses: list[Ed25519PublicKey],
+    ledger_key: signing.AnyKey | None,
+) -> tuple[list[str], str | None]:
+    """What to say about the witnesses' co-signatures at ``target``, and the first problem.
+
+    Each witness given must have co-signed a head of this ledger (its key id) whose root
+    is the ledger's at that size; co-signatures by witnesses not given are reported as
+    found, unchecked.
+    """
+    size = log.tree_size(conn)
+    said: list[str] = []
+    given = {signing.key_id(w): w for w in witnesses}
+    for witness_id, witness_key in given.items():
+        found = target.cosignatures_by(witness_id)
+        label = f"witness key {witness_id[:16]}…"
+        if found is None:
+            return said, f"no co-signature by {label} at {target}"
+        label = f"witness {found.witness} ({witness_id[:16]}…)"
+        if not found.verify(witness_key):
+            return said, f"the co-signature by {label} does not verify under its key"
+        if ledger_key is not None and found.log_key_id != signing.key_id(ledger_key):
+            return said, f"{label} co-signed a head of another ledger key"
+        where = f"{label} co-signed the head at {found.tree_size:,} leaves"
+        if found.tree_size > size:
+            return said, f"{where}, but the ledger now holds only {size:,} leaves"
+        if log.root(conn, found.tree_size) != found.root:
+            return said, (
+                f"{where}, and the ledger's first {found.tree_size:,} leaves no longer hash "
+                "to its root"
+            )
+        said.append(f"co-signed at {found.tree_size:,} leaves by {found.witness} (checked)")
+    for found in target.cosignatures():
+        if found.witness_key_id not in given:
+            said.append(
+                f"co-signed at {found.tree_size:,} leaves by {found.witness} "
+                f"({found.witness_key_id[:16]}…, not checked: pass --witness-key)"
+            )
+    return said, None
 
 
 def _idle_cores() -> int:

@@ -172,7 +172,7 @@ def check_signing_key(url: str, path: Path) -> Path:
     private = signing.load_private_key(path)
     with db.connect(url) as conn:
         keys.refuse_foreign(conn, signing.key_id(private), path)
-    return path.expanduser().resolve()
+    return path if keys.is_pem(path) else path.expanduser().resolve()
 
 
 def register(app: typer.Typer) -> None:
@@ -205,7 +205,8 @@ def register(app: typer.Typer) -> None:
         # ledger with the same key.
         os.environ.setdefault("ACCORD_WEB_SECRET", secrets.token_urlsafe(32))
         os.environ["ACCORD_DATABASE_URL"] = url
-        os.environ[keys.ENV] = str(signer)
+        if not keys.is_pem(signer):  # else the workers read ACCORD_LEDGER_KEY_PEM as it is
+            os.environ[keys.ENV] = str(signer)
         err.print(f"accord: serving {db.describe(url)} on http://{host}:{port}/", markup=False)
         uvicorn.run(
             "accord.web.app:app_from_environment",

@@ -1,6 +1,8 @@
 """Which key a database's ledger is signed with, found the same way by every command.
 
-In order: the ``--key`` given to the command; else ``ACCORD_LEDGER_KEY``; else the path
+In order: the ``--key`` given to the command; else ``ACCORD_LEDGER_KEY_PEM``, the key
+itself (PEM) in the environment, as a secret store injects it (:data:`FROM_PEM`); else
+``ACCORD_LEDGER_KEY``, a path (a mounted secret, say); else the path
 kept with the database itself (``database_settings``, written by `accord init` and by a
 first `accord run`); else ``accord-ledger.key`` in the working folder.  Keeping the path
 with the database means that the same database finds the same key whichever folder a
@@ -20,13 +22,17 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert, inspect, select, update
 
-from accord.errors import LedgerKeyUnavailable
+from accord.errors import AccordError, LedgerKeyUnavailable
 from accord.store import db
 from accord.store.models import DatabaseSetting, TreeHead, utcnow
 
 SETTING = "ledger_key"
 ENV = "ACCORD_LEDGER_KEY"
+ENV_PEM = "ACCORD_LEDGER_KEY_PEM"
 DEFAULT = Path("accord-ledger.key")
+# Stands for the key held in ACCORD_LEDGER_KEY_PEM wherever a key path goes; it names no
+# file, is never created, and is never kept with the database.
+FROM_PEM = Path(f"${ENV_PEM}")
 
 _in_use: Path | None = None  # the key the running command resolved, if it did
 
@@ -55,8 +61,34 @@ def command() -> Iterator[None]:
 
 
 def from_environment() -> Path | None:
+    """:data:`FROM_PEM` if ``ACCORD_LEDGER_KEY_PEM`` holds a key, else the path in
+    ``ACCORD_LEDGER_KEY``; both set is refused (exit 2): which one signs would be a guess."""
+    pem = os.environ.get(ENV_PEM, "").strip()
     value = os.environ.get(ENV)
+    if pem and value:
+        raise AccordError(
+            f"{ENV} and {ENV_PEM} are both set: set {ENV} (a key file) or {ENV_PEM} "
+            "(the key itself, PEM), not both"
+        )
+    if pem:
+        return FROM_PEM
     return Path(value) if value else None
+
+
+def is_pem(path: Path) -> bool:
+    """Whether ``path`` stands for the key in ``ACCORD_LEDGER_KEY_PEM``."""
+    return path == FROM_PEM
+
+
+def pem_bytes() -> bytes | None:
+    value = os.environ.get(ENV_PEM, "")
+    # A secret injected into an environment variable may have its newlines escaped.
+    return value.strip().replace("\\n", "\n").encode("ascii", "replace") if value.strip() else None
+
+
+def available(path: Path) -> bool:
+    """Whether there is a key at ``path`` (for :data:`FROM_PEM`: whether the variable is set)."""
+    return pem_bytes() is not None if is_pem(path) else path.exists()
 
 
 def kept(conn: Connection) -> Path | None:
@@ -66,7 +98,10 @@ def kept(conn: Connection) -> Path | None:
 
 
 def keep(conn: Connection, path: Path) -> None:
-    """Keep ``path`` (made absolute) with the database as where its ledger key is."""
+    """Keep ``path`` (made absolute) with the database as where its ledger key is; a key
+    from ``ACCORD_LEDGER_KEY_PEM`` names no file, so nothing is kept for it."""
+    if is_pem(path):
+        return
     value = str(path.expanduser().resolve())
     found = conn.scalar(select(DatabaseSetting.value).where(DatabaseSetting.name == SETTING))
     if found == value:

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.pool import NullPool
 
 from accord.errors import AccordError, CheckFailed
-from accord.ledger import bundle, content, keys, merkle, signing
+from accord.ledger import bundle, content, keys, merkle, publish, signing
 from accord.ledger.signing import SignedTreeHead
 from accord.store import db, sqlite_bulk
 from accord.store.models import (
@@ -440,8 +440,13 @@ def latest_head(conn: Connection) -> SignedTreeHead | None:
 
 
 def sign_head(conn: Connection, key: Ed25519PrivateKey) -> SignedTreeHead:
-    """Sign the tree as it stands; a no-op returning the stored head if that size is signed."""
+    """Sign the tree as it stands; a no-op returning the stored head if that size is signed.
+
+    With ``ACCORD_PUBLISH_HEADS`` set, every head the database holds and the destination
+    does not is published once the transaction commits (`accord.ledger.publish`).
+    """
     _lock(conn)
+    publish.schedule(conn)
     size = tree_size(conn)
     existing = head_at(conn, size)
     if existing is not None:

@@ -123,6 +123,13 @@ def parse_public_key_pem(text: str | bytes) -> Ed25519PublicKey:
 
 
 def _read(path: Path) -> bytes:
+    from accord.ledger import keys
+
+    if keys.is_pem(path):
+        data = keys.pem_bytes()
+        if data is None:
+            raise LedgerKeyUnavailable(f"{keys.ENV_PEM} is empty: it must hold the key (PEM)")
+        return data
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -167,8 +174,11 @@ def load_key(path: Path) -> AnyKey:
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The ledger's signing key, created (PEM, mode 0600) if the file does not exist yet."""
-    if path.exists():
+    """The ledger's signing key, created (PEM, mode 0600) if the file does not exist yet
+    (never for the key held in ``ACCORD_LEDGER_KEY_PEM``)."""
+    from accord.ledger import keys
+
+    if keys.is_pem(path) or path.exists():
         return load_private_key(path)
     if not path.parent.is_dir():
         raise AccordError(f"cannot create ledger key {path}: folder {path.parent} does not exist")
@@ -230,7 +240,7 @@ def require_key(path: Path | None = None, conn: Connection | None = None) -> Ed2
     from accord.ledger import keys
 
     path = keys.resolve(conn, path)
-    if not path.exists():
+    if not keys.available(path):
         raise LedgerKeyUnavailable(
             f"no ledger signing key at {path}: pass --key FILE, set {keys.ENV}, or run "
             "`accord init --key FILE` to create one and keep its path with the database"

@@ -89,6 +89,16 @@ def before_commit(conn: Connection, name: str, action: Callable[[Connection], ob
     conn.info.setdefault(_BEFORE_COMMIT, {})[name] = action
 
 
+_AFTER_COMMIT = "accord.after_commit"
+
+
+def after_commit(conn: Connection, name: str, action: Callable[[], object]) -> None:
+    """Have ``action`` run just after :func:`connect` commits ``conn``'s transaction (not
+    at all if it rolls back); once per ``name``.  The ledger uses it to publish the tree
+    heads a transaction signed (`accord.ledger.publish`) once they are in the database."""
+    conn.info.setdefault(_AFTER_COMMIT, {})[name] = action
+
+
 def _run_before_commit(conn: Connection) -> None:
     actions: dict[str, Callable[[Connection], object]] = conn.info.pop(_BEFORE_COMMIT, {})
     for action in actions.values():
@@ -111,15 +121,20 @@ def connect(url: str) -> Iterator[Connection]:
         ) from exc
     # ``info`` lives with the pooled DBAPI connection: nothing from an earlier use stays.
     conn.info.pop(_BEFORE_COMMIT, None)
+    conn.info.pop(_AFTER_COMMIT, None)
     try:
         yield conn
         _run_before_commit(conn)
     except BaseException as exc:
         conn.info.pop(_BEFORE_COMMIT, None)
+        conn.info.pop(_AFTER_COMMIT, None)
         conn_cm.__exit__(type(exc), exc, exc.__traceback__)
         raise
     else:
+        after: dict[str, Callable[[], object]] = conn.info.pop(_AFTER_COMMIT, {})
         conn_cm.__exit__(None, None, None)
+        for action in after.values():
+            action()
 
 
 def write_lock(conn: Connection) -> None:
