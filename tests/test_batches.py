@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from reviewers import as_reviewer
 from sqlalchemy import insert, select
 
 from accord.cli import main
@@ -185,7 +186,7 @@ def test_a_match_approved_at_review_goes_out_in_the_next_run_once(
         ).one()  # fmt: skip
     for reviewer in ("alice", "bob")[: item.approvals_needed]:
         assert main([
-            "review", "decide", item.item_id, "--approve", "--reviewer", reviewer,
+            "review", "decide", item.item_id, "--approve", *as_reviewer(db_url, reviewer, tmp_path),
             "--reason", "the licence photograph matches", "--as-of", AS_OF.isoformat(),
             "--database", db_url, "--key", str(key),
         ]) == 0  # fmt: skip

@@ -10,10 +10,12 @@ approval per authenticated user.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from reviewers import as_reviewer
 from sqlalchemy import insert, select, update
 from test_web_support import WebState, client, web  # noqa: F401
 
@@ -134,15 +136,15 @@ def test_the_api_item_read_withholds_the_score_until_the_reviewer_decides(
 
 
 def test_review_show_withholds_the_score_until_the_reviewer_decides(
-    web: WebState, capsys: pytest.CaptureFixture[str]
+    web: WebState, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     review_blind(web.url)
     assert main(["review", "show", ITEM, "--reviewer", "rev1", "--database", web.url]) == 0
     shown = capsys.readouterr().out
     assert "withheld until you have decided" in shown and "match probability" not in shown
     assert "Nguyen" in shown and "Family name: close" in shown
-    assert main(["review", "decide", ITEM, "--reject", "--reviewer", "rev1", "--reason",
-                 "different people", "--database", web.url]) == 0  # fmt: skip
+    assert main(["review", "decide", ITEM, "--reject", *as_reviewer(web.url, "rev1", tmp_path),
+                 "--reason", "different people", "--database", web.url]) == 0  # fmt: skip
     capsys.readouterr()
     assert main(["review", "show", ITEM, "--reviewer", "rev1", "--database", web.url]) == 0
     shown = capsys.readouterr().out

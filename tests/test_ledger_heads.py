@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
+from reviewers import as_reviewer
 from sqlalchemy import insert, select
 
 from accord.cli import main
@@ -113,7 +114,7 @@ def test_events_leave_the_ledger_signed(
 
 
 def test_a_review_approval_leaves_the_ledger_signed(
-    ran: str, capsys: pytest.CaptureFixture[str]
+    ran: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with db.connect(ran) as conn:
         item = conn.execute(
@@ -126,7 +127,7 @@ def test_a_review_approval_leaves_the_ledger_signed(
     assert before is None
     for reviewer in ("alice", "bob")[: item.approvals_needed]:
         assert main([
-            "review", "decide", item.item_id, "--approve", "--reviewer", reviewer,
+            "review", "decide", item.item_id, "--approve", *as_reviewer(ran, reviewer, tmp_path),
             "--reason", "same person", "--as-of", AS_OF.isoformat(), "--database", ran,
         ]) == 0  # fmt: skip
     with db.connect(ran) as conn:

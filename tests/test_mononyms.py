@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from reviewers import as_reviewer
 from sqlalchemy import select
 
 from accord import identity
@@ -110,7 +111,7 @@ def test_one_name_people_go_through_a_run_and_reach_the_letter_the_batch_and_the
     if ("PM1", "DM1") in queued:
         item = queued[("PM1", "DM1")]
         for reviewer in ("alice", "bob"):
-            argv = ["review", "decide", item, "--approve", "--reviewer", reviewer]
+            argv = ["review", "decide", item, "--approve", *as_reviewer(db_url, reviewer, tmp_path)]
             argv += ["--reason", "one name, date of birth and postcode agree"]
             assert main([*argv, "--database", db_url, "--key", str(key)]) == 0
     with db.connect(db_url) as conn:

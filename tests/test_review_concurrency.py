@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from reviewers import as_reviewer
 from sqlalchemy import func, insert, select, update
 from test_web_support import PASSWORD, SECRET, WebState, web  # noqa: F401
 
@@ -189,13 +191,14 @@ def test_two_last_decisions_at_once_act_once(
 
 
 def test_the_command_line_refuses_a_decision_on_a_settled_item_in_one_line(
-    web: WebState, capsys: pytest.CaptureFixture[str]
+    web: WebState, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from accord.cli import main
 
     item = web.items["manual_check"]
     args: Callable[[str], list[str]] = lambda who: [  # noqa: E731
-        "review", "decide", item, "--reject", "--reviewer", who, "--reason", "no",
+        "review", "decide", item, "--reject", *as_reviewer(web.url, who, tmp_path),
+        "--reason", "no",
         "--database", web.url,
     ]  # fmt: skip
     assert main(args("rev1")) == 0, capsys.readouterr().err

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from reviewers import as_reviewer
 from sqlalchemy import func, select, update
 
 from accord.cli import main
@@ -289,8 +290,9 @@ def test_a_dispute_freezes_the_person_and_review_lifts_it(
     assert main(["events", str(path), "--out", str(tmp_path), *db_args]) == 0
     # Approving the match now does not disclose: the person is frozen.
     for reviewer in ("alice", "bob"):
-        assert main(["review", "decide", match_item["item_id"], "--approve", "--reviewer",
-                     reviewer, "--reason", "same person", *db_args]) == 0  # fmt: skip
+        assert main(["review", "decide", match_item["item_id"], "--approve",
+                     *as_reviewer(db_url, reviewer, tmp_path), "--reason", "same person",
+                     *db_args]) == 0  # fmt: skip
     with db.connect(db_url) as conn:
         about = conn.scalar(
             select(func.count()).select_from(Disclosure).where(Disclosure.person_id == person)
@@ -304,7 +306,8 @@ def test_a_dispute_freezes_the_person_and_review_lifts_it(
     assert count(db_url, Disclosure) == before
     # The dispute review (four eyes) lifts the freeze; the next run may disclose again.
     for reviewer in ("carol", "dan"):
-        assert main(["review", "decide", "EV-D1", "--approve", "--reviewer", reviewer,
+        assert main(["review", "decide", "EV-D1", "--approve",
+                     *as_reviewer(db_url, reviewer, tmp_path),
                      "--reason", "record checked and confirmed", *db_args]) == 0  # fmt: skip
     assert main(run_args(scenario, db_url, key, tmp_path / "after")) == 0
     with db.connect(db_url) as conn:

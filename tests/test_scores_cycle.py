@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reviewers import as_reviewer
 from sqlalchemy import func, insert, select
 
 from accord.cli import main
@@ -119,7 +120,8 @@ def score_disclosures(url: str) -> dict[tuple[str, str], Any]:
 def decide(url: str, key: Path, item: str, reviewer: str, as_of: str, approve: bool = True) -> int:
     verdict = "--approve" if approve else "--reject"
     why = "checked the score and how it was made"
-    args = ["review", "decide", item, verdict, "--reviewer", reviewer, "--reason", why]
+    who = as_reviewer(url, reviewer, key.parent)
+    args = ["review", "decide", item, verdict, *who, "--reason", why]
     return main([*args, "--as-of", as_of, "--database", url, "--key", str(key)])
 
 

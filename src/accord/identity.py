@@ -385,6 +385,26 @@ def principal_for_token(
     return _principal(row)
 
 
+def user_of_token(url: str, token: str, roles: tuple[str, ...], doing: str) -> Principal:
+    """The user a command-line token proves, if their role may do ``doing``; else one line.
+
+    The command line's counterpart of the API's bearer check: a decision that counts
+    towards four eyes is made by an authenticated user, never a typed name.
+    """
+    with db.connect(url) as conn:
+        principal = principal_for_token(conn, token.strip())
+    if principal is None:
+        raise AccordError(
+            "the user token is not valid (unknown, revoked or expired, or its user is "
+            "disabled): ask for a new one with `accord users token NAME`"
+        )
+    if principal.role not in roles:
+        raise AccordError(
+            f"user {principal.username} is {principal.role}: {doing} needs {' or '.join(roles)}"
+        )
+    return principal
+
+
 # Sign-in throttling (NIST SP 800-63B 5.2.2, OWASP's authentication guidance): a few
 # failures are free, then each further consecutive failure locks the username for twice
 # as long as the one before, up to LOCK_MAX.  A lock refuses every sign-in under that

@@ -101,3 +101,38 @@ def actor(by: str | None) -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+TOKEN_ENV = "ACCORD_USER_TOKEN"
+TokenFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        help=f"A file holding your user token (`accord users token NAME`); else {TOKEN_ENV}.",
+        show_default=False,
+    ),
+]
+
+
+def user_token(token_file: Path | None, command: str) -> str:
+    """The user token of ``--token-file`` (its first line), else ``ACCORD_USER_TOKEN``;
+    one line and exit 2 when there is none, so that no decision is made by a typed name."""
+    if token_file is not None:
+        try:
+            text = token_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise AccordError(f"--token-file {token_file}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not readable text"
+            raise AccordError(f"--token-file {token_file}: {reason}") from None
+        token = text.strip().splitlines()[0].strip() if text.strip() else ""
+        if not token:
+            raise AccordError(f"--token-file {token_file}: the file holds no token")
+        return token
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise AccordError(
+            f"{command} needs your user token: --token-file FILE or {TOKEN_ENV} "
+            "(an administrator issues one with `accord users token NAME`)"
+        )
+    return token

@@ -7,9 +7,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord import blind, review
+from accord import blind, identity, review
 from accord.cli import review_view as view
-from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, out
+from accord.cli.common import (
+    AsOfOption,
+    DatabaseOption,
+    TokenFileOption,
+    as_of_date,
+    database_url,
+    out,
+    user_token,
+)
 from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError
 from accord.store import db
@@ -86,23 +94,26 @@ def decide(
     item: Annotated[str, typer.Argument(help="The review item's id.")],
     approve: Annotated[bool, typer.Option("--approve", help="Let the outcome go ahead.")] = False,
     reject: Annotated[bool, typer.Option("--reject", help="Protect the person from it.")] = False,
-    reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides.")] = "",
     reason: Annotated[str, typer.Option("--reason", help="Why, in words for the person.")] = "",
+    token_file: TokenFileOption = None,
     as_of: AsOfOption = None,
     key: KeyOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Approve or reject one item; adverse outcomes need two distinct reviewers (four eyes)."""
+    """Approve or reject one item as the reviewer your user token proves (--token-file or
+    ACCORD_USER_TOKEN); adverse outcomes need two different reviewers (four eyes)."""
     if approve == reject:
         raise typer.BadParameter("give exactly one of --approve or --reject")
-    if not reviewer:
-        raise typer.BadParameter("name the reviewer", param_hint="--reviewer")
     if not reason:
         raise typer.BadParameter("say why", param_hint="--reason")
+    token = user_token(token_file, "accord review decide")
     url = database_url(database)
     db.require_schema(url)
+    reviewer = identity.user_of_token(url, token, ("reviewer",), "deciding review items")
     signer = key_path(key, url)
-    outcome = review.decide(url, item, approve, reviewer, reason, as_of_date(as_of), signer)
+    outcome = review.decide(
+        url, item, approve, reviewer.username, reason, as_of_date(as_of), signer
+    )
     out.print(
         f"{outcome.item_id}: {outcome.status} ({outcome.approvals} of "
         f"{outcome.approvals_needed} approvals): {outcome.effect}"
