@@ -383,6 +383,13 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="accord-api-bench-"))
     url = args.database or f"sqlite:///{folder / 'accord.db'}"
+    # The build signs the ledger's heads and the server refuses to start unless it can
+    # sign: both find this key through the environment (the server inherits it).
+    from accord.ledger import signing
+
+    key = folder / "ledger.key"
+    signing.load_or_create_key(key)
+    os.environ["ACCORD_LEDGER_KEY"] = str(key)
     t0 = time.perf_counter()
     cursors = build(url, args.disclosures, args.review_items)
     print(

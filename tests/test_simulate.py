@@ -239,3 +239,11 @@ def test_cli_refuses_a_database_that_already_holds_a_run(
         "already holds 1 run(s)",
     )  # fmt: skip
     assert not (tmp_path / "s.json").exists()
+
+
+def test_the_review_workload_is_said_in_words_not_codes() -> None:
+    from accord.rights import explain
+
+    said = explain.workload_words({"manual_check": 8, "uncertain_match": 82, "dispute": 0})
+    assert said == "90 items: uncertain match 82, check before admission 8"
+    assert explain.workload_words({}) == "no items"

@@ -52,6 +52,7 @@ from accord.ledger import signing
 from accord.rates import PERCENT, Rate
 from accord.review import KINDS as REVIEW_KINDS
 from accord.review import MATCH_KINDS
+from accord.rights import explain
 from accord.store import db
 from accord.store.models import ReviewItem, Run
 from accord.synth import REGISTERS, Scenario
@@ -237,7 +238,7 @@ class Simulation:
             f"</td><td>{h['accord']['all'].wrongful_by.get(k, 0):,}</td></tr>"
             for k in CATEGORIES
         )
-        work = ", ".join(f"{e(k)} {v:,}" for k, v in self.review_workload.items()) or "none"
+        work = e(explain.workload_words(self.review_workload))
         head = self.headline()
         return f"""<section id="simulation">
 <h2>Impact simulation: the naive process and Accord's, side by side</h2>

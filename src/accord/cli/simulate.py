@@ -14,6 +14,7 @@ from rich.table import Table
 from accord.cli.common import AsOfOption, DatabaseOption, err, out, parse_date
 from accord.cli.rights import write_atomically
 from accord.errors import AccordError
+from accord.rights import explain
 from accord.simulate import (
     CATEGORIES,
     CATEGORY_WORDS,
@@ -75,8 +76,8 @@ def print_simulation(sim: Simulation, console: Console) -> None:
             *(f"{sim.processes[p]['all'].wrongful_by.get(k, 0):,}" for p in PROCESSES),
         )
     console.print(kinds)
-    work = ", ".join(f"{k} {v:,}" for k, v in sim.review_workload.items() if v) or "none"
-    console.print(f"Accord's review workload (open items by kind): {work}", markup=False)
+    work = explain.workload_words(sim.review_workload)
+    console.print(f"Accord's review workload (open items): {work}", markup=False)
     console.print(sim.headline_words(), markup=False)
 
 

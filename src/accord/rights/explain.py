@@ -202,6 +202,32 @@ REVIEW_KINDS = {
     "score_review": "a check of a score calculated about you before it could be shared",
 }
 
+# The same kinds as staff name them (the workbench, the simulation's workload line).
+STAFF_REVIEW_KINDS = {
+    "manual_check": "Check before admission",
+    "uncertain_match": "Uncertain match",
+    "ambiguous_match": "Ambiguous match",
+    "long_residence": "Long residence",
+    "dispute": "Dispute",
+    "re_review": "Re-review after new facts",
+    "dispute_resolution": "Dispute reported resolved",
+    "score_review": "Score check",
+}
+
+
+def workload_words(counts: dict[str, int]) -> str:
+    """Open review items in words: ``98 items: uncertain match 82, ambiguous match 8``."""
+    shown = {k: v for k, v in counts.items() if v}
+    if not shown:
+        return "no items"
+    total = sum(shown.values())
+    parts = ", ".join(
+        f"{STAFF_REVIEW_KINDS.get(k, spelled(k)).lower()} {v:,}"
+        for k, v in sorted(shown.items(), key=lambda kv: -kv[1])
+    )
+    return f"{total:,} item{'s' if total != 1 else ''}: {parts}"
+
+
 REVIEW_STATUS = {
     "open": "still open",
     "approved": "decided: the action against you was allowed to go ahead",

@@ -20,16 +20,7 @@ from accord.rights import explain
 
 # --- review items -------------------------------------------------------------------------
 
-KINDS = {
-    "manual_check": "Check before admission",
-    "uncertain_match": "Uncertain match",
-    "ambiguous_match": "Ambiguous match",
-    "long_residence": "Long residence",
-    "dispute": "Dispute",
-    "re_review": "Re-review after new facts",
-    "dispute_resolution": "Dispute reported resolved",
-    "score_review": "Score check",
-}
+KINDS = explain.STAFF_REVIEW_KINDS
 
 # What approving and rejecting an item does, named by what happens (issue 19): approve
 # always lets the outcome adverse to the person go ahead, reject protects them.
