@@ -137,3 +137,9 @@ def test_the_words_agree_with_the_figures() -> None:
         "Given names agree, but not exactly.",
         "Date of birth is missing on one side.",
     ]
+    # A rival ahead of this pair is said the right way round, never "0.0 times as likely".
+    behind = words.summary([], {"rival_gap": -9.0})
+    assert "it is about 512 times as likely as this one" in " ".join(behind)
+    assert "0.0 times" not in " ".join(behind)
+    ahead = words.summary([], {"rival_gap": 4.0})
+    assert "this one is about 16 times as likely as the strongest other" in " ".join(ahead)

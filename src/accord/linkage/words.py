@@ -99,6 +99,9 @@ def summary(explanation: Sequence[Any], evidence: Mapping[str, Any] | None) -> l
         sentences.append(
             "Another record or person comes close: this one is "
             f"{_times(gap)} as likely as the strongest other."
+            if gap >= 0
+            else "Another record or person is the stronger candidate: it is "
+            f"{_times(-gap)} as likely as this one."
         )
     elif evidence:
         sentences.append("No other record or person comes close.")
