@@ -247,3 +247,15 @@ def test_the_review_workload_is_said_in_words_not_codes() -> None:
     said = explain.workload_words({"manual_check": 8, "uncertain_match": 82, "dispute": 0})
     assert said == "90 items: uncertain match 82, check before admission 8"
     assert explain.workload_words({}) == "no items"
+
+
+def test_every_review_status_has_words_for_the_person_and_for_staff() -> None:
+    """A status the code can write (released: a trusted pattern let the item go) is said in
+    words in the person's letter and on the staff pages, never as its code."""
+    from accord.linkage.proposals import RELEASED
+    from accord.rights import explain
+    from accord.web import words
+
+    for status in ("open", "approved", "rejected", RELEASED):
+        assert status in explain.REVIEW_STATUS and status in words.ITEM_STATUS
+    assert words.status_of(RELEASED) == "released by a trusted pattern"

@@ -232,6 +232,10 @@ REVIEW_STATUS = {
     "open": "still open",
     "approved": "decided: the action against you was allowed to go ahead",
     "rejected": "decided in your favour: the action against you was stopped",
+    "released": (
+        "closed without a person: two staff had approved trusting this kind of match, "
+        "which reviewers had found right many times before"
+    ),
 }
 
 REVIEW_DECISION = {"approve": "approved", "reject": "rejected"}

@@ -190,7 +190,12 @@ REMEDY_FOR_RECIPIENT = {
     "none_needed": "Nothing to undo: stop using it",
 }
 
-ITEM_STATUS = {"open": "open", "approved": "approved", "rejected": "rejected"}
+ITEM_STATUS = {
+    "open": "open",
+    "approved": "approved",
+    "rejected": "rejected",
+    "released": "released by a trusted pattern",
+}
 
 DISCLOSURE_STATUS = {"active": "in force", "recalled": "recalled"}
 
