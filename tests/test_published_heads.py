@@ -1,3 +1,4 @@
+# ruff: noqa: F811 -- pytest fixtures are imported from s3_local
 """Signed tree heads published outside the database (ACCORD_PUBLISH_HEADS), checked by
 `accord verify --published` and co-signed by a witness (`accord ledger witness`).
 
@@ -16,10 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from cryptography.hazmat.primitives import serialization
-from moto.server import ThreadedMotoServer
+from s3_local import BUCKET, keys_under, s3, s3_server  # noqa: F401
 from sqlalchemy import delete
 from test_ledger_cli import _disclose
 
@@ -27,8 +27,6 @@ from accord.cli import main
 from accord.ledger import content, keys, log, publish, signing
 from accord.store import db
 from accord.store.models import Disclosure, LedgerLeaf, LedgerNode, TreeHead
-
-BUCKET = "accord-heads"
 
 
 @pytest.fixture
@@ -300,32 +298,6 @@ def test_verify_fetches_the_heads_a_web_server_serves(
 # --- S3 -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A client of the local S3 server, with the environment every command reads it by."""
-    for name, value in {
-        "AWS_ENDPOINT_URL_S3": s3_server, "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    client = boto3.client("s3")
-    if BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
-        client.create_bucket(Bucket=BUCKET)
-    return client
-
-
 def test_heads_published_to_s3_catch_the_removal_of_the_newest_leaves(
     db_url: str, key_file: Path, s3: Any, monkeypatch: pytest.MonkeyPatch, request: Any,
     capsys: pytest.CaptureFixture[str],
@@ -335,8 +307,7 @@ def test_heads_published_to_s3_catch_the_removal_of_the_newest_leaves(
     monkeypatch.setenv(publish.ENV, where)
     assert _grow(db_url, key_file, range(12)) == 0
     assert _grow(db_url, key_file, range(12, 18)) == 0
-    found = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "/")
-    assert sorted(o["Key"][len(prefix) + 1 :] for o in found["Contents"]) == [
+    assert keys_under(s3, prefix) == [
         "12.json", "18.json", "latest",
     ]  # fmt: skip
     capsys.readouterr()

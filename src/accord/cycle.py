@@ -17,7 +17,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,14 @@ class RunInputs:
     key: Path
     policy: Path | None = None
     actor: str = "accord run"
+    # Inputs read from a private local copy (`accord.uri.fetched`): the copy's path and the
+    # URI it came from, which the run records.
+    sources: dict[str, str] = field(default_factory=dict)
+    # Uploads the outputs written to ``out`` (``--out s3://...``, `accord.uri.output_folder`).
+    deliver: Callable[[list[str]], None] | None = None
+
+    def source(self, path: Path) -> str:
+        return self.sources.get(str(path), str(path))
 
 
 def _silent(_: str) -> None:
@@ -646,8 +654,8 @@ def run_cycle(
         )
     db.require_schema(url)
     key = signing.require_key(inputs.key)
-    digests = {str(inputs.cases): _sha256(inputs.cases)}
-    digests |= {str(p): _sha256(p) for p in inputs.registers.values()}
+    digests = {inputs.source(inputs.cases): _sha256(inputs.cases)}
+    digests |= {inputs.source(p): _sha256(p) for p in inputs.registers.values()}
     started = utcnow()
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     con = duckdb.connect()
@@ -680,7 +688,7 @@ def run_cycle(
 
             result = admission.admit_in(
                 conn, con, inputs.as_of, run_id, cases, policy, inputs.actor,
-                str(inputs.cases), on_withdrawn=recall_withdrawn,
+                inputs.source(inputs.cases), on_withdrawn=recall_withdrawn,
             )  # fmt: skip
             con.execute(
                 "CREATE OR REPLACE TABLE pool_status AS SELECT person_id, status FROM pool_new"
@@ -700,8 +708,8 @@ def run_cycle(
                 if mine:
                     progress(f"{name}: linking {register.num_rows:,} register records")
                     _link_register(
-                        conn, con, policy, name, register, digests[str(inputs.registers[name])],
-                        mine, run_id, progress,
+                        conn, con, policy, name, register,
+                        digests[inputs.source(inputs.registers[name])], mine, run_id, progress,
                     )  # fmt: skip
             progress("gate: deciding every candidate")
             gate.decide(con, gate.GateSettings(inputs.as_of, policy.long_residence_years))
@@ -741,7 +749,7 @@ def run_cycle(
     for a in agreements:
         if a.recipient in batch_fields:
             batch_fields[a.recipient] += [f for f in a.fields if f not in batch_fields[a.recipient]]
-    write_outputs(url, run_id, inputs.out, summary, batch_fields)
+    write_outputs(url, run_id, inputs.out, summary, batch_fields, inputs.deliver)
     return summary
 
 

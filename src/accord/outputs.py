@@ -21,6 +21,7 @@ import csv
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from sqlalchemy import and_, or_, select, update
 
 from accord import admission
 from accord.csvsafe import neutralise
+from accord.errors import AccordError
 from accord.remedy import chunks
 from accord.store import db
 from accord.store.models import Disclosure, ReviewItem, Run, utcnow
@@ -72,8 +74,14 @@ def write_outputs(
     out: Path,
     summary: dict[str, Any],
     batch_fields: dict[str, list[str]],
+    deliver: Callable[[list[str]], None] | None = None,
 ) -> None:
-    """Write every file of the run; ``batch_fields`` names each recipient's agreed fields."""
+    """Write every file of the run; ``batch_fields`` names each recipient's agreed fields.
+
+    ``deliver`` (for ``--out s3://...``) then uploads the files written, ``summary.json``
+    last; until it has, the runs are not marked delivered, so that what they disclosed
+    goes out again with the next run.
+    """
     out.mkdir(parents=True, exist_ok=True)
     staging = out / f".{run_id}.partial"
     # A run killed while writing leaves its staging folder; what it held goes out with
@@ -147,6 +155,16 @@ def write_outputs(
     for name in ("disclosures.csv", "review_queue.csv", "excluded.csv", "summary.json"):
         os.replace(staging / name, out / name)
     shutil.rmtree(staging, ignore_errors=True)
+    if deliver is not None:
+        batches = sorted(f"batches/{p.name}" for p in (out / "batches").iterdir())
+        try:
+            deliver(
+                [*batches, "disclosures.csv", "review_queue.csv", "excluded.csv", "summary.json"]
+            )
+        except AccordError as exc:
+            raise AccordError(
+                f"{exc}; the run is recorded, and what it disclosed goes out with the next run"
+            ) from None
     with db.connect(url) as conn:
         conn.execute(
             update(Run).where(Run.run_id.in_(runs)).values(status="completed", finished_at=utcnow())

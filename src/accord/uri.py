@@ -20,7 +20,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,7 +188,7 @@ def fetched(location: str | Path, what: str) -> Iterator[Path]:
 
 def upload_folder(local: Path, target: str, names: list[str], what: str = "--out") -> None:
     """Upload the files ``names`` (relative to ``local``) under the S3 prefix ``target``,
-    each whole; the first failure is one line saying what was and was not uploaded."""
+    each whole, in order; the first failure is one line saying how many were uploaded."""
     where = s3_location(target, what)
     done: list[str] = []
     for name in names:
@@ -203,7 +203,56 @@ def upload_folder(local: Path, target: str, names: list[str], what: str = "--out
         except AccordError as exc:
             left = len(names) - len(done)
             raise AccordError(
-                f"{exc} ({len(done)} of {len(names)} files uploaded, {left} not; "
-                "the outputs go out again with the next run)"
+                f"{exc} ({len(done)} of {len(names)} files uploaded, {left} not)"
             ) from None
         done.append(name)
+
+
+def check_s3_target(target: str, what: str = "--out") -> None:
+    """Refuse (exit 2) an S3 output location whose bucket cannot be reached, before a
+    command commits anything it would then fail to upload."""
+    where = s3_location(target, what)
+    try:
+        _s3_client().head_bucket(Bucket=where.bucket)
+    except _s3_errors() as exc:
+        problem = _s3_problem(exc)
+        if problem.startswith(("404", "NoSuchBucket")):
+            problem = "no such bucket"
+        raise AccordError(f"{what} {target}: cannot use bucket {where.bucket}: {problem}") from None
+
+
+@contextlib.contextmanager
+def shown_as(names: dict[str, str]) -> Iterator[None]:
+    """Errors name a remote input by its URI, not by the private local copy read."""
+    try:
+        yield
+    except AccordError as exc:
+        text = str(exc)
+        for local, remote in names.items():
+            text = text.replace(local, remote)
+        if text == str(exc):
+            raise
+        renamed = AccordError(text)
+        renamed.exit_code = exc.exit_code
+        raise renamed from None
+
+
+@contextlib.contextmanager
+def output_folder(
+    target: str, what: str = "--out"
+) -> Iterator[tuple[Path, Callable[[list[str]], None] | None]]:
+    """A local folder to write outputs into, and what delivers them.
+
+    Local: the folder itself, nothing more to do.  S3: a private staging folder, and a
+    function that uploads the named files from it (each whole; the caller names the file
+    that marks a complete delivery last), removed afterwards.
+    """
+    if not is_s3(target):
+        yield Path(target), None
+        return
+    check_s3_target(target, what)
+    staging = Path(tempfile.mkdtemp(prefix="accord-out-"))
+    try:
+        yield staging, lambda names: upload_folder(staging, target, names, what)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import tempfile
@@ -11,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord import formats
+from accord import formats, uri
 from accord.cli.common import (
     AsOfOption,
     DatabaseOption,
@@ -51,8 +52,13 @@ def write_csv_atomically(path: Path, header: list[str], rows: list[list[object]]
 def register(app: typer.Typer) -> None:
     @app.command("events")
     def events(
-        file: Annotated[Path, typer.Argument(help="Events file (.csv or .parquet).")],
-        out_dir: Annotated[Path, typer.Option("--out", help="Where recalls.csv goes.")] = Path("."),
+        file: Annotated[
+            str, typer.Argument(help="Events file (.csv or .parquet), or s3://bucket/key.")
+        ],
+        out_dir: Annotated[
+            str,
+            typer.Option("--out", help="Where recalls.csv goes: a folder, or s3://bucket/prefix."),
+        ] = ".",
         actor: Annotated[str, typer.Option("--actor", help="Who applies them.")] = "accord events",
         as_of: AsOfOption = None,
         key: KeyOption = None,
@@ -63,26 +69,40 @@ def register(app: typer.Typer) -> None:
         recalls.csv also carries any recalls an earlier call made but could not write.
         """
         url = database_url(database)
-        usable_folder(out_dir)  # before anything is committed that it would have to hold
-        table = formats.load(file, "events")
-        db.require_schema(url)
-        result = apply_events(
-            url, table, str(file), as_of_date(as_of), actor, key_path(key, url), True
-        )
-        waiting = undelivered(url)
-        try:
-            write_csv_atomically(
-                out_dir / "recalls.csv", list(RECALL_COLUMNS), recall_csv_rows(waiting.recalls)
+        if not uri.is_s3(out_dir):
+            usable_folder(Path(out_dir))  # before anything is committed that it would have to hold
+        with contextlib.ExitStack() as stack:
+            local = stack.enter_context(uri.fetched(file, "events file"))
+            folder, deliver = stack.enter_context(uri.output_folder(out_dir))
+            if str(local) != file:
+                stack.enter_context(uri.shown_as({str(local): file}))
+            table = formats.load(local, "events")
+            db.require_schema(url)
+            result = apply_events(
+                url, table, file, as_of_date(as_of), actor, key_path(key, url), True
             )
-        except OSError as exc:
-            raise AccordError(
-                f"--out {out_dir}: cannot write recalls.csv ({exc.strerror or exc}); the "
-                f"{len(waiting.recalls)} recall(s) are recorded, and the next `accord events` "
-                "writes them"
-            ) from None
+            waiting = undelivered(url)
+            try:
+                write_csv_atomically(
+                    folder / "recalls.csv", list(RECALL_COLUMNS), recall_csv_rows(waiting.recalls)
+                )
+                if deliver is not None:
+                    deliver(["recalls.csv"])
+            except (OSError, AccordError) as exc:
+                problem = exc.strerror or exc if isinstance(exc, OSError) else exc
+                raise AccordError(
+                    f"--out {out_dir}: cannot write recalls.csv ({problem}); the "
+                    f"{len(waiting.recalls)} recall(s) are recorded, and the next `accord events` "
+                    "writes them"
+                ) from None
         mark_delivered(url, waiting.applications)
         made = {r.recall_id for r in result.recalls}
         earlier = sum(r.recall_id not in made for r in waiting.recalls)
+        where = (
+            f"{out_dir.rstrip('/')}/recalls.csv"
+            if uri.is_s3(out_dir)
+            else Path(out_dir) / "recalls.csv"
+        )
         out.print(
             f"{result.applied} event(s) applied ({result.already_applied} already applied): "
             f"{len(result.withdrawn)} withdrawn, {len(result.recalls)} disclosure(s) recalled, "
@@ -92,7 +112,7 @@ def register(app: typer.Typer) -> None:
                 if earlier
                 else ""
             )
-            + f"{out_dir / 'recalls.csv'}",
+            + f"{where}",
             markup=False,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Annotated
@@ -9,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from accord import uri
 from accord.cli.common import (
     AsOfOption,
     DatabaseOption,
@@ -25,8 +27,8 @@ from accord.errors import AccordError
 from accord.policy.agreement import RECIPIENT_NAME, RECIPIENT_WORDS
 
 
-def _registers(values: list[str]) -> dict[str, Path]:
-    found: dict[str, Path] = {}
+def _registers(values: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
     for value in values:
         name, sep, path = value.partition("=")
         if not sep or not name or not path:
@@ -35,22 +37,31 @@ def _registers(values: list[str]) -> dict[str, Path]:
             raise AccordError(f"--register {value!r}: a register's name is {RECIPIENT_WORDS}")
         if name in found:
             raise typer.BadParameter(f"register {name!r} given twice", param_hint="--register")
-        found[name] = Path(path)
+        found[name] = path
     return found
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        cases: Annotated[Path, typer.Option("--cases", help="The source body's cases file.")],
+        cases: Annotated[
+            str,
+            typer.Option("--cases", help="The source body's cases file (or s3://bucket/key)."),
+        ],
         registers: Annotated[
             list[str],
-            typer.Option("--register", help="A recipient's register as NAME=FILE (repeat)."),
+            typer.Option(
+                "--register",
+                help="A recipient's register as NAME=FILE (repeat); FILE may be s3://bucket/key.",
+            ),
         ],
         agreements: Annotated[
             Path, typer.Option("--agreements", help="Folder of agreement YAML files.")
         ],
-        out_dir: Annotated[Path, typer.Option("--out", help="Where the outputs go.")],
+        out_dir: Annotated[
+            str,
+            typer.Option("--out", help="Where the outputs go: a folder, or s3://bucket/prefix."),
+        ],
         policy: Annotated[
             Path | None, typer.Option("--policy", help="Policy file (default: built-in).")
         ] = None,
@@ -67,28 +78,45 @@ def register(app: typer.Typer) -> None:
         """
         s = settings(database)
         url = database_url(database)
-        usable_folder(out_dir)  # before anything is committed that could not be written out
-        inputs = RunInputs(
-            cases=cases,
-            registers=_registers(registers),
-            agreements=agreements,
-            as_of=as_of_date(as_of),
-            out=out_dir,
-            key=key_path(key, url),
-            policy=policy or s.policy,
-        )
-        # The spinner only where someone watches: piped, stderr holds messages alone.
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=err, transient=True, disable=not err.is_terminal,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("starting", total=None)
-            summary = run_cycle(
-                url,
-                inputs,
-                lambda m: bar.update(task, description=m),
-                lambda m: bar.console.print(f"accord: {m}", markup=False, highlight=False),
+        named = _registers(registers)
+        if not uri.is_s3(out_dir):  # (S3: its bucket is checked below, before the run too)
+            usable_folder(Path(out_dir))  # before anything is committed that it could not write
+        with contextlib.ExitStack() as stack:
+            # Remote inputs are copied to private local files first, outputs for S3 staged
+            # locally and uploaded whole (accord.uri); messages name the URIs.
+            local_cases = stack.enter_context(uri.fetched(cases, "--cases"))
+            local_registers = {
+                name: stack.enter_context(uri.fetched(path, f"--register {name}"))
+                for name, path in named.items()
+            }
+            sources = {str(local_cases): cases} | {
+                str(local_registers[n]): p for n, p in named.items()
+            }
+            folder, deliver = stack.enter_context(uri.output_folder(out_dir))
+            stack.enter_context(uri.shown_as({k: v for k, v in sources.items() if k != v}))
+            inputs = RunInputs(
+                cases=local_cases,
+                registers=local_registers,
+                agreements=agreements,
+                as_of=as_of_date(as_of),
+                out=folder,
+                key=key_path(key, url),
+                policy=policy or s.policy,
+                sources=sources,
+                deliver=deliver,
             )
+            # The spinner only where someone watches: piped, stderr holds messages alone.
+            with Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                console=err, transient=True, disable=not err.is_terminal,
+            ) as bar:  # fmt: skip
+                task = bar.add_task("starting", total=None)
+                summary = run_cycle(
+                    url,
+                    inputs,
+                    lambda m: bar.update(task, description=m),
+                    lambda m: bar.console.print(f"accord: {m}", markup=False, highlight=False),
+                )
         disclosed = sum(a["disclosed"] for a in summary["agreements"].values())
         out.print(
             f"run {summary['run_id']}: pool {summary['pool']['admitted']:,} admitted of "
