@@ -439,8 +439,13 @@ def test_the_ledger_key_can_come_from_an_environment_variable_holding_the_pem(
     pem = key_file.read_text()
     monkeypatch.delenv(keys.ENV)  # the suite's default key file
     monkeypatch.setenv(keys.ENV_PEM, pem)
-    monkeypatch.chdir(tmp_path)  # no accord-ledger.key here
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # no accord-ledger.key here
+    capsys.readouterr()
     assert main(["init", "--database", db_url]) == 0
+    assert "ledger signing key: from ACCORD_LEDGER_KEY_PEM" in capsys.readouterr().out
+    assert list(work.iterdir()) == []  # no key file made
     _disclose(db_url, range(3))
     assert main(["ledger", "head", "--sign", "--database", db_url]) == 0
     with db.connect(db_url) as conn:

@@ -7,6 +7,7 @@ import typer
 from accord.cli.common import DatabaseOption, database_url, out
 from accord.cli.ledger import KeyOption, key_path
 from accord.first_use import initialise
+from accord.ledger import keys
 from accord.store import db
 
 
@@ -22,5 +23,12 @@ def register(app: typer.Typer) -> None:
         url = database_url(database)
         done = initialise(url, key_path(key, url))
         out.print(f"{db.describe(url)}: {done.schema_words()}", markup=False)
+        if keys.is_pem(done.key):
+            out.print(
+                f"ledger signing key: from {keys.ENV_PEM} (the key itself; no file, so no "
+                "path is kept with the database)",
+                markup=False,
+            )
+            return
         state = "created, readable by its owner only" if done.key_created else "already there"
         out.print(f"ledger signing key: {done.key} ({state}); kept with the database", markup=False)
