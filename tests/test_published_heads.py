@@ -415,6 +415,23 @@ def test_a_witness_refuses_a_rewritten_history_and_keeps_its_state(
     assert "no valid consistency proof from the head at 12 leaves" in capsys.readouterr().err
 
 
+def test_a_witness_refuses_heads_written_by_hand_without_proofs(
+    db_url: str, key_file: Path, pub_key: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    heads = tmp_path / "by-hand.jsonl"
+    for numbers in (range(3), range(3, 5)):
+        assert _grow(db_url, key_file, numbers) == 0
+        capsys.readouterr()
+        assert main(["ledger", "head", "--database", db_url]) == 0
+        with heads.open("a") as fh:
+            fh.write(json.dumps(json.loads(capsys.readouterr().out)) + "\n")
+    assert _witness(str(heads), tmp_path, pub_key) == 1
+    assert "at 5 leaves carries no consistency proof from the head at 3 leaves" in _one_line(
+        capsys.readouterr().err
+    )
+
+
 def test_a_witness_refuses_heads_not_signed_by_the_ledger_key(
     db_url: str, key_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

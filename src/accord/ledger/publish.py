@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from sqlalchemy import Connection, select
 
 from accord import uri
@@ -177,7 +178,7 @@ class Cosignature:
             return False
         try:
             public.verify(self.signature, self.message())
-        except Exception:  # InvalidSignature, or a signature of the wrong length
+        except (InvalidSignature, ValueError):
             return False
         return True
 

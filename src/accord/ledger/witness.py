@@ -89,6 +89,12 @@ def _check_chain(records: list[Record], log_key: Ed25519PublicKey) -> None:
         if i == 0:
             continue
         earlier = records[i - 1]
+        if record.previous_size is None:
+            raise Refused(
+                f"{label} carries no consistency proof from the head at {earlier.head.size:,} "
+                "leaves before it (heads written by hand cannot be witnessed: publish them "
+                "with ACCORD_PUBLISH_HEADS)"
+            )
         if record.previous_size != earlier.head.size or not record.extends(earlier):
             raise Refused(
                 f"{label}: no valid consistency proof from the head at "
