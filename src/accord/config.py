@@ -24,6 +24,24 @@ class Settings(BaseSettings):
     # How a person reaches the data protection officer (an address, an email), shown on
     # their page beside how to dispute; unset, the page says to write to the DPO.
     dpo_contact: str | None = None
+    # Staff single sign-on through OpenID Connect (docs/deploy.md#single-sign-on): the
+    # provider's issuer, where its discovery document is (default: the issuer's
+    # /.well-known/openid-configuration), Accord's client id and secret there, the scopes
+    # asked for, the ID token claim that lists the user's groups, and which group gives
+    # which role, as JSON: {"group": "reviewer" | "caseworker" | "auditor" | "admin" |
+    # "recipient:<body>"}.  Unset issuer: local accounts only.
+    oidc_issuer: str | None = None
+    oidc_discovery_url: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_group_claim: str = "groups"
+    oidc_roles: dict[str, str] = {}
+    # Where the provider sends the browser back, when Accord is behind a proxy that
+    # changes its address: https://accord.example/login/oidc/callback.
+    oidc_redirect_url: str | None = None
+    # Logs: "text" (as a terminal shows them) or "json" (one object a line, with a request id).
+    log_format: str = "text"
 
 
 def settings(database: str | None = None) -> Settings:

@@ -215,7 +215,7 @@ STAFF_REVIEW_KINDS = {
 }
 
 
-def workload_words(counts: dict[str, int]) -> str:
+def workload_words(counts: Mapping[str, int]) -> str:
     """Open review items in words: ``98 items: uncertain match 82, ambiguous match 8``."""
     shown = {k: v for k, v in counts.items() if v}
     if not shown:
