@@ -87,7 +87,18 @@ PAGES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/agreements/{agreement_id}/{verb}"): frozenset({"admin"}),
     ("POST", "/logout"): ALL,
 }
-PUBLIC = {("GET", "/"), ("GET", "/login"), ("POST", "/login"), ("GET", "/healthz")}
+PUBLIC = {
+    ("GET", "/"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/healthz"),
+    # Operations (tests/test_operations.py): readiness and counts, no personal data.
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    # Single sign-on (tests/test_sso.py): the way in, like /login.
+    ("GET", "/login/oidc"),
+    ("GET", "/login/oidc/callback"),
+}
 
 
 def _concrete(path: str, web: WebState) -> str:

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     # How a person reaches the data protection officer (an address, an email), shown on
     # their page beside how to dispute; unset, the page says to write to the DPO.
     dpo_contact: str | None = None
+    # The DuckDB workspace where files are validated and a run's tables live (accord.workspace):
+    # its memory limit (such as 4GB; unset, a quarter of physical memory), past which it
+    # spills to disk, and the folder it is made in (unset, the system's temporary folder).
+    duckdb_memory_limit: str | None = None
+    scratch_dir: Path | None = None
     # Staff single sign-on through OpenID Connect (docs/deploy.md#single-sign-on): the
     # provider's issuer, where its discovery document is (default: the issuer's
     # /.well-known/openid-configuration), Accord's client id and secret there, the scopes

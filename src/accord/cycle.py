@@ -1,8 +1,12 @@
 """One whole sharing cycle, `accord run`: admission, linkage, gate, disclosure, ledger, batches.
 
-Everything is read and checked before anything is written: the cases file, every
-register, every agreement (a firewall breach stops the run), the policy.  Then one
-database transaction does the whole cycle, so a crash leaves the database as it was.
+The cases file, every agreement (a firewall breach stops the run) and the policy are read
+and checked before anything is written, and each register is found.  Then one database
+transaction does the whole cycle, so a crash leaves the database as it was.  Each
+register is read and checked when its turn comes, in a DuckDB workspace that spills to
+disk (:mod:`accord.workspace`), and dropped once linked: registers of tens of millions
+of rows are never all held at once, nor held in the process's memory; a bad one stops
+the run there, its transaction rolled back, nothing from it committed.
 The output files are written only after it commits, each whole or not at all.  A run
 that committed but died before its files were written stays ``disclosed``; the next run
 delivers its disclosures in its own batches and marks it delivered, so nothing is lost
@@ -12,6 +16,7 @@ agreement, record and person).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -54,8 +59,11 @@ from accord.store.models import (
     Run,
     utcnow,
 )
+from accord.workspace import workspace
 
 Progress = Callable[[str], None]
+# What linkage reads of a register (SPEC.md's register columns): extra columns stay on disk.
+LINKED_FIELDS = ("record_id", "family_name", "given_names", "date_of_birth", "postcode", "since")
 REVIEWED = "reviewers:"  # decided_by of a disclosure people approved, then their names
 
 PLAIN_REVIEW = {
@@ -617,10 +625,12 @@ def _agreement_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int
 
 def _read_inputs(
     inputs: RunInputs, progress: Progress
-) -> tuple[pa.Table, dict[str, pa.Table], Policy, list[Agreement]]:
+) -> tuple[pa.Table, dict[str, Path], Policy, list[Agreement]]:
     progress("reading and checking inputs")
     cases = formats.load(inputs.cases, "cases")
-    registers = {n: formats.load(p, "register") for n, p in sorted(inputs.registers.items())}
+    registers = dict(sorted(inputs.registers.items()))  # each read when its turn comes
+    for path in registers.values():
+        formats.reader.require_file(path)
     policy = load_policy(inputs.policy)
     agreements = load_agreements(inputs.agreements)
     for a in agreements:
@@ -658,7 +668,8 @@ def run_cycle(
     digests |= {inputs.source(p): _sha256(p) for p in inputs.registers.values()}
     started = utcnow()
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    con = duckdb.connect()
+    room = contextlib.ExitStack()
+    con = room.enter_context(workspace())
     try:
         with db.connect(url) as conn:
             conn.execute(
@@ -703,14 +714,18 @@ def run_cycle(
             _agreements_table(con, in_force, policy)
             _governance_inputs(conn, con, policy, inputs.as_of)
             _score_inputs(conn, con, agreements, policy, inputs.as_of)
-            for name, register in registers.items():
+            for name, path in registers.items():
+                progress(f"{name}: reading and checking the register")
+                opened = formats.open_file(con, path, "register")
                 mine = [a for a in agreements if a.recipient == name and a.status != "draft"]
                 if mine:
-                    progress(f"{name}: linking {register.num_rows:,} register records")
+                    progress(f"{name}: linking {opened.rows:,} register records")
+                    register = opened.to_arrow(list(LINKED_FIELDS))
                     _link_register(
                         conn, con, policy, name, register,
                         digests[inputs.source(inputs.registers[name])], mine, run_id, progress,
                     )  # fmt: skip
+                opened.close()
             progress("gate: deciding every candidate")
             gate.decide(con, gate.GateSettings(inputs.as_of, policy.long_residence_years))
             gate.decide_scores(con)
@@ -743,7 +758,7 @@ def run_cycle(
                 .values(status="disclosed", summary=summary, finished_at=utcnow())
             )
     finally:
-        con.close()
+        room.close()
     progress("writing outputs")
     batch_fields: dict[str, list[str]] = {name: [] for name in registers}
     for a in agreements:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -198,6 +200,12 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
+        from accord.web import operations
+
+        # Settings first: a wrong one is named in one line (exit 2) before anything starts.
+        config = operations.load_settings()
+        operations.check_settings(config)
+        check_web_secret()
         url = database_url(database)
         db.require_schema(url)
         signer = check_signing_key(url, key_path(key, url))
@@ -207,13 +215,37 @@ def register(app: typer.Typer) -> None:
         os.environ["ACCORD_DATABASE_URL"] = url
         if not keys.is_pem(signer):  # else the workers read ACCORD_LEDGER_KEY_PEM as it is
             os.environ[keys.ENV] = str(signer)
-        err.print(f"accord: serving {db.describe(url)} on http://{host}:{port}/", markup=False)
-        uvicorn.run(
-            "accord.web.app:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=access_log,
-            log_level="info",
+        logs = operations.log_config(config.log_format)
+        serving = f"serving {db.describe(url)} on http://{host}:{port}/"
+        if logs is None:
+            err.print(f"accord: {serving}", markup=False)
+        else:
+            operations.log_line("accord.serve", serving)
+        with contextlib.ExitStack() as stack:
+            if workers > 1 and not os.environ.get(operations.MULTIPROC_ENV):
+                # Each worker writes its request counts here; /metrics adds them up.
+                folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="accord-metrics-"))
+                os.environ[operations.MULTIPROC_ENV] = folder
+            uvicorn.run(
+                "accord.web.app:app_from_environment",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                access_log=access_log and logs is None,
+                log_level="info",
+                log_config=logs if logs is not None else uvicorn.config.LOGGING_CONFIG,
+                # A worker importing the app on a busy machine can take more than uvicorn's
+                # default 5 s to answer its supervisor, which then kills and restarts it
+                # over and over: give it 30.
+                timeout_worker_healthcheck=30,
+            )
+
+
+def check_web_secret() -> None:
+    """A set ``ACCORD_WEB_SECRET`` must be long enough to sign sessions (32 characters)."""
+    given = os.environ.get("ACCORD_WEB_SECRET")
+    if given is not None and len(given) < 32:
+        raise AccordError(
+            "ACCORD_WEB_SECRET must be at least 32 characters (every replica sets the same)"
         )

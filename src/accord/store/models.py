@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -601,6 +602,7 @@ class DatabaseSetting(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ux_users_sso_identity", "sso_issuer", "sso_subject", unique=True),)
 
     username: Mapped[str] = mapped_column(ID, primary_key=True)
     display_name: Mapped[str] = mapped_column(Text)
@@ -612,6 +614,11 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when the user signs out: every session started until then is over (0011).
     sessions_ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Staff who sign in through OpenID Connect: the provider's issuer and subject (0014);
+    # sso_disabled when Accord disabled them for want of a mapped group (accord.sso).
+    sso_issuer: Mapped[str | None] = mapped_column(Text)
+    sso_subject: Mapped[str | None] = mapped_column(Text)
+    sso_disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LoginFailure(Base):

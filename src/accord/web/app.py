@@ -8,6 +8,7 @@ a user can cause (:class:`accord.errors.AccordError`) become 400, never 500.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -26,12 +27,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord import __version__
+from accord.config import Settings
 from accord.errors import AccordError, DatabaseUnavailable, LedgerKeyUnavailable
-from accord.web import pages, words
+from accord.web import oidc, operations, pages, words
 from accord.web.api import router as api_router
 from accord.web.api.common import operators_problem
 from accord.web.auth import SessionSigner
@@ -126,8 +130,12 @@ def session_secret(secret: str | None) -> str:
     return secrets.token_urlsafe(32)
 
 
-def create_app(database_url: str, secret: str | None = None) -> FastAPI:
-    """The whole web application over the governance database at ``database_url``."""
+def create_app(
+    database_url: str, secret: str | None = None, config: Settings | None = None
+) -> FastAPI:
+    """The whole web application over the governance database at ``database_url``;
+    single sign-on and the log format come from ``config`` (default: the environment)."""
+    config = config or operations.load_settings()
     app = FastAPI(
         title="Accord",
         version=__version__,
@@ -145,11 +153,28 @@ def create_app(database_url: str, secret: str | None = None) -> FastAPI:
         )
     )
     templates.env.globals.update(words.TEMPLATE_GLOBALS)
-    app.state.accord = AppContext(database_url, SessionSigner(session_secret(secret)), templates)
+    signing_secret = session_secret(secret)
+    app.state.accord = AppContext(database_url, SessionSigner(signing_secret), templates)
+    app.state.oidc = oidc.from_settings(config)
+    metrics = operations.RequestMetrics()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api_router)
     app.include_router(pages.router)
+    app.include_router(oidc.router)
+    # Single sign-on keeps its state, nonce and PKCE verifier in a signed cookie sent
+    # only to /login/oidc..., for ten minutes; no other request carries it.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=hashlib.sha256(b"accord-oidc\x00" + signing_secret.encode()).hexdigest(),
+        session_cookie=oidc.STATE_COOKIE,
+        max_age=oidc.STATE_SECONDS,
+        path=oidc.STATE_PATH,
+        same_site="lax",
+    )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        operations.Operations, metrics=metrics, log_requests=config.log_format == "json"
+    )
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
@@ -204,7 +229,19 @@ def create_app(database_url: str, secret: str | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
+        """Liveness: the process answers.  Readiness is /readyz."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """Readiness: the database answers and the ledger key signs (else 503, and why)."""
+        ready, body = operations.readiness(database_url)
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_text() -> Response:
+        """Prometheus text format (docs/deploy.md#operations)."""
+        return Response(operations.scrape(metrics, database_url), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -218,6 +255,5 @@ def _maybe_principal(request: Request) -> Any:
 
 def app_from_environment() -> FastAPI:
     """The app for `accord serve` workers: database and secret from the environment."""
-    from accord.config import settings
-
-    return create_app(settings().database_url)
+    config = operations.load_settings()
+    return create_app(config.database_url, config=config)

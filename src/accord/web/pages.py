@@ -161,7 +161,9 @@ def login_form(
     request: Request, next: Annotated[str | None, Query(max_length=2000)] = None
 ) -> Response:
     nonce = secrets.token_urlsafe(16)
-    response = render(request, "login.html", None, next=next or "", nonce=nonce)
+    response = render(
+        request, "login.html", None, next=next or "", nonce=nonce, sso=_sso_link(request, next)
+    )
     response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="lax")
     return response
 
@@ -203,6 +205,12 @@ def login(
         return response
     if principal is None:
         return _login_again(request, next, username, "Wrong username or password", 401)
+    return signed_in(request, ctx, principal, next)
+
+
+def signed_in(request: Request, ctx: AppContext, principal: Principal, next: str) -> Response:
+    """Start ``principal``'s session (a local sign-in or single sign-on alike) and go on to
+    ``next``, if it is a path here, else their start page."""
     done = RedirectResponse(_safe_next(next, principal), status_code=303)
     signer: SessionSigner = ctx.signer
     done.set_cookie(
@@ -231,9 +239,17 @@ def _login_again(
         nonce=fresh,
         username=username,
         errors={"username": message},
+        sso=_sso_link(request, next),
     )
     response.set_cookie(LOGIN_COOKIE, fresh, max_age=3600, httponly=True, samesite="lax")
     return response
+
+
+def _sso_link(request: Request, next: str | None) -> str | None:
+    """Where the button to sign in through the organisation's provider goes, if set up."""
+    if getattr(request.app.state, "oidc", None) is None:
+        return None
+    return "/login/oidc" + (f"?{urlencode({'next': next})}" if next else "")
 
 
 @router.post("/logout")
