@@ -18,6 +18,7 @@ is :mod:`accord.linkage.risk`, applied to every pair after scoring.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import logging
 import math
@@ -322,6 +323,50 @@ ARRIVAL = ComparisonSpec(
 
 COMPARISONS = (FAMILY, GIVEN, DATE_OF_BIRTH, POSTCODE, ARRIVAL)
 
+# DuckDB's damerau_levenshtein costs about ten times a jaro_winkler_similarity, and most
+# pairs (random pairs for u, blocked pairs for EM and prediction) reach the one-edit
+# levels only to fail them.  Each one-edit condition is therefore run behind a cheap test
+# that every pair within one edit passes: lengths at most one apart, and the first or
+# last ``k`` characters equal, unless the longer value has at most ``2k`` characters (an
+# edit touches at most two neighbouring characters, so it cannot reach both ends of a
+# longer value).  The test is in characters, so it is skipped for values that are not
+# plain ASCII.  The stored model keeps the plain condition: the test changes no level.
+ONE_EDIT_PREFIX = {"fam_c": 1, "giv1": 1, "dob_s": 3, "pc": 2}
+
+
+def _one_edit_guarded(column: str, k: int) -> tuple[str, str]:
+    a, b = f"{column}_l", f"{column}_r"
+    plain = f"damerau_levenshtein({a}, {b}) <= 1"
+    ascii_only = f"strlen({a}) = length({a}) AND strlen({b}) = length({b})"
+    near = (
+        f"abs(length({a}) - length({b})) <= 1 AND (left({a}, {k}) = left({b}, {k}) "
+        f"OR right({a}, {k}) = right({b}, {k}) OR greatest(length({a}), length({b})) <= {2 * k})"
+    )
+    return plain, f"(NOT ({ascii_only}) OR ({near})) AND {plain}"
+
+
+GUARDED_SQL = dict(_one_edit_guarded(c, k) for c, k in ONE_EDIT_PREFIX.items())
+PLAIN_SQL = {guarded: plain for plain, guarded in GUARDED_SQL.items()}
+
+
+def _replace_conditions(settings: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+    for comp in settings["comparisons"]:
+        for lv in comp["comparison_levels"]:
+            lv["sql_condition"] = mapping.get(lv["sql_condition"], lv["sql_condition"])
+    return settings
+
+
+def guarded(settings: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``settings`` whose one-edit levels run behind their cheap test (the same
+    levels for every pair, reached sooner): what Splink is given to train and score."""
+    return _replace_conditions(copy.deepcopy(settings), GUARDED_SQL)
+
+
+def unguarded(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with each guarded condition back to its plain form (what is stored)."""
+    return _replace_conditions(settings, PLAIN_SQL)
+
+
 # Candidate pairs: each rule is an equi-join, so every rule is a hash join, and together
 # they find the person despite a spelling, a swap, a typo or a missing value in any one
 # field, or an older address.  None is on a name alone (common names would give millions
@@ -624,7 +669,7 @@ def train(register_name: str, pool: pa.Table, register: pa.Table, seed: int = 1)
                 f"cannot train a linkage model for {register_name}: "
                 f"{'the pool' if n_pool == 0 else 'the register'} is empty"
             )
-        linker = linker_for(con, settings_dict())
+        linker = linker_for(con, guarded(settings_dict()))
         linker.training.estimate_probability_two_random_records_match(
             list(DETERMINISTIC_RULES), recall=DETERMINISTIC_RECALL
         )
@@ -649,7 +694,7 @@ def train(register_name: str, pool: pa.Table, register: pa.Table, seed: int = 1)
                     f"register record share {EM_RULE_WORDS[rule]}, so there is nothing to "
                     "learn what a match looks like from; train on a larger pool or register"
                 ) from exc
-        settings = smoothed(linker.misc.save_model_to_json())
+        settings = smoothed(unguarded(linker.misc.save_model_to_json()))
     finally:
         con.close()
     return TrainedModel(

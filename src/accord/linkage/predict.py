@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from accord.errors import AccordError
 from accord.linkage import features, risk
@@ -233,7 +234,7 @@ def _scoring_sql(settings: dict[str, Any], floor: float) -> str:
     from splink.internals.input_column import InputColumn
     from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
 
-    s = SettingsCreator.from_path_or_dict(settings).get_settings("duckdb")
+    s = SettingsCreator.from_path_or_dict(m.guarded(settings)).get_settings("duckdb")
     sqls = compute_comparison_vector_values_from_id_pairs_sqls(
         s._columns_to_select_for_blocking,
         s._columns_to_select_for_comparison_vector_values,
@@ -288,7 +289,15 @@ def link(
         if "since" not in register.column_names:
             register = register.append_column("since", pa.nulls(register.num_rows, pa.date32()))
         raw = register.select(list(RECORD_FIELDS))
-        con.register("register_raw", raw.append_column("rid", m.row_numbers(raw.num_rows)))
+        # Only the records some rule found (``rid`` is the row number, from 1).
+        found = (
+            con.sql("SELECT rid FROM blocked_records ORDER BY rid")
+            .to_arrow_table()
+            .column("rid")
+            .combine_chunks()
+        )
+        kept = raw.take(pc.subtract(found, 1)).append_column("rid", found)
+        con.register("register_raw", kept)
         factor = risk.lookalike_factor(con, "register_k")
         con.execute(
             f"""CREATE TABLE probs AS
@@ -322,36 +331,38 @@ def link(
         )
         none = risk.none_term(con, "probs", pool.num_rows)
         sql = f"""
-        WITH {risk.rivals_sql("probs", none)}
+        WITH narrow AS (SELECT person_id, record_id, weight, probability, dupkey FROM probs),
+        {risk.rivals_sql("narrow", none)}
         SELECT
             r.person_id,
             r.record_id,
-            CAST({_probability("r.weight + r.context_weight")} AS DOUBLE)
+            CAST({_probability("r.weight + v.context_weight")} AS DOUBLE)
                 AS match_probability,
-            CAST(r.weight + r.context_weight AS DOUBLE) AS match_weight,
+            CAST(r.weight + v.context_weight AS DOUBLE) AS match_weight,
             {_explanation_sql(model)} AS explanation,
             CAST(to_json(struct_pack(
                 record_id := x.record_id, family_name := x.family_name,
                 given_names := x.given_names, date_of_birth := x.date_of_birth,
                 postcode := x.postcode, since := x.since)) AS VARCHAR) AS record,
             CAST(x.since AS DATE) AS since,
-            CAST(r.rank_for_person AS BIGINT) AS rank_for_person,
-            CAST(r.second_for_person AS DOUBLE) AS second_for_person,
-            CAST(r.second_for_record AS DOUBLE) AS second_for_record,
-            CAST(r.rival_gap AS DOUBLE) AS rival_gap,
+            CAST(v.rank_for_person AS BIGINT) AS rank_for_person,
+            CAST(v.second_for_person AS DOUBLE) AS second_for_person,
+            CAST(v.second_for_record AS DOUBLE) AS second_for_record,
+            CAST(v.rival_gap AS DOUBLE) AS rival_gap,
             CAST(r.name_others AS BIGINT) AS name_others,
-            CAST({_probability("-(r.weight + r.context_weight)")} AS DOUBLE) AS wrong_person,
+            CAST({_probability("-(r.weight + v.context_weight)")} AS DOUBLE) AS wrong_person,
             CAST(r.weight AS DOUBLE) AS pair_weight,
             CAST({_probability("r.match_weight + r.name_adjustment")} AS DOUBLE)
                 AS pair_probability,
             CAST({1.0 - none!r} AS DOUBLE) AS coverage,
             {pattern_sql()} AS pattern
-        FROM rivals AS r
+        FROM rivals AS v
+        JOIN probs AS r ON r.person_id = v.person_id AND r.record_id = v.record_id
         JOIN register_raw AS x ON x.rid = r.rid
-        WHERE greatest({_probability("r.weight + r.context_weight")},
+        WHERE greatest({_probability("r.weight + v.context_weight")},
                        {_probability("r.match_weight + r.name_adjustment")})
               >= {min_probability!r}
-        ORDER BY r.person_id, r.rank_for_person
+        ORDER BY r.person_id, v.rank_for_person
         """
         table: pa.Table = con.sql(sql).to_arrow_table()
     finally:
