@@ -139,16 +139,22 @@ def test_review_show_withholds_the_score_until_the_reviewer_decides(
     web: WebState, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     review_blind(web.url)
-    assert main(["review", "show", ITEM, "--reviewer", "rev1", "--database", web.url]) == 0
+    rev1 = as_reviewer(web.url, "rev1", tmp_path)
+    assert main(["review", "show", ITEM, *rev1, "--database", web.url]) == 0
     shown = capsys.readouterr().out
     assert "withheld until you have decided" in shown and "match probability" not in shown
     assert "Nguyen" in shown and "Family name: close" in shown
     assert main(["review", "decide", ITEM, "--reject", *as_reviewer(web.url, "rev1", tmp_path),
                  "--reason", "different people", "--database", web.url]) == 0  # fmt: skip
     capsys.readouterr()
-    assert main(["review", "show", ITEM, "--reviewer", "rev1", "--database", web.url]) == 0
+    assert main(["review", "show", ITEM, *rev1, "--database", web.url]) == 0
     shown = capsys.readouterr().out
     assert f"match probability: {CHANCE:.6f}" in shown and SENTENCE in shown
+    # Without a token the reader has decided nothing: a blind item's score stays hidden,
+    # and a typed name cannot stand in for the reviewer who decided.
+    assert main(["review", "show", ITEM, "--database", web.url]) == 0
+    assert "withheld until you have decided" in capsys.readouterr().out
+    assert main(["review", "show", ITEM, "--reviewer", "rev1", "--database", web.url]) == 2
     assert main(["review", "show", "RV-nope", "--database", web.url]) == 2
 
 

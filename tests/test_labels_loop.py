@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reviewers import as_reviewer
 from sqlalchemy import select
 
 from accord import formats, review
@@ -231,8 +232,9 @@ def test_labels_evaluate_propose_two_approvals_new_version_next_run_uses_it(
 
     # One approval each: nothing changes; the next run gives the same outcomes.
     for proposal in (chosen, relearnt):
-        assert main(["link", "proposal", "approve", proposal.proposal_id, "--reviewer",
-                     "alice", "--database", url, "--key", str(key)]) == 0  # fmt: skip
+        assert main(["link", "proposal", "approve", proposal.proposal_id,
+                     *as_reviewer(url, "alice", tmp_path), "--database", url,
+                     "--key", str(key)]) == 0  # fmt: skip
     version, _ = agreement_version(url)
     before = {i: v[0] for i, v in items(url).items()}
     with db.connect(url) as conn:
@@ -247,8 +249,9 @@ def test_labels_evaluate_propose_two_approvals_new_version_next_run_uses_it(
         assert set(conn.scalars(select(Disclosure.disclosure_id))) == disclosed
 
     # The second approval, by another person: a new agreement version, in the ledger.
-    assert main(["link", "proposal", "approve", chosen.proposal_id, "--reviewer", "bob",
-                 "--database", url, "--key", str(key)]) == 0  # fmt: skip
+    assert main(["link", "proposal", "approve", chosen.proposal_id,
+                 *as_reviewer(url, "bob", tmp_path), "--database", url,
+                 "--key", str(key)]) == 0  # fmt: skip
     new_version, document = agreement_version(url)
     assert new_version == version + 1
     assert [t["pattern"] for t in document["match"]["trusted_patterns"]] == [chosen.pattern]
@@ -284,8 +287,9 @@ def test_labels_evaluate_propose_two_approvals_new_version_next_run_uses_it(
     assert main(["verify", "--database", url, "--key", str(key)]) == 0
 
     # The re-estimated model, once another person approves it, is what the next run uses.
-    assert main(["link", "proposal", "approve", relearnt.proposal_id, "--reviewer", "bob",
-                 "--database", url, "--key", str(key)]) == 0  # fmt: skip
+    assert main(["link", "proposal", "approve", relearnt.proposal_id,
+                 *as_reviewer(url, "bob", tmp_path), "--database", url,
+                 "--key", str(key)]) == 0  # fmt: skip
     fourth = run(scenario, url, key, tmp_path / "run4")
     assert models_cited(url, fourth["run_id"]) == {relearnt.model_id}
     assert main(["verify", "--database", url, "--key", str(key)]) == 0

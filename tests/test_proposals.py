@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from reviewers import as_reviewer, token_file
 from sqlalchemy import func, insert, select, update
 
 from accord import gate
@@ -97,12 +98,13 @@ def test_a_proposal_changes_nothing_until_two_different_people_approve_it(
     assert current(url) == (before, version)
     with pytest.raises(AccordError, match="two different people"):
         proposals.decide(url, proposal_id, True, "alice", "again")
-    assert main(["link", "proposal", "approve", proposal_id, "--reviewer", "alice",
-                 "--database", url]) == 2  # fmt: skip
+    assert main(["link", "proposal", "approve", proposal_id,
+                 *as_reviewer(url, "alice", tmp_path), "--database", url]) == 2  # fmt: skip
+    assert "two different people" in capsys.readouterr().err
     with db.connect(url) as conn:
         assert conn.scalar(select(func.count()).select_from(LedgerLeaf)) == 0
 
-    assert main(["link", "proposal", "approve", proposal_id, "--reviewer", "bob",
+    assert main(["link", "proposal", "approve", proposal_id, *as_reviewer(url, "bob", tmp_path),
                  "--reason", "checked the sample", "--database", url]) == 0  # fmt: skip
     assert "approved (2 of 2 approvals)" in capsys.readouterr().out
     after, new_version = current(url)
@@ -235,14 +237,25 @@ def test_an_agreement_file_keeps_or_drops_trusted_patterns_but_never_adds_one(
 
 
 def test_the_cli_refuses_bad_input_in_one_line(
-    loaded: str, capsys: pytest.CaptureFixture[str]
+    loaded: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = loaded
-    assert main(["link", "proposal", "approve", "P-nope", "--reviewer", "a", "--database",
-                 url]) == 2  # fmt: skip
+    a = as_reviewer(url, "a", tmp_path)
+    assert main(["link", "proposal", "approve", "P-nope", *a, "--database", url]) == 2
     assert capsys.readouterr().err.strip() == "accord: no proposal 'P-nope'"
-    assert main(["link", "proposal", "reject", "P-nope", "--reviewer", "a", "--database",
-                 url]) == 2  # fmt: skip
+    assert main(["link", "proposal", "reject", "P-nope", *a, "--reason", "no",
+                 "--database", url]) == 2  # fmt: skip
+    # A decision needs a user token, never a typed name; a token of a role that may not
+    # decide proposals is refused in one line.
+    capsys.readouterr()
+    assert main(["link", "proposal", "approve", "P-nope", "--database", url]) == 2
+    assert "needs your user token" in capsys.readouterr().err
+    assert main(["link", "proposal", "approve", "P-nope", "--reviewer", "a",
+                 "--database", url]) == 2  # fmt: skip
+    clerk = token_file(url, "clerk", tmp_path, role="caseworker")
+    assert main(["link", "proposal", "approve", "P-nope", "--token-file", str(clerk),
+                 "--database", url]) == 2  # fmt: skip
+    assert "deciding proposals needs reviewer or admin" in capsys.readouterr().err
     assert main(["link", "propose", "--agreement", "nope", "--database", url]) == 2
     assert "no agreement 'nope'" in capsys.readouterr().err
     assert main(["link", "evaluate", "--database", url]) == 2

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord import formats
-from accord.cli.common import DatabaseOption, database_url, out
+from accord import formats, identity
+from accord.cli.common import DatabaseOption, TokenFileOption, database_url, out, user_token
 from accord.cli.ledger import KeyOption, key_path
 from accord.config import settings
 from accord.errors import AccordError
@@ -132,7 +132,7 @@ def register_commands(app: typer.Typer) -> None:
         made = [c for c in considered if c.why_not is None]
         out.print(
             f"{len(made):,} proposal(s) made; none takes effect until two different people "
-            "approve it: `accord link proposal approve ID --reviewer NAME --reason TEXT`"
+            "approve it: `accord link proposal approve ID --token-file F --reason TEXT`"
         )
 
     @app.command("reestimate")
@@ -244,15 +244,20 @@ def show_cmd(
 def _decide(
     proposal_id: str,
     approve: bool,
-    reviewer: str,
+    token_file: Path | None,
     reason: str,
     key: KeyOption,
     database: str | None,
 ) -> None:
+    command = f"accord link proposal {'approve' if approve else 'reject'}"
+    token = user_token(token_file, command)
     url = database_url(database)
     db.require_schema(url)
+    # Four eyes bind to authenticated users: the decider is the token's user, never a
+    # typed name (reviewers and admins decide proposals, as on the API).
+    decider = identity.user_of_token(url, token, ("reviewer", "admin"), "deciding proposals")
     signer = key_path(key, url) if approve else None
-    outcome = prop.decide(url, proposal_id, approve, reviewer, reason, signer)
+    outcome = prop.decide(url, proposal_id, approve, decider.username, reason, signer)
     out.print(
         f"{outcome.proposal_id}: {outcome.status} ({outcome.approvals} of "
         f"{outcome.approvals_needed} approvals): {outcome.effect}"
@@ -262,27 +267,25 @@ def _decide(
 @proposal_app.command("approve")
 def approve_cmd(
     proposal_id: Annotated[str, typer.Argument(metavar="ID", help="The proposal's id.")],
-    reviewer: Annotated[str, typer.Option("--reviewer", help="Who approves.")] = "",
     reason: Annotated[str, typer.Option("--reason", help="Why.")] = "labels support it",
+    token_file: TokenFileOption = None,
     key: KeyOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Approve; the second different person's approval makes the change."""
-    if not reviewer.strip():
-        raise typer.BadParameter("name the person approving", param_hint="--reviewer")
-    _decide(proposal_id, True, reviewer, reason, key, database)
+    """Approve as the user your token proves (--token-file or ACCORD_USER_TOKEN); the
+    second different user's approval makes the change."""
+    _decide(proposal_id, True, token_file, reason, key, database)
 
 
 @proposal_app.command("reject")
 def reject_cmd(
     proposal_id: Annotated[str, typer.Argument(metavar="ID", help="The proposal's id.")],
-    reviewer: Annotated[str, typer.Option("--reviewer", help="Who rejects.")] = "",
     reason: Annotated[str, typer.Option("--reason", help="Why.")] = "",
+    token_file: TokenFileOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Reject: one rejection settles the proposal and nothing changes."""
-    if not reviewer.strip():
-        raise typer.BadParameter("name the person rejecting", param_hint="--reviewer")
+    """Reject as the user your token proves: one rejection settles the proposal and
+    nothing changes."""
     if not reason.strip():
         raise typer.BadParameter("say why", param_hint="--reason")
-    _decide(proposal_id, False, reviewer, reason, None, database)
+    _decide(proposal_id, False, token_file, reason, None, database)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.table import Table
 from accord import blind, identity, review
 from accord.cli import review_view as view
 from accord.cli.common import (
+    TOKEN_ENV,
     AsOfOption,
     DatabaseOption,
     TokenFileOption,
@@ -65,24 +67,24 @@ def list_(
 @app.command("show")
 def show(
     item: Annotated[str, typer.Argument(help="The review item's id.")],
-    reviewer: Annotated[
-        str,
-        typer.Option(
-            "--reviewer",
-            help="Who is reading: under blind review the score is shown only once they "
-            "have decided the item.",
-        ),
-    ] = "",
+    token_file: TokenFileOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """One item: both records, what agrees and differs, the reasons, and the score unless
-    the agreement reviews blind and the reviewer has not decided it yet."""
+    the agreement reviews blind and the reader has not decided it yet.  The reader is the
+    user your token proves (--token-file or ACCORD_USER_TOKEN), never a typed name; with
+    no token a blind item's score stays hidden."""
     url = database_url(database)
     db.require_schema(url)
-    reader = reviewer.strip() or "accord review show"
+    reviewer = ""
+    if token_file is not None or os.environ.get(TOKEN_ENV, "").strip():
+        token = user_token(token_file, "accord review show")
+        reader_user = identity.user_of_token(url, token, ("reviewer",), "reading review items")
+        reviewer = reader_user.username
+    reader = reviewer or "accord review show"
     with db.connect(url) as conn:
         found = readmodels.review_item(conn, item, reader, "cli")
-        seen = None if found is None else blind.for_reviewer(conn, found, reviewer.strip())
+        seen = None if found is None else blind.for_reviewer(conn, found, reviewer)
     if seen is None:
         raise AccordError(f"no review item {item!r}")
     for line in view.item_lines(seen):
