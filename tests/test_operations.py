@@ -234,6 +234,10 @@ def test_readiness_needs_the_database_and_a_ledger_key_that_signs(
             "accord: ACCORD_OIDC_ROLES: 'superuser' is not a role",
         ),
         ({"ACCORD_WEB_SECRET": "short"}, "accord: ACCORD_WEB_SECRET must be at least 32"),
+        (
+            {"ACCORD_PUBLISH_HEADS": "ftp://heads.example/ledger"},
+            "accord: ACCORD_PUBLISH_HEADS ftp://heads.example/ledger: heads are published to",
+        ),
     ],
 )
 def test_serve_refuses_bad_settings_in_one_line_naming_the_setting(

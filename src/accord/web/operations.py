@@ -325,6 +325,10 @@ def check_settings(s: Settings) -> None:
 
     if s.log_format not in LOG_FORMATS:
         raise AccordError(f"ACCORD_LOG_FORMAT: {s.log_format!r} is not text or json")
+    if s.publish_heads is not None:
+        from accord.ledger import publish
+
+        publish.destination(s.publish_heads)  # a bad one would fail the first signing
     oidc = {
         "ACCORD_OIDC_DISCOVERY_URL": s.oidc_discovery_url,
         "ACCORD_OIDC_CLIENT_ID": s.oidc_client_id,
