@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,13 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def gauge(scrape: str, name: str) -> float:
+    """The value of an unlabelled series in a Prometheus text scrape."""
+    found = re.search(rf"^{name} (\S+)$", scrape, re.MULTILINE)
+    assert found is not None, name
+    return float(found.group(1))
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -79,7 +87,16 @@ def test_one_name_people_go_through_a_run_and_reach_the_letter_the_batch_and_the
     assert main(["validate", "register", str(scenario / "dvla.csv")]) == 0
     assert main(["init", "--database", db_url, "--key", str(key)]) == 0
     first = tmp_path / "run1"
+    # The service's /metrics, scraped before and after the run: what the run disclosed
+    # and appended to the ledger shows at the next scrape (issue 22).
+    ops = TestClient(create_app(db_url, secret=SECRET))
+    before = ops.get("/metrics").text
     run(scenario, db_url, key, first)
+    after = ops.get("/metrics").text
+    made = len(read_csv(first / "disclosures.csv"))
+    assert made > 0
+    assert gauge(after, "accord_disclosures") == gauge(before, "accord_disclosures") + made
+    assert gauge(after, "accord_ledger_leaves") >= gauge(before, "accord_ledger_leaves") + made
 
     # Admitted, not quarantined: one name, or no date of birth, is enough to be someone.
     with db.connect(db_url) as conn:
