@@ -472,7 +472,7 @@ def test_the_demo_served_with_the_command_it_prints_works_for_every_role(
         home = {"reviewer": "/review", "caseworker": "/people", "recipient": "/inbox",
                 "auditor": "/oversight", "admin": "/admin", "subject": "/me"}  # fmt: skip
         for username, (password, role) in users.items():
-            with httpx.Client(base_url=base, follow_redirects=False) as client:
+            with httpx.Client(base_url=base, follow_redirects=False, timeout=60) as client:
                 _login(client, username, password)
                 page = client.get(home[role])
                 assert page.status_code == 200, (username, page.text)
@@ -500,7 +500,7 @@ def test_the_demo_served_with_the_command_it_prints_works_for_every_role(
         reviewers = [u for u, (_, role) in users.items() if role == "reviewer"]
         clients = []
         for name in reviewers[:2]:
-            client = httpx.Client(base_url=base, follow_redirects=False)
+            client = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
             _login(client, name, users[name][0])
             clients.append(client)
         assert "1 of 2 approvals" in _decide(clients[0], dispute, "approve")
