@@ -150,6 +150,9 @@ FEATURE_COLUMNS = (
     "since",  # when the record's relationship with the recipient began (register side)
 )
 
+# Feature columns only blocking rules use.
+BLOCKING_ONLY = frozenset({"fam_srt", "dob_ym", "dob_md", "dob_yd", "pc_srt"})
+
 # The blocking keys of a side: names as integer ids (one vocabulary for every name column,
 # so a family name can be compared with a given name), dates as integers.  Blocking a
 # million records on integers is cheaper than on strings, and the string features are
@@ -225,9 +228,13 @@ def drop_names(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DROP TABLE IF EXISTS {NAMES_TABLE}")
 
 
-def _dob_keys(dob: str) -> str:
+def _dob_swapped(dob: str) -> str:
     return f"""CASE WHEN day({dob}) <= 12 AND day({dob}) != month({dob})
-                 THEN make_date(year({dob}), day({dob}), month({dob})) END AS dob_sw,
+                 THEN make_date(year({dob}), day({dob}), month({dob})) END AS dob_sw"""
+
+
+def _dob_keys(dob: str) -> str:
+    return f"""{_dob_swapped(dob)},
             year({dob}) * 100 + month({dob}) AS dob_ym,
             month({dob}) * 100 + day({dob}) AS dob_md,
             year({dob}) * 100 + day({dob}) AS dob_yd"""
@@ -239,11 +246,15 @@ def add_features(
     id_column: str,
     target: str,
     only: str | None = None,
+    blocking_keys: bool = True,
 ) -> None:
     """Create ``target`` with the comparison features (:data:`FEATURE_COLUMNS`) of
     ``source`` (which has a unique BIGINT ``rid``), after :func:`build_names`.
 
-    ``only`` is a relation of ``rid`` values: the rows to make features for.
+    ``only`` is a relation of ``rid`` values: the rows to make features for.  Without
+    ``blocking_keys`` the columns only blocking rules use (:data:`BLOCKING_ONLY`) are left
+    out: scoring and training compare the others, and sorting every postcode's characters
+    is a large part of the cost.
     """
     where = f"WHERE s.rid IN (SELECT rid FROM {only})" if only else ""
     pc = compact_postcode("s.postcode")
@@ -254,6 +265,11 @@ def add_features(
         else "CAST(NULL AS VARCHAR[])"
     )
     columns = _columns(con, source)
+    fam_srt = "fam_srt, " if blocking_keys else ""
+    dob_keys = _dob_keys("dob") if blocking_keys else _dob_swapped("dob")
+    pc_srt = (
+        "array_to_string(list_sort(string_split(pc, '')), '') AS pc_srt, " if blocking_keys else ""
+    )
     arrived = "s.arrived" if "arrived" in columns else "NULL"
     since = "s.since" if "since" in columns else "NULL"
     con.execute(
@@ -270,12 +286,11 @@ def add_features(
             LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names
             {where}
         )
-        SELECT rid, uid, fam, fam_c, fam1, fam_sk, fam_srt, giv, giv_c, giv1, giv1_sk,
+        SELECT rid, uid, fam, fam_c, fam1, fam_sk, {fam_srt}giv, giv_c, giv1, giv1_sk,
             giv_sorted, dob,
             strftime(dob, '%Y%m%d') AS dob_s,
-            {_dob_keys("dob")},
-            pc, {_postcode_parts("pc")},
-            array_to_string(list_sort(string_split(pc, '')), '') AS pc_srt,
+            {dob_keys},
+            pc, {_postcode_parts("pc")}, {pc_srt}
             CASE WHEN len(pc_hist) > 0 THEN pc_hist END AS pc_hist, arrived, since
         FROM base"""
     )

@@ -575,13 +575,19 @@ def load_inputs(con: duckdb.DuckDBPyConnection, pool: pa.Table, register: pa.Tab
         raise AccordError(f"a date of birth is not a date: {exc}") from exc
 
 
-def prepare(con: duckdb.DuckDBPyConnection, pool: pa.Table, register: pa.Table) -> tuple[int, int]:
+def prepare(
+    con: duckdb.DuckDBPyConnection, pool: pa.Table, register: pa.Table, blocking_keys: bool = True
+) -> tuple[int, int]:
     """Both sides as feature tables ``pool_f`` and ``register_f``, with the register's
-    term frequencies (``tf_<column>``): what training and Splink's own linker use."""
+    term frequencies (``tf_<column>``): what training and Splink's own linker use.
+    Without ``blocking_keys`` the columns only prediction rules use are left out
+    (:func:`features.add_features`): training blocks on none of them."""
     load_inputs(con, pool, register)
     features.build_names(con, ["pool_in", "register_in"])
-    features.add_features(con, "pool_in", "person_id", "pool_f")
-    features.add_features(con, "register_in", "record_id", "register_f")
+    features.add_features(con, "pool_in", "person_id", "pool_f", blocking_keys=blocking_keys)
+    features.add_features(
+        con, "register_in", "record_id", "register_f", blocking_keys=blocking_keys
+    )
     features.add_term_frequencies(con, "register_in", "pool_in", "register_f", "pool_f")
     features.drop_names(con)
     return pool.num_rows, register.num_rows
@@ -651,6 +657,20 @@ def _em_tolerates_unreached_levels() -> Iterator[None]:
         em.maximisation_step = original
 
 
+def _for_training(settings: dict[str, Any]) -> dict[str, Any]:
+    """What Splink trains on: the one-edit levels behind their cheap test (:func:`guarded`),
+    no prediction rules, which training does not use but whose columns Splink would carry
+    through every query, and no columns kept beside the comparison vectors (the saved
+    model gets the rules and settings of :func:`settings_dict` back)."""
+    out = guarded(settings)
+    out["blocking_rules_to_generate_predictions"] = []
+    # Nor are the compared values or the weights of each pair kept in EM's tables: EM
+    # reads the comparison vectors only.
+    out["retain_matching_columns"] = False
+    out["retain_intermediate_calculation_columns"] = False
+    return out
+
+
 def train(register_name: str, pool: pa.Table, register: pa.Table, seed: int = 1) -> TrainedModel:
     """Train a model for ``register_name`` without labels, reproducibly for a seed.
 
@@ -663,13 +683,13 @@ def train(register_name: str, pool: pa.Table, register: pa.Table, seed: int = 1)
 
     con = new_duckdb()
     try:
-        n_pool, n_reg = prepare(con, pool, register)
+        n_pool, n_reg = prepare(con, pool, register, blocking_keys=False)
         if n_pool == 0 or n_reg == 0:
             raise AccordError(
                 f"cannot train a linkage model for {register_name}: "
                 f"{'the pool' if n_pool == 0 else 'the register'} is empty"
             )
-        linker = linker_for(con, guarded(settings_dict()))
+        linker = linker_for(con, _for_training(settings_dict()))
         linker.training.estimate_probability_two_random_records_match(
             list(DETERMINISTIC_RULES), recall=DETERMINISTIC_RECALL
         )
@@ -694,7 +714,13 @@ def train(register_name: str, pool: pa.Table, register: pa.Table, seed: int = 1)
                     f"register record share {EM_RULE_WORDS[rule]}, so there is nothing to "
                     "learn what a match looks like from; train on a larger pool or register"
                 ) from exc
-        settings = smoothed(unguarded(linker.misc.save_model_to_json()))
+        settings = linker.misc.save_model_to_json()
+        settings["blocking_rules_to_generate_predictions"] = [
+            {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in PREDICTION_BLOCKING_RULES
+        ]
+        settings["retain_matching_columns"] = True
+        settings["retain_intermediate_calculation_columns"] = True
+        settings = smoothed(unguarded(settings))
     finally:
         con.close()
     return TrainedModel(

@@ -213,8 +213,10 @@ def _prepare(con: Any, model: m.TrainedModel, pool: pa.Table, register: pa.Table
     ]
     con.execute(f"CREATE TABLE blocked AS {_blocked_pairs_sql(rules)}")
     con.execute("CREATE TABLE blocked_records AS SELECT DISTINCT join_key_r AS rid FROM blocked")
-    features.add_features(con, "pool_in", "person_id", "pool_f")
-    features.add_features(con, "register_in", "record_id", "register_f", only="blocked_records")
+    features.add_features(con, "pool_in", "person_id", "pool_f", blocking_keys=False)
+    features.add_features(
+        con, "register_in", "record_id", "register_f", only="blocked_records", blocking_keys=False
+    )
     features.add_term_frequencies(con, "register_in", "pool_in", "register_k", "pool_k")
     risk.register_name_counts(con, "register_k", "register_f")
     features.drop_names(con)
@@ -234,7 +236,11 @@ def _scoring_sql(settings: dict[str, Any], floor: float) -> str:
     from splink.internals.input_column import InputColumn
     from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
 
-    s = SettingsCreator.from_path_or_dict(m.guarded(settings)).get_settings("duckdb")
+    # The pairs are given, so the prediction rules (and the keys they block on) are not
+    # needed; the one-edit levels run behind their cheap test (model.guarded).
+    scoring = m.guarded(settings)
+    scoring["blocking_rules_to_generate_predictions"] = []
+    s = SettingsCreator.from_path_or_dict(scoring).get_settings("duckdb")
     sqls = compute_comparison_vector_values_from_id_pairs_sqls(
         s._columns_to_select_for_blocking,
         s._columns_to_select_for_comparison_vector_values,

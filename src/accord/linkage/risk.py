@@ -241,13 +241,16 @@ def lookalike_factor(con: duckdb.DuckDBPyConnection, keys: str) -> float:
         f"""WITH named AS (
             SELECT fam_c, giv1, dob, pc FROM {keys}
             WHERE fam_c IS NOT NULL AND giv1 IS NOT NULL AND dob IS NOT NULL
+        ), repeated AS (
+            SELECT fam_c, giv1, dob, count(*) AS n FROM named
+            GROUP BY fam_c, giv1, dob HAVING n > 1
         ), repeats AS (
-            SELECT coalesce(sum(n * (n - 1) / 2), 0) AS pairs FROM (
-                SELECT count(*) AS n FROM named GROUP BY fam_c, giv1, dob HAVING n > 1)
+            SELECT coalesce(sum(n * (n - 1) / 2), 0) AS pairs FROM repeated
         ), same_address AS (
+            -- Only records whose names and date repeat can share an address as well.
             SELECT coalesce(sum(n * (n - 1) / 2), 0) AS pairs FROM (
-                SELECT count(*) AS n FROM named WHERE pc IS NOT NULL
-                GROUP BY fam_c, giv1, dob, pc HAVING n > 1)
+                SELECT count(*) AS n FROM named SEMI JOIN repeated USING (fam_c, giv1, dob)
+                WHERE pc IS NOT NULL GROUP BY fam_c, giv1, dob, pc HAVING n > 1)
         ), squares AS (
             SELECT {square("fam_c")} AS s_family, {square("giv1")} AS s_given,
                    {square("dob")} AS s_dob, (SELECT count(*) FROM named) AS n
