@@ -18,11 +18,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from model_cache import model_cache, shared_training
 from sqlalchemy import text
 
 from accord.ledger import signing
 from accord.store import db
 from accord.store.models import Base
+
+__all__ = ["model_cache", "shared_training"]  # fixtures: each linkage model trained once
 
 PG_ADMIN = os.environ.get("ACCORD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
