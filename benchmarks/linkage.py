@@ -16,6 +16,17 @@ that each one's peak memory is its own:
 Both are scored against the scenario's truth: precision and recall at several
 thresholds, Accord's automatic band (at or above 0.999 and not ambiguous), and the
 namesake traps each one would have acted on.  Prints the figures and the ratios.
+
+``--baseline DIR`` (a checkout of earlier code: ``git worktree add /tmp/old-417501d
+417501d`` for the code before issue 17's linkage work) also trains and links with that
+code, in its own processes (``PYTHONPATH=DIR/src``, its own ``benchmarks/linkage.py
+--side``), on the same data with its own saved model, and prints this code's figures over
+the baseline's: wall time and CPU time (user + sys, all threads) of training and of the
+link, medians of ``--repeats`` runs.  The machine may be shared: compare CPU times first.
+
+    .venv/bin/python benchmarks/linkage.py --baseline /tmp/old-417501d --repeats 3
+
+see docs/linkage.md ("Measured") for the figures.
 """
 
 from __future__ import annotations
@@ -23,7 +34,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -223,16 +236,70 @@ def side_plain(data: Path, register: str) -> dict[str, Any]:
 SIDES = {"accord-train": side_accord_train, "accord-link": side_accord_link, "plain": side_plain}
 
 
-def run_side(side: str, data: Path, register: str) -> dict[str, Any]:
+def run_side(side: str, data: Path, register: str, code: Path | None = None) -> dict[str, Any]:
+    """Run one side in a fresh process (with the code of checkout ``code``, if given);
+    its result gains ``process_cpu_seconds``, the process's user + sys time."""
+    script = Path(__file__) if code is None else code / "benchmarks" / "linkage.py"
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code / "src")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(
-        [sys.executable, __file__, "--side", side, "--data-dir", str(data), "--register", register],
-        capture_output=True, text=True, check=False,
+        [sys.executable, str(script), "--side", side, "--data-dir", str(data),
+         "--register", register],
+        capture_output=True, text=True, check=False, env=env, cwd=code,
     )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"side {side} failed (exit {proc.returncode})")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_cpu_seconds"] = (after.ru_utime - before.ru_utime) + (
+        after.ru_stime - before.ru_stime
+    )
     return result
+
+
+def baseline_data(data: Path, baseline: Path) -> Path:
+    """A folder beside ``data`` with the same Parquet files (linked) and the baseline's
+    own database of saved models."""
+    out = data.parent / f"{data.name}-baseline-{baseline.resolve().name}"
+    out.mkdir(exist_ok=True)
+    for f in data.glob("*.parquet"):
+        if not (out / f.name).exists():
+            (out / f.name).symlink_to(f.resolve())
+    return out
+
+
+def timed_runs(
+    data: Path, register: str, repeats: int, code: Path | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    trains = [run_side("accord-train", data, register, code) for _ in range(repeats)]
+    links = [run_side("accord-link", data, register, code) for _ in range(repeats)]
+    return trains, links
+
+
+def median(runs: list[dict[str, Any]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def print_baseline_ratios(
+    trains: list[dict[str, Any]],
+    links: list[dict[str, Any]],
+    old_trains: list[dict[str, Any]],
+    old_links: list[dict[str, Any]],
+    baseline: Path,
+) -> None:
+    print(f"\nthis code / baseline {baseline} (medians of {len(trains)}; below 1 is faster):")
+    for what, new, old, wall, cpu in (
+        ("train", trains, old_trains, "train_seconds", "process_cpu_seconds"),
+        ("link", links, old_links, "link_seconds", "link_cpu_seconds"),
+    ):
+        nw, ow, nc, oc = median(new, wall), median(old, wall), median(new, cpu), median(old, cpu)
+        print(
+            f"  {what:5}: wall {nw:.1f} s / {ow:.1f} s = {nw / ow:.2f}; "
+            f"CPU {nc:.1f} s / {oc:.1f} s = {nc / oc:.2f}"
+        )
 
 
 def print_scores(name: str, s: dict[str, Any]) -> None:
@@ -251,6 +318,10 @@ def main() -> None:
     ap.add_argument("--register", default="bank", choices=("dvla", "hmrc", "bank"))
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--data", help="where to keep the scenario (default: the temp folder)")
+    ap.add_argument(
+        "--baseline", type=Path, help="a checkout of earlier code to measure beside this one"
+    )
+    ap.add_argument("--repeats", type=int, default=1, help="runs of train and link (medians)")
     ap.add_argument("--side", choices=sorted(SIDES), help=argparse.SUPPRESS)
     ap.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -262,12 +333,18 @@ def main() -> None:
     pool_rows = pq.read_metadata(data / "pool.parquet").num_rows
     reg_rows = pq.read_metadata(data / f"{args.register}.parquet").num_rows
     print(f"data: {data} ({pool_rows:,} pool, {reg_rows:,} {args.register} records)")
-    trained = run_side("accord-train", data, args.register)
-    linked = run_side("accord-link", data, args.register)
+    trains, links = timed_runs(data, args.register, args.repeats)
+    trained, linked = trains[-1], links[-1]
+    trained["train_seconds"] = median(trains, "train_seconds")
+    linked["link_seconds"] = median(links, "link_seconds")
+    linked["link_cpu_seconds"] = median(links, "link_cpu_seconds")
     plain = run_side("plain", data, args.register)
 
     print("\naccord (saved model, loaded in a fresh process):")
-    print(f"  train {trained['train_seconds']:.1f} s (once; reused until retrained)")
+    print(
+        f"  train {trained['train_seconds']:.1f} s wall, "
+        f"{median(trains, 'process_cpu_seconds'):.1f} s CPU (once; reused until retrained)"
+    )
     print(
         f"  link  {linked['link_seconds']:.1f} s wall, {linked['link_cpu_seconds']:.1f} s CPU, "
         f"peak memory {linked['peak_gb']:.2f} GB, {linked['pairs']:,} pairs >= 0.5"
@@ -306,6 +383,11 @@ def main() -> None:
         f"recall {auto['recall']:.4f}, namesake traps acted on {auto['traps']} "
         f"(plain at >= 0.999: {p['>= 0.999']['traps']})"
     )
+    if args.baseline:
+        old_trains, old_links = timed_runs(
+            baseline_data(data, args.baseline), args.register, args.repeats, args.baseline
+        )
+        print_baseline_ratios(trains, links, old_trains, old_links, args.baseline)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import copy
 import datetime as dt
 import logging
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -346,6 +347,19 @@ def _one_edit_guarded(column: str, k: int) -> tuple[str, str]:
 
 
 GUARDED_SQL = dict(_one_edit_guarded(c, k) for c, k in ONE_EDIT_PREFIX.items())
+
+# A name that is one word of another (``contains(' ' || a || ' ', ' ' || b || ' ')``) is
+# also contained in it without the spaces, which is tested without making new strings.
+_WORD_IN = re.compile(r"contains\(' ' \|\| (\w+) \|\| ' ', ' ' \|\| (\w+) \|\| ' '\)")
+
+
+def _word_in_guarded(sql: str) -> str:
+    return _WORD_IN.sub(lambda w: f"(contains({w[1]}, {w[2]}) AND {w[0]})", sql)
+
+
+for _comparison, _key in ((FAMILY, "part"), (GIVEN, "reordered")):
+    _plain = next(lv.sql for lv in _comparison.levels if lv.key == _key)
+    GUARDED_SQL[_plain] = _word_in_guarded(_plain)
 PLAIN_SQL = {guarded: plain for plain, guarded in GUARDED_SQL.items()}
 
 
