@@ -125,3 +125,27 @@ def test_a_workspace_setting_that_cannot_be_used_is_one_line_exit_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert name in err and message in err
+
+
+def test_linkage_spills_under_the_scratch_folder_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linkage's in-memory DuckDB spills to a private folder under ACCORD_SCRATCH_DIR (not
+    `.tmp` in the working folder), removed with the connection; the memory limit applies
+    only when set."""
+    from accord.linkage.model import new_duckdb
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("ACCORD_SCRATCH_DIR", str(scratch))
+    monkeypatch.delenv("ACCORD_DUCKDB_MEMORY_LIMIT", raising=False)
+    con = new_duckdb()
+    spill = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])  # type: ignore[index]
+    assert spill.parent == scratch and spill.is_dir()
+    con.close()
+    del con
+    assert list(scratch.iterdir()) == []
+    monkeypatch.setenv("ACCORD_DUCKDB_MEMORY_LIMIT", "512MiB")
+    con = new_duckdb()
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]  # type: ignore[index]
+    assert limit in ("512.0 MiB", "512 MiB"), limit

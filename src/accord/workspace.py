@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +104,19 @@ def workspace(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConne
             con.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def spill_in_scratch(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> None:
+    """Make an in-memory DuckDB connection (linkage's) spill to a private folder under the
+    scratch directory, removed once the connection is gone, rather than to ``.tmp`` in
+    the working folder (DuckDB's default for in-memory databases); with
+    ``ACCORD_DUCKDB_MEMORY_LIMIT`` set, hold it to that limit too.  Without the setting
+    DuckDB keeps its own default limit (80% of memory): linkage's hash joins are fastest
+    in memory, and a limit is the operator's choice for a shared or smaller machine."""
+    s = settings or Settings()
+    root = scratch_root(s)
+    folder = Path(tempfile.mkdtemp(prefix="accord-linkage-", dir=root))
+    weakref.finalize(con, shutil.rmtree, folder, True)
+    con.execute("SET temp_directory = ?", [str(folder)])
+    if s.duckdb_memory_limit is not None and s.duckdb_memory_limit.strip():
+        con.execute(f"SET memory_limit = '{memory_limit_bytes(s) // (1 << 20)}MiB'")

@@ -516,8 +516,12 @@ def quiet_splink() -> None:
 
 
 def new_duckdb() -> duckdb.DuckDBPyConnection:
+    """Linkage's DuckDB: in memory, spilling under the scratch directory (accord.workspace)."""
+    from accord.workspace import spill_in_scratch
+
     con = duckdb.connect(":memory:")
     con.execute("SET preserve_insertion_order = false")
+    spill_in_scratch(con)
     return con
 
 
