@@ -133,9 +133,18 @@ def db_url(
     pg: PostgresDatabases = request.getfixturevalue("postgres")
     url = pg.url(pg.migrated())
     yield url
+    # Emptied for the next test with DELETE, child tables first, and every sequence back
+    # at 1 (as TRUNCATE ... RESTART IDENTITY would): on tables holding a few rows DELETE
+    # is several times faster than TRUNCATE, which makes and syncs new files per table.
     with db.connect(url) as conn:
-        names = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) "
+                "FROM pg_sequences"
+            )
+        )
 
 
 @pytest.fixture
