@@ -72,6 +72,22 @@ def _rows(conn: Connection, query: Executable) -> list[dict[str, Any]]:
     return [_row(r) for r in conn.execute(query)]
 
 
+def _actions_about(conn: Connection, person_id: str) -> list[dict[str, Any]]:
+    """What recipients reported doing on the disclosures about one person, in order."""
+    return _rows(
+        conn,
+        select(
+            RecipientAction.disclosure_id,
+            RecipientAction.recipient,
+            RecipientAction.action,
+            RecipientAction.action_date,
+        )
+        .join(Disclosure, Disclosure.disclosure_id == RecipientAction.disclosure_id)
+        .where(Disclosure.person_id == person_id)
+        .order_by(RecipientAction.action_date, RecipientAction.id),
+    )
+
+
 def _about(
     conn: Connection,
     model: Any,
@@ -625,18 +641,7 @@ def _stakes(conn: Connection, person_id: str) -> dict[str, Any]:
         ],
         [Disclosure.disclosed_at, Disclosure.disclosure_id],
     )
-    actions = _rows(
-        conn,
-        select(
-            RecipientAction.disclosure_id,
-            RecipientAction.recipient,
-            RecipientAction.action,
-            RecipientAction.action_date,
-        )
-        .join(Disclosure, Disclosure.disclosure_id == RecipientAction.disclosure_id)
-        .where(Disclosure.person_id == person_id)
-        .order_by(RecipientAction.action_date, RecipientAction.id),
-    )
+    actions = _actions_about(conn, person_id)
     by_disclosure: dict[str, list[dict[str, Any]]] = {}
     for a in actions:
         by_disclosure.setdefault(a["disclosure_id"], []).append(a)
@@ -840,18 +845,7 @@ def person(conn: Connection, person_id: str, actor: str, via: str = "web") -> di
             ],
             [Recall.recalled_at, Recall.recall_id],
         ),
-        "actions": _rows(
-            conn,
-            select(
-                RecipientAction.disclosure_id,
-                RecipientAction.recipient,
-                RecipientAction.action,
-                RecipientAction.action_date,
-            )
-            .join(Disclosure, Disclosure.disclosure_id == RecipientAction.disclosure_id)
-            .where(Disclosure.person_id == person_id)
-            .order_by(RecipientAction.action_date, RecipientAction.id),
-        ),
+        "actions": _actions_about(conn, person_id),
         "events": _about(
             conn,
             Event,
