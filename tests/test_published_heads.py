@@ -24,7 +24,7 @@ from sqlalchemy import delete
 from test_ledger_cli import _disclose
 
 from accord.cli import main
-from accord.ledger import content, keys, log, publish, signing
+from accord.ledger import content, keys, log, publish, signing, unit
 from accord.store import db
 from accord.store.models import Disclosure, LedgerLeaf, LedgerNode, TreeHead
 
@@ -92,14 +92,14 @@ def test_every_signed_head_goes_to_the_folder_and_verify_checks_them(
     folder = tmp_path / "published"
     monkeypatch.setenv(publish.ENV, str(folder))
     assert _grow(db_url, key_file, range(12)) == 0
-    # A step that records leaves has its transaction sign a head as it commits (log.record):
-    # that head is published too.
+    # A step that records leaves has its transaction sign a head as it commits (the ledger's
+    # unit of work, accord.ledger.unit): that head is published too.
     rows = [{"recall_id": f"R-{n}", "disclosure_id": f"D-{n}", "recipient": "dvla",
              "person_id": f"P-{n}", "reason": "withdrawn", "recalled_at": "2026-05-02"}
             for n in range(3)]  # fmt: skip
     with keys.command(), db.connect(db_url) as conn:
         keys.use(key_file)
-        log.record(conn, [("recall", r["recall_id"], json.dumps(r).encode()) for r in rows])
+        unit.record(conn, [("recall", r["recall_id"], json.dumps(r).encode()) for r in rows])
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
         "12.json", "15.json", "latest",
     ]  # fmt: skip
@@ -502,7 +502,8 @@ def test_leaves_recorded_without_a_signed_head_are_never_published(
     monkeypatch.setenv(publish.ENV, str(folder))
     with keys.command(), pytest.raises(RuntimeError), db.connect(db_url) as conn:
         keys.use(key_file)
-        log.record(conn, [("disclosure", "D-1", content.canonical({"a": 1}))])
-        log.sign_pending(conn)
+        with unit.work(conn):
+            unit.record(conn, [("disclosure", "D-1", content.canonical({"a": 1}))])
+        assert log.head_at(conn, 1) is not None  # signed as the unit of work ended
         raise RuntimeError("the step failed after signing")
     assert not folder.exists() or not any(folder.glob("*.json"))

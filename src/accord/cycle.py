@@ -38,8 +38,8 @@ from accord.disclosure import AUTOMATIC, Draft, disclose
 from accord.errors import AccordError
 from accord.events import open_freezes
 from accord.first_use import initialise
-from accord.ledger import log as ledger
 from accord.ledger import signing
+from accord.ledger import unit as ledger_unit
 from accord.linkage import proposals, words
 from accord.linkage import store as linkage_store
 from accord.linkage.predict import link
@@ -663,7 +663,7 @@ def run_cycle(
             "as `accord init` would"
         )
     db.require_schema(url)
-    key = signing.require_key(inputs.key)
+    signing.require_key(inputs.key)  # refused now, before any work, if it cannot sign
     digests = {inputs.source(inputs.cases): _sha256(inputs.cases)}
     digests |= {inputs.source(p): _sha256(p) for p in inputs.registers.values()}
     started = utcnow()
@@ -671,7 +671,7 @@ def run_cycle(
     room = contextlib.ExitStack()
     con = room.enter_context(workspace())
     try:
-        with db.connect(url) as conn:
+        with db.connect(url) as conn, ledger_unit.work(conn, inputs.key) as ledger_work:
             conn.execute(
                 insert(Run).values(
                     run_id=run_id, command="run", as_of=inputs.as_of, started_at=started,
@@ -737,7 +737,7 @@ def run_cycle(
             drafts = _drafts(con, policy, None)
             progress(f"disclosing {len(drafts):,}, queueing {queued:,} for review")
             disclose(conn, drafts, at, run_id)
-            head = ledger.sign_head(conn, key)
+            head = ledger_work.signed_head()  # its summary reports it
             open_items = conn.scalar(
                 select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "open")
             )
@@ -810,10 +810,9 @@ def _state_for(
     con.execute("CREATE OR REPLACE TABLE pool_status AS SELECT * FROM _status")
 
 
-def disclose_approved(
-    conn: Connection, item: Row[Any], as_of: dt.date, key: Path | None = None
-) -> str:
-    """Disclose an approved match, or an approved score, through the same gate and ledger.
+def disclose_approved(conn: Connection, item: Row[Any], as_of: dt.date) -> str:
+    """Disclose an approved match, or an approved score, through the same gate and ledger
+    (in the caller's ledger unit of work, `accord.ledger.unit`).
 
     The approval waives only what it was asked about (uncertain, ambiguous, long
     residence; for a ``score_review`` item, also the adverse use of the score); a pause, a
@@ -893,7 +892,6 @@ def disclose_approved(
             score_rows=is_score,
         )  # fmt: skip
         ids = disclose(conn, drafts, business_time(as_of), None)
-        ledger.sign_head(conn, signing.require_key(key, conn))
     finally:
         con.close()
     return f"disclosed as {', '.join(ids)}"

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from accord import ids
-from accord.ledger import content, log
+from accord.ledger import content, unit
 from accord.store import db
 from accord.store.models import Disclosure
 
@@ -109,7 +109,7 @@ def disclose(
         for d in drafts
     ]
     leaves = [("disclosure", r["disclosure_id"], content.disclosure_leaf(r)) for r in rows]
-    indexes = log.record(conn, leaves)  # a head over them is signed before the commit
+    indexes = unit.record(conn, leaves)  # the transaction's unit signs a head over them
     for r, index in zip(rows, indexes, strict=True):
         r["ledger_index"] = index
     db.bulk_insert(

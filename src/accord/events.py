@@ -36,7 +36,7 @@ from sqlalchemy import Connection, insert, select, update
 from accord import auditlog
 from accord.clock import business_time
 from accord.errors import InputError, Problem
-from accord.ledger import log, signing
+from accord.ledger import unit as ledger_unit
 from accord.remedy import RecallRow, chunks, recall_people
 from accord.store import db
 from accord.store.models import (
@@ -164,14 +164,15 @@ def apply_events(
 ) -> EventsResult:
     """Apply events already read by `accord.formats` (from a file or an API request).
 
-    ``key`` is the ledger signing key (default from settings), used to sign the tree
-    head over the recalls' leaves in the same transaction.  With ``deliver_by_file``
+    ``key`` is the ledger signing key (default: as `accord.ledger.keys` finds it); the
+    transaction commits with a tree head signed over the recalls' leaves
+    (`accord.ledger.unit`).  With ``deliver_by_file``
     (`accord events`) the recalls made wait, recorded, until :func:`mark_delivered`.
     """
     path = Path(source)
     rows = sorted(table.to_pylist(), key=lambda r: (r["event_date"], r["__row"]))
     result = EventsResult()
-    with db.connect(url) as conn:
+    with db.connect(url) as conn, ledger_unit.work(conn, key):
         new = _check(conn, path, rows)
         result.already_applied = len(rows) - len(new)
         if not new:
@@ -240,10 +241,8 @@ def apply_events(
             conn.execute(insert(ReviewItem).values(**item, status="open", created_at=opened))
         for f in freezes:
             conn.execute(insert(Freeze).values(**f, opened_at=opened))
-        if result.recalls:
-            log.sign_head(conn, signing.require_key(key))
-            if deliver_by_file:
-                _await_delivery(conn, result.recalls, as_of)
+        if result.recalls and deliver_by_file:
+            _await_delivery(conn, result.recalls, as_of)
         result.review_items = [i["item_id"] for i in items]
         result.frozen = sorted({f["person_id"] for f in freezes})
         result.applied = len(new)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from accord import auditlog, ids
 from accord.errors import InputError, Problem
 from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
-from accord.ledger import content, log
+from accord.ledger import content, unit
 from accord.store import db
 from accord.store.models import Disclosure, Recall, RecipientAction, utcnow
 
@@ -142,7 +142,7 @@ def _recall(
         }
         for f in found
     ]
-    indexes = log.record(conn, [("recall", r["recall_id"], content.recall_leaf(r)) for r in rows])
+    indexes = unit.record(conn, [("recall", r["recall_id"], content.recall_leaf(r)) for r in rows])
     cols = (
         "recall_id",
         "disclosure_id",

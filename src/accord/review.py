@@ -34,7 +34,7 @@ from accord import auditlog
 from accord.clock import business_time
 from accord.errors import AccordError
 from accord.events import withdraw
-from accord.ledger import log, signing
+from accord.ledger import unit as ledger_unit
 from accord.remedy import recall_people
 from accord.store import db
 from accord.store.models import Freeze, PoolEntry, PoolHistory, ReviewDecision, ReviewItem, utcnow
@@ -92,8 +92,9 @@ def decide(
 ) -> Outcome:
     """Record one reviewer's decision; act once the item has what it needs.
 
-    ``key`` is the ledger signing key (default from settings), used when the decision
-    appends to the ledger (a disclosure or a recall).
+    ``key`` is the ledger signing key (default: as `accord.ledger.keys` finds it); a
+    decision that appends to the ledger (a disclosure or a recall) commits with a head
+    signed over it (`accord.ledger.unit`).
     """
     reviewer = reviewer.strip()
     reason = reason.strip()
@@ -101,7 +102,7 @@ def decide(
         raise AccordError("--reviewer must name the person deciding")
     if not reason:
         raise AccordError("--reason must say why: it is shown to the person concerned")
-    with db.connect(url) as conn:
+    with db.connect(url) as conn, ledger_unit.work(conn, key):
         # Decisions on one item are serialised: the item is locked before anything about
         # it is read (the row on PostgreSQL, the database on SQLite), so a decision made
         # at the same moment as this one waits, then finds the item settled.
@@ -145,7 +146,7 @@ def decide(
         )
         if not approve:
             _close(conn, item_id, "rejected", as_of)
-            effect = _on_reject(conn, item, reviewer, reason, as_of, key)
+            effect = _on_reject(conn, item, reviewer, as_of)
             return Outcome(item_id, "rejected", approvals, item.approvals_needed, effect)
         if approvals < item.approvals_needed:
             left = item.approvals_needed - approvals
@@ -157,7 +158,7 @@ def decide(
                 f"approval recorded; {left} more distinct reviewer(s) needed",
             )
         _close(conn, item_id, "approved", as_of)
-        effect = _on_approve(conn, item, reviewer, as_of, key)
+        effect = _on_approve(conn, item, reviewer, as_of)
         return Outcome(item_id, "approved", approvals, item.approvals_needed, effect)
 
 
@@ -194,16 +195,14 @@ def _lift_freezes(conn: Connection, person_id: str, reviewer: str, as_of: dt.dat
     return int(result.rowcount or 0)
 
 
-def _on_approve(
-    conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date, key: Path | None
-) -> str:
+def _on_approve(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date) -> str:
     if item.kind == "manual_check":
         _set_pool(conn, item.person_id, "admitted", "manual_check_approved", as_of)
         return "admitted to the pool"
     if item.kind in MATCH_KINDS or item.kind in SCORE_KINDS:
         from accord.cycle import disclose_approved
 
-        return disclose_approved(conn, item, as_of, key)
+        return disclose_approved(conn, item, as_of)
     if item.kind in FREEZE_KINDS:
         other_open = conn.scalar(
             select(func.count())
@@ -222,14 +221,7 @@ def _on_approve(
     raise AccordError(f"review item {item.item_id} has unknown kind {item.kind!r}")
 
 
-def _on_reject(
-    conn: Connection,
-    item: Row[Any],
-    reviewer: str,
-    reason: str,
-    as_of: dt.date,
-    key: Path | None,
-) -> str:
+def _on_reject(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date) -> str:
     if item.kind == "manual_check":
         _set_pool(conn, item.person_id, "excluded", "manual_check_rejected", as_of)
         return "kept out of the pool"
@@ -242,8 +234,6 @@ def _on_reject(
         recalls = recall_people(
             conn, [item.person_id], f"{item.kind}_upheld", reviewer, at=business_time(as_of)
         )
-        if recalls:
-            log.sign_head(conn, signing.require_key(key))
         return f"challenge upheld: withdrawn from the pool, {len(recalls)} disclosure(s) recalled"
     if item.kind == "dispute_resolution":
         return "freeze kept"

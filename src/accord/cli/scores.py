@@ -21,7 +21,8 @@ from accord.cli.common import (
 )
 from accord.cli.ledger import KeyOption, key_path
 from accord.cli.remedy import write_csv_atomically
-from accord.ledger import log, signing
+from accord.ledger import signing
+from accord.ledger import unit as ledger_unit
 from accord.policy.agreement import load_agreements
 from accord.remedy import RECALL_COLUMNS, recall_csv_rows
 from accord.store import db
@@ -106,11 +107,10 @@ def recall_expired_cmd(
     """
     url = database_url(database)
     db.require_schema(url)
-    signing_key = signing.require_key(key_path(key, url))
-    with db.connect(url) as conn:
+    path = key_path(key, url)
+    signing.require_key(path)  # refused now, before any work, if it cannot sign
+    with db.connect(url) as conn, ledger_unit.work(conn, path):
         recalls = scores.recall_lapsed(conn, as_of_date(as_of), actor(by))
-        if recalls:
-            log.sign_head(conn, signing_key)
     write_csv_atomically(out_dir / "recalls.csv", list(RECALL_COLUMNS), recall_csv_rows(recalls))
     out.print(
         f"{len(recalls)} score disclosure(s) recalled; {out_dir / 'recalls.csv'}", markup=False

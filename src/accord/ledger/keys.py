@@ -9,8 +9,8 @@ with the database means that the same database finds the same key whichever fold
 command runs in, and that a server started on it can sign.
 
 A command resolves its key once (:func:`resolve`) and puts it in use for the rest of
-the command (:func:`use`), so that everything it calls, down to the commit that signs
-a tree head over the leaves it appended (`accord.ledger.log.record`), signs with it.
+the command (:func:`use`), so that everything it calls, down to the ledger unit of work
+that signs a tree head over the leaves it appended (`accord.ledger.unit`), signs with it.
 """
 
 from __future__ import annotations

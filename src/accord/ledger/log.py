@@ -206,36 +206,6 @@ def append(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[i
         return _append_at(conn, start, frontier, leaves)
 
 
-def record(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[int]:
-    """Append the leaves of disclosures or recalls (as :func:`append`), and have the
-    transaction sign a tree head over them just before it commits.
-
-    Every step that records a disclosure or a recall does so through here, so none can
-    leave leaves that no signed head covers (a subject access report, or a proof, could
-    not then show them): the head is signed with the key `accord.ledger.keys` finds,
-    and if none can be found the whole transaction rolls back.  A step that signs a head
-    itself first (`accord run`) leaves nothing to sign.
-    """
-    indexes = append(conn, leaves)
-    if indexes:
-        db.before_commit(conn, "ledger: sign a tree head", sign_pending)
-    return indexes
-
-
-def sign_pending(conn: Connection) -> SignedTreeHead | None:
-    """Sign a tree head over the whole ledger if its latest head does not cover it.
-
-    With the key `accord.ledger.keys` finds for this database; a key that is not the one
-    that signed the ledger's heads is refused (heads signed by two keys cannot be
-    checked against one).
-    """
-    if head_at(conn, tree_size(conn)) is not None:
-        return None
-    key = signing.require_key(None, conn)
-    keys.refuse_foreign(conn, signing.key_id(key), keys.resolve(conn))
-    return sign_head(conn, key)
-
-
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """Hold Python's cyclic garbage collector for a batch that creates no reference cycles.

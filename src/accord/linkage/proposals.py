@@ -38,8 +38,9 @@ from accord import auditlog
 from accord.cases import read_arrow
 from accord.errors import AccordError
 from accord.gate import UNCERTAIN
-from accord.ledger import content, signing
+from accord.ledger import content
 from accord.ledger import log as ledger
+from accord.ledger import unit as ledger_unit
 from accord.linkage import labels as lab
 from accord.linkage import store as linkage_store
 from accord.policy import trusted
@@ -311,7 +312,7 @@ def decide(
         raise AccordError("--reviewer must name the person deciding")
     if not reason:
         raise AccordError("--reason must say why")
-    with db.connect(url) as conn:
+    with db.connect(url) as conn, ledger_unit.work(conn, key):
         db.write_lock(conn)  # decisions on one proposal are serialised (docs/linkage.md)
         row = conn.execute(
             select(Proposal).where(Proposal.proposal_id == proposal_id).with_for_update()
@@ -355,7 +356,7 @@ def decide(
                 f"approval recorded; {left} more different person(s) needed: nothing changes yet",
             )  # fmt: skip
         _close(conn, proposal_id, "approved", now, ", ".join(approvers))
-        effect = _apply(conn, proposal, ", ".join(approvers), now, key)
+        effect = _apply(conn, proposal, ", ".join(approvers), now)
         return Outcome(proposal_id, "approved", len(approvers), needed, effect)
 
 
@@ -371,9 +372,7 @@ def _close(
         raise AccordError(f"proposal {proposal_id} was settled by another decision meanwhile")
 
 
-def _apply(
-    conn: Connection, proposal: Row[Any], approved_by: str, at: dt.datetime, key: Path | None
-) -> str:
+def _apply(conn: Connection, proposal: Row[Any], approved_by: str, at: dt.datetime) -> str:
     """Make the change an approved proposal names, log it and record it in the ledger."""
     actor = f"proposal {proposal.proposal_id} (approved by {approved_by})"
     version: int | None = None
@@ -399,7 +398,7 @@ def _apply(
     change = conn.execute(
         select(*ledger.GOVERNANCE_ROW).where(Proposal.proposal_id == proposal.proposal_id)
     ).one()
-    (index,) = ledger.record(
+    (index,) = ledger_unit.record(
         conn, [("governance", proposal.proposal_id, content.governance_leaf(change))]
     )
     conn.execute(
@@ -407,8 +406,6 @@ def _apply(
         .where(Proposal.proposal_id == proposal.proposal_id)
         .values(ledger_index=index)
     )
-    if key is not None:
-        ledger.sign_head(conn, signing.require_key(key, conn))
     auditlog.log(
         conn, actor, "proposal_applied", proposal_id=proposal.proposal_id, kind=proposal.kind,
         agreement_id=proposal.agreement_id, agreement_version=version,

@@ -83,10 +83,16 @@ def before_commit(conn: Connection, name: str, action: Callable[[Connection], ob
     """Have ``action`` run in ``conn``'s transaction just before :func:`connect` commits it.
 
     Once per ``name`` however often it is asked for; an error it raises rolls the whole
-    transaction back.  The ledger uses it to sign a tree head over the leaves a
-    transaction appended (`accord.ledger.log.record`), so that no step can forget to.
+    transaction back.  The ledger's unit of work (`accord.ledger.unit`) uses it to sign a
+    tree head over the leaves a transaction appended, so that no step can forget to.
     """
     conn.info.setdefault(_BEFORE_COMMIT, {})[name] = action
+
+
+def before_commit_action(conn: Connection, name: str) -> Callable[[Connection], object] | None:
+    """The action asked for under ``name`` in ``conn``'s transaction, if it has not run."""
+    actions: dict[str, Callable[[Connection], object]] = conn.info.get(_BEFORE_COMMIT, {})
+    return actions.get(name)
 
 
 _AFTER_COMMIT = "accord.after_commit"
