@@ -49,7 +49,7 @@ from accord.policy.agreement import Agreement, load_agreements
 from accord.policy.compile import cohort_membership
 from accord.policy.policy import Policy, load_policy
 from accord.policy.registry import agreement_version, record_policy, store_agreements
-from accord.remedy import chunks, recall_people
+from accord.remedy import by_reason, chunks, withdraw_and_recall
 from accord.store import db
 from accord.store.models import (
     Disclosure,
@@ -685,17 +685,9 @@ def run_cycle(
             withdrawn: list[str] = []
 
             def recall_withdrawn(c: Connection, people: list[tuple[str, str]]) -> int:
-                # One recall per set of reasons, not per person: a cleansing run can
-                # withdraw thousands of people for a handful of reasons.
-                by_reasons: dict[str, list[str]] = {}
-                for person, reasons in people:
-                    withdrawn.append(person)
-                    by_reasons.setdefault(reasons, []).append(person)
-                at = business_time(inputs.as_of)
-                return sum(
-                    len(recall_people(c, ids, reasons, inputs.actor, at=at))
-                    for reasons, ids in sorted(by_reasons.items())
-                )
+                withdrawn.extend(person for person, _ in people)
+                grouped = dict(sorted(by_reason(people).items()))
+                return len(withdraw_and_recall(c, grouped, inputs.actor, inputs.as_of).recalls)
 
             result = admission.admit_in(
                 conn, con, inputs.as_of, run_id, cases, policy, inputs.actor,

@@ -37,15 +37,13 @@ from accord import auditlog
 from accord.clock import business_time
 from accord.errors import InputError, Problem
 from accord.ledger import unit as ledger_unit
-from accord.remedy import RecallRow, chunks, recall_people
+from accord.remedy import RecallRow, chunks, withdraw_and_recall
 from accord.store import db
 from accord.store.models import (
     CaseDecision,
     Disclosure,
     Event,
     Freeze,
-    PoolEntry,
-    PoolHistory,
     Recall,
     ReviewItem,
     Run,
@@ -121,38 +119,6 @@ def _check(conn: Connection, path: Path, rows: list[dict[str, Any]]) -> list[dic
     return [r for r in rows if r["event_id"] not in before]
 
 
-def withdraw(
-    conn: Connection, person_ids: Sequence[str], reason: str, as_of: dt.date, run_id: str | None
-) -> list[str]:
-    """Move people to ``withdrawn`` (keeping their history); returns those who moved."""
-    moved: list[str] = []
-    for chunk in chunks(sorted(set(person_ids))):
-        current = conn.execute(
-            select(PoolEntry.person_id, PoolEntry.status).where(PoolEntry.person_id.in_(chunk))
-        ).all()
-        moving = [p for p, status in current if status != "withdrawn"]
-        if moving:
-            conn.execute(
-                update(PoolEntry)
-                .where(PoolEntry.person_id.in_(moving))
-                .values(
-                    status="withdrawn",
-                    reasons=[reason],
-                    as_of=as_of,
-                    run_id=run_id,
-                    updated_at=utcnow(),
-                )
-            )
-            db.bulk_insert(
-                conn,
-                PoolHistory.__table__,  # type: ignore[arg-type]
-                ("person_id", "status", "reasons", "as_of", "run_id", "at"),
-                [(p, "withdrawn", [reason], as_of, run_id, utcnow()) for p in moving],
-            )
-            moved += moving
-    return moved
-
-
 def apply_events(
     url: str,
     table: pa.Table,
@@ -197,12 +163,12 @@ def apply_events(
             group = [r for r in new if r["event_type"] == event_type]
             if not group:
                 continue
-            people = [r["person_id"] for r in group]
-            result.withdrawn += withdraw(conn, people, event_type, as_of, None)
-            event_of = {r["person_id"]: r["event_id"] for r in group}
-            result.recalls += recall_people(
-                conn, people, event_type, actor, event_of=event_of, at=business_time(as_of)
-            )
+            done = withdraw_and_recall(
+                conn, {event_type: [r["person_id"] for r in group]}, actor, as_of,
+                event_of={r["person_id"]: r["event_id"] for r in group},
+            )  # fmt: skip
+            result.withdrawn += done.withdrawn
+            result.recalls += done.recalls
         items: list[dict[str, Any]] = []
         freezes: list[dict[str, Any]] = []
         for r in new:

@@ -16,7 +16,8 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import Connection, and_, func, select, update
 
-from accord import auditlog, ids
+from accord import auditlog, ids, pool
+from accord.clock import business_time
 from accord.errors import InputError, Problem
 from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
 from accord.ledger import content, unit
@@ -90,6 +91,47 @@ def recall_disclosures(
     """
     found = _active(conn, Disclosure.disclosure_id, disclosure_ids)
     return _recall(conn, found, reason, actor, None, at, None)
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    withdrawn: list[str]  # the people this moved to ``withdrawn`` (not those already there)
+    recalls: list[RecallRow]
+
+
+def withdraw_and_recall(
+    conn: Connection,
+    people_by_reason: Mapping[str, Sequence[str]],
+    actor: str,
+    as_of: dt.date,
+    event_of: Mapping[str, str] | None = None,
+) -> Withdrawal:
+    """Withdraw people from the pool and recall everything disclosed about them, in the
+    caller's transaction: a reason at a time, in the order given, each recall dated as of
+    the day the withdrawal takes effect (`accord.clock`).
+
+    Every step that takes someone out of the pool comes here: events, an upheld challenge
+    (`accord review decide`), and a run or a cleansing, whose admission has already
+    withdrawn the people it names (they stay as they are; only their disclosures are
+    recalled).  ``event_of`` names, per person, the event that caused the recall.
+    """
+    at = business_time(as_of)
+    withdrawn: list[str] = []
+    recalls: list[RecallRow] = []
+    for reason, people in people_by_reason.items():
+        withdrawn += pool.withdraw(conn, people, reason, as_of, None)
+        recalls += recall_people(conn, people, reason, actor, at=at, event_of=event_of)
+    return Withdrawal(withdrawn, recalls)
+
+
+def by_reason(withdrawn: Sequence[tuple[str, str]], prefix: str = "") -> dict[str, list[str]]:
+    """``(person_id, reasons)`` pairs as admission reports them, grouped by ``prefix +
+    reasons`` in order of first appearance: one recall reason per set of reasons, not per
+    person (a cleansing can withdraw thousands of people for a handful of reasons)."""
+    grouped: dict[str, list[str]] = {}
+    for person_id, reasons in withdrawn:
+        grouped.setdefault(prefix + reasons, []).append(person_id)
+    return grouped
 
 
 def _active(conn: Connection, column: Any, values: Sequence[str]) -> list[Any]:

@@ -30,14 +30,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from accord import auditlog
+from accord import auditlog, pool
 from accord.clock import business_time
 from accord.errors import AccordError
-from accord.events import withdraw
 from accord.ledger import unit as ledger_unit
-from accord.remedy import recall_people
+from accord.remedy import withdraw_and_recall
 from accord.store import db
-from accord.store.models import Freeze, PoolEntry, PoolHistory, ReviewDecision, ReviewItem, utcnow
+from accord.store.models import Freeze, ReviewDecision, ReviewItem
 
 MATCH_KINDS = ("uncertain_match", "ambiguous_match", "long_residence")
 FREEZE_KINDS = ("dispute", "re_review", "dispute_resolution")
@@ -173,19 +172,6 @@ def _close(conn: Connection, item_id: str, status: str, as_of: dt.date) -> None:
         raise AccordError(f"review item {item_id} was settled by another decision meanwhile")
 
 
-def _set_pool(conn: Connection, person_id: str, status: str, reason: str, as_of: dt.date) -> None:
-    conn.execute(
-        update(PoolEntry)
-        .where(PoolEntry.person_id == person_id)
-        .values(status=status, reasons=[reason], as_of=as_of, updated_at=utcnow())
-    )
-    conn.execute(
-        insert(PoolHistory).values(
-            person_id=person_id, status=status, reasons=[reason], as_of=as_of, at=utcnow()
-        )
-    )
-
-
 def _lift_freezes(conn: Connection, person_id: str, reviewer: str, as_of: dt.date) -> int:
     result = conn.execute(
         update(Freeze)
@@ -197,7 +183,7 @@ def _lift_freezes(conn: Connection, person_id: str, reviewer: str, as_of: dt.dat
 
 def _on_approve(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date) -> str:
     if item.kind == "manual_check":
-        _set_pool(conn, item.person_id, "admitted", "manual_check_approved", as_of)
+        pool.settle(conn, item.person_id, "admitted", "manual_check_approved", as_of)
         return "admitted to the pool"
     if item.kind in MATCH_KINDS or item.kind in SCORE_KINDS:
         from accord.cycle import disclose_approved
@@ -223,17 +209,15 @@ def _on_approve(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date)
 
 def _on_reject(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date) -> str:
     if item.kind == "manual_check":
-        _set_pool(conn, item.person_id, "excluded", "manual_check_rejected", as_of)
+        pool.settle(conn, item.person_id, "excluded", "manual_check_rejected", as_of)
         return "kept out of the pool"
     if item.kind in MATCH_KINDS:
         return "match rejected: nothing is disclosed on it"
     if item.kind in SCORE_KINDS:
         return "score not shared: nothing is disclosed"
     if item.kind in ("dispute", "re_review"):
-        withdraw(conn, [item.person_id], f"{item.kind}_upheld", as_of, None)
-        recalls = recall_people(
-            conn, [item.person_id], f"{item.kind}_upheld", reviewer, at=business_time(as_of)
-        )
+        upheld = {f"{item.kind}_upheld": [item.person_id]}
+        recalls = withdraw_and_recall(conn, upheld, reviewer, as_of).recalls
         return f"challenge upheld: withdrawn from the pool, {len(recalls)} disclosure(s) recalled"
     if item.kind == "dispute_resolution":
         return "freeze kept"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +24,8 @@ from accord.cli.common import (
 from accord.cli.common import actor as _actor
 from accord.cli.common import policy as _policy
 from accord.cli.ledger import KeyOption, key_path
-from accord.clock import business_time
 from accord.errors import AccordError, InputError
+from accord.remedy import by_reason, withdraw_and_recall
 from accord.store import db
 
 
@@ -35,15 +34,8 @@ def _recall(actor: str, as_of: dt.date) -> admission.WithdrawHook:
     dated as of the day the pool is checked (accord.clock)."""
 
     def hook(conn: Connection, withdrawn: list[tuple[str, str]]) -> int:
-        from accord.remedy import recall_people
-
-        at = business_time(as_of)
-        by_reason: dict[str, list[str]] = defaultdict(list)
-        for person_id, reasons in withdrawn:
-            by_reason[f"cleansing:{reasons}"].append(person_id)
-        return sum(
-            len(recall_people(conn, people, why, actor, at=at)) for why, people in by_reason.items()
-        )
+        grouped = by_reason(withdrawn, "cleansing:")
+        return len(withdraw_and_recall(conn, grouped, actor, as_of).recalls)
 
     return hook
 
