@@ -368,9 +368,11 @@ def link(
         WHERE greatest({_probability("r.weight + v.context_weight")},
                        {_probability("r.match_weight + r.name_adjustment")})
               >= {min_probability!r}
-        ORDER BY r.person_id, v.rank_for_person
         """
         table: pa.Table = con.sql(sql).to_arrow_table()
     finally:
         con.close()
-    return table.cast(OUTPUT_SCHEMA)
+    # Ordered here rather than in the query: DuckDB would sort the rows with their
+    # explanations, and build those explanations on one thread to keep the order.
+    order = [("person_id", "ascending"), ("rank_for_person", "ascending")]
+    return table.sort_by(order).cast(OUTPUT_SCHEMA)
