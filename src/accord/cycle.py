@@ -664,8 +664,9 @@ def run_cycle(
         )
     db.require_schema(url)
     signing.require_key(inputs.key)  # refused now, before any work, if it cannot sign
+    # The cases file (small) is hashed here; each register as it is read to be checked,
+    # when its turn comes (formats.open_file with digest), not in a read of its own.
     digests = {inputs.source(inputs.cases): _sha256(inputs.cases)}
-    digests |= {inputs.source(p): _sha256(p) for p in inputs.registers.values()}
     started = utcnow()
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     room = contextlib.ExitStack()
@@ -708,7 +709,9 @@ def run_cycle(
             _score_inputs(conn, con, agreements, policy, inputs.as_of)
             for name, path in registers.items():
                 progress(f"{name}: reading and checking the register")
-                opened = formats.open_file(con, path, "register")
+                opened = formats.open_file(con, path, "register", digest=True)
+                assert opened.sha256 is not None  # a register is a file: it was hashed
+                digests[inputs.source(path)] = opened.sha256
                 mine = [a for a in agreements if a.recipient == name and a.status != "draft"]
                 if mine:
                     progress(f"{name}: linking {opened.rows:,} register records")
@@ -718,6 +721,8 @@ def run_cycle(
                         digests[inputs.source(inputs.registers[name])], mine, run_id, progress,
                     )  # fmt: skip
                 opened.close()
+            # Every input with its SHA-256 (the registers' found as they were read).
+            conn.execute(update(Run).where(Run.run_id == run_id).values(inputs=digests))
             progress("gate: deciding every candidate")
             gate.decide(con, gate.GateSettings(inputs.as_of, policy.long_residence_years))
             gate.decide_scores(con)

@@ -7,9 +7,18 @@ S3 goes through boto3, which finds credentials, region and endpoint the usual wa
 through the standard library.  Every failure is one line naming the URI
 (:class:`~accord.errors.AccordError`, exit 2).
 
-Inputs are copied to a private local folder first and read from there
-(:func:`fetched`); outputs are written whole to a local staging folder and then uploaded
-(:func:`upload_folder`), so that nothing half-written is ever read as an output.
+Inputs are copied to a private local folder under the scratch directory
+(``ACCORD_SCRATCH_DIR``) first, streamed in blocks so that an object of tens of
+gigabytes never sits in memory, and read from there (:func:`fetched`); outputs are
+written whole to a local staging folder and then uploaded (:func:`upload_folder`), so
+that nothing half-written is ever read as an output.
+
+Why a copy, not DuckDB reading ``s3://`` itself: DuckDB reads S3 only through its httpfs
+extension, which is not built into the ``duckdb`` package: DuckDB downloads it on first
+use from its own extension site, which a machine that reaches only package registries
+(CI, an air-gapped department) cannot, and no registry package carries it for this
+DuckDB.  And a Parquet file would be fetched in ranges once per query that reads it (the
+checks, the count, linkage), where the copy is fetched once.
 """
 
 from __future__ import annotations
@@ -25,9 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from accord.config import Settings
 from accord.errors import AccordError
+from accord.workspace import scratch_root
 
 HTTP_TIMEOUT_S = 30
+COPY_BLOCK = 8 << 20  # bytes of an input held in memory at once while it is copied
 
 
 def is_s3(text: str | Path) -> bool:
@@ -75,14 +87,14 @@ def _s3_client() -> Any:
 
 
 def _s3_problem(exc: Exception) -> str:
-    """A boto3/botocore failure in a few words."""
+    """A boto3/botocore failure in a few words, on one line."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         error = response.get("Error", {})
         code = error.get("Code", "")
         message = error.get("Message", "")
-        return f"{code}: {message}".strip(": ") or type(exc).__name__
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return " ".join(f"{code}: {message}".strip(": ").split()) or type(exc).__name__
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _s3_errors() -> tuple[type[Exception], ...]:
@@ -91,12 +103,15 @@ def _s3_errors() -> tuple[type[Exception], ...]:
     return (BotoCoreError, ClientError)
 
 
-def _is_missing(exc: Exception) -> bool:
+def _s3_code(exc: Exception) -> str:
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
-        return False
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code in ("NoSuchKey", "404", "NotFound")
+        return ""
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _is_missing(exc: Exception) -> bool:
+    return _s3_code(exc) in ("NoSuchKey", "404", "NotFound")
 
 
 def read_bytes(location: str, what: str = "") -> bytes | None:
@@ -165,25 +180,72 @@ def s3_keys(where: S3Location, what: str = "") -> list[str]:
 
 
 @contextlib.contextmanager
-def fetched(location: str | Path, what: str) -> Iterator[Path]:
+def fetched(location: str | Path, what: str = "") -> Iterator[Path]:
     """A local path to read ``location`` from: itself if local, else a private copy
-    (named as the object is, so that its extension still says CSV or Parquet), removed
-    afterwards.  An absent object is one line naming ``what`` (the option)."""
+    (named as the object is, so that its extension still says CSV or Parquet) in a
+    folder of its own under the scratch directory, removed afterwards however the block
+    ends.  The copy is streamed in blocks of ``COPY_BLOCK`` bytes.  A location that
+    names no object, or one that cannot be read (no such bucket or object, access
+    denied), is one line naming ``what`` (the option) and the URI, and leaves nothing
+    behind."""
     text = str(location)
     if not is_remote(text):
         yield Path(text)
         return
+    label = f"{what} {text}" if what else text
+    where = s3_location(text, what) if is_s3(text) else None
+    if where is not None and (not where.key or where.key.endswith("/")):
+        raise AccordError(f"{label}: names no object: give s3://bucket/key")
     name = Path(urllib.parse.urlsplit(text).path).name or "input"
-    folder = Path(tempfile.mkdtemp(prefix="accord-in-"))
+    folder = Path(tempfile.mkdtemp(prefix="accord-in-", dir=scratch_root(Settings())))
     try:
-        data = read_bytes(text, what)
-        if data is None:
-            raise AccordError(f"{what} {text}: no such object")
         local = folder / name
-        local.write_bytes(data)
+        if where is not None:
+            _copy_s3(where, local, label)
+        else:
+            _copy_http(text, local, label)
         yield local
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _copy_s3(where: S3Location, local: Path, label: str) -> None:
+    """The object at ``where`` into the file ``local``: one GET, its body streamed."""
+    try:
+        body = _s3_client().get_object(Bucket=where.bucket, Key=where.key)["Body"]
+        with body, local.open("wb") as fh:
+            for block in body.iter_chunks(COPY_BLOCK):
+                fh.write(block)
+    except _s3_errors() as exc:
+        code = _s3_code(exc)
+        if _is_missing(exc):
+            raise AccordError(f"{label}: no such object") from None
+        if code == "NoSuchBucket":
+            raise AccordError(f"{label}: no such bucket {where.bucket}") from None
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            raise AccordError(f"{label}: access denied ({_s3_problem(exc)})") from None
+        raise AccordError(f"{label}: cannot read: {_s3_problem(exc)}") from None
+    except OSError as exc:
+        raise AccordError(
+            f"{label}: cannot copy it to the scratch directory: {exc.strerror or exc}"
+        ) from None
+
+
+def _copy_http(url: str, local: Path, label: str) -> None:
+    """The page at ``url`` into the file ``local``, streamed."""
+    try:
+        with (
+            urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response,
+            local.open("wb") as fh,
+        ):
+            shutil.copyfileobj(response, fh, COPY_BLOCK)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise AccordError(f"{label}: no such object") from None
+        raise AccordError(f"{label}: cannot read: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise AccordError(f"{label}: cannot read: {reason}") from None
 
 
 def upload_folder(local: Path, target: str, names: list[str], what: str = "--out") -> None:

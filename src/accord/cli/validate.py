@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 from typing import Annotated
 
 import typer
 
-from accord import formats
+from accord import formats, uri
 from accord.cli.common import err, out
-from accord.errors import InputError
+from accord.errors import InputError, Problem
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Argument(help="Which file it is: cases, register, events, actions or scores."),
         ],
-        file: Annotated[Path, typer.Argument(help="The file, .csv or .parquet.")],
+        file: Annotated[
+            str, typer.Argument(help="The file, .csv or .parquet, or s3://bucket/key.")
+        ],
     ) -> None:
         """Check a file against SPEC.md; list its problems (first 20, then a count)."""
         if kind not in formats.FORMATS:
@@ -27,12 +29,23 @@ def register(app: typer.Typer) -> None:
                 f"{kind!r} is not a file kind: use one of {', '.join(formats.FORMATS)}",
                 param_hint="KIND",
             )
-        try:
-            report = formats.validate(file, kind)
-        except InputError as exc:
-            for p in exc.problems:
-                err.print(str(p), markup=False)
-            raise typer.Exit(2) from None
+        # An s3:// file is copied to a private local file first (accord.uri); every
+        # problem still names it by its URI.
+        with uri.fetched(file) as local:
+
+            def named(problems: list[Problem]) -> list[Problem]:
+                return [
+                    dataclasses.replace(p, file=file) if p.file == str(local) else p
+                    for p in problems
+                ]
+
+            try:
+                report = formats.validate(local, kind)
+            except InputError as exc:
+                for p in named(exc.problems):
+                    err.print(str(p), markup=False)
+                raise typer.Exit(2) from None
+            report = dataclasses.replace(report, file=file, problems=named(report.problems))
         if report.ok:
             out.print(f"{file}: {report.rows:,} rows, valid {kind} file")
             return
