@@ -56,36 +56,42 @@ from accord.clock import business_time
 from accord.config import settings
 from accord.formats.schema import CASES, DEFAULT_DATA_CATEGORY
 from accord.policy.compile import (
-    STATUS_ADMITTED,
-    STATUS_EXCLUDED,
-    STATUS_MANUAL_CHECK,
-    STATUS_QUARANTINED,
     as_of_sql,
     evaluate_rules,
 )
 from accord.policy.firewall import IDENTITY_FIELDS, PERSON_STATE, STATE_CASES
-from accord.policy.policy import MANUAL_CHECK_APPROVED, MANUAL_CHECK_REJECTED, Policy, load_policy
+from accord.policy.policy import Policy, load_policy
 from accord.store.db import connect
 from accord.store.models import Person, PoolEntry, PoolHistory, ReviewItem
+from accord.vocab import (
+    CHALLENGE_KINDS,
+    EventType,
+    ItemStatus,
+    PoolStatus,
+    Reason,
+    ReviewKind,
+    sql_in,
+    sql_word,
+)
 
 log = logging.getLogger(__name__)
 
 WithdrawHook = Callable[[Connection, list[tuple[str, str]]], int]
 """Called in the same transaction with (person_id, reasons) withdrawn; e.g. recalls."""
 
-STATUS_WITHDRAWN = "withdrawn"
-NO_CASE_DATA = "no_case_data"
-MANUAL_CHECK_KIND = "manual_check"
 MANUAL_CHECK_APPROVALS = 2
 ADVERSE = ("refusal", "curtailment", "revocation")
-CHALLENGE_KINDS = ("dispute", "re_review")  # rejected = the challenge was upheld
-STATUSES = (
-    STATUS_ADMITTED,
-    STATUS_EXCLUDED,
-    STATUS_QUARANTINED,
-    STATUS_MANUAL_CHECK,
-    STATUS_WITHDRAWN,
-)
+STATUSES = tuple(PoolStatus)
+# Vocabulary words as SQL string constants, for the SQL text below (accord.vocab.sql_word).
+_ADMITTED = sql_word(PoolStatus.ADMITTED)
+_EXCLUDED = sql_word(PoolStatus.EXCLUDED)
+_QUARANTINED = sql_word(PoolStatus.QUARANTINED)
+_MANUAL_CHECK = sql_word(PoolStatus.MANUAL_CHECK)
+_WITHDRAWN = sql_word(PoolStatus.WITHDRAWN)
+_REJECTED = sql_word(ItemStatus.REJECTED)
+_APPROVED = sql_word(ItemStatus.APPROVED)
+_OPEN = sql_word(ItemStatus.OPEN)
+_MANUAL_CHECK_ITEM = sql_word(ReviewKind.MANUAL_CHECK)
 
 
 @dataclass
@@ -117,12 +123,12 @@ class AdmissionResult:
         """The ``pool`` section of ``summary.json`` (SPEC.md) and a little more."""
         return {
             "candidates": self.candidates,
-            "admitted": self.admitted,
-            "quarantined": self.quarantined,
-            "manual_check": self.manual_check,
-            "excluded": dict(sorted(self.excluded.items())),
+            PoolStatus.ADMITTED: self.admitted,
+            PoolStatus.QUARANTINED: self.quarantined,
+            PoolStatus.MANUAL_CHECK: self.manual_check,
+            PoolStatus.EXCLUDED: dict(sorted(self.excluded.items())),
             "excluded_people": self.excluded_people,
-            "withdrawn": len(self.withdrawn),
+            PoolStatus.WITHDRAWN: len(self.withdrawn),
             "manual_checks_queued": self.manual_checks_queued,
         }
 
@@ -270,15 +276,16 @@ def derive_person_state(
     )
     joins = " ".join(f"LEFT JOIN _other o_{r} ON o_{r}.case_id = a.c_{r}" for r in others)
     if events:
+        granted = sql_word(EventType.LEAVE_GRANTED)
+        overturned = sql_word(EventType.DECISION_OVERTURNED)
         event_sql = f"""
             SELECT person_id,
-              max(event_date) FILTER (WHERE event_type = 'leave_granted') AS leave_granted_date,
-              max(event_date) FILTER (WHERE event_type = 'decision_overturned')
-                AS overturned_date
+              max(event_date) FILTER (WHERE event_type = {granted}) AS leave_granted_date,
+              max(event_date) FILTER (WHERE event_type = {overturned}) AS overturned_date
             FROM {events} WHERE event_date <= {day} GROUP BY person_id"""
         event_departures = f"""
             UNION ALL SELECT person_id, event_date, NULL, NULL FROM {events}
-            WHERE event_type = 'departure_recorded' AND event_date <= {day}"""
+            WHERE event_type = {sql_word(EventType.DEPARTURE_RECORDED)} AND event_date <= {day}"""
     else:
         event_sql = """SELECT CAST(NULL AS VARCHAR) AS person_id,
             CAST(NULL AS DATE) AS leave_granted_date, CAST(NULL AS DATE) AS overturned_date
@@ -413,7 +420,7 @@ def _load_state(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
     items = read_arrow(
         conn,
         "SELECT item_id, kind, person_id, status FROM review_items WHERE kind IN "
-        f"('{MANUAL_CHECK_KIND}', {', '.join(repr(k) for k in CHALLENGE_KINDS)})",
+        f"{sql_in((ReviewKind.MANUAL_CHECK, *CHALLENGE_KINDS))}",
         {
             "item_id": pa.string(),
             "kind": pa.string(),
@@ -427,11 +434,11 @@ def _load_state(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE manual_items AS
         SELECT person_id, arg_max(item_id, item_id) AS item_id,
                arg_max(status, item_id) AS item_status
-        FROM _items WHERE kind = '{MANUAL_CHECK_KIND}' GROUP BY person_id;
+        FROM _items WHERE kind = {_MANUAL_CHECK_ITEM} GROUP BY person_id;
         CREATE OR REPLACE TABLE upheld_challenges AS
         SELECT person_id, string_agg(DISTINCT kind || '_upheld', ',' ORDER BY kind || '_upheld')
                AS upheld
-        FROM _items WHERE kind <> '{MANUAL_CHECK_KIND}' AND status = 'rejected'
+        FROM _items WHERE kind <> {_MANUAL_CHECK_ITEM} AND status = {_REJECTED}
         GROUP BY person_id;
         """
     )
@@ -449,7 +456,8 @@ def _decide(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: dt.date) -> N
     Needs ``person_state`` (:func:`_derive`).
     """
     evaluate_rules(con, policy, as_of)
-    approved, rejected = MANUAL_CHECK_APPROVED, MANUAL_CHECK_REJECTED
+    approved = sql_word(Reason.MANUAL_CHECK_APPROVED)
+    rejected = sql_word(Reason.MANUAL_CHECK_REJECTED)
     con.execute(
         f"""
         CREATE OR REPLACE TABLE pool_new AS
@@ -468,38 +476,38 @@ def _decide(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: dt.date) -> N
         decided AS (
             SELECT person_id, item_id,
               CASE
-                WHEN outcome = 'none' OR outcome = '{STATUS_EXCLUDED}' OR upheld IS NOT NULL
-                  THEN '{STATUS_EXCLUDED}'
-                WHEN outcome = '{STATUS_MANUAL_CHECK}' AND item_status = 'rejected'
-                  THEN '{STATUS_EXCLUDED}'
-                WHEN outcome = '{STATUS_MANUAL_CHECK}' AND item_status = 'approved'
-                  THEN CASE WHEN quarantine_reasons = '' THEN '{STATUS_ADMITTED}'
-                            ELSE '{STATUS_QUARANTINED}' END
+                WHEN outcome = 'none' OR outcome = {_EXCLUDED} OR upheld IS NOT NULL
+                  THEN {_EXCLUDED}
+                WHEN outcome = {_MANUAL_CHECK} AND item_status = {_REJECTED}
+                  THEN {_EXCLUDED}
+                WHEN outcome = {_MANUAL_CHECK} AND item_status = {_APPROVED}
+                  THEN CASE WHEN quarantine_reasons = '' THEN {_ADMITTED}
+                            ELSE {_QUARANTINED} END
                 ELSE outcome
               END AS decided,
               CASE
-                WHEN outcome = 'none' THEN concat_ws(',', '{NO_CASE_DATA}', upheld)
-                WHEN outcome = '{STATUS_EXCLUDED}' OR upheld IS NOT NULL
+                WHEN outcome = 'none' THEN concat_ws(',', {sql_word(Reason.NO_CASE_DATA)}, upheld)
+                WHEN outcome = {_EXCLUDED} OR upheld IS NOT NULL
                   THEN concat_ws(',', nullif(exclude_reasons, ''), upheld)
-                WHEN outcome = '{STATUS_MANUAL_CHECK}' AND item_status = 'rejected'
-                  THEN '{rejected}'
-                WHEN outcome = '{STATUS_MANUAL_CHECK}' AND item_status = 'approved'
-                  THEN concat_ws(',', nullif(quarantine_reasons, ''), '{approved}')
-                WHEN outcome = '{STATUS_MANUAL_CHECK}'
+                WHEN outcome = {_MANUAL_CHECK} AND item_status = {_REJECTED}
+                  THEN {rejected}
+                WHEN outcome = {_MANUAL_CHECK} AND item_status = {_APPROVED}
+                  THEN concat_ws(',', nullif(quarantine_reasons, ''), {approved})
+                WHEN outcome = {_MANUAL_CHECK}
                   THEN concat_ws(',', manual_reasons, nullif(quarantine_reasons, ''))
-                WHEN outcome = '{STATUS_QUARANTINED}' THEN quarantine_reasons
+                WHEN outcome = {_QUARANTINED} THEN quarantine_reasons
                 ELSE ''
               END AS reasons_text,
-              outcome = '{STATUS_MANUAL_CHECK}' AND item_id IS NULL AND upheld IS NULL
+              outcome = {_MANUAL_CHECK} AND item_id IS NULL AND upheld IS NULL
                 AS needs_item,
               manual_reasons
             FROM r
         ),
         n AS (
             SELECT d.person_id, d.decided, d.needs_item, d.manual_reasons,
-              CASE WHEN d.decided <> '{STATUS_ADMITTED}'
-                    AND p.status IN ('{STATUS_ADMITTED}', '{STATUS_WITHDRAWN}')
-                   THEN '{STATUS_WITHDRAWN}' ELSE d.decided END AS status,
+              CASE WHEN d.decided <> {_ADMITTED}
+                    AND p.status IN ({_ADMITTED}, {_WITHDRAWN})
+                   THEN {_WITHDRAWN} ELSE d.decided END AS status,
               CASE WHEN d.reasons_text = '' THEN CAST([] AS VARCHAR[])
                    ELSE string_split(d.reasons_text, ',') END AS reasons,
               p.status AS previous_status, p.reasons AS previous_reasons
@@ -578,7 +586,7 @@ def _people_new(con: duckdb.DuckDBPyConnection) -> None:
         f"{key} := CASE "
         + (
             f"WHEN {case_id} IS NULL AND {value} IS NOT NULL THEN to_json("
-            f"{{'event_type': 'departure_recorded', 'event_date': {value}}}) "
+            f"{{'event_type': {sql_word(EventType.DEPARTURE_RECORDED)}, 'event_date': {value}}}) "
             if key == "departure_date"
             else ""
         )
@@ -761,10 +769,10 @@ def _queue_manual_checks(
         f"""
         SELECT CASE WHEN length(n.person_id) <= 61 THEN 'MC-' || n.person_id
                     ELSE 'MC-' || substr(sha256(n.person_id), 1, 40) END AS item_id,
-               '{MANUAL_CHECK_KIND}' AS kind, n.person_id, t.reason,
+               {_MANUAL_CHECK_ITEM} AS kind, n.person_id, t.reason,
                to_json({{'reasons': string_split(n.manual_reasons, ','),
                          'as_of': {as_of_sql(as_of)}}})::VARCHAR AS detail,
-               'open' AS status, {MANUAL_CHECK_APPROVALS} AS approvals_needed,
+               {_OPEN} AS status, {MANUAL_CHECK_APPROVALS} AS approvals_needed,
                CAST({sql_text(run_id)} AS VARCHAR) AS run_id,
                TIMESTAMP '{now}' AS created_at
         FROM pool_new n JOIN _reason_text t USING (manual_reasons)
@@ -780,7 +788,7 @@ def _withdrawals(con: duckdb.DuckDBPyConnection, only: str) -> list[tuple[str, s
     rows = con.execute(
         f"""
         SELECT person_id, array_to_string(reasons, ',') FROM pool_new
-        WHERE status = '{STATUS_WITHDRAWN}' AND previous_status = '{STATUS_ADMITTED}'
+        WHERE status = {_WITHDRAWN} AND previous_status = {_ADMITTED}
           AND ({only}) ORDER BY person_id
         """
     ).fetchall()
@@ -791,10 +799,10 @@ def _count(con: duckdb.DuckDBPyConnection, result: AdmissionResult) -> None:
     row = con.execute(
         f"""
         SELECT count(*) FILTER (WHERE adverse_decisions > 0),
-          (SELECT count(*) FILTER (WHERE status = '{STATUS_ADMITTED}') FROM pool_new),
-          (SELECT count(*) FILTER (WHERE decided = '{STATUS_QUARANTINED}') FROM pool_new),
-          (SELECT count(*) FILTER (WHERE decided = '{STATUS_MANUAL_CHECK}') FROM pool_new),
-          (SELECT count(*) FILTER (WHERE decided = '{STATUS_EXCLUDED}') FROM pool_new),
+          (SELECT count(*) FILTER (WHERE status = {_ADMITTED}) FROM pool_new),
+          (SELECT count(*) FILTER (WHERE decided = {_QUARANTINED}) FROM pool_new),
+          (SELECT count(*) FILTER (WHERE decided = {_MANUAL_CHECK}) FROM pool_new),
+          (SELECT count(*) FILTER (WHERE decided = {_EXCLUDED}) FROM pool_new),
           (SELECT count(*) FILTER (WHERE changed) FROM pool_new)
         FROM {PERSON_STATE}
         """
@@ -813,7 +821,7 @@ def _count(con: duckdb.DuckDBPyConnection, result: AdmissionResult) -> None:
             f"""
             SELECT reason, count(*) FROM (
                 SELECT unnest(reasons) AS reason FROM pool_new
-                WHERE decided = '{STATUS_EXCLUDED}')
+                WHERE decided = {_EXCLUDED})
             GROUP BY reason ORDER BY reason
             """
         ).fetchall()
@@ -929,7 +937,7 @@ def cleanse(
     disclosed about them.  People not admitted are left as they are.
     """
     policy = policy or load_policy(settings().policy)
-    only = f"previous_status = '{STATUS_ADMITTED}'"
+    only = f"previous_status = {_ADMITTED}"
     with connect(url) as conn:
         con = duckdb.connect()
         try:
@@ -968,7 +976,7 @@ def kept_out(url: str) -> list[tuple[str, str, str]]:
                 "SELECT person_id, status, reasons FROM pool_entries "
                 "WHERE status <> :admitted ORDER BY person_id"
             ),
-            {"admitted": STATUS_ADMITTED},
+            {PoolStatus.ADMITTED: PoolStatus.ADMITTED},
         ).all()
     out: list[tuple[str, str, str]] = []
     for person_id, status, reasons in rows:

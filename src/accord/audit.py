@@ -35,6 +35,7 @@ from accord.rates import Z95 as Z95  # re-exported: the interval every rate carr
 from accord.rates import wilson as wilson
 from accord.store.db import connect, session
 from accord.store.models import AuditSample
+from accord.vocab import DisclosureStatus, sql_word
 
 VERDICTS = ("correct", "wrong")
 KINDS = {"pool_entry": "pool", "disclosure": "disclosures"}
@@ -102,7 +103,8 @@ def _population(conn: Connection, kind: str, statuses: list[str] | None) -> pa.T
         return read_arrow(conn, f"SELECT person_id, status FROM pool_entries{where}", types)
     return read_arrow(
         conn,
-        "SELECT disclosure_id, recipient FROM disclosures WHERE status = 'active'",
+        "SELECT disclosure_id, recipient FROM disclosures "
+        f"WHERE status = {sql_word(DisclosureStatus.ACTIVE)}",
         types,
     )
 

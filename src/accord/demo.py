@@ -49,6 +49,7 @@ from accord.store import db
 from accord.store.models import Recall, Run
 from accord.synth import REGISTERS, Scenario, synthesise
 from accord.synth.writer import connect
+from accord.vocab import DisclosureStatus, ItemStatus, sql_word
 
 # The embedded scenario: the same every time, so the figures can be compared run to run.
 PEOPLE = 3_000
@@ -212,7 +213,7 @@ def simulated_review(
             conn,
             "SELECT r.item_id, r.kind, r.person_id, r.record_id, a.recipient "
             "FROM review_items r LEFT JOIN agreements a ON a.agreement_id = r.agreement_id "
-            "WHERE r.status = 'open'",
+            f"WHERE r.status = {sql_word(ItemStatus.OPEN)}",
             {"item_id": text, "kind": text, "person_id": text, "record_id": text,
              "recipient": text},
         )  # fmt: skip
@@ -223,7 +224,7 @@ def simulated_review(
     rows = judged.to_pylist()
     for n, (row, err) in enumerate(zip(rows, errs, strict=True)):
         right = bool(row["adverse_is_right"])
-        status = "open"
+        status: str = ItemStatus.OPEN
         for reviewer, erred in zip(REVIEWERS, err, strict=True):
             approve = right != bool(erred)
             because = (
@@ -238,11 +239,11 @@ def simulated_review(
             )
             outcome = decide(url, row["item_id"], approve, reviewer, reason, as_of, key)
             status = outcome.status
-            if status != "open":
+            if status != ItemStatus.OPEN:
                 break
-        approved += status == "approved"
-        rejected += status == "rejected"
-        wrong += (status == "approved") != right
+        approved += status == ItemStatus.APPROVED
+        rejected += status == ItemStatus.REJECTED
+        wrong += (status == ItemStatus.APPROVED) != right
         if n % 25 == 0:
             progress("review", f"simulated reviewers: {n + 1:,} of {len(rows):,} items")
     return ReviewerTally(len(rows), approved, rejected, wrong)
@@ -403,7 +404,7 @@ def _people_of_interest(url: str, scenario: Scenario) -> dict[str, str]:
     con = connect()
     try:
         con.register("known", known)
-        con.register("recalled", recalled)
+        con.register(DisclosureStatus.RECALLED, recalled)
         quoted = str(scenario.truth_people).replace("'", "''")
         con.execute(f"CREATE TABLE ppl AS SELECT * FROM read_csv('{quoted}', all_varchar = true)")
         windrush = con.execute(
@@ -422,7 +423,7 @@ def _people_of_interest(url: str, scenario: Scenario) -> dict[str, str]:
     if windrush:
         chosen["windrush"] = windrush[0][0]
     if overstayer:
-        chosen["recalled"] = overstayer[0][0]
+        chosen[DisclosureStatus.RECALLED] = overstayer[0][0]
     return chosen
 
 
@@ -512,7 +513,8 @@ def run_demo(out: Path, database: str | None = None, progress: Progress = _silen
     progress("review", "simulated reviewers work the queue")
     tally = simulated_review(url, scenario, AS_OF, key, SEED, progress)
     result.figures["simulated_review"] = {
-        "items": tally.items, "approved": tally.approved, "rejected": tally.rejected,
+        "items": tally.items,
+        ItemStatus.APPROVED: tally.approved, ItemStatus.REJECTED: tally.rejected,
         "outcomes_against_truth": tally.wrong, "error_rate_per_reviewer": REVIEWER_ERROR,
         "reviewers": list(REVIEWERS),
     }  # fmt: skip

@@ -18,6 +18,7 @@ from accord import ids
 from accord.ledger import content, unit
 from accord.store import db
 from accord.store.models import Disclosure
+from accord.vocab import DisclosureStatus
 
 AUTOMATIC = "rule:automatic"
 
@@ -103,7 +104,7 @@ def disclose(
             "decided_by": d.decided_by,
             "fields": d.fields,
             "disclosed_at": disclosed_at,
-            "status": "active",
+            "status": DisclosureStatus.ACTIVE,
             "score_id": d.score_id,
         }
         for d in drafts

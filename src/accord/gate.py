@@ -48,7 +48,7 @@ waived: ambiguity, long residence, blocks and holds stand.  Every reason that ap
 kept, not only the winning one, so a reviewer and the person concerned see all of them.
 A score shares its match's blocks and holds; a score for an enforcement purpose always
 goes to review (``score_adverse_use``, kind ``score_review``: both codes are
-in :mod:`accord.scores`), and so does one whose match would.
+in :mod:`accord.vocab`), and so does one whose match would.
 """
 
 from __future__ import annotations
@@ -58,35 +58,45 @@ from dataclasses import dataclass
 
 import duckdb
 
-from accord import scores
+from accord.vocab import (
+    AGREEMENT_IN_FORCE,
+    AgreementStatus,
+    GateOutcome,
+    ItemStatus,
+    Reason,
+    ReviewKind,
+    Settled,
+    sql_in,
+    sql_word,
+)
 
 # Reason codes (documented in docs/gate.md).
-NOT_ADMITTED = "not_admitted"
-AGREEMENT_NOT_ACTIVE = "agreement_not_active"
-AGREEMENT_NOT_YET_VALID = "agreement_not_yet_valid"
-AGREEMENT_REVIEW_OVERDUE = "agreement_review_overdue"
-COHORT_EXCLUDED = "cohort_excluded"
-FIREWALL = "firewall_protected_source"
-AGREEMENT_PAUSED = "agreement_paused"
-COHORT_PAUSED = "cohort_paused"
-FROZEN = "person_frozen"
-BELOW_REVIEW = "below_review_threshold"
-UNCERTAIN = "uncertain_match"
+NOT_ADMITTED = Reason.NOT_ADMITTED
+AGREEMENT_NOT_ACTIVE = Reason.AGREEMENT_NOT_ACTIVE
+AGREEMENT_NOT_YET_VALID = Reason.AGREEMENT_NOT_YET_VALID
+AGREEMENT_REVIEW_OVERDUE = Reason.AGREEMENT_REVIEW_OVERDUE
+COHORT_EXCLUDED = Reason.COHORT_EXCLUDED
+FIREWALL = Reason.FIREWALL_PROTECTED_SOURCE
+AGREEMENT_PAUSED = Reason.AGREEMENT_PAUSED
+COHORT_PAUSED = Reason.COHORT_PAUSED
+FROZEN = Reason.PERSON_FROZEN
+BELOW_REVIEW = Reason.BELOW_REVIEW_THRESHOLD
+UNCERTAIN = Reason.UNCERTAIN_MATCH
 # No longer decided (linkage model version 1 capped every pair whose full postcode did not
 # agree); kept because review items and disclosures made then carry it.
-UNCORROBORATED = "uncorroborated_match"
-AMBIGUOUS = "ambiguous_match"
-LONG_RESIDENCE = "long_residence"
-AUTOMATIC = "automatic_match"
-REVIEW_APPROVED = "review_approved"
-TRUSTED_PATTERN = "trusted_pattern"
+UNCORROBORATED = Reason.UNCORROBORATED_MATCH
+AMBIGUOUS = Reason.AMBIGUOUS_MATCH
+LONG_RESIDENCE = Reason.LONG_RESIDENCE
+AUTOMATIC = Reason.AUTOMATIC_MATCH
+REVIEW_APPROVED = Reason.REVIEW_APPROVED
+TRUSTED_PATTERN = Reason.TRUSTED_PATTERN
 TRUSTED_RULE = "rule:trusted_pattern"  # a disclosure's decided_by under a trusted pattern
 
 MATCH_REVIEW_REASONS = (AMBIGUOUS, LONG_RESIDENCE, UNCERTAIN, UNCORROBORATED)
 
 REVIEW_REASONS = (AMBIGUOUS, LONG_RESIDENCE, UNCERTAIN)  # in order of precedence as item kind
 
-OUTCOMES = ("disclose", "review", "held", "blocked", "settled", "no_match")
+OUTCOMES = tuple(GateOutcome)
 
 
 @dataclass(frozen=True)
@@ -99,14 +109,24 @@ def _lit(day: dt.date) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
+_DISCLOSED = sql_word(Settled.DISCLOSED)
+_REJECTED = sql_word(ItemStatus.REJECTED)
+_OPEN = sql_word(ItemStatus.OPEN)
+_DISCLOSE = sql_word(GateOutcome.DISCLOSE)
+_REVIEW = sql_word(GateOutcome.REVIEW)
+_HELD = sql_word(GateOutcome.HELD)
+_BLOCKED = sql_word(GateOutcome.BLOCKED)
+_SETTLED = sql_word(GateOutcome.SETTLED)
+
+
 def _settled(table: str, *keys: str) -> str:
     """One state per candidate from ``table``, which may hold several (a disclosure and
     the approved item it came from): disclosed, else rejected, else open, else approved."""
     cols = ", ".join(("agreement_id", "person_id", "record_id", *keys))
     return (
-        f"SELECT {cols}, CASE WHEN bool_or(state = 'disclosed') THEN 'disclosed' "
-        "WHEN bool_or(state = 'rejected') THEN 'rejected' WHEN bool_or(state = 'open') "
-        f"THEN 'open' ELSE min(state) END AS state FROM {table} GROUP BY {cols}"
+        f"SELECT {cols}, CASE WHEN bool_or(state = {_DISCLOSED}) THEN {_DISCLOSED} "
+        f"WHEN bool_or(state = {_REJECTED}) THEN {_REJECTED} WHEN bool_or(state = {_OPEN}) "
+        f"THEN {_OPEN} ELSE min(state) END AS state FROM {table} GROUP BY {cols}"
     )
 
 
@@ -135,30 +155,30 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
         flagged AS (
             SELECT pr.*,
               list_filter([
-                CASE WHEN NOT admitted THEN '{NOT_ADMITTED}' END,
-                CASE WHEN agreement_status NOT IN ('active', 'paused')
-                     THEN '{AGREEMENT_NOT_ACTIVE}' END,
+                CASE WHEN NOT admitted THEN {sql_word(NOT_ADMITTED)} END,
+                CASE WHEN agreement_status NOT IN {sql_in(AGREEMENT_IN_FORCE)}
+                     THEN {sql_word(AGREEMENT_NOT_ACTIVE)} END,
                 CASE WHEN valid_from IS NOT NULL AND {as_of} < valid_from
-                     THEN '{AGREEMENT_NOT_YET_VALID}' END,
+                     THEN {sql_word(AGREEMENT_NOT_YET_VALID)} END,
                 CASE WHEN review_by IS NOT NULL AND {as_of} > review_by
-                     THEN '{AGREEMENT_REVIEW_OVERDUE}' END,
+                     THEN {sql_word(AGREEMENT_REVIEW_OVERDUE)} END,
                 CASE WHEN EXISTS (SELECT 1 FROM cohorts k WHERE k.person_id = pr.person_id
                                   AND list_contains(pr.exclude_cohorts, k.cohort))
-                     THEN '{COHORT_EXCLUDED}' END,
+                     THEN {sql_word(COHORT_EXCLUDED)} END,
                 CASE WHEN enforcement AND decision_category IN (SELECT category FROM protected)
-                     THEN '{FIREWALL}' END
+                     THEN {sql_word(FIREWALL)} END
               ], lambda x: x IS NOT NULL) AS block_reasons,
               list_filter([
-                CASE WHEN agreement_status = 'paused'
+                CASE WHEN agreement_status = {sql_word(AgreementStatus.PAUSED)}
                        OR EXISTS (SELECT 1 FROM pauses z WHERE z.agreement_id = pr.agreement_id
                                   AND z.cohort IS NULL)
-                     THEN '{AGREEMENT_PAUSED}' END,
+                     THEN {sql_word(AGREEMENT_PAUSED)} END,
                 CASE WHEN EXISTS (SELECT 1 FROM pauses z JOIN cohorts k ON k.cohort = z.cohort
                                   WHERE z.agreement_id = pr.agreement_id
                                   AND k.person_id = pr.person_id)
-                     THEN '{COHORT_PAUSED}' END,
+                     THEN {sql_word(COHORT_PAUSED)} END,
                 CASE WHEN pr.person_id IN (SELECT person_id FROM frozen)
-                     THEN '{FROZEN}' END
+                     THEN {sql_word(FROZEN)} END
               ], lambda x: x IS NOT NULL) AS hold_reasons,
               list_filter([
                 CASE WHEN (rival_gap IS NOT NULL AND rival_gap < ambiguity_bits)
@@ -166,14 +186,14 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                            AND match_probability - second_for_person <= ambiguity_margin)
                        OR (ambiguity_margin IS NOT NULL AND second_for_record IS NOT NULL
                            AND match_probability - second_for_record <= ambiguity_margin)
-                     THEN '{AMBIGUOUS}' END,
+                     THEN {sql_word(AMBIGUOUS)} END,
                 CASE WHEN since IS NOT NULL AND latest_decision_date IS NOT NULL
                       AND since <= latest_decision_date - INTERVAL {years} YEAR
-                     THEN '{LONG_RESIDENCE}' END,
+                     THEN {sql_word(LONG_RESIDENCE)} END,
                 CASE WHEN match_probability < disclose_at
                        OR coalesce(wrong_person, 1.0 - match_probability)
                           > wrong_person_tolerance
-                     THEN '{UNCERTAIN}' END
+                     THEN {sql_word(UNCERTAIN)} END
               ], lambda x: x IS NOT NULL) AS review_reasons,
               s.state AS settled_state,
               (ap.person_id IS NOT NULL) AS review_approved, ap.decided_by AS approved_by
@@ -186,7 +206,7 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                   >= pr.review_from
         ),
         trusting AS (
-            SELECT *, coalesce(review_reasons = ['{UNCERTAIN}'] AND pattern IS NOT NULL
+            SELECT *, coalesce(review_reasons = [{sql_word(UNCERTAIN)}] AND pattern IS NOT NULL
                                AND list_contains(trusted_patterns, pattern), false)
                       AS trusted_only
             FROM flagged
@@ -194,26 +214,28 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
         SELECT person_id, record_id, register, agreement_id, agreement_version, recipient,
                purpose, match_probability, match_id, four_eyes,
                CASE
-                 WHEN len(block_reasons) > 0 THEN 'blocked'
-                 WHEN len(hold_reasons) > 0 THEN 'held'
-                 WHEN settled_state IN ('disclosed', 'rejected') THEN 'settled'
-                 WHEN settled_state = 'open' AND NOT trusted_only THEN 'settled'
+                 WHEN len(block_reasons) > 0 THEN {_BLOCKED}
+                 WHEN len(hold_reasons) > 0 THEN {_HELD}
+                 WHEN settled_state IN ({_DISCLOSED}, {_REJECTED}) THEN {_SETTLED}
+                 WHEN settled_state = {_OPEN} AND NOT trusted_only THEN {_SETTLED}
                  WHEN len(review_reasons) > 0 AND NOT review_approved AND NOT trusted_only
-                   THEN 'review'
-                 ELSE 'disclose'
+                   THEN {_REVIEW}
+                 ELSE {_DISCLOSE}
                END AS outcome,
                CASE
                  WHEN len(block_reasons) > 0 THEN block_reasons || hold_reasons || review_reasons
                  WHEN len(hold_reasons) > 0 THEN hold_reasons || review_reasons
-                 WHEN review_approved THEN review_reasons || ['{REVIEW_APPROVED}']
-                 WHEN trusted_only THEN review_reasons || ['{TRUSTED_PATTERN}']
+                 WHEN review_approved THEN review_reasons || [{sql_word(REVIEW_APPROVED)}]
+                 WHEN trusted_only THEN review_reasons || [{sql_word(TRUSTED_PATTERN)}]
                  WHEN len(review_reasons) > 0 THEN review_reasons
-                 ELSE ['{AUTOMATIC}']
+                 ELSE [{sql_word(AUTOMATIC)}]
                END AS reasons,
                CASE
-                 WHEN list_contains(review_reasons, '{AMBIGUOUS}') THEN '{AMBIGUOUS}'
-                 WHEN list_contains(review_reasons, '{LONG_RESIDENCE}') THEN '{LONG_RESIDENCE}'
-                 WHEN len(review_reasons) > 0 THEN '{UNCERTAIN}'
+                 WHEN list_contains(review_reasons, {sql_word(AMBIGUOUS)})
+                   THEN {sql_word(AMBIGUOUS)}
+                 WHEN list_contains(review_reasons, {sql_word(LONG_RESIDENCE)})
+                   THEN {sql_word(LONG_RESIDENCE)}
+                 WHEN len(review_reasons) > 0 THEN {sql_word(UNCERTAIN)}
                END AS review_kind,
                settled_state, shares_records, shares_scores,
                CASE WHEN review_approved THEN approved_by
@@ -234,7 +256,7 @@ def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
     match.  Every review is of kind ``score_review``, showing the score and its
     explanation.
     """
-    match_reasons = ", ".join(f"'{r}'" for r in MATCH_REVIEW_REASONS)
+    match_reasons = sql_in(MATCH_REVIEW_REASONS)
     con.execute(
         f"""
         CREATE OR REPLACE TABLE score_gate AS
@@ -244,8 +266,8 @@ def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
                    a.enforcement, g.outcome AS match_outcome, g.reasons AS match_reasons,
                    s.score_id, s.kind, s.value, s.role, s.explanation, s.computed_at,
                    s.retain_until,
-                   list_filter(g.reasons, lambda x: x IN ({match_reasons})) AS review_reasons,
-                   list_contains(g.reasons, '{REVIEW_APPROVED}') AS match_approved,
+                   list_filter(g.reasons, lambda x: x IN {match_reasons}) AS review_reasons,
+                   list_contains(g.reasons, {sql_word(REVIEW_APPROVED)}) AS match_approved,
                    ss.state AS settled_state,
                    (sa.score_id IS NOT NULL) AS score_approved,
                    coalesce(sa.decided_by, g.approved_by) AS approved_by
@@ -265,15 +287,15 @@ def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
         decided AS (
             SELECT *,
               CASE
-                WHEN match_outcome IN ('blocked', 'held') THEN match_outcome
-                WHEN settled_state IN ('disclosed', 'rejected', 'open') THEN 'settled'
-                WHEN score_approved THEN 'disclose'
-                WHEN enforcement THEN 'review'
-                WHEN len(review_reasons) > 0 AND NOT match_approved THEN 'review'
-                ELSE 'disclose'
+                WHEN match_outcome IN ({_BLOCKED}, {_HELD}) THEN match_outcome
+                WHEN settled_state IN ({_DISCLOSED}, {_REJECTED}, {_OPEN}) THEN {_SETTLED}
+                WHEN score_approved THEN {_DISCLOSE}
+                WHEN enforcement THEN {_REVIEW}
+                WHEN len(review_reasons) > 0 AND NOT match_approved THEN {_REVIEW}
+                ELSE {_DISCLOSE}
               END AS outcome,
               review_reasons
-                || CASE WHEN enforcement THEN ['{scores.ADVERSE_USE}'] ELSE [] END
+                || CASE WHEN enforcement THEN [{sql_word(Reason.SCORE_ADVERSE_USE)}] ELSE [] END
                 AS score_reasons
             FROM paired
         )
@@ -281,15 +303,15 @@ def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
                purpose, match_probability, match_id, four_eyes, enforcement, score_id, kind,
                value, role, explanation, computed_at, retain_until, outcome,
                CASE
-                 WHEN match_outcome IN ('blocked', 'held') THEN match_reasons
+                 WHEN match_outcome IN ({_BLOCKED}, {_HELD}) THEN match_reasons
                  WHEN score_approved OR (len(score_reasons) > 0 AND match_approved
                                          AND NOT enforcement)
-                   THEN score_reasons || ['{REVIEW_APPROVED}']
+                   THEN score_reasons || [{sql_word(REVIEW_APPROVED)}]
                  WHEN len(score_reasons) > 0 THEN score_reasons
-                 ELSE ['{AUTOMATIC}']
+                 ELSE [{sql_word(AUTOMATIC)}]
                END AS reasons,
                review_reasons AS match_review_reasons,
-               '{scores.REVIEW_KIND}' AS review_kind, settled_state, approved_by
+               {sql_word(ReviewKind.SCORE_REVIEW)} AS review_kind, settled_state, approved_by
         FROM decided
         """
     )

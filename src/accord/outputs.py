@@ -33,6 +33,7 @@ from accord.errors import AccordError
 from accord.remedy import chunks
 from accord.store import db
 from accord.store.models import Disclosure, ReviewItem, Run, utcnow
+from accord.vocab import DisclosureStatus, ItemStatus
 
 # SPEC.md's columns, then ``score_id`` (empty unless the disclosure is a derived score).
 DISCLOSURE_COLUMNS = (
@@ -105,7 +106,7 @@ def write_outputs(
                     and_(
                         Disclosure.run_id.is_(None),
                         Disclosure.delivered_in.is_(None),
-                        Disclosure.status == "active",
+                        Disclosure.status == DisclosureStatus.ACTIVE,
                     ),
                 )
             )
@@ -114,7 +115,7 @@ def write_outputs(
         reviewed = [d.disclosure_id for d in disclosures if d.run_id is None]
         items = conn.execute(
             select(*(getattr(ReviewItem, c) for c in REVIEW_COLUMNS))
-            .where(ReviewItem.status == "open")
+            .where(ReviewItem.status == ItemStatus.OPEN)
             .order_by(ReviewItem.created_at, ReviewItem.item_id)
         ).all()
         recipients = sorted(set(batch_fields) | {d.recipient for d in disclosures})

@@ -48,6 +48,7 @@ from accord.errors import AccordError
 from accord.policy.policy import Policy, default_policy
 from accord.store.db import bulk_insert, connect, require_schema
 from accord.store.models import CaseDecision, DerivedScore, DestructionLog
+from accord.vocab import DisclosureStatus, EventType, ItemStatus, sql_word
 
 CASE = "case_decision"
 SCORE = "derived_score"
@@ -159,16 +160,18 @@ DISCLOSED = "an active disclosure that depends on it"
 # the person is disclosed, a score only while that score is.
 _HOLDS_SQL = f"""
 SELECT person_id, 'an open freeze', '' FROM freezes WHERE lifted_at IS NULL
-UNION SELECT person_id, 'an open review item', '' FROM review_items WHERE status = 'open'
+UNION SELECT person_id, 'an open review item', '' FROM review_items
+      WHERE status = {sql_word(ItemStatus.OPEN)}
 UNION SELECT person_id, 'an outstanding remedy', '' FROM recalls
       WHERE remedy_status = 'outstanding'
-UNION SELECT person_id, '{DISCLOSED}', score_id FROM disclosures WHERE status = 'active'
+UNION SELECT person_id, '{DISCLOSED}', score_id FROM disclosures
+      WHERE status = {sql_word(DisclosureStatus.ACTIVE)}
 UNION SELECT person_id, 'an open exemption in a subject access report', ''
       FROM exemptions WHERE lifted_at IS NULL
 UNION SELECT e.person_id, 'an open dispute', '' FROM events e
-      WHERE e.event_type = 'dispute_opened' AND NOT EXISTS (
+      WHERE e.event_type = {sql_word(EventType.DISPUTE_OPENED)} AND NOT EXISTS (
         SELECT 1 FROM events r WHERE r.person_id = e.person_id
-          AND r.event_type = 'dispute_resolved'
+          AND r.event_type = {sql_word(EventType.DISPUTE_RESOLVED)}
           AND (r.event_date > e.event_date
                OR (r.event_date = e.event_date AND r.event_id > e.event_id)))
 """

@@ -37,85 +37,42 @@ from accord.clock import business_time
 from accord.errors import AccordError, InputError, Problem
 from accord.policy.agreement import Agreement
 from accord.policy.policy import Policy
+from accord.policy.registry import agreement_version, stored_agreements
+from accord.policy.scoring import CATEGORY as CATEGORY
+from accord.policy.scoring import FIELDS as FIELDS
+from accord.policy.scoring import PROTECTED_ROLES as PROTECTED_ROLES
+from accord.policy.scoring import ROLE_RULE as ROLE_RULE
+from accord.policy.scoring import ROLES as ROLES
+from accord.policy.scoring import score_findings as score_findings
+from accord.policy.scoring import shares_records as shares_records
+from accord.policy.scoring import shares_scores as shares_scores
 from accord.remedy import RecallRow, chunks, recall_disclosures
 from accord.store import db
 from accord.store.models import CaseDecision, DerivedScore, Disclosure
+from accord.vocab import (
+    AGREEMENT_IN_FORCE,
+    AgreementStatus,
+    DisclosureStatus,
+    PoolStatus,
+    Reason,
+    RecallReason,
+    ReviewKind,
+    sql_word,
+)
 
-CATEGORY = "derived_score"
-ROLES = ("subject", "victim", "witness")
-PROTECTED_ROLES = ("victim", "witness")
-ROLE_RULE = "victims' and witnesses' scores are never used for an enforcement purpose"
-# What a score disclosure carries besides the agreed identity fields (policy: derived_score).
-FIELDS = ("score_kind", "score_value", "score_role", "score_explanation")
-REVIEW_KIND = "score_review"  # the review item every score a person must check becomes
-ADVERSE_USE = "score_adverse_use"  # the gate's reason: a score for an enforcement purpose
-EXPIRED = "score_expired"  # recall reasons (no remedy implied: see accord.remedy)
-DESTROYED = "score_destroyed"
-IN_FORCE = ("active", "paused")
+REVIEW_KIND = ReviewKind.SCORE_REVIEW  # the review item every score a person must check becomes
+ADVERSE_USE = Reason.SCORE_ADVERSE_USE  # the gate's reason: a score for an enforcement purpose
+EXPIRED = RecallReason.SCORE_EXPIRED  # recall reasons (no remedy implied: see accord.remedy)
+DESTROYED = RecallReason.SCORE_DESTROYED
+IN_FORCE = AGREEMENT_IN_FORCE
 LOADED = "scores_loaded"  # audit log actions
 READ = "scores_read"
 EXPLANATION_SHOWN = 2000  # characters of an explanation in a review item's reason
 
 
-def shares_scores(agreement: Agreement) -> bool:
-    return CATEGORY in agreement.data_categories
-
-
-def shares_records(agreement: Agreement) -> bool:
-    """Whether the agreement shares anything besides scores (the matched record itself).
-
-    An agreement whose only data category is ``derived_score`` discloses scores and
-    nothing else: not even that the person is in the pool.
-    """
-    return any(c != CATEGORY for c in agreement.data_categories)
-
-
-def score_findings(agreement: Agreement, policy: Policy) -> list[tuple[str, str]]:
-    """(code, message) for each way an agreement sharing scores lacks a safeguard."""
-    if not shares_scores(agreement):
-        return []
-    out: list[tuple[str, str]] = []
-    if agreement.impact_assessment is None:
-        out.append(
-            (
-                "missing_impact_assessment",
-                "shares derived_score without an impact assessment on file: name "
-                "impact_assessment (document_id and date)",
-            )
-        )
-    if agreement.score_retention_days is None:
-        out.append(
-            (
-                "missing_score_retention",
-                "shares derived_score without a retention limit: set score_retention_days",
-            )
-        )
-    missing = [f for f in FIELDS if f not in agreement.fields]
-    if missing:
-        out.append(
-            (
-                "missing_score_fields",
-                f"shares derived_score without {', '.join(missing)} in its fields: a score "
-                "is shared only with its kind, its value, its explanation (inputs and "
-                "method) and whose score it is",
-            )
-        )
-    if policy.is_enforcement(agreement.purpose):
-        for role in agreement.roles:
-            if role in PROTECTED_ROLES:
-                out.append(
-                    (
-                        "firewall_breach",
-                        f"refused by the firewall ({ROLE_RULE}): role {role} and purpose "
-                        f"{agreement.purpose} is an enforcement purpose",
-                    )
-                )
-    return out
-
-
 def require_safeguards(agreement: Agreement, policy: Policy) -> None:
     """Refuse to share under an agreement in force that shares scores without a safeguard."""
-    if agreement.status == "draft":
+    if agreement.status == AgreementStatus.DRAFT:
         return
     for _, message in score_findings(agreement, policy):
         raise AccordError(f"agreement {agreement.id}: {message}")
@@ -220,7 +177,8 @@ def _shareable_sql(
     if score_ids is not None:
         where.append(f"score_id IN ({_sql_list(score_ids)})")
     if admitted_only:
-        where.append("person_id IN (SELECT person_id FROM pool_entries WHERE status = 'admitted')")
+        admitted = sql_word(PoolStatus.ADMITTED)
+        where.append(f"person_id IN (SELECT person_id FROM pool_entries WHERE status = {admitted})")
     return (
         "SELECT score_id, person_id, kind, value, role, CAST(explanation AS TEXT), "
         "CAST(computed_at AS TEXT), CAST(retain_until AS TEXT) FROM derived_scores "
@@ -410,8 +368,6 @@ def load_scores(
     """
     with db.connect(url) as conn:
         if agreements is None:
-            from accord.policy.registry import stored_agreements
-
             agreements = [a for a, _ in stored_agreements(conn)]
         days = retention_days(agreements)
         people = sorted(set(table.column("person_id").to_pylist()))
@@ -468,13 +424,11 @@ def recall_lapsed(conn: Connection, as_of: dt.date, actor: str) -> list[RecallRo
     remedy is implied (the score was not wrong, only no longer to be held).  The caller
     signs a tree head.
     """
-    from accord.policy.registry import agreement_version
-
     if conn.scalar(select(DerivedScore.score_id).limit(1)) is None:
         return []  # no score was ever taken in: no disclosure to look through
     cited = conn.execute(
         select(Disclosure.agreement_id, Disclosure.agreement_version)
-        .where(Disclosure.status == "active", Disclosure.score_id != "")
+        .where(Disclosure.status == DisclosureStatus.ACTIVE, Disclosure.score_id != "")
         .distinct()
     ).all()
     too_old = []
@@ -493,7 +447,7 @@ def recall_lapsed(conn: Connection, as_of: dt.date, actor: str) -> list[RecallRo
         select(Disclosure.disclosure_id, DerivedScore.destroyed_at.is_not(None))
         .join(DerivedScore, DerivedScore.score_id == Disclosure.score_id)
         .where(
-            Disclosure.status == "active",
+            Disclosure.status == DisclosureStatus.ACTIVE,
             Disclosure.score_id != "",
             or_(DerivedScore.destroyed_at.is_not(None), DerivedScore.retain_until < as_of,
                 *too_old),
@@ -573,7 +527,7 @@ def scores_of(url: str, person_id: str, actor: str) -> list[ScoreRecord]:
 
 def review_namer(key: bytes) -> ids.Namer:
     """``score_review`` items' ids, keyed by the database's id key (`accord.ids`)."""
-    return ids.Namer(key, "score_review", "RV", 16)
+    return ids.Namer(key, ReviewKind.SCORE_REVIEW, "RV", 16)
 
 
 def review_item_id(

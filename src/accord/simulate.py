@@ -51,13 +51,13 @@ from accord.errors import AccordError
 from accord.ledger import signing
 from accord.rates import PERCENT, Rate
 from accord.review import KINDS as REVIEW_KINDS
-from accord.review import MATCH_KINDS
 from accord.rights import explain
 from accord.store import db
 from accord.store.models import ReviewItem, Run
 from accord.synth import REGISTERS, Scenario
 from accord.synth.truth import naive_disclosures
 from accord.synth.writer import connect
+from accord.vocab import MATCH_KINDS, ItemStatus, sql_in, sql_word
 
 Progress = Callable[[str], None]
 
@@ -445,7 +445,6 @@ def accord_outcome(url: str) -> tuple[pa.Table, pa.Table, dict[str, int]]:
     person (both as recipient, record_id, person_id) and open review items by kind."""
     text = pa.string()
     cols = {"recipient": text, "record_id": text, "person_id": text}
-    kinds = ", ".join(f"'{k}'" for k in MATCH_KINDS)
     with db.connect(url) as conn:
         disclosed = read_arrow(
             conn, "SELECT recipient, record_id, person_id FROM disclosures", cols
@@ -454,14 +453,15 @@ def accord_outcome(url: str) -> tuple[pa.Table, pa.Table, dict[str, int]]:
             conn,
             "SELECT a.recipient, r.record_id, r.person_id FROM review_items r "
             "JOIN agreements a ON a.agreement_id = r.agreement_id "
-            f"WHERE r.status = 'open' AND r.kind IN ({kinds}) AND r.record_id IS NOT NULL",
+            f"WHERE r.status = {sql_word(ItemStatus.OPEN)} AND r.kind IN {sql_in(MATCH_KINDS)} "
+            "AND r.record_id IS NOT NULL",
             cols,
         )
         workload = dict.fromkeys(REVIEW_KINDS, 0) | {
             str(k): int(n)
             for k, n in conn.execute(
                 select(ReviewItem.kind, func.count())
-                .where(ReviewItem.status == "open")
+                .where(ReviewItem.status == ItemStatus.OPEN)
                 .group_by(ReviewItem.kind)
                 .order_by(ReviewItem.kind)
             )

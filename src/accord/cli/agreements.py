@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,9 +57,16 @@ def _report(findings: list[Finding], checked: str) -> None:
     out.print(f"{checked}: no findings", markup=False)
 
 
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML that writes a vocabulary word (accord.vocab, a StrEnum) as its string."""
+
+
+_Dumper.add_multi_representer(StrEnum, lambda d, v: d.represent_str(str(v)))
+
+
 def _policy_yaml(policy: Policy) -> str:
     document: dict[str, Any] = policy.model_dump(mode="python", by_alias=True, exclude_none=True)
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from accord.cli.common import err, out
 from accord.cli.simulate import print_simulation
 from accord.demo import AS_OF, PEOPLE, REVIEWER_ERROR, REVIEWERS, SEED, DemoResult, run_demo
+from accord.vocab import ItemStatus
 
 
 def register(app: typer.Typer) -> None:
@@ -76,7 +77,8 @@ def register(app: typer.Typer) -> None:
         out.print(
             f"\nSimulated review: {review['items']:,} items decided by "
             f"{' and '.join(review['reviewers'])} (SIMULATED, {REVIEWER_ERROR:.0%} error rate "
-            f"each): {review['approved']:,} approved, {review['rejected']:,} rejected, "
+            f"each): {review[ItemStatus.APPROVED]:,} approved, "
+            f"{review[ItemStatus.REJECTED]:,} rejected, "
             f"{review['outcomes_against_truth']:,} against the truth.\n"
             f"Recipients: {remedies['actions_recorded']:,} actions; events: "
             f"{remedies['events_applied']:,} applied, {remedies['recalls']:,} disclosures "

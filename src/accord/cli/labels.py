@@ -22,6 +22,7 @@ from accord.policy.agreement import Agreement
 from accord.policy.policy import load_policy
 from accord.policy.registry import stored_agreements
 from accord.store import db
+from accord.vocab import Decision, ItemStatus
 
 proposal_app = typer.Typer(
     help="Proposals to raise automation from reviewers' labels: each needs two different "
@@ -172,7 +173,7 @@ def register_commands(app: typer.Typer) -> None:
 def list_cmd(
     status: Annotated[
         str, typer.Option("--status", help="open, approved, rejected or all.")
-    ] = "open",
+    ] = ItemStatus.OPEN,
     database: DatabaseOption = None,
 ) -> None:
     """List proposals, oldest first."""
@@ -234,7 +235,7 @@ def show_cmd(
         out.print(table)
     for d in prop.decisions(url, proposal_id):
         out.print(f"  {d.decided_at:%Y-%m-%d %H:%M} {d.reviewer}: {d.decision} ({d.reason})")
-    if p.status == "approved":
+    if p.status == ItemStatus.APPROVED:
         out.print(
             f"approved by {p.approved_by}; ledger leaf {p.ledger_index}"
             + (f"; agreement version {p.result_version}" if p.result_version else "")
@@ -249,7 +250,7 @@ def _decide(
     key: KeyOption,
     database: str | None,
 ) -> None:
-    command = f"accord link proposal {'approve' if approve else 'reject'}"
+    command = f"accord link proposal {Decision.APPROVE if approve else Decision.REJECT}"
     token = user_token(token_file, command)
     url = database_url(database)
     db.require_schema(url)
@@ -264,7 +265,7 @@ def _decide(
     )
 
 
-@proposal_app.command("approve")
+@proposal_app.command(Decision.APPROVE)
 def approve_cmd(
     proposal_id: Annotated[str, typer.Argument(metavar="ID", help="The proposal's id.")],
     reason: Annotated[str, typer.Option("--reason", help="Why.")] = "labels support it",
@@ -277,7 +278,7 @@ def approve_cmd(
     _decide(proposal_id, True, token_file, reason, key, database)
 
 
-@proposal_app.command("reject")
+@proposal_app.command(Decision.REJECT)
 def reject_cmd(
     proposal_id: Annotated[str, typer.Argument(metavar="ID", help="The proposal's id.")],
     reason: Annotated[str, typer.Option("--reason", help="Why.")] = "",

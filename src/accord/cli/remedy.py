@@ -32,6 +32,7 @@ from accord.remedy import (
     unacknowledged,
 )
 from accord.store import db
+from accord.vocab import DisclosureStatus
 
 
 def write_csv_atomically(path: Path, header: list[str], rows: list[list[object]]) -> None:
@@ -150,7 +151,7 @@ def register(app: typer.Typer) -> None:
             "recipient",
             "person_id",
             "reason",
-            "recalled",
+            DisclosureStatus.RECALLED,
             "age (days)",
             title=f"{len(rows)} outstanding remedy(ies)",
         )

@@ -23,6 +23,7 @@ from accord.cli.common import (
 from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError
 from accord.store import db
+from accord.vocab import ItemStatus
 from accord.web import readmodels
 
 app = typer.Typer(help="The review queue: what a person must decide before Accord acts.")
@@ -35,13 +36,19 @@ def list_(
     ] = None,
     status: Annotated[
         str, typer.Option("--status", help="open, approved, rejected, released or all.")
-    ] = "open",
+    ] = ItemStatus.OPEN,
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
     reasons: Annotated[bool, typer.Option("--reasons", help="Show each item's reason.")] = False,
     database: DatabaseOption = None,
 ) -> None:
     """List review items, oldest first."""
-    if status not in ("open", "approved", "rejected", "released", "all"):
+    if status not in (
+        ItemStatus.OPEN,
+        ItemStatus.APPROVED,
+        ItemStatus.REJECTED,
+        ItemStatus.RELEASED,
+        "all",
+    ):
         raise typer.BadParameter(
             "use open, approved, rejected, released or all", param_hint="--status"
         )

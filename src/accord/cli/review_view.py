@@ -7,6 +7,7 @@ from typing import Any
 
 from accord import blind
 from accord.linkage.words import one_in
+from accord.vocab import DECIDED
 
 IDENTITY = ("family_name", "given_names", "date_of_birth", "postcode")
 
@@ -61,6 +62,6 @@ def item_lines(detail: Mapping[str, Any]) -> list[str]:
             + (f", probability {float(chance):.6f}" if isinstance(chance, int | float) else "")
         )
     for d in detail.get("decisions") or []:
-        done = {"approve": "approved", "reject": "rejected"}.get(str(d.get("decision")), "")
+        done = DECIDED.get(str(d.get("decision")), "")
         lines.append(f"decided: {d.get('reviewer')} {done} ({d.get('reason')})")
     return lines

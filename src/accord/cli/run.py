@@ -25,6 +25,7 @@ from accord.config import settings
 from accord.cycle import RunInputs, run_cycle
 from accord.errors import AccordError
 from accord.policy.agreement import RECIPIENT_NAME, RECIPIENT_WORDS
+from accord.vocab import PoolStatus
 
 
 def _registers(values: list[str]) -> dict[str, str]:
@@ -119,7 +120,7 @@ def register(app: typer.Typer) -> None:
                 )
         disclosed = sum(a["disclosed"] for a in summary["agreements"].values())
         out.print(
-            f"run {summary['run_id']}: pool {summary['pool']['admitted']:,} admitted of "
+            f"run {summary['run_id']}: pool {summary['pool'][PoolStatus.ADMITTED]:,} admitted of "
             f"{summary['pool']['candidates']:,}; {disclosed:,} disclosed; "
             f"{summary['review_queue']:,} waiting for review; ledger size "
             f"{summary['ledger']['size']:,}; outputs in {out_dir}"

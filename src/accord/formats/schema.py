@@ -7,6 +7,8 @@ from enum import StrEnum
 
 import pycountry
 
+from accord.vocab import EventType
+
 
 class Kind(StrEnum):
     ID = "id"  # non-empty identifier
@@ -63,13 +65,13 @@ REFUSAL_REASONS = (*PROCEDURAL_REFUSALS, "eligibility", "suitability", "deceptio
 APPEAL_STATUSES = ("none", "in_time", "pending", "allowed", "dismissed", "exhausted")
 LEAVE = ("none", "limited", "indefinite", "citizen")
 EVENT_TYPES = (
-    "decision_overturned",
-    "leave_granted",
-    "departure_recorded",
-    "evidence_received",
-    "record_corrected",
-    "dispute_opened",
-    "dispute_resolved",
+    EventType.DECISION_OVERTURNED,
+    EventType.LEAVE_GRANTED,
+    EventType.DEPARTURE_RECORDED,
+    EventType.EVIDENCE_RECEIVED,
+    EventType.RECORD_CORRECTED,
+    EventType.DISPUTE_OPENED,
+    EventType.DISPUTE_RESOLVED,
 )
 ACTIONS = ("revoked", "stopped", "closed", "refused", "none", "reinstated", "restored", "reopened")
 ADVERSE_ACTIONS = ("revoked", "stopped", "closed", "refused")

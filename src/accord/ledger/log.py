@@ -46,6 +46,7 @@ from accord.store.models import (
     TreeHead,
     utcnow,
 )
+from accord.vocab import DisclosureStatus, ItemStatus, sql_word
 
 CACHE_LEVEL = 6
 BLOCK = 1 << CACHE_LEVEL
@@ -608,17 +609,19 @@ GOVERNANCE_ROW = (
 _UNRECALLED_SQL = (
     "SELECT r.ledger_index, d.disclosure_id, r.recall_id, d.status FROM recalls r "
     "JOIN disclosures d ON d.disclosure_id = r.disclosure_id "
-    "WHERE d.status <> 'recalled' ORDER BY r.ledger_index LIMIT ?"
+    f"WHERE d.status <> {sql_word(DisclosureStatus.RECALLED)} ORDER BY r.ledger_index LIMIT ?"
 )
 _RECALLED_WITHOUT_RECALL_SQL = (
-    "SELECT d.ledger_index, d.disclosure_id FROM disclosures d WHERE d.status = 'recalled' "
+    "SELECT d.ledger_index, d.disclosure_id FROM disclosures d "
+    f"WHERE d.status = {sql_word(DisclosureStatus.RECALLED)} "
     "AND NOT EXISTS (SELECT 1 FROM recalls r WHERE r.disclosure_id = d.disclosure_id) "
     "ORDER BY d.ledger_index LIMIT ?"
 )
 # A proposal takes effect only with its governance leaf: one approved without it made a
 # change that no signed head records.
 _APPROVED_UNRECORDED_SQL = (
-    "SELECT proposal_id FROM proposals WHERE status = 'approved' AND ledger_index IS NULL "
+    "SELECT proposal_id FROM proposals "
+    f"WHERE status = {sql_word(ItemStatus.APPROVED)} AND ledger_index IS NULL "
     "ORDER BY proposal_id LIMIT ?"
 )
 _ORPHANS_SQL = (

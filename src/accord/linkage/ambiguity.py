@@ -35,10 +35,12 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from accord.vocab import Reason
+
 BELOW_REVIEW = "below_review"
-UNCERTAIN = "uncertain_match"
-AMBIGUOUS = "ambiguous_match"
-LONG_RESIDENCE = "long_residence"
+UNCERTAIN = Reason.UNCERTAIN_MATCH
+AMBIGUOUS = Reason.AMBIGUOUS_MATCH
+LONG_RESIDENCE = Reason.LONG_RESIDENCE
 AUTOMATIC = "automatic"
 
 FLAGS_SCHEMA = pa.schema(
@@ -47,7 +49,7 @@ FLAGS_SCHEMA = pa.schema(
         ("record_id", pa.string()),
         ("match_probability", pa.float64()),
         ("ambiguous", pa.bool_()),
-        ("long_residence", pa.bool_()),
+        (Reason.LONG_RESIDENCE, pa.bool_()),
         ("decision", pa.string()),  # automatic | review | no_match
         ("reasons", pa.list_(pa.string())),
     ]

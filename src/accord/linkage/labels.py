@@ -26,13 +26,12 @@ from sqlalchemy import Connection, select
 
 from accord.audit import wilson
 from accord.cases import read_arrow
-from accord.gate import LONG_RESIDENCE, UNCERTAIN, UNCORROBORATED
-from accord.review import MATCH_KINDS
 from accord.store.models import Agreement as AgreementRow
 from accord.store.models import AgreementVersion
+from accord.vocab import MATCH_KINDS, AgreementStatus, ItemStatus, Reason, sql_in, sql_word
 
-SAME = "approved"  # item status meaning "the record is the person's"
-NOT_SAME = "rejected"
+SAME = ItemStatus.APPROVED  # item status meaning "the record is the person's"
+NOT_SAME = ItemStatus.REJECTED
 
 # Probability bands: (label, lower bound inclusive, upper bound exclusive or None).
 BANDS: tuple[tuple[str, float, float | None], ...] = (
@@ -44,7 +43,7 @@ BANDS: tuple[tuple[str, float, float | None], ...] = (
 )
 # Reasons that question only whether the record is the person's (a label can make a
 # pattern trusted only if it was sent to review for these alone).
-IDENTITY_ONLY = (UNCERTAIN, UNCORROBORATED)
+IDENTITY_ONLY = (Reason.UNCERTAIN_MATCH, Reason.UNCORROBORATED_MATCH)
 
 _TYPES: dict[str, pa.DataType] = {
     "item_id": pa.string(),
@@ -67,8 +66,7 @@ def _literal(value: str) -> str:
 
 
 def _items_sql(register: str | None, agreement_id: str | None) -> str:
-    kinds = ", ".join(_literal(k) for k in MATCH_KINDS)
-    where = [f"r.kind IN ({kinds})", f"r.status IN ({_literal(SAME)}, {_literal(NOT_SAME)})"]
+    where = [f"r.kind IN {sql_in(MATCH_KINDS)}", f"r.status IN {sql_in((SAME, NOT_SAME))}"]
     if register is not None:
         where.append(f"m.register = {_literal(register)}")
     if agreement_id is not None:
@@ -103,7 +101,7 @@ def read_labels(
     decided_at (the latest).  The match is the latest one reviewed for the pair.
     """
     items = read_arrow(conn, _items_sql(register, agreement_id), _TYPES)
-    residence = _literal(LONG_RESIDENCE)
+    residence = sql_word(Reason.LONG_RESIDENCE)
     identity = ", ".join(_literal(r) for r in IDENTITY_ONLY)
     con = duckdb.connect(":memory:")
     try:
@@ -295,6 +293,6 @@ def oversight_labels(conn: Connection) -> OversightLabels:
     for agreement_id, document in rows:
         match = document.get("match") if isinstance(document, dict) else None
         disclose_at = match.get("disclose_at") if isinstance(match, dict) else None
-        if isinstance(disclose_at, int | float) and document.get("status") != "draft":
+        if isinstance(disclose_at, int | float) and document.get("status") != AgreementStatus.DRAFT:
             by_agreement.append(label_figures(conn, None, str(agreement_id), float(disclose_at)))
     return OversightLabels(overall=figures(every), by_agreement=by_agreement)

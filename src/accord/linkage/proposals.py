@@ -37,7 +37,6 @@ from sqlalchemy import Connection, Row, insert, select, update
 from accord import auditlog
 from accord.cases import read_arrow
 from accord.errors import AccordError
-from accord.gate import UNCERTAIN
 from accord.ledger import content
 from accord.ledger import log as ledger
 from accord.ledger import unit as ledger_unit
@@ -50,14 +49,25 @@ from accord.remedy import chunks
 from accord.store import db
 from accord.store.models import Agreement as AgreementRow
 from accord.store.models import Proposal, ProposalDecision, ReviewItem, utcnow
+from accord.vocab import (
+    PROPOSAL_STATUSES,
+    AgreementStatus,
+    Decision,
+    GateOutcome,
+    ItemStatus,
+    Reason,
+    sql_word,
+)
 
 TRUSTED_PATTERN = trusted.TRUSTED_PATTERN
 MODEL = "model"
 KINDS = (TRUSTED_PATTERN, MODEL)
-STATUSES = ("open", "approved", "rejected")
+STATUSES = PROPOSAL_STATUSES
+_OPEN = sql_word(ItemStatus.OPEN)
+UNCERTAIN = Reason.UNCERTAIN_MATCH
 APPROVALS_NEEDED = 2
 MIN_LABELS = 30  # fewer labels than this on a pattern never make a proposal
-RELEASED = "released"  # a review item a trusted pattern let go without a person
+RELEASED = ItemStatus.RELEASED  # a review item a trusted pattern let go without a person
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,7 @@ def open_by_pattern(conn: Connection, agreement_ids: Sequence[str]) -> dict[tupl
         conn,
         "SELECT r.agreement_id, CAST(r.detail AS TEXT), CAST(m.evidence AS TEXT) "
         "FROM review_items r JOIN matches m ON m.id = r.match_id "
-        f"WHERE r.status = 'open' AND r.kind = {_literal(UNCERTAIN)} AND r.score_id IS NULL "
+        f"WHERE r.status = {_OPEN} AND r.kind = {sql_word(UNCERTAIN)} AND r.score_id IS NULL "
         f"AND r.agreement_id IN ({listed})",
         {"agreement_id": pa.string(), "detail": pa.string(), "evidence": pa.string()},
     )
@@ -125,7 +135,7 @@ def open_by_pattern(conn: Connection, agreement_ids: Sequence[str]) -> dict[tupl
             SELECT agreement_id, json_extract_string(evidence, '$.pattern') AS pattern, count(*)
             FROM items
             WHERE from_json(json_extract(detail, '$.reasons'), '["VARCHAR"]')
-                  = [{_literal(UNCERTAIN)}]
+                  = [{sql_word(UNCERTAIN)}]
               AND json_extract_string(evidence, '$.pattern') IS NOT NULL
             GROUP BY ALL
             """
@@ -138,7 +148,7 @@ def open_by_pattern(conn: Connection, agreement_ids: Sequence[str]) -> dict[tupl
 def _open_proposals(conn: Connection) -> dict[tuple[str, str], str]:
     rows = conn.execute(
         select(Proposal.agreement_id, Proposal.pattern, Proposal.proposal_id).where(
-            Proposal.kind == TRUSTED_PATTERN, Proposal.status == "open"
+            Proposal.kind == TRUSTED_PATTERN, Proposal.status == ItemStatus.OPEN
         )
     ).all()
     return {(str(a), str(p)): str(i) for a, p, i in rows}
@@ -150,7 +160,7 @@ def _in_scope(
     found = [
         (a, v)
         for a, v in stored_agreements(conn)
-        if a.status != "draft"
+        if a.status != AgreementStatus.DRAFT
         and (register is None or a.recipient == register)
         and (agreement_id is None or a.id == agreement_id)
     ]
@@ -233,7 +243,7 @@ def _insert(
             proposal_id=proposal_id, kind=TRUSTED_PATTERN, register=agreement.recipient,
             agreement_id=agreement.id, pattern=pattern, based_on_version=version,
             labels=figures.labels, wrong=figures.wrong, wrong_upper_per_10000=upper,
-            automatic_gain=gain, detail=detail, status="open",
+            automatic_gain=gain, detail=detail, status=ItemStatus.OPEN,
             approvals_needed=APPROVALS_NEEDED, proposed_by=by, proposed_at=now,
         )
     )  # fmt: skip
@@ -262,7 +272,8 @@ def record_model_proposal(
         insert(Proposal).values(
             proposal_id=proposal_id, kind=MODEL, register=register, model_id=model_id,
             based_on_model_id=based_on_model_id, labels=labels, wrong=wrong, detail=detail,
-            status="open", approvals_needed=APPROVALS_NEEDED, proposed_by=by, proposed_at=now,
+            status=ItemStatus.OPEN, approvals_needed=APPROVALS_NEEDED,
+            proposed_by=by, proposed_at=now,
         )
     )  # fmt: skip
     auditlog.log(
@@ -272,7 +283,7 @@ def record_model_proposal(
     return proposal_id
 
 
-def list_proposals(url: str, status: str = "open") -> list[Proposal]:
+def list_proposals(url: str, status: str = ItemStatus.OPEN) -> list[Proposal]:
     if status != "all" and status not in STATUSES:
         raise AccordError(f"unknown status {status!r}: use {', '.join(STATUSES)} or all")
     query = select(Proposal).order_by(Proposal.proposed_at, Proposal.proposal_id)
@@ -320,7 +331,7 @@ def decide(
         if row is None:
             raise AccordError(f"no proposal {proposal_id!r}")
         proposal = row
-        if proposal.status != "open":
+        if proposal.status != ItemStatus.OPEN:
             raise AccordError(f"proposal {proposal_id} is already {proposal.status}")
         earlier = conn.execute(
             select(ProposalDecision.reviewer, ProposalDecision.decision)
@@ -332,7 +343,7 @@ def decide(
                 f"{reviewer} has already decided proposal {proposal_id}: "
                 "it needs two different people"
             )
-        decision = "approve" if approve else "reject"
+        decision = Decision.APPROVE if approve else Decision.REJECT
         now = utcnow()
         conn.execute(
             insert(ProposalDecision).values(
@@ -344,20 +355,24 @@ def decide(
             conn, reviewer, f"proposal_{decision}", proposal_id=proposal_id,
             kind=proposal.kind, reason=reason,
         )  # fmt: skip
-        approvers = [r for r, d in earlier if d == "approve"] + ([reviewer] if approve else [])
+        approvers = [r for r, d in earlier if d == Decision.APPROVE] + (
+            [reviewer] if approve else []
+        )
         needed = proposal.approvals_needed
         if not approve:
-            _close(conn, proposal_id, "rejected", now, None)
-            return Outcome(proposal_id, "rejected", len(approvers), needed, "nothing changes")
+            _close(conn, proposal_id, ItemStatus.REJECTED, now, None)
+            return Outcome(
+                proposal_id, ItemStatus.REJECTED, len(approvers), needed, "nothing changes"
+            )
         if len(approvers) < needed:
             left = needed - len(approvers)
             return Outcome(
-                proposal_id, "open", len(approvers), needed,
+                proposal_id, ItemStatus.OPEN, len(approvers), needed,
                 f"approval recorded; {left} more different person(s) needed: nothing changes yet",
             )  # fmt: skip
-        _close(conn, proposal_id, "approved", now, ", ".join(approvers))
+        _close(conn, proposal_id, ItemStatus.APPROVED, now, ", ".join(approvers))
         effect = _apply(conn, proposal, ", ".join(approvers), now)
-        return Outcome(proposal_id, "approved", len(approvers), needed, effect)
+        return Outcome(proposal_id, ItemStatus.APPROVED, len(approvers), needed, effect)
 
 
 def _close(
@@ -365,7 +380,7 @@ def _close(
 ) -> None:
     closed = conn.execute(
         update(Proposal)
-        .where(Proposal.proposal_id == proposal_id, Proposal.status == "open")
+        .where(Proposal.proposal_id == proposal_id, Proposal.status == ItemStatus.OPEN)
         .values(status=status, decided_at=at, approved_by=approved_by)
     )
     if closed.rowcount != 1:
@@ -461,8 +476,8 @@ def release_trusted(
     an audit entry (``review_released``).
     """
     released = con.execute(
-        "SELECT DISTINCT agreement_id FROM gate WHERE outcome = 'disclose' "
-        "AND settled_state = 'open'"
+        "SELECT DISTINCT agreement_id FROM gate "
+        f"WHERE outcome = {sql_word(GateOutcome.DISCLOSE)} AND settled_state = {_OPEN}"
     ).fetchall()
     if not released:
         return 0
@@ -471,19 +486,19 @@ def release_trusted(
     items = read_arrow(
         conn,
         "SELECT item_id, agreement_id, person_id, record_id FROM review_items "
-        f"WHERE status = 'open' AND score_id IS NULL AND agreement_id IN ({listed})",
+        f"WHERE status = {_OPEN} AND score_id IS NULL AND agreement_id IN ({listed})",
         {n: pa.string() for n in ("item_id", "agreement_id", "person_id", "record_id")},
     )
     con.register("_open_items", items)
     try:
         rows = con.execute(
-            """
+            f"""
             SELECT i.item_id, i.person_id, i.agreement_id, c.pattern
             FROM gate g
             JOIN _open_items i USING (agreement_id, person_id, record_id)
             LEFT JOIN candidates c ON c.person_id = g.person_id
                  AND c.record_id = g.record_id AND c.register = g.register
-            WHERE g.outcome = 'disclose' AND g.settled_state = 'open'
+            WHERE g.outcome = {sql_word(GateOutcome.DISCLOSE)} AND g.settled_state = {_OPEN}
             ORDER BY i.item_id
             """
         ).fetchall()
@@ -493,7 +508,7 @@ def release_trusted(
     for chunk in chunks(ids):
         conn.execute(
             update(ReviewItem)
-            .where(ReviewItem.item_id.in_(chunk), ReviewItem.status == "open")
+            .where(ReviewItem.item_id.in_(chunk), ReviewItem.status == ItemStatus.OPEN)
             .values(status=RELEASED, closed_at=at)
         )
     auditlog.log_many(

@@ -23,6 +23,7 @@ from accord.errors import AccordError
 from accord.formats.schema import DEFAULT_DATA_CATEGORY
 from accord.linkage import model as m
 from accord.store.models import CaseDecision, LinkageModel, Person, PoolEntry
+from accord.vocab import PoolStatus
 
 IDENTITY_FIELDS = ("family_name", "given_names", "date_of_birth", "postcode")
 
@@ -238,7 +239,7 @@ def admitted_pool(conn: Connection, protected_categories: Iterable[str]) -> pa.T
             cast(Person.provenance, Text),
         )
         .join(PoolEntry, PoolEntry.person_id == Person.person_id)
-        .where(PoolEntry.status == "admitted")
+        .where(PoolEntry.status == PoolStatus.ADMITTED)
         .order_by(Person.person_id)
     ).all()
     raw = pa.table(
@@ -256,7 +257,7 @@ def admitted_pool(conn: Connection, protected_categories: Iterable[str]) -> pa.T
         select(CaseDecision.person_id, CaseDecision.postcode, CaseDecision.arrival_date)
         .join(PoolEntry, PoolEntry.person_id == CaseDecision.person_id)
         .where(
-            PoolEntry.status == "admitted",
+            PoolEntry.status == PoolStatus.ADMITTED,
             CaseDecision.destroyed_at.is_(None),
             func.coalesce(CaseDecision.data_category, DEFAULT_DATA_CATEGORY).not_in(protected),
         )

@@ -27,6 +27,7 @@ from matplotlib.typing import RcKeyType
 
 from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
 from accord.oversight.metrics import CohortTable, OversightFigures
+from accord.vocab import PoolStatus
 
 # Okabe & Ito's palette: distinguishable with the common colour-vision deficiencies.
 PALETTE: Final = (
@@ -273,7 +274,7 @@ def pool_status(f: OversightFigures) -> str | None:
 def pool_reasons(f: OversightFigures) -> str | None:
     kept_out: dict[str, int] = defaultdict(int)
     for r in f.pool.reasons:
-        if r.status != "admitted":
+        if r.status != PoolStatus.ADMITTED:
             kept_out[r.reason] += r.people
     if not kept_out:
         return None

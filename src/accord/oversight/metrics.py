@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from accord import audit
+from accord import audit, vocab
 from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
 from accord.linkage.labels import OversightLabels, oversight_labels
 from accord.remedy import unacknowledged_in
@@ -54,6 +54,7 @@ from accord.store.models import (
     as_utc,
     utcnow,
 )
+from accord.vocab import DisclosureStatus, ItemStatus
 
 SUPPRESS_BELOW: Final = 5
 """Cohort cells counting 1 to 4 are suppressed (statistical disclosure control)."""
@@ -616,8 +617,8 @@ def _activity(conn: Connection, sql: _SQL) -> Activity:
             d.agreement_id,
             d.recipient,
             func.count(),
-            _count_if(d.status == "active"),
-            _count_if(d.status == "recalled"),
+            _count_if(d.status == DisclosureStatus.ACTIVE),
+            _count_if(d.status == DisclosureStatus.RECALLED),
             _count_if(d.decided_by.like("rule:%")),
             _count_if(d.score_id != ""),
             func.min(d.disclosed_at),
@@ -740,21 +741,21 @@ def _review(conn: Connection, sql: _SQL, as_of: dt.date) -> ReviewFigures:
     four_eyes: dict[str, int] = defaultdict(int)
     for kind, created, n, two in conn.execute(
         select(r.kind, day, func.count(), _count_if(r.approvals_needed >= 2))
-        .where(r.status == "open")
+        .where(r.status == ItemStatus.OPEN)
         .group_by(r.kind, day)
     ):
         ages[kind].append((max(_days_before(as_of, created), 0), n))
         four_eyes[kind] += int(two)
-    kinds = sorted(by_status, key=lambda k: (-by_status[k].get("open", 0), k))
+    kinds = sorted(by_status, key=lambda k: (-by_status[k].get(ItemStatus.OPEN, 0), k))
     by_kind = [
         ReviewKind(
             kind=k,
-            open=by_status[k].get("open", 0),
+            open=by_status[k].get(ItemStatus.OPEN, 0),
             four_eyes=four_eyes.get(k, 0),
             oldest_days=max((d for d, _ in ages[k]), default=None),
             median_days=quantile_of_counts(ages[k], 0.5),
-            approved=by_status[k].get("approved", 0),
-            rejected=by_status[k].get("rejected", 0),
+            approved=by_status[k].get(ItemStatus.APPROVED, 0),
+            rejected=by_status[k].get(ItemStatus.REJECTED, 0),
         )
         for k in kinds
     ]
@@ -1143,7 +1144,7 @@ def collect(url: str, as_of: dt.date) -> OversightFigures:
         or ledger.leaves
         or ledger.head
     )
-    admitted = sum(s.people for s in pool.statuses if s.status == "admitted")
+    admitted = sum(s.people for s in pool.statuses if s.status == vocab.PoolStatus.ADMITTED)
     return OversightFigures(
         as_of=as_of,
         generated_at=utcnow().replace(microsecond=0),

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from accord.errors import InputError, Problem
 from accord.policy.documents import content_sha256, problems_from, read_yaml
+from accord.vocab import AgreementStatus
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 # A recipient's (and so a register's) name: it names files (`batches/<recipient>.csv`),
@@ -163,7 +164,7 @@ class Agreement(_Strict):
     fields: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         min_length=1, description="The only fields the recipient receives."
     )
-    status: Literal["draft", "active", "paused"]
+    status: Literal[AgreementStatus.DRAFT, AgreementStatus.ACTIVE, AgreementStatus.PAUSED]
     valid_from: dt.date
     review_by: dt.date
     exclude_cohorts: list[Code] = Field(

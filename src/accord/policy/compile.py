@@ -34,16 +34,12 @@ from accord.policy.policy import (
     Scalar,
     resolve,
 )
-
-STATUS_EXCLUDED = "excluded"
-STATUS_QUARANTINED = "quarantined"
-STATUS_MANUAL_CHECK = "manual_check"
-STATUS_ADMITTED = "admitted"
+from accord.vocab import PoolStatus, RuleOutcome, sql_word
 
 _OUTCOME_STATUS = {
-    "exclude": STATUS_EXCLUDED,
-    "quarantine": STATUS_QUARANTINED,
-    "manual_check": STATUS_MANUAL_CHECK,
+    RuleOutcome.EXCLUDE: PoolStatus.EXCLUDED,
+    RuleOutcome.QUARANTINE: PoolStatus.QUARANTINED,
+    RuleOutcome.MANUAL_CHECK: PoolStatus.MANUAL_CHECK,
 }
 
 
@@ -151,16 +147,16 @@ def rules_sql(policy: Policy, as_of: dt.date | None = None, source: str = "perso
         parts = ", ".join(f"CASE WHEN {_ident('rule_' + c)} THEN '{c}' END" for c in codes)
         return f"({any_})", f"concat_ws(',', {parts})"
 
-    ex_any, ex_list = kind("exclude")
-    mc_any, mc_list = kind("manual_check")
-    q_any, q_list = kind("quarantine")
+    ex_any, ex_list = kind(RuleOutcome.EXCLUDE)
+    mc_any, mc_list = kind(RuleOutcome.MANUAL_CHECK)
+    q_any, q_list = kind(RuleOutcome.QUARANTINE)
     flag_list = ", ".join(["person_id", *flags])
     return (
         f"SELECT person_id, "
-        f"CASE WHEN {ex_any} THEN '{STATUS_EXCLUDED}' "
-        f"WHEN {mc_any} THEN '{STATUS_MANUAL_CHECK}' "
-        f"WHEN {q_any} THEN '{STATUS_QUARANTINED}' "
-        f"ELSE '{STATUS_ADMITTED}' END AS outcome, "
+        f"CASE WHEN {ex_any} THEN {sql_word(PoolStatus.EXCLUDED)} "
+        f"WHEN {mc_any} THEN {sql_word(PoolStatus.MANUAL_CHECK)} "
+        f"WHEN {q_any} THEN {sql_word(PoolStatus.QUARANTINED)} "
+        f"ELSE {sql_word(PoolStatus.ADMITTED)} END AS outcome, "
         f"{ex_list} AS exclude_reasons, {mc_list} AS manual_reasons, "
         f"{q_list} AS quarantine_reasons "
         f"FROM (SELECT {flag_list} FROM {source}) AS flags"

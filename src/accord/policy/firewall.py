@@ -31,6 +31,7 @@ from accord.clock import business_time
 from accord.errors import AccordError
 from accord.policy.agreement import Agreement
 from accord.policy.policy import Policy
+from accord.policy.scoring import score_findings
 from accord.store.db import bulk_insert
 from accord.store.models import FirewallRefusal, Run
 
@@ -65,8 +66,6 @@ def check_agreement(agreement: Agreement, policy: Policy) -> None:
     found = breaches(agreement, policy)
     if found:
         raise AccordError(breach_message(agreement, found[0]))
-    from accord.scores import score_findings
-
     for code, message in score_findings(agreement, policy):
         if code == "firewall_breach":
             raise AccordError(f"agreement {agreement.id}: {message}")

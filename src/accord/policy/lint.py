@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from accord.policy.agreement import Agreement
 from accord.policy.firewall import breach_message, breaches
 from accord.policy.policy import DEFAULT_DOCUMENT, Policy
-from accord.scores import score_findings
+from accord.policy.scoring import score_findings
+from accord.vocab import AgreementStatus
 
-IN_FORCE = ("active", "paused")  # a paused agreement is still in force, only held
+IN_FORCE = (
+    AgreementStatus.ACTIVE,
+    AgreementStatus.PAUSED,
+)  # a paused agreement is still in force, only held
 
 
 @dataclass(frozen=True)

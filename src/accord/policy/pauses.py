@@ -20,6 +20,7 @@ from accord.policy.policy import Policy, default_policy
 from accord.store.db import connect
 from accord.store.models import Agreement as AgreementRow
 from accord.store.models import Pause
+from accord.vocab import Reason
 
 
 def _what(agreement_id: str, cohort: str | None) -> str:
@@ -77,7 +78,7 @@ def pause(
         auditlog.log(
             conn,
             actor,
-            "agreement_paused",
+            Reason.AGREEMENT_PAUSED,
             agreement_id=agreement_id,
             cohort=cohort,
             reason=reason,

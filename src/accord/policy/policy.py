@@ -49,13 +49,14 @@ from pydantic import (
 
 from accord.errors import InputError, Problem
 from accord.policy.documents import content_sha256, problems_from, read_yaml
+from accord.vocab import EventType, Reason, RuleOutcome
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Scalar = str | int | float | bool | dt.date
 
 AS_OF = "$as_of"
-MANUAL_CHECK_APPROVED = "manual_check_approved"
-MANUAL_CHECK_REJECTED = "manual_check_rejected"
+MANUAL_CHECK_APPROVED = Reason.MANUAL_CHECK_APPROVED
+MANUAL_CHECK_REJECTED = Reason.MANUAL_CHECK_REJECTED
 RESERVED_CODES = frozenset({MANUAL_CHECK_APPROVED, MANUAL_CHECK_REJECTED})
 
 
@@ -207,7 +208,7 @@ class AdmissionRule(_Strict):
     """One reason a person is kept out of the pool, quarantined or checked by hand first."""
 
     code: Code
-    outcome: Literal["exclude", "quarantine", "manual_check"]
+    outcome: Literal[RuleOutcome.EXCLUDE, RuleOutcome.QUARANTINE, RuleOutcome.MANUAL_CHECK]
     description: str = Field(min_length=1)
     when: Predicate
 
@@ -329,13 +330,13 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
     "admission_rules": [
         {
             "code": "no_adverse_decision",
-            "outcome": "exclude",
+            "outcome": RuleOutcome.EXCLUDE,
             "description": "The latest decision is not a refusal, curtailment or revocation.",
             "when": {"not": {"field": "latest_decision", "op": "in", "value": _ADVERSE}},
         },
         {
             "code": "current_leave",
-            "outcome": "exclude",
+            "outcome": RuleOutcome.EXCLUDE,
             "description": "Holds leave now: indefinite leave, citizenship, or limited leave "
             "that has not expired.",
             "when": {
@@ -356,20 +357,20 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
             },
         },
         {
-            "code": "leave_granted",
-            "outcome": "exclude",
+            "code": EventType.LEAVE_GRANTED,
+            "outcome": RuleOutcome.EXCLUDE,
             "description": "Leave was granted after the latest decision (a leave_granted event).",
             "when": {"field": "leave_granted_date", "op": ">=", "other": "latest_decision_date"},
         },
         {
-            "code": "decision_overturned",
-            "outcome": "exclude",
+            "code": EventType.DECISION_OVERTURNED,
+            "outcome": RuleOutcome.EXCLUDE,
             "description": "The latest decision was overturned (a decision_overturned event).",
             "when": {"field": "overturned_date", "op": ">=", "other": "latest_decision_date"},
         },
         {
             "code": "procedural_refusal",
-            "outcome": "exclude",
+            "outcome": RuleOutcome.EXCLUDE,
             "description": "Refused for a procedural reason (fee not paid, incomplete or "
             "invalid application), which says nothing about the right to be here.",
             "when": {
@@ -389,25 +390,25 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
         },
         {
             "code": "appeal_pending",
-            "outcome": "exclude",
+            "outcome": RuleOutcome.EXCLUDE,
             "description": "An appeal is pending or may still be brought in time.",
             "when": {"field": "appeal_status", "op": "in", "value": ["pending", "in_time"]},
         },
         {
             "code": "appeal_allowed",
-            "outcome": "exclude",
+            "outcome": RuleOutcome.EXCLUDE,
             "description": "The appeal against the latest decision was allowed.",
             "when": {"field": "appeal_status", "op": "=", "value": "allowed"},
         },
         {
             "code": "departed",
-            "outcome": "exclude",
+            "outcome": RuleOutcome.EXCLUDE,
             "description": "A departure from the country is recorded after the latest decision.",
             "when": {"field": "departure_date", "op": ">=", "other": "latest_decision_date"},
         },
         {
             "code": "missing_name",
-            "outcome": "quarantine",
+            "outcome": RuleOutcome.QUARANTINE,
             "description": "No name is recorded (neither a family name nor given names), so "
             "the person cannot be identified.",
             "when": {
@@ -419,20 +420,20 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
         },
         {
             "code": "contradictory_date_of_birth",
-            "outcome": "quarantine",
+            "outcome": RuleOutcome.QUARANTINE,
             "description": "Different dates of birth are recorded for the same person.",
             "when": {"field": "dob_distinct", "op": ">", "value": 1},
         },
         {
             "code": "arrived_before_1973",
-            "outcome": "manual_check",
+            "outcome": RuleOutcome.MANUAL_CHECK,
             "description": "Arrived before 1973: likely settled under the Immigration Act "
             "1971; two reviewers must confirm before admission.",
             "when": {"cohort": "arrived_before_1973"},
         },
         {
             "code": "long_residence",
-            "outcome": "manual_check",
+            "outcome": RuleOutcome.MANUAL_CHECK,
             "description": "Long continuous residence before the decision: two reviewers must "
             "confirm before admission.",
             "when": {"cohort": "long_residence"},

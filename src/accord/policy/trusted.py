@@ -24,9 +24,10 @@ from accord.errors import AccordError
 from accord.policy.agreement import Agreement, TrustedPattern, parse_agreement
 from accord.store.models import Agreement as AgreementRow
 from accord.store.models import AgreementVersion, Proposal
+from accord.vocab import ItemStatus, Reason
 
-TRUSTED_PATTERN = "trusted_pattern"  # the proposal kind that trusts a pattern
-APPROVED = "approved"
+TRUSTED_PATTERN = Reason.TRUSTED_PATTERN  # the proposal kind that trusts a pattern
+APPROVED = ItemStatus.APPROVED
 
 
 def within_tolerance(agreement: Agreement, upper_per_10000: float) -> bool:

@@ -30,10 +30,9 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select
 
 from accord import auditlog
@@ -46,6 +45,32 @@ from accord.ledger import keys, signing
 from accord.ledger import log as ledger_log
 from accord.remedy import NOT_WRONGFUL
 from accord.rights import explain, render
+from accord.rights.document import (
+    ActionShown,
+    AgreementCited,
+    CaseHeld,
+    Challenge,
+    Comparison,
+    Decider,
+    DestroyedRecord,
+    DisclosureShown,
+    EventShown,
+    FieldSent,
+    FirewallShown,
+    FreezeShown,
+    Held,
+    HeldValue,
+    MatchExplained,
+    PoolChange,
+    PoolStanding,
+    RecallShown,
+    ReportMeta,
+    ReviewerDecision,
+    ReviewShown,
+    ScoreHeld,
+    SubjectAccessReport,
+    Withheld,
+)
 from accord.rights.exemptions import active_exemptions, person_known
 from accord.store import db
 from accord.store.models import (
@@ -68,12 +93,19 @@ from accord.store.models import (
     ReviewItem,
     as_utc,
 )
+from accord.vocab import DisclosureStatus, ItemStatus, PoolStatus, ReviewKind
 
 FORMAT = "accord-subject-access/1"
 AUDIT_ACTION = "subject_access"
-MATCH_REVIEW_KINDS = ("uncertain_match", "ambiguous_match", "long_residence")
-SCORE_REVIEW_KIND = "score_review"  # a derived score a person approved before it was shared
-DISPUTE_KINDS = ("dispute", "re_review", "dispute_resolution")
+MATCH_REVIEW_KINDS = (
+    ReviewKind.UNCERTAIN_MATCH,
+    ReviewKind.AMBIGUOUS_MATCH,
+    ReviewKind.LONG_RESIDENCE,
+)
+SCORE_REVIEW_KIND = (
+    ReviewKind.SCORE_REVIEW
+)  # a derived score a person approved before it was shared
+DISPUTE_KINDS = (ReviewKind.DISPUTE, ReviewKind.RE_REVIEW, ReviewKind.DISPUTE_RESOLUTION)
 IDENTITY_FIELDS = (
     "family_name", "given_names", "date_of_birth", "nationality", "postcode", "arrival_date",
     "latest_decision", "latest_decision_date", "refusal_reason", "appeal_status", "leave",
@@ -91,308 +123,6 @@ CODE_WORDS: dict[str, Mapping[str, str]] = {
     "appeal_status": explain.APPEAL,
     "leave": explain.LEAVE,
 }
-
-
-class _Doc(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-# --- the document ----------------------------------------------------------------------------
-
-
-class HeldValue(_Doc):
-    """One value held about the person, with the case it came from and its data category.
-
-    A departure known only from an event names that event instead of a case record.
-    """
-
-    field: str
-    field_words: str
-    value: str | None
-    value_words: str
-    source_case_id: str | None
-    data_category: str
-    data_category_words: str
-    source_event_id: str | None = None
-    source_event_date: dt.date | None = None
-    source_event_words: str | None = None
-
-
-class CaseHeld(_Doc):
-    case_id: str
-    decision: str
-    decision_words: str
-    decision_date: dt.date
-    data_category: str
-    data_category_words: str
-    values: list[HeldValue]
-    destroyed_at: dt.datetime | None
-
-
-class ScoreHeld(_Doc):
-    score_id: str
-    kind: str
-    value: float
-    role: str
-    explanation: dict[str, Any]
-    computed_at: dt.date
-    retain_until: dt.date
-    destroyed_at: dt.datetime | None
-    disclosed_in: list[str] = Field(
-        default_factory=list,
-        description="The disclosures (listed under disclosures) that shared this score",
-    )
-
-
-class DestroyedRecord(_Doc):
-    record_kind: str
-    record_ref: str
-    outcome: str
-    justification: str
-    at: dt.datetime
-    actor: str
-
-
-class Held(_Doc):
-    identity: list[HeldValue]
-    cases: list[CaseHeld]
-    scores: list[ScoreHeld]
-    destroyed: list[DestroyedRecord]
-
-
-class PoolChange(_Doc):
-    pool_change_id: int
-    status: str
-    status_words: str
-    reasons: list[str]
-    reasons_words: list[str]
-    as_of: dt.date
-    at: dt.datetime
-    run_id: str | None
-    grounds_case_id: str | None = Field(
-        default=None,
-        description="For an admission: the case record of the decision against the person "
-        "that made them a candidate (the latest decision on or before as_of)",
-    )
-    grounds_words: str | None = Field(
-        default=None, description="For an admission: why, in words (it has no reason code)"
-    )
-
-
-class PoolStanding(_Doc):
-    current_status: str | None
-    current_words: str
-    reasons: list[str]
-    reasons_words: list[str]
-    history: list[PoolChange]
-    grounds_words: str | None = None  # for a person on the list: why (see PoolChange)
-
-
-class AgreementCited(_Doc):
-    agreement_id: str
-    version: int
-    title: str
-    purpose: str
-    purpose_words: str
-    legal_basis: str
-    agreed_fields: list[str]
-    content_sha256: str | None
-
-
-class Comparison(_Doc):
-    what: str
-    found: str
-    effect: str
-    weight: float | None
-    ours: str | None
-    theirs: str | None
-
-
-class MatchExplained(_Doc):
-    match_id: int | None
-    probability: float
-    probability_words: str
-    flags: list[str]
-    flags_words: list[str]
-    comparisons: list[Comparison]
-    their_record: dict[str, Any]
-    explanation: list[Any]
-
-
-class ReviewerDecision(_Doc):
-    item_id: str
-    reviewer: str
-    decision: str
-    decision_words: str
-    reason: str
-    decided_at: dt.datetime
-
-
-class Decider(_Doc):
-    decided_by: str
-    kind: Literal["rule", "reviewers"]
-    words: str
-    reviewers: list[str]
-    decisions: list[ReviewerDecision]
-
-
-class FieldSent(_Doc):
-    field: str
-    field_words: str
-    value: Any
-
-
-class DisclosureShown(_Doc):
-    disclosure_id: str
-    recipient: str
-    recipient_words: str
-    record_id: str
-    disclosed_at: dt.datetime
-    status: str
-    status_words: str
-    agreement: AgreementCited
-    fields: dict[str, Any]
-    fields_words: list[FieldSent]
-    match: MatchExplained
-    decided: Decider
-    ledger_index: int
-    recall_id: str | None
-    proof: dict[str, Any]
-
-
-class ActionShown(_Doc):
-    action_id: int
-    disclosure_id: str
-    recipient: str
-    recipient_words: str
-    action: str
-    action_words: str
-    action_date: dt.date
-    recorded_at: dt.datetime
-
-
-class RecallShown(_Doc):
-    recall_id: str
-    disclosure_id: str
-    recipient: str
-    recipient_words: str
-    reason: str
-    reason_words: str
-    event_id: str | None
-    recalled_at: dt.datetime
-    remedy_status: str
-    remedy_words: str
-    remedied_at: dt.datetime | None
-    ledger_index: int
-    proof: dict[str, Any]
-    acted: list[str] = Field(
-        default_factory=list,
-        description="The recipient's actions on the recalled disclosure shown in this report "
-        "(codes, by action date), which remedy_words account for",
-    )
-
-
-class EventShown(_Doc):
-    event_id: str
-    event_type: str
-    event_words: str
-    event_date: dt.date
-    detail: str | None
-    applied_at: dt.datetime
-
-
-class ReviewShown(_Doc):
-    item_id: str
-    kind: str
-    kind_words: str
-    status: str
-    status_words: str
-    reason: str
-    agreement_id: str | None
-    record_id: str | None
-    created_at: dt.datetime
-    closed_at: dt.datetime | None
-    decisions: list[ReviewerDecision]
-
-
-class FreezeShown(_Doc):
-    freeze_id: int
-    reason: str
-    reason_words: str
-    event_id: str | None
-    review_item_id: str | None
-    opened_at: dt.datetime
-    lifted_at: dt.datetime | None
-    lifted_by: str | None
-    open: bool
-
-
-class FirewallShown(_Doc):
-    agreement_id: str
-    field: str | None
-    field_words: str
-    data_category: str
-    data_category_words: str
-    purpose: str
-    purpose_words: str
-    use: str
-    at: dt.datetime
-
-
-class Withheld(_Doc):
-    """An item kept out of the report: never silently; always with why and by whom."""
-
-    item_kind: str
-    item_ref: str
-    item_words: str
-    exemption: str
-    justification: str
-    applied_by: str
-    applied_at: dt.datetime
-    withheld_with: str | None = Field(
-        default=None, description="KIND:REF of the withheld item this one would reveal"
-    )
-
-
-class Challenge(_Doc):
-    route: str
-    send: list[str]
-    where: str
-    what_happens_next: list[str]
-    your_reference: str
-    open_disputes: list[str]
-    sharing_frozen: bool
-
-
-class ReportMeta(_Doc):
-    format: str
-    person_id: str
-    produced_at: dt.datetime
-    produced_by: str
-    as_of: dt.date | None
-    check_with: str
-
-
-class SubjectAccessReport(_Doc):
-    report: ReportMeta
-    held: Held
-    pool: PoolStanding
-    disclosures: list[DisclosureShown]
-    actions: list[ActionShown]
-    recalls: list[RecallShown]
-    events: list[EventShown]
-    reviews: list[ReviewShown]
-    freezes: list[FreezeShown]
-    firewall: list[FirewallShown]
-    withheld: list[Withheld]
-    challenge: Challenge
-
-    def to_json(self) -> str:
-        return self.model_dump_json(indent=2)
-
-    def digest(self) -> str:
-        """SHA-256 of the report's JSON, logged so a copy handed out can be matched later."""
-        return hashlib.sha256(self.model_dump_json().encode("utf-8")).hexdigest()
 
 
 # --- gathering -------------------------------------------------------------------------------
@@ -808,7 +538,7 @@ def build(
     def grounds(status: str, on: dt.date) -> tuple[str | None, str | None]:
         """Why a person was admitted as of ``on``: the latest decision then, as admission
         orders them (decision date, then case id), when it was against them."""
-        if status != "admitted":
+        if status != PoolStatus.ADMITTED:
             return None, None
         latest = None
         for c in decided:
@@ -927,7 +657,7 @@ def build(
         sent = _json(d.fields)
         fields = dict(sent) if isinstance(sent, Mapping) else {}
         recall = recall_of.get(d.disclosure_id)
-        status = "recalled" if recall is not None else "active"
+        status: str = DisclosureStatus.RECALLED if recall is not None else DisclosureStatus.ACTIVE
         disclosures.append(
             DisclosureShown(
                 disclosure_id=d.disclosure_id,
@@ -1031,7 +761,7 @@ def build(
         if withhold("review", item.item_id):
             continue
         closed = cut.before(item.closed_at)
-        status = item.status if closed or item.status == "open" else "open"
+        status = item.status if closed or item.status == ItemStatus.OPEN else ItemStatus.OPEN
         reviews.append(
             ReviewShown(
                 item_id=item.item_id,
@@ -1080,7 +810,9 @@ def build(
         if cut.before(f.at)
     ]  # fmt: skip
 
-    open_disputes = [r.item_id for r in reviews if r.kind in DISPUTE_KINDS and r.status == "open"]
+    open_disputes = [
+        r.item_id for r in reviews if r.kind in DISPUTE_KINDS and r.status == ItemStatus.OPEN
+    ]
     return SubjectAccessReport(
         report=ReportMeta(
             format=FORMAT,

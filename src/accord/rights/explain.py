@@ -20,17 +20,28 @@ from typing import Any
 
 import pycountry
 
+from accord.vocab import (
+    DECIDED,
+    DisclosureStatus,
+    EventType,
+    ItemStatus,
+    PoolStatus,
+    Reason,
+    RecallReason,
+    ReviewKind,
+)
+
 # --- codes -> words -----------------------------------------------------------------------
 
-POOL_STATUS = {
-    "admitted": "put on the list of people whose records may be shared",
-    "excluded": "kept off the list of people whose records may be shared",
-    "quarantined": "held back because the record was incomplete or contradictory",
-    "manual_check": "waiting for a person to check the record before any sharing",
-    "withdrawn": "taken off the list of people whose records may be shared",
+POOL_STATUS: dict[str, str] = {
+    PoolStatus.ADMITTED: "put on the list of people whose records may be shared",
+    PoolStatus.EXCLUDED: "kept off the list of people whose records may be shared",
+    PoolStatus.QUARANTINED: "held back because the record was incomplete or contradictory",
+    PoolStatus.MANUAL_CHECK: "waiting for a person to check the record before any sharing",
+    PoolStatus.WITHDRAWN: "taken off the list of people whose records may be shared",
 }
 
-REASONS = {
+REASONS: dict[str, str] = {
     # admission (SPEC.md F1, F2)
     "procedural_refusal": "the refusal was for a procedural reason (such as a fee or a form), "
     "not a decision about your right to be here",
@@ -47,7 +58,7 @@ REASONS = {
     "has_leave": "you have permission to be in the country",
     "leave_current": "you have permission to be in the country",
     "departed": "a departure from the country was recorded",
-    "departure_recorded": "a departure from the country was recorded",
+    EventType.DEPARTURE_RECORDED: "a departure from the country was recorded",
     "recorded_departure": "a departure from the country was recorded",
     "missing_key_data": "key details (such as name or date of birth) were missing",
     "missing_data": "key details (such as name or date of birth) were missing",
@@ -59,7 +70,7 @@ REASONS = {
     "not be sure who they are about",
     "arrived_before_1973": "you arrived before 1973, so you are likely to have the right to "
     "stay under the Immigration Act 1971, and two people must check before anything happens",
-    "no_case_data": "we hold no case records that could justify it",
+    Reason.NO_CASE_DATA: "we hold no case records that could justify it",
     "contradictory_key_data": "the records about you contradicted each other",
     "conflicting_date_of_birth": "the records gave different dates of birth",
     "conflicting_names": "the records gave different names",
@@ -74,55 +85,57 @@ REASONS = {
     "adverse_decision": "the latest decision about you was a refusal or a withdrawal of "
     "permission, with no appeal or permission outstanding",
     "protected_cohort": "you are in a group whose records a person must check first",
-    "manual_check": "a person had to check the record first",
-    "manual_check_approved": "a person checked the record and approved it",
-    "manual_check_rejected": "a person checked the record and kept it off the list",
+    PoolStatus.MANUAL_CHECK: "a person had to check the record first",
+    Reason.MANUAL_CHECK_APPROVED: "a person checked the record and approved it",
+    Reason.MANUAL_CHECK_REJECTED: "a person checked the record and kept it off the list",
     "cleansing": "the list was checked again against current records",
     "no_longer_qualifies": "the record no longer met the rules for the list",
     # events and what they caused (SPEC.md events)
-    "decision_overturned": "the decision about you was overturned",
-    "leave_granted": "you were granted permission to stay",
-    "evidence_received": "new evidence about you arrived",
-    "record_corrected": "the record about you was corrected",
-    "dispute_opened": "you (or someone for you) disputed the record",
-    "dispute_resolved": "the dispute was reported as resolved",
-    "dispute_upheld": "your challenge was upheld",
-    "re_review_upheld": "a fresh review found the record should not have been used",
+    EventType.DECISION_OVERTURNED: "the decision about you was overturned",
+    EventType.LEAVE_GRANTED: "you were granted permission to stay",
+    EventType.EVIDENCE_RECEIVED: "new evidence about you arrived",
+    EventType.RECORD_CORRECTED: "the record about you was corrected",
+    EventType.DISPUTE_OPENED: "you (or someone for you) disputed the record",
+    EventType.DISPUTE_RESOLVED: "the dispute was reported as resolved",
+    RecallReason.DISPUTE_UPHELD: "your challenge was upheld",
+    RecallReason.RE_REVIEW_UPHELD: "a fresh review found the record should not have been used",
     # the gate (docs/gate.md)
-    "not_admitted": "your record is not on the list of people whose records may be shared",
-    "agreement_not_active": "the sharing agreement was not in force",
-    "agreement_not_yet_valid": "the sharing agreement had not started yet",
-    "agreement_review_overdue": "the sharing agreement was overdue for its review",
-    "cohort_excluded": "the agreement does not cover people in your group",
-    "firewall_protected_source": "the information came from a protected service (health, "
+    Reason.NOT_ADMITTED: "your record is not on the list of people whose records may be shared",
+    Reason.AGREEMENT_NOT_ACTIVE: "the sharing agreement was not in force",
+    Reason.AGREEMENT_NOT_YET_VALID: "the sharing agreement had not started yet",
+    Reason.AGREEMENT_REVIEW_OVERDUE: "the sharing agreement was overdue for its review",
+    Reason.COHORT_EXCLUDED: "the agreement does not cover people in your group",
+    Reason.FIREWALL_PROTECTED_SOURCE: "the information came from a protected service (health, "
     "education, or victims and witnesses of crime), which may never be used for enforcement",
-    "agreement_paused": "sharing under the agreement was paused",
-    "cohort_paused": "sharing about people in your group was paused",
-    "person_frozen": "sharing about you was frozen while something is checked",
-    "below_review_threshold": "the records were not similar enough to be treated as a match",
-    "uncertain_match": "the match was not certain enough to share without a person checking it",
-    "uncorroborated_match": "only your name and date of birth matched, which other people "
+    Reason.AGREEMENT_PAUSED: "sharing under the agreement was paused",
+    Reason.COHORT_PAUSED: "sharing about people in your group was paused",
+    Reason.PERSON_FROZEN: "sharing about you was frozen while something is checked",
+    Reason.BELOW_REVIEW_THRESHOLD: "the records were not similar enough to be treated as a match",
+    Reason.UNCERTAIN_MATCH: "the match was not certain enough to share without a person "
+    "checking it",
+    Reason.UNCORROBORATED_MATCH: "only your name and date of birth matched, which other people "
     "can share, so a person had to check it",
-    "ambiguous_match": "another person's record looked almost as similar, so a person had "
+    Reason.AMBIGUOUS_MATCH: "another person's record looked almost as similar, so a person had "
     "to check which one was yours",
-    "long_residence": "the records show you have lived here a long time, which a person "
+    Reason.LONG_RESIDENCE: "the records show you have lived here a long time, which a person "
     "had to weigh",
-    "automatic_match": "the records matched so closely that the rules allowed sharing "
+    Reason.AUTOMATIC_MATCH: "the records matched so closely that the rules allowed sharing "
     "without a person checking",
-    "review_approved": "a person checked the match and approved it",
-    "trusted_pattern": "the records matched in a way that people's checks of many earlier "
+    Reason.REVIEW_APPROVED: "a person checked the match and approved it",
+    Reason.TRUSTED_PATTERN: "the records matched in a way that people's checks of many earlier "
     "matches had shown to be reliable, and two people approved sharing such matches without "
     "a person checking each one",
     "rule:trusted_pattern": "the records matched in a way that people's checks of many "
     "earlier matches had shown to be reliable, and two people approved sharing such matches "
     "without a person checking each one",
-    "score_review": "a score calculated about you may only be shared after a person has "
+    ReviewKind.SCORE_REVIEW: "a score calculated about you may only be shared after a person has "
     "checked it and its explanation",
-    "score_adverse_use": "the score would be used for action against you, so a person had "
+    Reason.SCORE_ADVERSE_USE: "the score would be used for action against you, so a person had "
     "to check it first",
-    "score_expired": "the score was older than the agreement allows, so it may no longer "
+    RecallReason.SCORE_EXPIRED: "the score was older than the agreement allows, so it may "
+    "no longer "
     "be relied on",
-    "score_destroyed": "the score has been deleted, so it may no longer be relied on",
+    RecallReason.SCORE_DESTROYED: "the score has been deleted, so it may no longer be relied on",
 }
 
 DECISIONS = {
@@ -186,32 +199,32 @@ REMEDY_NOT_TRACKED = (
 ADMITTED_BECAUSE = "no rule that keeps a person off the list applied to you"
 ADMITTED_ON = "{decision} on {day} (case record {case_id}), and " + ADMITTED_BECAUSE
 
-DISCLOSURE_STATUS = {
-    "active": "still in force",
-    "recalled": "withdrawn: we told the organisation it must no longer rely on it",
+DISCLOSURE_STATUS: dict[str, str] = {
+    DisclosureStatus.ACTIVE: "still in force",
+    DisclosureStatus.RECALLED: "withdrawn: we told the organisation it must no longer rely on it",
 }
 
-REVIEW_KINDS = {
-    "manual_check": "a check of your record before it could be put on the list",
-    "uncertain_match": "a check of whether a record held by another organisation is yours",
-    "ambiguous_match": "a check of which of two similar records is yours",
-    "long_residence": "a check that weighed how long you have lived here",
-    "dispute": "your dispute",
-    "re_review": "a fresh review of the decision about you",
-    "dispute_resolution": "a check before sharing could start again after a dispute",
-    "score_review": "a check of a score calculated about you before it could be shared",
+REVIEW_KINDS: dict[str, str] = {
+    ReviewKind.MANUAL_CHECK: "a check of your record before it could be put on the list",
+    ReviewKind.UNCERTAIN_MATCH: "a check of whether a record held by another organisation is yours",
+    ReviewKind.AMBIGUOUS_MATCH: "a check of which of two similar records is yours",
+    ReviewKind.LONG_RESIDENCE: "a check that weighed how long you have lived here",
+    ReviewKind.DISPUTE: "your dispute",
+    ReviewKind.RE_REVIEW: "a fresh review of the decision about you",
+    ReviewKind.DISPUTE_RESOLUTION: "a check before sharing could start again after a dispute",
+    ReviewKind.SCORE_REVIEW: "a check of a score calculated about you before it could be shared",
 }
 
 # The same kinds as staff name them (the workbench, the simulation's workload line).
-STAFF_REVIEW_KINDS = {
-    "manual_check": "Check before admission",
-    "uncertain_match": "Uncertain match",
-    "ambiguous_match": "Ambiguous match",
-    "long_residence": "Long residence",
-    "dispute": "Dispute",
-    "re_review": "Re-review after new facts",
-    "dispute_resolution": "Dispute reported resolved",
-    "score_review": "Score check",
+STAFF_REVIEW_KINDS: dict[str, str] = {
+    ReviewKind.MANUAL_CHECK: "Check before admission",
+    ReviewKind.UNCERTAIN_MATCH: "Uncertain match",
+    ReviewKind.AMBIGUOUS_MATCH: "Ambiguous match",
+    ReviewKind.LONG_RESIDENCE: "Long residence",
+    ReviewKind.DISPUTE: "Dispute",
+    ReviewKind.RE_REVIEW: "Re-review after new facts",
+    ReviewKind.DISPUTE_RESOLUTION: "Dispute reported resolved",
+    ReviewKind.SCORE_REVIEW: "Score check",
 }
 
 
@@ -228,17 +241,17 @@ def workload_words(counts: Mapping[str, int]) -> str:
     return f"{total:,} item{'s' if total != 1 else ''}: {parts}"
 
 
-REVIEW_STATUS = {
-    "open": "still open",
-    "approved": "decided: the action against you was allowed to go ahead",
-    "rejected": "decided in your favour: the action against you was stopped",
-    "released": (
+REVIEW_STATUS: dict[str, str] = {
+    ItemStatus.OPEN: "still open",
+    ItemStatus.APPROVED: "decided: the action against you was allowed to go ahead",
+    ItemStatus.REJECTED: "decided in your favour: the action against you was stopped",
+    ItemStatus.RELEASED: (
         "closed without a person: two staff had approved trusting this kind of match, "
         "which reviewers had found right many times before"
     ),
 }
 
-REVIEW_DECISION = {"approve": "approved", "reject": "rejected"}
+REVIEW_DECISION: dict[str, str] = dict(DECIDED)
 
 DATA_CATEGORIES = {
     "immigration_casework": "immigration casework",
@@ -284,10 +297,7 @@ RECIPIENTS = {
     "banks": "banks",
 }
 
-EVENT_TYPES = {k: REASONS[k] for k in (
-    "decision_overturned", "leave_granted", "departure_recorded", "evidence_received",
-    "record_corrected", "dispute_opened", "dispute_resolved",
-)}  # fmt: skip
+EVENT_TYPES: dict[str, str] = {k: REASONS[k] for k in EventType}  # fmt: skip
 
 ITEM_KINDS = {
     "case": "a case record",
@@ -343,7 +353,7 @@ def decided_by(value: str) -> str:
             return (
                 "decided automatically by the agreement's matching rules, with no person checking"
             )
-        if rule == "trusted_pattern":
+        if rule == Reason.TRUSTED_PATTERN:
             return (
                 "decided automatically, with no person checking this match: the records matched "
                 "in a way that people's checks of many earlier matches had shown to be reliable, "
@@ -671,13 +681,13 @@ def _round_nicely(x: float) -> int:
     return int(round(x, -digits))
 
 
-FLAGS = {
+FLAGS: dict[str, str] = {
     "ambiguous": "Another person's record looked almost as similar, so a person had to check "
     "which record was yours.",
-    "ambiguous_match": "Another person's record looked almost as similar, so a person had to "
-    "check which record was yours.",
-    "long_residence": "Their record shows a long relationship with you (for example a licence "
-    "held for many years), which is evidence that you have lived here a long time.",
+    Reason.AMBIGUOUS_MATCH: "Another person's record looked almost as similar, so a person "
+    "had to check which record was yours.",
+    Reason.LONG_RESIDENCE: "Their record shows a long relationship with you (for example a "
+    "licence held for many years), which is evidence that you have lived here a long time.",
 }
 
 

@@ -9,16 +9,16 @@ with a fetcher that refuses every URL so nothing can be fetched at render time e
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
-if TYPE_CHECKING:
-    from accord.rights.assemble import SubjectAccessReport
+from accord.rights.document import SubjectAccessReport
+from accord.vocab import ReviewKind
 
 FORMATS = ("json", "html", "pdf")
 ADVERSE = ("revoked", "stopped", "closed", "refused")
-CHALLENGE_KINDS = ("dispute", "re_review", "dispute_resolution")
+CHALLENGE_KINDS = (ReviewKind.DISPUTE, ReviewKind.RE_REVIEW, ReviewKind.DISPUTE_RESOLUTION)
 
 
 def _day(value: dt.date | dt.datetime | None) -> str:

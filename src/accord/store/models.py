@@ -34,6 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from accord.vocab import DisclosureStatus, ItemStatus
+
 # Stable constraint names, so that migrations are the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -303,7 +305,7 @@ class Proposal(Base):
     wrong_upper_per_10000: Mapped[float | None] = mapped_column(Float)
     automatic_gain: Mapped[int | None] = mapped_column(Integer)  # open items it would release
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(CODE, default="open", index=True)
+    status: Mapped[str] = mapped_column(CODE, default=ItemStatus.OPEN, index=True)
     approvals_needed: Mapped[int] = mapped_column(Integer, default=2)
     proposed_by: Mapped[str] = mapped_column(Text)
     proposed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -347,7 +349,7 @@ class ReviewItem(Base):
     score_id: Mapped[str | None] = mapped_column(ID)  # a score_review item's score (F8)
     reason: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(CODE, default="open", index=True)
+    status: Mapped[str] = mapped_column(CODE, default=ItemStatus.OPEN, index=True)
     approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
     run_id: Mapped[str | None] = mapped_column(ID)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -400,7 +402,7 @@ class Disclosure(Base):
     score_id: Mapped[str] = mapped_column(ID, default="", server_default="")
     disclosed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     ledger_index: Mapped[int] = mapped_column(BigInteger, unique=True)
-    status: Mapped[str] = mapped_column(CODE, default="active")  # active | recalled
+    status: Mapped[str] = mapped_column(CODE, default=DisclosureStatus.ACTIVE)  # active | recalled
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # A disclosure approved at review (run_id NULL): the run whose batch files delivered it.
     delivered_in: Mapped[str | None] = mapped_column(ID)

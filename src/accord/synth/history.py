@@ -16,6 +16,7 @@ from accord.formats.schema import APPEAL_STATUSES, DECISIONS, LEAVE, REFUSAL_REA
 from accord.synth.mix import KINDS, Mix
 from accord.synth.population import AREAS, CONFLICTING_DOB, FIRST_1973, NO_DOB, People
 from accord.synth.writer import NO_DATE, Days, uniform_int, years
+from accord.vocab import EventType, sql_word
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -46,13 +47,13 @@ NULL = -1
 K = {k: i for i, k in enumerate(KINDS)}
 
 EVENT_TYPES = (
-    "decision_overturned",
-    "leave_granted",
-    "departure_recorded",
-    "evidence_received",
-    "record_corrected",
-    "dispute_opened",
-    "dispute_resolved",
+    EventType.DECISION_OVERTURNED,
+    EventType.LEAVE_GRANTED,
+    EventType.DEPARTURE_RECORDED,
+    EventType.EVIDENCE_RECEIVED,
+    EventType.RECORD_CORRECTED,
+    EventType.DISPUTE_OPENED,
+    EventType.DISPUTE_RESOLVED,
 )
 E = {t: i for i, t in enumerate(EVENT_TYPES)}
 
@@ -386,38 +387,47 @@ def build_events(rng: np.random.Generator, people: People, as_of: int) -> dict[s
     m = len(idx)
     when = A + uniform_int(rng, 2, 120, m)
     evidence = rng.random(m) < 0.3
-    add(idx[evidence], E["evidence_received"], uniform_int(rng, A + 1, when[evidence] - 1), 0)
-    add(idx, np.where(rng.random(m) < 0.6, E["decision_overturned"], E["leave_granted"]), when)
+    add(
+        idx[evidence],
+        E[EventType.EVIDENCE_RECEIVED],
+        uniform_int(rng, A + 1, when[evidence] - 1),
+        0,
+    )
+    add(
+        idx,
+        np.where(rng.random(m) < 0.6, E[EventType.DECISION_OVERTURNED], E[EventType.LEAVE_GRANTED]),
+        when,
+    )
 
     idx = np.flatnonzero(people.kind == K["windrush"])
     m = len(idx)
     ev = rng.random(m) < 0.6
     add(
         idx[ev],
-        E["evidence_received"],
+        E[EventType.EVIDENCE_RECEIVED],
         A + uniform_int(rng, 1, 90, int(ev.sum())),
         year_of[idx[ev]],
     )
     dis = rng.random(m) < 0.3
-    add(idx[dis], E["dispute_opened"], A + uniform_int(rng, 1, 60, int(dis.sum())))
+    add(idx[dis], E[EventType.DISPUTE_OPENED], A + uniform_int(rng, 1, 60, int(dis.sum())))
 
     idx = np.flatnonzero(people.kind == K["overstayer"])
     m = len(idx)
     left = rng.random(m) < 0.04
-    add(idx[left], E["departure_recorded"], A + uniform_int(rng, 1, 120, int(left.sum())))
+    add(idx[left], E[EventType.DEPARTURE_RECORDED], A + uniform_int(rng, 1, 120, int(left.sum())))
     dis = rng.random(m) < 0.03
     opened = A + uniform_int(rng, 1, 60, int(dis.sum()))
-    add(idx[dis], E["dispute_opened"], opened)
+    add(idx[dis], E[EventType.DISPUTE_OPENED], opened)
     resolved = rng.random(int(dis.sum())) < 0.5
     add(
         idx[dis][resolved],
-        E["dispute_resolved"],
+        E[EventType.DISPUTE_RESOLVED],
         opened[resolved] + uniform_int(rng, 1, 60, int(resolved.sum())),
     )
 
     idx = np.flatnonzero(people.quality == CONFLICTING_DOB)
     fix = rng.random(len(idx)) < 0.5
-    add(idx[fix], E["record_corrected"], A + uniform_int(rng, 1, 90, int(fix.sum())))
+    add(idx[fix], E[EventType.RECORD_CORRECTED], A + uniform_int(rng, 1, 90, int(fix.sum())))
 
     p = np.concatenate(person) if person else np.zeros(0, dtype=np.int64)
     d = np.concatenate(date) if date else np.zeros(0, dtype=np.int64)
@@ -430,14 +440,14 @@ def build_events(rng: np.random.Generator, people: People, as_of: int) -> dict[s
     }
 
 
-EVENT_DETAIL_SQL = """CASE event_type
-    WHEN 'decision_overturned' THEN 'Refusal withdrawn on reconsideration'
-    WHEN 'leave_granted' THEN 'Leave granted on further submissions'
-    WHEN 'departure_recorded' THEN 'Embarkation check recorded the departure'
-    WHEN 'evidence_received' THEN CASE WHEN param > 0
+EVENT_DETAIL_SQL = f"""CASE event_type
+    WHEN {sql_word(EventType.DECISION_OVERTURNED)} THEN 'Refusal withdrawn on reconsideration'
+    WHEN {sql_word(EventType.LEAVE_GRANTED)} THEN 'Leave granted on further submissions'
+    WHEN {sql_word(EventType.DEPARTURE_RECORDED)} THEN 'Embarkation check recorded the departure'
+    WHEN {sql_word(EventType.EVIDENCE_RECEIVED)} THEN CASE WHEN param > 0
         THEN 'School records from ' || param::VARCHAR || ' to ' || (param + 9)::VARCHAR
         ELSE 'New evidence submitted by the person''s representative' END
-    WHEN 'record_corrected' THEN 'Date of birth corrected from the passport'
-    WHEN 'dispute_opened' THEN 'The person disputes the decision'
-    WHEN 'dispute_resolved' THEN 'Dispute closed after review'
+    WHEN {sql_word(EventType.RECORD_CORRECTED)} THEN 'Date of birth corrected from the passport'
+    WHEN {sql_word(EventType.DISPUTE_OPENED)} THEN 'The person disputes the decision'
+    WHEN {sql_word(EventType.DISPUTE_RESOLVED)} THEN 'Dispute closed after review'
 END"""

@@ -37,6 +37,7 @@ from accord import auditlog
 from accord.csvsafe import neutralise_sql
 from accord.outputs import BATCH_COLUMNS
 from accord.store.models import Disclosure, Recall, as_utc, utcnow
+from accord.vocab import DisclosureStatus
 from accord.web.readmodels import audit_read
 
 CHUNK = 5_000
@@ -91,7 +92,9 @@ def _batch_query(by_run: bool, unacknowledged: bool, paged: bool, as_text: bool)
         Disclosure.acknowledged_at,
         cast(Disclosure.fields, Text) if as_text else Disclosure.fields,
         Disclosure.person_id,
-    ).where(Disclosure.recipient == bindparam("recipient"), Disclosure.status == "active")
+    ).where(
+        Disclosure.recipient == bindparam("recipient"), Disclosure.status == DisclosureStatus.ACTIVE
+    )
     if by_run:
         query = query.where(Disclosure.run_id == bindparam("run_id"))
     if unacknowledged:
@@ -235,7 +238,7 @@ def batch_csv(
         Disclosure.record_id,
         cast(Disclosure.fields, Text),
         Disclosure.person_id,
-    ).where(Disclosure.recipient == recipient, Disclosure.status == "active")
+    ).where(Disclosure.recipient == recipient, Disclosure.status == DisclosureStatus.ACTIVE)
     if run_id is not None:
         query = query.where(Disclosure.run_id == run_id)
     if unacknowledged:
@@ -459,7 +462,7 @@ def unacknowledged_ids(conn: Connection, recipient: str, what: str) -> list[str]
     if what == "disclosure":
         query = select(Disclosure.disclosure_id).where(
             Disclosure.recipient == recipient,
-            Disclosure.status == "active",
+            Disclosure.status == DisclosureStatus.ACTIVE,
             Disclosure.acknowledged_at.is_(None),
         )
     else:
@@ -475,7 +478,7 @@ def counts(conn: Connection, recipient: str) -> dict[str, int]:
         select(
             func.count(),
             func.count().filter(Disclosure.acknowledged_at.is_(None)),
-        ).where(Disclosure.recipient == recipient, Disclosure.status == "active")
+        ).where(Disclosure.recipient == recipient, Disclosure.status == DisclosureStatus.ACTIVE)
     ).one()
     r = conn.execute(
         select(

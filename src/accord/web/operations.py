@@ -45,6 +45,7 @@ from accord.config import Settings
 from accord.errors import AccordError
 from accord.store import db
 from accord.store.models import Disclosure, LedgerLeaf, Recall, ReviewItem
+from accord.vocab import ItemStatus
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LOG_FORMATS = ("text", "json")
@@ -159,7 +160,9 @@ class DatabaseGauges(Collector):
                 raise FileNotFoundError(self.url)
             with db.connect(self.url) as conn:
                 open_items = conn.scalar(
-                    select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "open")
+                    select(func.count())
+                    .select_from(ReviewItem)
+                    .where(ReviewItem.status == ItemStatus.OPEN)
                 )
                 disclosures = conn.scalar(select(func.count()).select_from(Disclosure))
                 outstanding = conn.scalar(

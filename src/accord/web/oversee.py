@@ -33,6 +33,7 @@ from accord.store.models import (
     User,
     as_utc,
 )
+from accord.vocab import Decision, DisclosureStatus, ItemStatus, PoolStatus, ReviewKind
 from accord.web import words
 from accord.web.readmodels import audit_read
 
@@ -52,7 +53,7 @@ class Drill:
 DRILLS: dict[str, Drill] = {
     "disclosures": Drill(
         "Disclosures",
-        {"recipient": (), "status": ("active", "recalled")},
+        {"recipient": (), "status": (DisclosureStatus.ACTIVE, DisclosureStatus.RECALLED)},
         ("Disclosure", "Recipient", "Agreement", "Their record", "Person",
          "Chance it is the same person", "Decided", "Sent", "Status", "Acknowledged"),
     ),
@@ -64,8 +65,7 @@ DRILLS: dict[str, Drill] = {
     ),
     "review": Drill(
         "Items waiting for review",
-        {"kind": ("manual_check", "uncertain_match", "ambiguous_match", "long_residence",
-                  "dispute", "re_review", "dispute_resolution", "score_review")},
+        {"kind": tuple(ReviewKind)},
         ("Item", "Kind", "Person", "Agreement", "Why it waits", "Approvals", "Waiting since"),
     ),
     "frozen": Drill(
@@ -75,7 +75,7 @@ DRILLS: dict[str, Drill] = {
     ),
     "pool": Drill(
         "The pool",
-        {"status": ("admitted", "excluded", "quarantined", "manual_check", "withdrawn")},
+        {"status": tuple(PoolStatus)},
         ("Person", "Status", "Why", "As of"),
     ),
 }  # fmt: skip
@@ -189,7 +189,9 @@ def _recalls(f: dict[str, str]) -> Query:
 
 _APPROVALS = (
     select(func.count())
-    .where(ReviewDecision.item_id == ReviewItem.item_id, ReviewDecision.decision == "approve")
+    .where(
+        ReviewDecision.item_id == ReviewItem.item_id, ReviewDecision.decision == Decision.APPROVE
+    )
     .correlate(ReviewItem)
     .scalar_subquery()
 )
@@ -200,7 +202,7 @@ def _review(f: dict[str, str]) -> Query:
         ReviewItem.item_id, ReviewItem.kind, ReviewItem.person_id, ReviewItem.agreement_id,
         ReviewItem.reason, _APPROVALS.label("approvals"), ReviewItem.approvals_needed,
         ReviewItem.created_at,
-    ).where(ReviewItem.status == "open")  # fmt: skip
+    ).where(ReviewItem.status == ItemStatus.OPEN)  # fmt: skip
     if f.get("kind"):
         q = q.where(ReviewItem.kind == f["kind"])
     return (

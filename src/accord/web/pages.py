@@ -35,6 +35,7 @@ from accord.policy import pauses
 from accord.policy.policy import load_policy
 from accord.rights import explain
 from accord.store.models import Agreement, ReviewItem
+from accord.vocab import AgreementStatus, Decision, ItemStatus
 from accord.web import inbox, oversee, present, readmodels, words
 from accord.web.api.schemas import TEXT_PATTERN
 from accord.web.api.subject import open_dispute, subject_report
@@ -399,7 +400,11 @@ def queue_rows(
     )
     hrefs = _each([i.item_id for i in items], lambda v: quote(v, safe="\x00"))
     tail = html.escape(suffix)
-    mine = {"approve": "<br>you approved", "reject": "<br>you rejected", None: ""}
+    mine: dict[str | None, str] = {
+        Decision.APPROVE: "<br>you approved",
+        Decision.REJECT: "<br>you rejected",
+        None: "",
+    }
     ages: dict[dt.date, str] = {}
     for i in items:
         day = i.created_at.date()
@@ -528,7 +533,7 @@ def item_view(detail: dict[str, Any], reader: str) -> dict[str, Any]:
         open_rivals = sum(
             1
             for c in comparison.columns[2:]
-            if c.item_id and c.item_status == "open" and not c.decided_by_me
+            if c.item_id and c.item_status == ItemStatus.OPEN and not c.decided_by_me
         )
     pool = detail.get("pool") or {}
     return {
@@ -538,7 +543,7 @@ def item_view(detail: dict[str, Any], reader: str) -> dict[str, Any]:
         "approve_text": approve_text,
         "reject_text": reject_text,
         "mine": mine,
-        "mine_words": (approve_text if mine == "approve" else reject_text) if mine else "",
+        "mine_words": (approve_text if mine == Decision.APPROVE else reject_text) if mine else "",
         "presets": [(n, d, t) for n, (d, t) in enumerate(words.presets(kind), 1)],
         "detail_lines": _detail_lines(item.get("detail") or {}),
         "comparison": comparison,
@@ -629,16 +634,16 @@ def decide(
     approve_text, reject_text = words.buttons(found)
     note = reason.strip()
     errors: dict[str, str] = {}
-    approve = decision == "approve"
+    approve = decision == Decision.APPROVE
     if preset is not None:
         choices = words.presets(found)
         if preset > len(choices):
             errors["decision-approve"] = "Choose one of the reasons shown"
         else:
             chosen, text = choices[preset - 1]
-            approve = chosen == "approve"
+            approve = chosen == Decision.APPROVE
             note = f"{text}. {note}" if note else text
-    elif decision not in ("approve", "reject"):
+    elif decision not in (Decision.APPROVE, Decision.REJECT):
         errors["decision-approve"] = f"Choose “{approve_text}” or “{reject_text}”"
     elif not note:
         errors["reason"] = "Say why: the reason is shown to the person concerned"
@@ -1430,5 +1435,5 @@ def admin_pause(
             pauses.resume(ctx.url, agreement_id, cohort or None, reason, principal.username)
     except AccordError as exc:
         return redirect("/admin", f"Not done: {exc}")
-    done = "paused" if verb == "pause" else "resumed"
+    done = AgreementStatus.PAUSED if verb == "pause" else "resumed"
     return redirect("/admin", f"Agreement {agreement_id} {done}.")

@@ -55,6 +55,7 @@ from accord.store.models import (
     User,
     as_utc,
 )
+from accord.vocab import Decision, DisclosureStatus, EventType, ItemStatus
 from accord.web import words
 
 MAX_PAGE = 500
@@ -219,7 +220,9 @@ class QueuePage:
 # Each item's approvals so far, counted in the page's own query (one statement, not two).
 _APPROVALS = (
     select(func.count())
-    .where(ReviewDecision.item_id == ReviewItem.item_id, ReviewDecision.decision == "approve")
+    .where(
+        ReviewDecision.item_id == ReviewItem.item_id, ReviewDecision.decision == Decision.APPROVE
+    )
     .correlate(ReviewItem)
     .scalar_subquery()
 )
@@ -348,7 +351,7 @@ _AGREEMENTS_BLIND = (
 # whether it reviews blind (``a``).
 _QUEUE_META = union_all(
     select(literal("k"), ReviewItem.kind, func.count())
-    .where(ReviewItem.status == "open")
+    .where(ReviewItem.status == ItemStatus.OPEN)
     .group_by(ReviewItem.kind),
     select(literal("t"), literal(""), func.count()).where(
         ReviewDecision.reviewer == bindparam("me"),
@@ -385,7 +388,7 @@ def review_queue(
     actor: str,
     *,
     kind: str | None = None,
-    status: str = "open",
+    status: str = ItemStatus.OPEN,
     after: str | None = None,
     limit: int = 50,
     via: str = "web",
@@ -506,14 +509,16 @@ def review_item(
         conn, PoolEntry, item.person_id, PoolEntry.status, PoolEntry.reasons, PoolEntry.as_of
     )
     stakes = _stakes(conn, item.person_id) if item.kind in FREEZE_KINDS else None
-    approvals = sum(1 for d in decisions if d["decision"] == "approve")
+    approvals = sum(1 for d in decisions if d["decision"] == Decision.APPROVE)
     reviewers = [d["reviewer"] for d in decisions]
     audit_read(conn, actor, "review_item_read", people, [item_id], via)
     detail = {
         "item": _row(item),
         "decisions": decisions,
         "approvals": approvals,
-        "approvals_left": max(0, item.approvals_needed - approvals) if item.status == "open" else 0,
+        "approvals_left": max(0, item.approvals_needed - approvals)
+        if item.status == ItemStatus.OPEN
+        else 0,
         "reviewers": reviewers,
         "person": person,
         "cases": cases,
@@ -558,7 +563,7 @@ def open_rival_items(conn: Connection, item_id: str, actor: str) -> list[str]:
     return [
         r["item_id"]
         for r in _rivals(conn, match, actor)
-        if r["item_id"] and r["item_status"] == "open" and not r["decided_by_me"]
+        if r["item_id"] and r["item_status"] == ItemStatus.OPEN and not r["decided_by_me"]
     ]
 
 
@@ -679,7 +684,7 @@ def next_item(
         search=filters.search,
     )
     blind = [a for a, b in agreements_blind(conn).items() if b]
-    params: dict[str, Any] = {"limit": 2, "me": actor, "blind": blind, "status": "open"}
+    params: dict[str, Any] = {"limit": 2, "me": actor, "blind": blind, "status": ItemStatus.OPEN}
     if f.kind is not None:
         params["kind"] = f.kind
     if f.agreement is not None:
@@ -891,7 +896,7 @@ def live_counts(conn: Connection) -> dict[str, Any]:
         kind: int(n)
         for kind, n in conn.execute(
             select(ReviewItem.kind, func.count())
-            .where(ReviewItem.status == "open")
+            .where(ReviewItem.status == ItemStatus.OPEN)
             .group_by(ReviewItem.kind)
         )
     }
@@ -906,8 +911,12 @@ def live_counts(conn: Connection) -> dict[str, Any]:
     )
     return {
         "disclosures": {
-            "active": sum(n for (_, s), n in disclosures.items() if s == "active"),
-            "recalled": sum(n for (_, s), n in disclosures.items() if s == "recalled"),
+            DisclosureStatus.ACTIVE: sum(
+                n for (_, s), n in disclosures.items() if s == DisclosureStatus.ACTIVE
+            ),
+            DisclosureStatus.RECALLED: sum(
+                n for (_, s), n in disclosures.items() if s == DisclosureStatus.RECALLED
+            ),
             "total": sum(disclosures.values()),
         },
         "recalls": {
@@ -918,14 +927,17 @@ def live_counts(conn: Connection) -> dict[str, Any]:
         },
         "by_recipient": {
             r: {
-                "disclosures_active": disclosures.get((r, "active"), 0),
-                "disclosures_recalled": disclosures.get((r, "recalled"), 0),
+                "disclosures_active": disclosures.get((r, DisclosureStatus.ACTIVE), 0),
+                "disclosures_recalled": disclosures.get((r, DisclosureStatus.RECALLED), 0),
                 "recalls": sum(n for (rr, _), n in recalls.items() if rr == r),
                 "remedies_outstanding": recalls.get((r, "outstanding"), 0),
             }
             for r in recipients
         },
-        "review_queue": {"open": sum(queue.values()), "by_kind": dict(sorted(queue.items()))},
+        "review_queue": {
+            ItemStatus.OPEN: sum(queue.values()),
+            "by_kind": dict(sorted(queue.items())),
+        },
         "pool": dict(sorted(pool.items())),
         "people_frozen": int(frozen or 0),
     }
@@ -1008,7 +1020,7 @@ _SUBJECT_WORDS = {
     "subject_access": "produced a copy of what is held about you",
     "oversight_read": "saw you listed behind an oversight figure",
     "audit_log_read": "read the audit log's entries about you",
-    "dispute_opened": "recorded your dispute",
+    EventType.DISPUTE_OPENED: "recorded your dispute",
     "events_applied": "recorded new facts about you",
     "exemption_applied": "withheld an item from your copy",
     "exemption_lifted": "stopped withholding an item from your copy",

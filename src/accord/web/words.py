@@ -17,6 +17,16 @@ from typing import Any
 
 from accord.linkage.words import one_in
 from accord.rights import explain
+from accord.vocab import (
+    Decision,
+    DisclosureStatus,
+    EventType,
+    ItemStatus,
+    PoolStatus,
+    Reason,
+    RecallReason,
+    ReviewKind,
+)
 
 # --- review items -------------------------------------------------------------------------
 
@@ -24,53 +34,68 @@ KINDS = explain.STAFF_REVIEW_KINDS
 
 # What approving and rejecting an item does, named by what happens (issue 19): approve
 # always lets the outcome adverse to the person go ahead, reject protects them.
-BUTTONS = {
-    "manual_check": ("Admit to the pool", "Keep out of the pool"),
-    "uncertain_match": ("Same person: share the record", "Not the same person: share nothing"),
-    "ambiguous_match": ("Same person: share the record", "Not the same person: share nothing"),
-    "long_residence": ("Same person: share the record", "Do not share: weigh the residence"),
-    "dispute": ("Dismiss: sharing may resume", "Uphold the dispute: stop and recall"),
-    "re_review": ("The decision stands: sharing may resume", "Uphold: withdraw and recall"),
-    "dispute_resolution": ("Lift the freeze: sharing may resume", "Keep the freeze"),
-    "score_review": ("Share the score with its explanation", "Do not share the score"),
+BUTTONS: dict[str, tuple[str, str]] = {
+    ReviewKind.MANUAL_CHECK: ("Admit to the pool", "Keep out of the pool"),
+    ReviewKind.UNCERTAIN_MATCH: (
+        "Same person: share the record",
+        "Not the same person: share nothing",
+    ),
+    ReviewKind.AMBIGUOUS_MATCH: (
+        "Same person: share the record",
+        "Not the same person: share nothing",
+    ),
+    ReviewKind.LONG_RESIDENCE: (
+        "Same person: share the record",
+        "Do not share: weigh the residence",
+    ),
+    ReviewKind.DISPUTE: ("Dismiss: sharing may resume", "Uphold the dispute: stop and recall"),
+    ReviewKind.RE_REVIEW: (
+        "The decision stands: sharing may resume",
+        "Uphold: withdraw and recall",
+    ),
+    ReviewKind.DISPUTE_RESOLUTION: ("Lift the freeze: sharing may resume", "Keep the freeze"),
+    ReviewKind.SCORE_REVIEW: ("Share the score with its explanation", "Do not share the score"),
 }
 
 # Reason presets per kind: (decision, words).  Key N on the item page decides with preset N.
 PRESETS: dict[str, list[tuple[str, str]]] = {
     "match": [
-        ("approve", "Same person: names, date of birth and address agree with the case file"),
-        ("approve", "Same person: the differences are explained by the case file"),
-        ("reject", "Not the same person: the date of birth differs"),
-        ("reject", "Not the same person: the names differ"),
-        ("reject", "Cannot be sure it is the same person"),
+        (
+            Decision.APPROVE,
+            "Same person: names, date of birth and address agree with the case file",
+        ),
+        (Decision.APPROVE, "Same person: the differences are explained by the case file"),
+        (Decision.REJECT, "Not the same person: the date of birth differs"),
+        (Decision.REJECT, "Not the same person: the names differ"),
+        (Decision.REJECT, "Cannot be sure it is the same person"),
     ],
-    "manual_check": [
-        ("approve", "Identity and status confirmed against the case file"),
-        ("reject", "Status not confirmed by the case file"),
-        ("reject", "Likely long residence: keep out and refer"),
+    ReviewKind.MANUAL_CHECK: [
+        (Decision.APPROVE, "Identity and status confirmed against the case file"),
+        (Decision.REJECT, "Status not confirmed by the case file"),
+        (Decision.REJECT, "Likely long residence: keep out and refer"),
     ],
-    "dispute": [
-        ("reject", "The person's evidence shows the record is wrong"),
-        ("reject", "The person has leave or an appeal the record does not show"),
-        ("approve", "Evidence checked: the record is right and the decision stands"),
+    ReviewKind.DISPUTE: [
+        (Decision.REJECT, "The person's evidence shows the record is wrong"),
+        (Decision.REJECT, "The person has leave or an appeal the record does not show"),
+        (Decision.APPROVE, "Evidence checked: the record is right and the decision stands"),
     ],
-    "re_review": [
-        ("reject", "The new facts show the record should not be used"),
-        ("reject", "The corrected record no longer supports sharing"),
-        ("approve", "The new facts do not change the decision"),
+    ReviewKind.RE_REVIEW: [
+        (Decision.REJECT, "The new facts show the record should not be used"),
+        (Decision.REJECT, "The corrected record no longer supports sharing"),
+        (Decision.APPROVE, "The new facts do not change the decision"),
     ],
-    "dispute_resolution": [
-        ("approve", "The dispute is resolved: sharing may resume"),
-        ("reject", "Not resolved yet: keep the freeze"),
+    ReviewKind.DISPUTE_RESOLUTION: [
+        (Decision.APPROVE, "The dispute is resolved: sharing may resume"),
+        (Decision.REJECT, "Not resolved yet: keep the freeze"),
     ],
-    "score_review": [
-        ("approve", "Score and explanation checked: fit to share"),
-        ("reject", "The explanation does not support the score"),
-        ("reject", "Not needed for the agreement's purpose"),
+    ReviewKind.SCORE_REVIEW: [
+        (Decision.APPROVE, "Score and explanation checked: fit to share"),
+        (Decision.REJECT, "The explanation does not support the score"),
+        (Decision.REJECT, "Not needed for the agreement's purpose"),
     ],
 }
 
-MATCH_KINDS = ("uncertain_match", "ambiguous_match", "long_residence")
+MATCH_KINDS = (ReviewKind.UNCERTAIN_MATCH, ReviewKind.AMBIGUOUS_MATCH, ReviewKind.LONG_RESIDENCE)
 
 
 def presets(kind: str) -> list[tuple[str, str]]:
@@ -87,7 +112,7 @@ def buttons(code: str) -> tuple[str, str]:
 
 # --- reason codes, third person -----------------------------------------------------------
 
-REASONS = {
+REASONS: dict[str, str] = {
     # admission
     "procedural_refusal": "the refusal was procedural (a fee or a form), not about the right "
     "to be here",
@@ -103,7 +128,7 @@ REASONS = {
     "has_leave": "the person has leave to be here",
     "leave_current": "the person has leave to be here",
     "departed": "a departure was recorded",
-    "departure_recorded": "a departure was recorded",
+    EventType.DEPARTURE_RECORDED: "a departure was recorded",
     "recorded_departure": "a departure was recorded",
     "missing_key_data": "key details are missing",
     "missing_data": "key details are missing",
@@ -117,7 +142,7 @@ REASONS = {
     "conflicting_nationality": "the records give different nationalities",
     "arrived_before_1973": "arrived before 1973: likely to have the right to stay, two "
     "people check first",
-    "no_case_data": "no case record could justify it",
+    Reason.NO_CASE_DATA: "no case record could justify it",
     "eligibility": "did not meet the rules applied for",
     "suitability": "judged not suitable under the rules",
     "deception": "judged to have given false information",
@@ -126,54 +151,54 @@ REASONS = {
     "latest_decision_grant": "the latest decision was a grant",
     "adverse_decision": "the latest decision is adverse, with no appeal or leave outstanding",
     "protected_cohort": "in a group a person must check first",
-    "manual_check": "a person had to check the record first",
-    "manual_check_approved": "a person checked the record and admitted it",
-    "manual_check_rejected": "a person checked the record and kept it out",
+    PoolStatus.MANUAL_CHECK: "a person had to check the record first",
+    Reason.MANUAL_CHECK_APPROVED: "a person checked the record and admitted it",
+    Reason.MANUAL_CHECK_REJECTED: "a person checked the record and kept it out",
     "cleansing": "the pool was checked again against current records",
     "no_longer_qualifies": "the record no longer meets the rules",
     # events and what they caused
-    "decision_overturned": "the decision was overturned",
-    "leave_granted": "leave was granted",
-    "evidence_received": "new evidence arrived",
-    "record_corrected": "the record was corrected",
-    "dispute_opened": "the person disputed the record",
-    "dispute_resolved": "the dispute was reported resolved",
-    "dispute_upheld": "a reviewer upheld the person's dispute",
-    "re_review_upheld": "a re-review found the record should not have been used",
-    "withdrawn": "the person was withdrawn from the pool",
+    EventType.DECISION_OVERTURNED: "the decision was overturned",
+    EventType.LEAVE_GRANTED: "leave was granted",
+    EventType.EVIDENCE_RECEIVED: "new evidence arrived",
+    EventType.RECORD_CORRECTED: "the record was corrected",
+    EventType.DISPUTE_OPENED: "the person disputed the record",
+    EventType.DISPUTE_RESOLVED: "the dispute was reported resolved",
+    RecallReason.DISPUTE_UPHELD: "a reviewer upheld the person's dispute",
+    RecallReason.RE_REVIEW_UPHELD: "a re-review found the record should not have been used",
+    PoolStatus.WITHDRAWN: "the person was withdrawn from the pool",
     # the gate
-    "not_admitted": "the person is not in the pool",
-    "agreement_not_active": "the agreement is not in force",
-    "agreement_not_yet_valid": "the agreement has not started",
-    "agreement_review_overdue": "the agreement is overdue for its review",
-    "cohort_excluded": "the agreement does not cover the person's group",
-    "firewall_protected_source": "the value came from a protected service and may never be "
+    Reason.NOT_ADMITTED: "the person is not in the pool",
+    Reason.AGREEMENT_NOT_ACTIVE: "the agreement is not in force",
+    Reason.AGREEMENT_NOT_YET_VALID: "the agreement has not started",
+    Reason.AGREEMENT_REVIEW_OVERDUE: "the agreement is overdue for its review",
+    Reason.COHORT_EXCLUDED: "the agreement does not cover the person's group",
+    Reason.FIREWALL_PROTECTED_SOURCE: "the value came from a protected service and may never be "
     "used for enforcement",
-    "agreement_paused": "sharing under the agreement is paused",
-    "cohort_paused": "sharing about the person's group is paused",
-    "person_frozen": "sharing about the person is frozen",
-    "below_review_threshold": "the records are not similar enough to be a match",
+    Reason.AGREEMENT_PAUSED: "sharing under the agreement is paused",
+    Reason.COHORT_PAUSED: "sharing about the person's group is paused",
+    Reason.PERSON_FROZEN: "sharing about the person is frozen",
+    Reason.BELOW_REVIEW_THRESHOLD: "the records are not similar enough to be a match",
     "below_review": "the records are not similar enough to be a match",
-    "uncertain_match": "the match is not certain enough to share without a person",
-    "uncorroborated_match": "only names and date of birth agree, which fits other people too",
-    "ambiguous_match": "another record or person matches almost as well",
-    "long_residence": "the register shows a relationship that began long ago",
-    "automatic_match": "close enough to share without a person",
+    Reason.UNCERTAIN_MATCH: "the match is not certain enough to share without a person",
+    Reason.UNCORROBORATED_MATCH: "only names and date of birth agree, which fits other people too",
+    Reason.AMBIGUOUS_MATCH: "another record or person matches almost as well",
+    Reason.LONG_RESIDENCE: "the register shows a relationship that began long ago",
+    Reason.AUTOMATIC_MATCH: "close enough to share without a person",
     "automatic": "close enough to share without a person",
-    "review_approved": "a person checked the match and approved it",
-    "score_review": "a score is shared only after a person checks it",
-    "score_adverse_use": "the score would be used for action against the person",
-    "score_expired": "the score is older than the agreement allows",
-    "score_destroyed": "the score has been deleted",
+    Reason.REVIEW_APPROVED: "a person checked the match and approved it",
+    ReviewKind.SCORE_REVIEW: "a score is shared only after a person checks it",
+    Reason.SCORE_ADVERSE_USE: "the score would be used for action against the person",
+    RecallReason.SCORE_EXPIRED: "the score is older than the agreement allows",
+    RecallReason.SCORE_DESTROYED: "the score has been deleted",
     "score_recalled": "the score was recalled",
 }
 
-POOL_STATUS = {
-    "admitted": "In the pool",
-    "excluded": "Kept out of the pool",
-    "quarantined": "Held back: incomplete or contradictory",
-    "manual_check": "Waiting for a person to check",
-    "withdrawn": "Withdrawn from the pool",
+POOL_STATUS: dict[str, str] = {
+    PoolStatus.ADMITTED: "In the pool",
+    PoolStatus.EXCLUDED: "Kept out of the pool",
+    PoolStatus.QUARANTINED: "Held back: incomplete or contradictory",
+    PoolStatus.MANUAL_CHECK: "Waiting for a person to check",
+    PoolStatus.WITHDRAWN: "Withdrawn from the pool",
     "candidate": "A candidate, not yet decided",
 }
 
@@ -190,14 +215,17 @@ REMEDY_FOR_RECIPIENT = {
     "none_needed": "Nothing to undo: stop using it",
 }
 
-ITEM_STATUS = {
-    "open": "open",
-    "approved": "approved",
-    "rejected": "rejected",
-    "released": "released by a trusted pattern",
+ITEM_STATUS: dict[str, str] = {
+    ItemStatus.OPEN: ItemStatus.OPEN,
+    ItemStatus.APPROVED: ItemStatus.APPROVED,
+    ItemStatus.REJECTED: ItemStatus.REJECTED,
+    ItemStatus.RELEASED: "released by a trusted pattern",
 }
 
-DISCLOSURE_STATUS = {"active": "in force", "recalled": "recalled"}
+DISCLOSURE_STATUS: dict[str, str] = {
+    DisclosureStatus.ACTIVE: "in force",
+    DisclosureStatus.RECALLED: DisclosureStatus.RECALLED,
+}
 
 ACTIONS = {
     "revoked": "Revoked (took away a licence)",
@@ -210,14 +238,14 @@ ACTIONS = {
     "reopened": "Reopened (an account)",
 }
 
-EVENT_TYPES = {
-    "dispute_opened": "Dispute opened",
-    "dispute_resolved": "Dispute reported resolved",
-    "evidence_received": "New evidence received",
-    "record_corrected": "Record corrected",
-    "decision_overturned": "Decision overturned",
-    "leave_granted": "Leave granted",
-    "withdrawn": "Withdrawn",
+EVENT_TYPES: dict[str, str] = {
+    EventType.DISPUTE_OPENED: "Dispute opened",
+    EventType.DISPUTE_RESOLVED: "Dispute reported resolved",
+    EventType.EVIDENCE_RECEIVED: "New evidence received",
+    EventType.RECORD_CORRECTED: "Record corrected",
+    EventType.DECISION_OVERTURNED: "Decision overturned",
+    EventType.LEAVE_GRANTED: "Leave granted",
+    PoolStatus.WITHDRAWN: "Withdrawn",
 }
 
 AUDIT_ACTIONS = {
@@ -239,12 +267,12 @@ AUDIT_ACTIONS = {
     "logout": "signed out",
     "actions_recorded": "reported what a recipient did",
     "events_applied": "applied events",
-    "dispute_opened": "opened a dispute",
+    EventType.DISPUTE_OPENED: "opened a dispute",
     "review_items_opened": "opened review items",
     "agreement_loaded": "loaded an agreement",
-    "agreement_paused": "paused an agreement",
+    Reason.AGREEMENT_PAUSED: "paused an agreement",
     "agreement_resumed": "resumed an agreement",
-    "cohort_paused": "paused a cohort",
+    Reason.COHORT_PAUSED: "paused a cohort",
     "policy_loaded": "loaded the policy",
     "pool_withdrawn": "withdrew people from the pool",
     "firewall_refused": "was refused by the firewall",
@@ -253,7 +281,7 @@ AUDIT_ACTIONS = {
     "retention_applied": "destroyed records past their retention",
     "scores_loaded": "loaded scores",
     "scores_read": "read scores",
-    "score_destroyed": "destroyed a score",
+    RecallReason.SCORE_DESTROYED: "destroyed a score",
     "audit_verdict_recorded": "recorded an audit verdict",
     "proposal_applied": "applied a proposal",
     "user_added": "added a user",
@@ -262,7 +290,7 @@ AUDIT_ACTIONS = {
     "password_set": "set a password",
     "token_issued": "issued an API token",
     "tokens_revoked": "revoked API tokens",
-    "departure_recorded": "recorded a departure",
+    EventType.DEPARTURE_RECORDED: "recorded a departure",
 }
 
 FIELDS = {

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from accord.errors import AccordError, LedgerKeyUnavailable
 from accord.identity import Principal
 from accord.linkage import proposals
+from accord.vocab import ItemStatus
 from accord.web.api.common import errors
 from accord.web.api.schemas import ID_PATTERN, DecisionIn
 from accord.web.deps import Ctx, api_user
@@ -55,7 +56,7 @@ class ProposalDecisionOut(BaseModel):
 def list_proposals(
     principal: Decider,
     ctx: Ctx,
-    status: Annotated[str, Query(pattern="^(open|approved|rejected|all)$")] = "open",
+    status: Annotated[str, Query(pattern="^(open|approved|rejected|all)$")] = ItemStatus.OPEN,
 ) -> list[ProposalOut]:
     """Proposals to raise automation, oldest first, with the labels behind each."""
     return [

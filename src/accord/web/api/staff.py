@@ -17,6 +17,7 @@ from accord.policy import pauses
 from accord.policy.policy import load_policy
 from accord.store import db
 from accord.store.models import Agreement, ReviewItem
+from accord.vocab import ItemStatus
 from accord.web import readmodels
 from accord.web.api.common import errors, unprocessable
 from accord.web.api.schemas import (
@@ -114,7 +115,7 @@ def review_items(
     kind: Annotated[
         str | None, Query(max_length=64, pattern=ID_PATTERN, description=", ".join(review.KINDS))
     ] = None,
-    status: Annotated[str, Query(pattern="^(open|approved|rejected|all)$")] = "open",
+    status: Annotated[str, Query(pattern="^(open|approved|rejected|all)$")] = ItemStatus.OPEN,
     after: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=readmodels.MAX_PAGE)] = 50,
 ) -> ReviewPage:

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, HTTPException
 from accord import events, formats
 from accord.errors import AccordError, InputError
 from accord.identity import Principal
-from accord.rights import assemble
+from accord.rights import assemble, document
+from accord.vocab import EventType
 from accord.web.api.common import errors, operators_problem, unprocessable
 from accord.web.api.schemas import DisputeIn, DisputeOut
 from accord.web.deps import Ctx, api_user
@@ -31,7 +32,7 @@ def person_of(principal: Principal) -> str:
 
 def subject_report(
     url: str, principal: Principal, output_format: str
-) -> tuple[assemble.SubjectAccessReport, bytes]:
+) -> tuple[document.SubjectAccessReport, bytes]:
     """The subject's report and its rendering (json, html or pdf) through `accord.rights`,
     which writes the audit entry for it."""
     try:
@@ -52,7 +53,7 @@ def open_dispute(url: str, principal: Principal, detail: str) -> DisputeOut:
     record: dict[str, object] = {
         "event_id": event_id,
         "person_id": person_of(principal),
-        "event_type": "dispute_opened",
+        "event_type": EventType.DISPUTE_OPENED,
         "event_date": dt.date.today().isoformat(),
         "detail": detail.strip(),
     }
