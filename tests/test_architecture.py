@@ -1,0 +1,291 @@
+"""The shape of the code: no import cycle, one vocabulary (issue 20).
+
+These read the source with :mod:`ast` (nothing is imported), so each check sees exactly
+what a reader of ``src/accord`` sees.  Each check is a function over a source tree and
+is tested on a small tree with a planted violation too, so none can pass by checking
+nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+
+from accord import vocab
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+# The vocabulary whose words no other module may spell out.  Not checked: GateOutcome and
+# Settled, the gate's working values inside one run (never stored), whose words are also
+# ordinary names elsewhere ("review" is an API tag, a CLI group and an agreement section,
+# "held" and "blocked" count candidates in a run's summary); gate.py and cycle.py use
+# their members all the same.
+CHECKED: tuple[type[StrEnum], ...] = (
+    vocab.PoolStatus,
+    vocab.RuleOutcome,
+    vocab.ReviewKind,
+    vocab.ItemStatus,
+    vocab.Decision,
+    vocab.Reason,
+    vocab.EventType,
+    vocab.RecallReason,
+    vocab.DisclosureStatus,
+    vocab.AgreementStatus,
+)
+
+# Files whose literals are frozen history, not code that uses the vocabulary: a migration
+# describes the schema and data as they were at its revision and must not change after
+# it shipped (it runs against databases made then).
+FROZEN = ("accord/store/migrations/",)
+
+# Literals allowed where they are not the vocabulary's word, as (file, word).  The built-in
+# default policy (accord.policy.policy.DEFAULT_DOCUMENT) names a cohort and an admission
+# rule "long_residence" in the policy's own language: names an operator's policy file may
+# change or reuse, which happen to spell the gate's reason code of the same meaning.
+ALLOWED = frozenset({("accord/policy/policy.py", "long_residence")})
+
+_SQL_WORD = re.compile(r"'([a-z][a-z0-9_]*)'")
+
+
+def _modules(root: Path) -> dict[str, tuple[Path, bool]]:
+    """Dotted module name -> (file, is a package's ``__init__``) for every module under root."""
+    found = {}
+    for path in sorted((root / "accord").rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        if is_package:
+            parts.pop()
+        found[".".join(parts)] = (path, is_package)
+    return found
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Which accord modules each accord module imports.
+
+    Every import statement counts, wherever it stands: at module level, inside a function
+    (deferred) or under ``if TYPE_CHECKING``.  A deferred import only postpones the
+    dependency, and hiding a cycle in a function is how the cycles this test removed
+    survived (policy.firewall -> scores -> policy.registry; rights.render ->
+    rights.assemble under TYPE_CHECKING), so they count the same as a module-level one.
+    ``from accord.x import y`` depends on ``accord.x.y`` when that is a module, else on
+    ``accord.x``.
+    """
+    modules = _modules(root)
+    graph: dict[str, set[str]] = {}
+    for name, (path, is_package) in modules.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = name.split(".") if is_package else name.split(".")[:-1]
+                    base = base[: len(base) - node.level + 1]
+                    target = ".".join([*base, *([node.module] if node.module else [])])
+                else:
+                    target = node.module or ""
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    deps.add(sub if sub in modules else target)
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
+def _strings(tree: ast.AST) -> Iterator[ast.Constant]:
+    """Every str constant but docstrings (a bare string statement is prose, not code)."""
+    prose = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose:
+            yield node
+
+
+def spelled_words(root: Path, words: frozenset[str]) -> list[str]:
+    """``file:line: 'word'`` for each literal equal to a vocabulary word, or SQL text
+    holding one as a string constant (``status = 'open'``), outside vocab.py."""
+    found = []
+    for path in sorted((root / "accord").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel == "accord/vocab.py" or rel.startswith(FROZEN):
+            continue
+        for node in _strings(ast.parse(path.read_text(), str(path))):
+            hits = {node.value} & words | set(_SQL_WORD.findall(node.value)) & words
+            found += [
+                f"{rel}:{node.lineno}: {w!r}" for w in sorted(hits) if (rel, w) not in ALLOWED
+            ]
+    return found
+
+
+def accord_imports(path: Path) -> list[str]:
+    """The accord modules a file imports, anywhere in it."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names if a.name.split(".")[0] == "accord"]
+        elif isinstance(node, ast.ImportFrom) and (
+            node.level or (node.module or "").split(".")[0] == "accord"
+        ):
+            base = "." * node.level + (node.module or "")
+            names += [base] if node.module else [base + a.name for a in node.names]
+    return names
+
+
+WORDS = frozenset(str(m) for enum in CHECKED for m in enum)
+
+
+# --- the checks on src/ -------------------------------------------------------------------
+
+
+# Cycles not yet broken, each with its owner's way out; the test fails when one is gone
+# too, so that its entry is removed.  accord.ledger.log signs a head and schedules its
+# publication (publish.schedule) while publish.publish reads the log's roots and proofs
+# (a deferred import): the ledger slice moves the scheduling into accord.ledger.unit,
+# which imports both.
+KNOWN_CYCLES = [["accord.ledger.log", "accord.ledger.publish"]]
+
+# Modules whose words are not yet the vocabulary's: at the time of writing each held
+# another slice's uncommitted edits (the withdraw-and-recall work), so they are converted
+# there.  Each must still spell a word (the test fails once it does not, so that its
+# entry is removed), and no other module may.
+PENDING = (
+    "accord/cycle.py",
+    "accord/events.py",
+    "accord/pool.py",
+    "accord/remedy.py",
+    "accord/review.py",
+)
+
+
+def test_no_import_cycle_among_accord_modules() -> None:
+    graph = import_graph(SRC)
+    assert len(graph) > 100  # the walk found the package
+    assert cycles(graph) == KNOWN_CYCLES
+
+
+def test_no_vocabulary_word_spelled_outside_vocab() -> None:
+    found = spelled_words(SRC, WORDS)
+    pending = {rel for rel in PENDING if any(f.startswith(f"{rel}:") for f in found)}
+    assert pending == set(PENDING), "converted: remove from PENDING"
+    found = [f for f in found if f.split(":")[0] not in PENDING]
+    assert found == [], "use the accord.vocab member instead:\n" + "\n".join(found)
+
+
+def test_vocab_imports_nothing_from_accord() -> None:
+    assert accord_imports(SRC / "accord" / "vocab.py") == []
+
+
+def test_every_package_opens_with_a_docstring() -> None:
+    missing = [
+        str(init.relative_to(SRC))
+        for init in sorted((SRC / "accord").rglob("__init__.py"))
+        if not ast.get_docstring(ast.parse(init.read_text()))
+    ]
+    assert missing == []
+
+
+def test_vocabulary_words_are_distinct_within_each_enum_and_plain() -> None:
+    for enum in CHECKED:
+        values = [str(m) for m in enum]
+        assert len(values) == len(set(values)), enum
+        assert all(re.fullmatch(r"[a-z][a-z0-9_]*", v) for v in values), enum
+
+
+# --- each check fails on a planted violation ----------------------------------------------
+
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    for rel, body in files.items():
+        path = tmp_path / "accord" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    return tmp_path
+
+
+def test_cycles_are_found_through_deferred_and_type_checking_imports(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "from accord import b\n",
+            "b.py": "def f():\n    from accord.c import g\n",
+            "c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import a\n",
+            "d.py": "import accord.a\n",
+        },
+    )
+    assert cycles(import_graph(root)) == [["accord.a", "accord.b", "accord.c"]]
+    (root / "accord" / "c.py").write_text("")
+    assert cycles(import_graph(root)) == []
+
+
+def test_spelled_words_are_found_plain_and_in_sql(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "vocab.py": 'X = "open"\n',
+            "store/migrations/versions/0001_x.py": 'X = "open"\n',
+            "m.py": '"""The \'open\' items."""\n'
+            'A = "open"\n'
+            "B = f\"SELECT * FROM review_items WHERE status = 'manual_check' AND x = {A}\"\n"
+            'C = "an open item"\n',
+        },
+    )
+    assert spelled_words(root, WORDS) == [
+        "accord/m.py:2: 'open'",
+        "accord/m.py:3: 'manual_check'",
+    ]
+
+
+def test_an_accord_import_in_vocab_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "vocab.py"
+    path.write_text("from enum import StrEnum\ndef f():\n    from accord.store import db\n")
+    assert accord_imports(path) == ["accord.store"]
+    path.write_text("from . import clock\n")
+    assert accord_imports(path) == [".clock"]
+
+
+@pytest.mark.parametrize("member", [m for enum in CHECKED for m in enum][:3])
+def test_a_member_is_its_string(member: StrEnum) -> None:
+    assert member == member.value and f"{member}" == member.value and str(member) == member.value
