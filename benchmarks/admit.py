@@ -31,8 +31,8 @@ from scratch import pg_scratch
 from sqlalchemy import text
 
 from accord.admission import admit
-from accord.cases import to_arrow
 from accord.store import db
+from accord.store.transfer import to_arrow
 
 AS_OF = dt.date(2026, 1, 1)
 

@@ -13,12 +13,11 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import func, select
 
-from accord import cases
 from accord.admission import ADVERSE, admit, derive_person_state
-from accord.cases import Background, insert_arrow
 from accord.formats.schema import CASES, Kind
-from accord.store import db, sqlite_bulk
+from accord.store import db, sqlite_bulk, transfer
 from accord.store.models import CaseDecision, Person, PoolEntry, PoolHistory
+from accord.store.transfer import Background, insert_arrow
 
 D = dt.date
 DEFAULT_CATEGORY = "immigration_casework"
@@ -229,7 +228,7 @@ def test_a_write_failing_on_the_writer_thread_leaves_nothing_behind(
     files its rows were staged in (personal data)."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    real_copy, real_write = cases._copy_in, cases._write_stored
+    real_copy, real_write = transfer._copy_in, transfer._write_stored
 
     def copy_in(dbapi: Any, name: str, cols: str, path: Path) -> None:
         if name == failing:
@@ -241,8 +240,8 @@ def test_a_write_failing_on_the_writer_thread_leaves_nothing_behind(
             raise OSError(f"disk full writing {failing}")
         real_write(conn, table, stored, copies)
 
-    monkeypatch.setattr(cases, "_copy_in", copy_in)
-    monkeypatch.setattr(cases, "_write_stored", write_stored)
+    monkeypatch.setattr(transfer, "_copy_in", copy_in)
+    monkeypatch.setattr(transfer, "_write_stored", write_stored)
     rows, _ = random_history(3)
     types = {c.name: pa.date32() if c.kind is Kind.DATE else pa.string() for c in CASES.columns}
     table = pa.Table.from_pylist(rows, schema=pa.schema(types))

@@ -1,4 +1,4 @@
-"""Reading the governance database into Arrow (accord.cases.read_arrow) on each backend.
+"""Reading the governance database into Arrow (accord.store.transfer.read_arrow) on each backend.
 
 SQLite goes through ADBC (tests/test_sqlite_bulk.py); PostgreSQL through ``COPY ... TO
 STDOUT`` as CSV parsed by Arrow, where NULL and the empty string, quotes, commas and line
@@ -13,9 +13,9 @@ from typing import cast
 import pyarrow as pa
 from sqlalchemy import Table
 
-from accord.cases import insert_arrow, read_arrow
 from accord.store import db
 from accord.store.models import PoolEntry
+from accord.store.transfer import insert_arrow, read_arrow
 
 POOL = cast(Table, PoolEntry.__table__)
 AWKWARD = [

@@ -17,12 +17,12 @@ import pyarrow as pa
 import pytest
 
 from accord import demo
-from accord.cases import read_arrow
 from accord.cli import main
 from accord.errors import AccordError
 from accord.rates import wilson
 from accord.simulate import CATEGORIES, PROCESSES, Simulation, _judge, per_10k, simulate
 from accord.store import db
+from accord.store.transfer import read_arrow
 from accord.synth import REGISTERS, Scenario, synthesise
 from accord.synth.truth import naive_disclosures, score
 

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import Table, func, select
 
-from accord.cases import insert_arrow, read_arrow
 from accord.store import db, sqlite_bulk
 from accord.store.models import PoolEntry
+from accord.store.transfer import insert_arrow, read_arrow
 
 pytestmark = pytest.mark.sqlite_only
 POOL = cast(Table, PoolEntry.__table__)

@@ -62,6 +62,7 @@ from accord.policy.compile import (
 from accord.policy.firewall import IDENTITY_FIELDS, PERSON_STATE, STATE_CASES
 from accord.policy.policy import Policy, load_policy
 from accord.store.db import connect
+from accord.store.dialect import dialect_of
 from accord.store.models import Person, PoolEntry, PoolHistory, ReviewItem
 from accord.vocab import (
     CHALLENGE_KINDS,
@@ -887,9 +888,7 @@ def admit_in(
     # The rows are written by a thread of their own (C work on one core: SQLite's, or
     # the PostgreSQL server's) while DuckDB goes on to what does not need them (see
     # accord.cases.Background).  An in-memory SQLite database stays on this thread.
-    database = conn.engine.url.database
-    threaded = conn.dialect.name == "postgresql" or database not in (None, "", ":memory:")
-    with Background(threaded) as background:
+    with Background(dialect_of(conn).writes_from_thread(conn)) as background:
         result.cases = _load_inputs(conn, con, cases, run_id, source, background)
         clock.lap("read and check cases")
         _derive(con, as_of)

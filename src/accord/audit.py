@@ -29,12 +29,12 @@ import pyarrow as pa
 from sqlalchemy import Connection, case, func, insert, select, update
 
 from accord import auditlog
-from accord.cases import read_arrow, to_arrow
 from accord.errors import AccordError
 from accord.rates import Z95 as Z95  # re-exported: the interval every rate carries
 from accord.rates import wilson as wilson
 from accord.store.db import connect, session
 from accord.store.models import AuditSample
+from accord.store.transfer import read_arrow, to_arrow
 from accord.vocab import DisclosureStatus, sql_word
 
 VERDICTS = ("correct", "wrong")

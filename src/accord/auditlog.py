@@ -8,23 +8,20 @@ transaction as the change itself, so the log and the state can never disagree.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import Connection, Table
 
-from accord.store.db import bulk_insert
 from accord.store.models import AuditLog
+from accord.store.transfer import bulk_insert, insert_rows
 
 AuditRow = tuple[str, str, str | None, Mapping[str, Any]]
 """One entry for :func:`log_many`: (actor, action, person_id or None, detail)."""
 
 _COLUMNS = ("at", "actor", "action", "person_id", "detail")
-_COLUMN_LIST = ", ".join(f'"{c}"' for c in _COLUMNS)
 _TABLE: Table = AuditLog.__table__  # type: ignore[assignment]
 _FEW = 4
 
@@ -66,30 +63,5 @@ def log_many(conn: Connection, rows: Iterable[AuditRow]) -> int:
     if len(prepared) > _FEW:
         return bulk_insert(conn, _TABLE, _COLUMNS, prepared)
     # A few entries (each web request's one): the same values bulk_insert would write, in
-    # one plain INSERT, without setting up COPY or its converters every time.
-    postgres = conn.dialect.name == "postgresql"
-    detail = _detail_text(conn.dialect) if not postgres else _compact_json
-    marks = ", ".join(["%s" if postgres else "?"] * len(_COLUMNS))
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    cursor = dbapi.cursor()
-    try:
-        cursor.executemany(
-            f'INSERT INTO "{_TABLE.name}" ({_COLUMN_LIST}) VALUES ({marks})',
-            [(*row[:4], detail(row[4])) for row in prepared],
-        )
-    finally:
-        cursor.close()
-    return len(prepared)
-
-
-def _compact_json(value: Any) -> str:
-    """The JSON text bulk_insert's COPY writes on PostgreSQL."""
-    return json.dumps(value, separators=(",", ":"))
-
-
-@functools.cache
-def _detail_text(dialect: Dialect) -> Callable[[Any], Any]:
-    """The detail column's own converter for ``dialect``, as bulk_insert applies it."""
-    process = _TABLE.c.detail.type.bind_processor(dialect)
-    return process if process is not None else _compact_json
+    # one plain INSERT, without setting up COPY every time.
+    return insert_rows(conn, _TABLE, _COLUMNS, prepared)

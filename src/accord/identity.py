@@ -18,11 +18,11 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from accord import auditlog
 from accord.errors import AccordError
 from accord.store import db
+from accord.store.dialect import dialect_of
 from accord.store.models import ApiToken, LoginFailure, User, as_utc, utcnow
 
 ROLES = ("caseworker", "reviewer", "recipient", "auditor", "admin", "subject")
@@ -460,9 +460,9 @@ def _count_attempt(conn: Connection, username: str, now: dt.datetime) -> dt.time
     """
     db.write_lock(conn)
     table = LoginFailure.__table__
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
-        module.insert(table)
+        dialect_of(conn)
+        .insert(table)
         .values(username=username, failures=0, last_failed_at=now)
         .on_conflict_do_nothing(index_elements=[table.c.username])
     )

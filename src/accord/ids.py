@@ -19,8 +19,8 @@ import hmac
 import secrets
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from accord.store.dialect import dialect_of
 from accord.store.models import Secret, utcnow
 
 ID_KEY = "id_key"
@@ -36,9 +36,9 @@ def id_key(conn: Connection) -> bytes:
     stored = conn.scalar(select(Secret.value).where(Secret.name == ID_KEY))
     if stored is None:
         table = Secret.__table__
-        module = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(
-            module.insert(table)
+            dialect_of(conn)
+            .insert(table)
             .values(name=ID_KEY, value=secrets.token_bytes(32).hex(), created_at=utcnow())
             .on_conflict_do_nothing(index_elements=[table.c.name])
         )

@@ -42,12 +42,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, update
 
 from accord import auditlog
-from accord.cases import read_arrow
 from accord.clock import business_time
 from accord.errors import AccordError
 from accord.policy.policy import Policy, default_policy
 from accord.store.db import bulk_insert, connect, require_schema
 from accord.store.models import CaseDecision, DerivedScore, DestructionLog
+from accord.store.transfer import read_arrow
 from accord.vocab import DisclosureStatus, EventType, ItemStatus, sql_word
 
 CASE = "case_decision"

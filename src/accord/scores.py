@@ -32,7 +32,6 @@ import pyarrow as pa
 from sqlalchemy import Connection, and_, or_, select
 
 from accord import auditlog, ids
-from accord.cases import read_arrow
 from accord.clock import business_time
 from accord.errors import AccordError, InputError, Problem
 from accord.policy.agreement import Agreement
@@ -49,6 +48,7 @@ from accord.policy.scoring import shares_scores as shares_scores
 from accord.remedy import RecallRow, chunks, recall_disclosures
 from accord.store import db
 from accord.store.models import CaseDecision, DerivedScore, Disclosure
+from accord.store.transfer import read_arrow
 from accord.vocab import (
     AGREEMENT_IN_FORCE,
     AgreementStatus,

@@ -29,14 +29,15 @@ from typing import Any
 
 import pyarrow as pa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, DateTime, Table, create_engine, func, select, text
+from sqlalchemy import Connection, DateTime, Table, create_engine, func, select
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.pool import NullPool
 
 from accord.errors import AccordError, CheckFailed
 from accord.ledger import bundle, content, keys, merkle, publish, signing
 from accord.ledger.signing import SignedTreeHead
-from accord.store import db, sqlite_bulk
+from accord.store import db, sqlite_bulk, transfer
+from accord.store.dialect import dialect_of
 from accord.store.models import (
     Disclosure,
     LedgerLeaf,
@@ -54,12 +55,11 @@ VERIFY_CHUNK = 1 << 16
 MAX_PROBLEMS = 1000
 _ADVISORY_LOCK = 0x4C454447  # "LEDG": serialises appenders on PostgreSQL
 _NODE_QUERY_CHUNK = 300
-_MMAP_BYTES = 1 << 32
 
 _LEAVES: Table = LedgerLeaf.__table__  # type: ignore[assignment]
 _NODES: Table = LedgerNode.__table__  # type: ignore[assignment]
 _LEAF_COLUMNS = ("leaf_index", "kind", "ref_id", "content", "leaf_hash", "appended_at")
-_SQLITE = sqlite_dialect.dialect()
+_SQLITE = sqlite_dialect.dialect()  # parses SQLite's timestamp text as SQLAlchemy reads it
 _SQLITE_DATETIME = DateTime(timezone=True).dialect_impl(_SQLITE).result_processor(_SQLITE, None)
 
 
@@ -68,22 +68,12 @@ def _damaged(what: str) -> CheckFailed:
 
 
 def _rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-    """Run a read on the connection's DBAPI cursor, inside its transaction.
+    """A read on the DBAPI cursor, in the caller's transaction (``?`` placeholders).
 
     The proof path issues three small reads per proof; going around SQLAlchemy's
     statement construction keeps a proof at ten million leaves well under 5 ms.
-    ``sql`` uses ``?`` placeholders (turned into ``%s`` for psycopg).
     """
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    if conn.dialect.name == "postgresql":
-        sql = sql.replace("?", "%s")
-    cur = dbapi.cursor()
-    try:
-        cur.execute(sql, tuple(params))
-        return list(cur.fetchall())
-    finally:
-        cur.close()
+    return transfer.rows(conn, sql, params)
 
 
 def _current_size(conn: Connection) -> int:
@@ -177,10 +167,7 @@ def _lock(conn: Connection) -> None:
     changes nothing, which takes the database's write lock (waiting up to busy_timeout)
     and so also gives this transaction the latest committed state to read.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
-    else:
-        conn.execute(text("UPDATE ledger_nodes SET level = level WHERE 1 = 0"))
+    dialect_of(conn).lock_writers(conn, _ADVISORY_LOCK)
 
 
 def append(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[int]:
@@ -235,47 +222,28 @@ def _append_at(
 ) -> list[int]:
     hashes = merkle.leaf_hashes(d for _, _, d in leaves)
     nodes = frontier.extend(hashes, emit_from=CACHE_LEVEL)
-    sqlite = conn.dialect.name == "sqlite"
-    now = utcnow()
-    stamp: dt.datetime | str = _sqlite_timestamp(now) if sqlite else now
-    if sqlite and _stage_leaves(conn, start, leaves, hashes, str(stamp)):
+    dialect = dialect_of(conn)
+    stamp = dialect.stored_datetime(utcnow())
+    if not dialect.copy_in and _stage_leaves(conn, start, leaves, hashes, str(stamp)):
         db.bulk_insert(conn, _NODES, ("level", "index", "hash"), nodes)
         return list(range(start, start + len(leaves)))
     rows = [
         (start + i, kind, ref_id, data, h, stamp)
         for i, ((kind, ref_id, data), h) in enumerate(zip(leaves, hashes, strict=True))
     ]
-    if sqlite:
+    if not dialect.copy_in:
         # db.bulk_insert would run SQLAlchemy's generic bind processors on every value
         # (wrapping each blob, handing each datetime to sqlite3's adapter), which halves
         # the rate; these values need none, the timestamp being written once, in exactly
         # the form SQLAlchemy's SQLite DATETIME writes.
-        _executemany(conn, _LEAVES, _LEAF_COLUMNS, rows)
-    else:
-        _copy_binary(conn, _LEAVES, _LEAF_COLUMNS, _LEAF_PG_TYPES, rows)
+        transfer.execute_many(conn, _LEAVES, _LEAF_COLUMNS, rows)
+    else:  # binary COPY: the leaves' bytes go as bytes, not as hex
+        transfer.copy_binary(conn, _LEAVES, _LEAF_COLUMNS, _LEAF_PG_TYPES, rows)
     db.bulk_insert(conn, _NODES, ("level", "index", "hash"), nodes)
     return list(range(start, start + len(leaves)))
 
 
 _LEAF_PG_TYPES = ("int8", "text", "text", "bytea", "bytea", "timestamptz")
-
-
-def _copy_binary(
-    conn: Connection, table: Table, columns: Sequence[str], types: Sequence[str], rows: list[Any]
-) -> None:
-    """PostgreSQL ``COPY ... (FORMAT BINARY)``: the leaves' bytes go as bytes, not as hex.
-
-    Text COPY spells each byte of ``content`` and ``leaf_hash`` as two hex digits, which the
-    server then parses back; binary COPY sends them as they are.
-    """
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    names = ", ".join(f'"{c}"' for c in columns)
-    sql = f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)'
-    with dbapi.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[attr-defined]
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
 
 
 def _stage_leaves(
@@ -307,26 +275,6 @@ def _stage_leaves(
         (stamp,),
     )
     return True
-
-
-def _sqlite_timestamp(value: dt.datetime) -> str:
-    """What SQLAlchemy's SQLite DATETIME stores for a UTC datetime."""
-    processor = DateTime(timezone=True).dialect_impl(_SQLITE).bind_processor(_SQLITE)
-    assert processor is not None
-    return str(processor(value))
-
-
-def _executemany(conn: Connection, table: Table, columns: Sequence[str], rows: list[Any]) -> None:
-    """Insert rows of ready DBAPI values on SQLite, in the connection's transaction."""
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    names = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    cur = dbapi.cursor()
-    try:
-        cur.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
-    finally:
-        cur.close()
 
 
 def root(conn: Connection, size: int | None = None) -> bytes:
@@ -845,20 +793,6 @@ class _RangeResult:
     expected: int  # one past the last index met
 
 
-@contextlib.contextmanager
-def _sequential_read(conn: Connection) -> Iterator[None]:
-    """SQLite: memory-map the file while the whole ledger is read in order (then restore)."""
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    before = int(_rows(conn, "PRAGMA mmap_size")[0][0])
-    _rows(conn, f"PRAGMA mmap_size = {_MMAP_BYTES}")
-    try:
-        yield
-    finally:
-        _rows(conn, f"PRAGMA mmap_size = {before}")
-
-
 def _check_range(
     conn: Connection,
     lo: int,
@@ -870,7 +804,7 @@ def _check_range(
 ) -> int:
     """Check the leaves with indexes in ``[lo, hi]`` chunk by chunk; one past the last met."""
     expected, last = lo, lo - 1
-    with _sequential_read(conn):
+    with dialect_of(conn).sequential_read(conn):  # SQLite: memory-mapped
         while True:
             rows = _rows(conn, _LEAF_ROWS_SQL, (last, hi, VERIFY_CHUNK))
             if not rows:

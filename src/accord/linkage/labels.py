@@ -25,9 +25,9 @@ import pyarrow as pa
 from sqlalchemy import Connection, select
 
 from accord.audit import wilson
-from accord.cases import read_arrow
 from accord.store.models import Agreement as AgreementRow
 from accord.store.models import AgreementVersion
+from accord.store.transfer import read_arrow
 from accord.vocab import MATCH_KINDS, AgreementStatus, ItemStatus, Reason, sql_in, sql_word
 
 SAME = ItemStatus.APPROVED  # item status meaning "the record is the person's"

@@ -22,15 +22,12 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     Connection,
     Date,
-    Integer,
     case,
-    cast,
     distinct,
     func,
     literal,
     select,
     text,
-    type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -39,6 +36,7 @@ from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
 from accord.linkage.labels import OversightLabels, oversight_labels
 from accord.remedy import unacknowledged_in
 from accord.store import db
+from accord.store.dialect import Dialect, dialect_of
 from accord.store.models import (
     AuditSample,
     Disclosure,
@@ -536,58 +534,23 @@ def _buckets(
     return [Bucket(bucket=k, count=v) for k, v in totals.items()]
 
 
-# --- dialect-specific SQL ---------------------------------------------------------------------
+# --- SQL the backends spell differently --------------------------------------------------------
 
 
-class _SQL:
-    """The few expressions SQLite and PostgreSQL spell differently."""
+def _reasons_query(d: Dialect) -> str:
+    """(status, reason, people): distinct reason lists first, so only they are unnested.
 
-    def __init__(self, dialect: str) -> None:
-        self.pg = dialect == "postgresql"
-
-    def utc_day(self, col: Any) -> ColumnElement[dt.date]:
-        if self.pg:
-            return cast(func.timezone("UTC", col), Date)
-        return func.date(col, type_=Date)
-
-    def month_of_timestamp(self, col: Any) -> ColumnElement[str]:
-        if self.pg:
-            return func.to_char(func.timezone("UTC", col), "YYYY-MM")
-        return func.strftime("%Y-%m", col)
-
-    def month_of_date(self, col: Any) -> ColumnElement[str]:
-        if self.pg:
-            return func.to_char(col, "YYYY-MM")
-        return func.strftime("%Y-%m", col)
-
-    def days_between(self, later: Any, earlier: Any) -> ColumnElement[int]:
-        if self.pg:
-            return type_coerce(self.utc_day(later) - self.utc_day(earlier), Integer)
-        return cast(func.julianday(func.date(later)) - func.julianday(func.date(earlier)), Integer)
-
-    def reasons_query(self) -> str:
-        """(status, reason, people): distinct reason lists first, so only they are unnested.
-
-        A person with an empty list counts under '(none recorded)'.
-        """
-        if self.pg:
-            return (
-                "WITH g AS (SELECT status, reasons::text AS reasons, count(*) AS n "
-                "FROM pool_entries GROUP BY status, reasons::text) "
-                "SELECT g.status, j.reason, sum(g.n) FROM g "
-                "CROSS JOIN LATERAL json_array_elements_text(g.reasons::json) AS j(reason) "
-                "GROUP BY g.status, j.reason "
-                "UNION ALL SELECT status, '(none recorded)', sum(n) FROM g "
-                "WHERE json_array_length(g.reasons::json) = 0 GROUP BY status"
-            )
-        return (
-            "WITH g AS (SELECT status, reasons, count(*) AS n "
-            "FROM pool_entries GROUP BY status, reasons) "
-            "SELECT g.status, j.value, sum(g.n) FROM g, json_each(g.reasons) j "
-            "GROUP BY g.status, j.value "
-            "UNION ALL SELECT status, '(none recorded)', sum(n) FROM g "
-            "WHERE json_array_length(g.reasons) = 0 GROUP BY status"
-        )
+    A person with an empty list counts under '(none recorded)'.
+    """
+    reasons = d.json_text("reasons")
+    return (
+        f"WITH g AS (SELECT status, {reasons} AS reasons, count(*) AS n "
+        f"FROM pool_entries GROUP BY status, {reasons}) "
+        f"SELECT g.status, j.value, sum(g.n) FROM g {d.json_array_items('g.reasons', 'j')} "
+        "GROUP BY g.status, j.value "
+        "UNION ALL SELECT status, '(none recorded)', sum(n) FROM g "
+        f"WHERE {d.json_array_length('g.reasons')} = 0 GROUP BY status"
+    )
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -606,7 +569,7 @@ _PEOPLE = Person.__table__
 # --- the figures ------------------------------------------------------------------------------
 
 
-def _activity(conn: Connection, sql: _SQL) -> Activity:
+def _activity(conn: Connection, sql: Dialect) -> Activity:
     """One scan of disclosures and one of actions, by month; the rest is summed from those."""
     d = Disclosure.__table__.c
     a = RecipientAction.__table__.c
@@ -717,7 +680,7 @@ def _count_by(
     return counts
 
 
-def _pool(conn: Connection, sql: _SQL) -> PoolFigures:
+def _pool(conn: Connection, sql: Dialect) -> PoolFigures:
     p = PoolEntry.__table__.c
     statuses = [
         PoolStatus(status=r[0], people=r[1])
@@ -727,13 +690,13 @@ def _pool(conn: Connection, sql: _SQL) -> PoolFigures:
     ]
     reasons = [
         PoolReason(status=r[0], reason=str(r[1]), people=int(r[2]))
-        for r in conn.execute(text(sql.reasons_query()))
+        for r in conn.execute(text(_reasons_query(sql)))
     ]
     reasons.sort(key=lambda x: (x.status, -x.people, x.reason))
     return PoolFigures(people=sum(s.people for s in statuses), statuses=statuses, reasons=reasons)
 
 
-def _review(conn: Connection, sql: _SQL, as_of: dt.date) -> ReviewFigures:
+def _review(conn: Connection, sql: Dialect, as_of: dt.date) -> ReviewFigures:
     r = ReviewItem.__table__.c
     by_status = _count_by(conn, r.kind, r.status)
     day = sql.utc_day(r.created_at).label("day")
@@ -768,7 +731,7 @@ def _review(conn: Connection, sql: _SQL, as_of: dt.date) -> ReviewFigures:
     return ReviewFigures(open=sum(k.open for k in by_kind), by_kind=by_kind, age=age)
 
 
-def _remedies(conn: Connection, sql: _SQL, as_of: dt.date) -> RemedyFigures:
+def _remedies(conn: Connection, sql: Dialect, as_of: dt.date) -> RemedyFigures:
     c = Recall.__table__.c
     counts = _count_by(conn, c.recipient, c.remedy_status)
     unacknowledged = {u.recipient: u.recalls for u in unacknowledged_in(conn, as_of)}
@@ -1117,9 +1080,8 @@ def collect(url: str, as_of: dt.date) -> OversightFigures:
     """Every figure of the oversight report, read in one transaction (one consistent view)."""
     db.require_schema(url)
     with db.connect(url) as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-        sql = _SQL(conn.dialect.name)
+        sql = dialect_of(conn)
+        sql.read_only_snapshot(conn)
         activity = _activity(conn, sql)
         pool = _pool(conn, sql)
         review = _review(conn, sql, as_of)

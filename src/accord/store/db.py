@@ -1,4 +1,4 @@
-"""Connections to the governance database, schema upgrades and the bulk-load fast path.
+"""Connections to the governance database, transactions and schema upgrades.
 
 SQLite is the embedded default and PostgreSQL the deployment database; both are used
 through SQLAlchemy 2, and both get the same schema from the same Alembic chain.
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from accord.errors import AccordError, DatabaseUnavailable
 from accord.store import checkpoint, sqlite_bulk
+from accord.store.dialect import dialect_of
+from accord.store.transfer import bulk_insert as bulk_insert  # its home is transfer
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -153,8 +154,7 @@ def write_lock(conn: Connection) -> None:
     reads next is the latest committed state and stays so until it commits.  On
     PostgreSQL this does nothing: lock the rows read with ``SELECT ... FOR UPDATE``.
     """
-    if conn.dialect.name == "sqlite":
-        conn.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
+    dialect_of(conn).take_write_lock(conn)
 
 
 @contextlib.contextmanager
@@ -236,57 +236,6 @@ def require_schema(url: str) -> None:
             f"database {describe(url)} is at schema {rev}, this Accord needs "
             f"{head_revision()}: run `accord init` to upgrade it"
         )
-
-
-def bulk_insert(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> int:
-    """Insert many rows with each backend's fast path: COPY on PostgreSQL, executemany on SQLite.
-
-    ``rows`` are tuples in ``columns`` order holding Python values (dates as ``date``,
-    JSON columns as Python objects).  Values go through the column types' own bind
-    processors on SQLite, so rows written here read back exactly as ORM-written ones.
-    """
-    rows = rows if isinstance(rows, list) else list(rows)
-    if not rows:
-        return 0
-    cols = ", ".join(f'"{c}"' for c in columns)
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    if conn.dialect.name == "postgresql":
-        json_cols = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-        with dbapi.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as cp:  # type: ignore[attr-defined]
-            if json_cols:
-                for r in rows:
-                    out = list(r)
-                    for i in json_cols:
-                        if out[i] is not None:
-                            out[i] = json.dumps(out[i], separators=(",", ":"))
-                    cp.write_row(out)
-            else:
-                for r in rows:
-                    cp.write_row(r)
-    else:
-        procs = [
-            (i, p)
-            for i, c in enumerate(columns)
-            if (p := table.c[c].type.bind_processor(conn.dialect)) is not None
-        ]
-        if procs:
-            converted = []
-            for r in rows:
-                out = list(r)
-                for i, p in procs:
-                    out[i] = p(out[i])
-                converted.append(out)
-            rows = converted
-        placeholders = ", ".join("?" for _ in columns)
-        cur = dbapi.cursor()
-        try:
-            cur.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES ({placeholders})', rows)
-        finally:
-            cur.close()
-    return len(rows)
 
 
 def dialect_name(url: str) -> str:

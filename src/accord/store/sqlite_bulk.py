@@ -132,10 +132,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def export(conn: Connection, sql: str) -> pa.Table:
+def export(conn: Connection, sql: str, params: Any = None) -> pa.Table:
     """The rows of ``sql`` run on ``conn`` (its own uncommitted writes included), as Arrow.
 
-    Column types are SQLite's storage classes as ADBC reads them; cast as needed.
+    ``params`` are bound to ``sql``'s placeholders.  Column types are SQLite's storage
+    classes as ADBC reads them; cast as needed.
     """
     import adbc_driver_sqlite.dbapi as adbc
 
@@ -143,7 +144,7 @@ def export(conn: Connection, sql: str) -> pa.Table:
     if EXPORT_SCHEMA not in _attached(raw):
         raw.execute(f"ATTACH DATABASE ':memory:' AS {EXPORT_SCHEMA}")
     raw.execute(f"DROP TABLE IF EXISTS {EXPORT_SCHEMA}.rows")
-    raw.execute(f"CREATE TABLE {EXPORT_SCHEMA}.rows AS {sql}")
+    raw.execute(f"CREATE TABLE {EXPORT_SCHEMA}.rows AS {sql}", params or ())
     count = int(raw.execute(f"SELECT count(*) FROM {EXPORT_SCHEMA}.rows").fetchone()[0])
     if count == 0:  # no rows: no copy (it would be the size of the largest read before)
         names = [r[1] for r in raw.execute(f"PRAGMA {EXPORT_SCHEMA}.table_info(rows)")]
