@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     # spills to disk, and the folder it is made in (unset, the system's temporary folder).
     duckdb_memory_limit: str | None = None
     scratch_dir: Path | None = None
+    # Which engine links each register (docs/linkage.md#spark), as JSON: {"bank": "spark"};
+    # "*" names the engine of every register not named.  Unset: DuckDB for all.  Spark's
+    # master (local[*]: this machine's cores) and any other Spark settings, as JSON.
+    linkage_engines: dict[str, str] = {}
+    spark_master: str = "local[*]"
+    spark_conf: dict[str, str] = {}
     # Staff single sign-on through OpenID Connect (docs/deploy.md#single-sign-on): the
     # provider's issuer, where its discovery document is (default: the issuer's
     # /.well-known/openid-configuration), Accord's client id and secret there, the scopes

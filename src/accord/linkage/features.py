@@ -9,11 +9,66 @@ leaves apart (``mohammed``/``muhammad``/``محمد`` all become ``mhmd``).
 
 The pool and the register get exactly the same columns, because Splink compares like
 with like.  Everything here is SQL over whole tables: no Python loop touches a record.
+
+The SQL is written for DuckDB and for Spark (``dialect``, :mod:`accord.linkage.spark`),
+and gives the same values on both.  The DuckDB statements are the ones Accord has always
+run; Spark has no ``strip_accents``, ``regexp_matches`` or ``list_*`` functions, so its
+statements take the Spark forms: the transliteration and the accents stripped in one
+``translate()`` over a table made from DuckDB's own ``strip_accents``
+(:func:`spark_latin_table`), and ordered windows.
 """
 
 from __future__ import annotations
 
+import functools
+from typing import Protocol
+
 import duckdb
+
+DUCKDB = "duckdb"
+SPARK = "spark"
+DIALECTS = (DUCKDB, SPARK)
+
+
+class Sql(Protocol):
+    """Where the feature SQL runs: a DuckDB connection (:class:`DuckDBSql`) or a Spark
+    session (:class:`accord.linkage.spark.SparkSql`)."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def create(self, name: str, sql: str, *, temp: bool = False) -> None:
+        """Make (or remake) ``name`` from the query ``sql``, materialised."""
+
+    def drop(self, name: str) -> None:
+        """Drop ``name`` if it exists."""
+
+    def columns(self, source: str) -> set[str]:
+        """The column names of ``source``."""
+
+
+class DuckDBSql:
+    """:class:`Sql` over a DuckDB connection: tables (``temp``: temporary tables)."""
+
+    dialect = DUCKDB
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def create(self, name: str, sql: str, *, temp: bool = False) -> None:
+        self.con.execute(f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {name} AS {sql}")
+
+    def drop(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def columns(self, source: str) -> set[str]:
+        return {c[0] for c in self.con.execute(f"SELECT * FROM {source} LIMIT 0").description or []}
+
+
+def as_sql(con: duckdb.DuckDBPyConnection | Sql) -> Sql:
+    """A DuckDB connection as :class:`Sql`; anything else is one already."""
+    return DuckDBSql(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
+
 
 # Transliteration of the scripts names most often arrive in that accents alone do not
 # cover, to the plain Latin letters a recipient's register would hold.  Multi-letter
@@ -42,7 +97,9 @@ TRANSLITERATION: dict[str, str] = {
 }  # fmt: skip
 
 
-def _sql_str(value: str) -> str:
+def _sql_str(value: str, dialect: str = DUCKDB) -> str:
+    if dialect == SPARK:  # Spark's string literals take backslash escapes
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -53,23 +110,93 @@ def _transliterate(expr: str) -> str:
     return out
 
 
-def normalised_name(expr: str) -> str:
+# Name characters DuckDB's strip_accents changes are looked up among every code point
+# from here on (below it, ASCII, which nothing changes).
+FIRST_NON_ASCII = 0x80
+LAST_CODE_POINT = 0x10FFFF
+APOSTROPHES = "'`\u2018\u2019\u02bc"
+
+
+@functools.cache
+def spark_latin_table() -> tuple[str, str]:
+    """``translate()``'s two strings for Spark: what the transliteration and DuckDB's
+    ``strip_accents`` after it make of each single character, as one lookup.
+
+    Every code point that either changes is in the first string; the second holds what it
+    becomes (a transliteration's one letter, or the base letter DuckDB leaves), and the
+    characters past its end (a combining accent, a hard sign) are removed, as
+    ``translate()`` removes characters it has no counterpart for.  Characters that
+    DuckDB strips to something still not ASCII are left out: :func:`normalised_name`
+    turns both into a space.  The table is read from DuckDB itself, so the two engines
+    agree for the DuckDB that Accord runs (tests/test_linkage_spark.py checks every code
+    point).  Transliterations to two or more letters are ``replace()`` calls before it.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.execute(
+            f"""SELECT c, s FROM (
+                SELECT chr(CAST(cp AS INTEGER)) AS c, strip_accents(chr(CAST(cp AS INTEGER))) AS s
+                FROM (SELECT range AS cp FROM range({FIRST_NON_ASCII}, 55296)
+                      UNION ALL SELECT range FROM range(57344, {LAST_CODE_POINT + 1})))
+            WHERE s <> c AND (s = '' OR NOT regexp_matches(s, '[^\\x01-\\x7f]')
+                              OR contains(?, s))
+            ORDER BY c""",
+            [APOSTROPHES],
+        ).fetchall()
+    finally:
+        con.close()
+    mapped = {c: t for c, t in TRANSLITERATION.items() if len(t) == 1}
+    removed = [c for c, t in TRANSLITERATION.items() if not t]
+    for c, stripped in rows:
+        if c in TRANSLITERATION:
+            continue
+        if stripped:
+            mapped[c] = stripped
+        else:
+            removed.append(c)
+    return "".join(mapped) + "".join(removed), "".join(mapped.values())
+
+
+def _latin(lowered: str, dialect: str) -> str:
+    if dialect == DUCKDB:
+        return (
+            f"CASE WHEN regexp_matches({lowered}, '[^\\x01-\\x7f]') "
+            f"THEN strip_accents({_transliterate(lowered)}) ELSE {lowered} END"
+        )
+    out = lowered
+    for source, target in TRANSLITERATION.items():
+        if len(target) > 1:
+            out = f"replace({out}, {_sql_str(source, SPARK)}, {_sql_str(target, SPARK)})"
+    sources, targets = spark_latin_table()
+    return (
+        f"CASE WHEN octet_length({lowered}) <> length({lowered}) "
+        f"THEN translate({out}, {_sql_str(sources, SPARK)}, {_sql_str(targets, SPARK)}) "
+        f"ELSE {lowered} END"
+    )
+
+
+def _regexp_replace(expr: str, pattern: str, replacement: str, dialect: str) -> str:
+    """Every match replaced (Spark's regexp_replace is global; DuckDB's needs ``'g'``)."""
+    if dialect == DUCKDB:
+        return f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
+    return f"regexp_replace({expr}, {pattern}, {replacement})"
+
+
+def normalised_name(expr: str, dialect: str = DUCKDB) -> str:
     """SQL: a name in lower-case ASCII words, or NULL when nothing is left of it.
 
     Apostrophes vanish (``O'Brien`` = ``OBrien``); any other run of non-letters becomes
     one space (``Campbell-Lewis`` = ``Campbell Lewis``).
     """
     lowered = f"lower({expr})"
-    latin = (
-        f"CASE WHEN regexp_matches({lowered}, '[^\\x01-\\x7f]') "
-        f"THEN strip_accents({_transliterate(lowered)}) ELSE {lowered} END"
-    )
-    no_apostrophes = f"regexp_replace({latin}, '[''`\u2018\u2019\u02bc]', '', 'g')"
-    words = f"trim(regexp_replace({no_apostrophes}, '[^a-z0-9]+', ' ', 'g'))"
+    latin = _latin(lowered, dialect)
+    no_apostrophes = _regexp_replace(latin, "'[''`\u2018\u2019\u02bc]'", "''", dialect)
+    spaced = _regexp_replace(no_apostrophes, "'[^a-z0-9]+'", "' '", dialect)
+    words = f"trim({spaced})"
     return f"nullif({words}, '')"
 
 
-def skeleton(expr: str) -> str:
+def skeleton(expr: str, dialect: str = DUCKDB) -> str:
     """SQL: a name's consonant skeleton (vowels, w and y dropped, letters not doubled).
 
     Spellings that differ only in vowels or doubled letters, as transliterations from
@@ -78,9 +205,9 @@ def skeleton(expr: str) -> str:
     faster than splitting the string into a list.)
     """
     out = f"replace(replace({expr}, ' ', ''), 'ph', 'f')"
-    out = f"regexp_replace(translate({out}, 'qcz', 'kks'), '[aeiouyw]', '', 'g')"
+    out = _regexp_replace(f"translate({out}, 'qcz', 'kks')", "'[aeiouyw]'", "''", dialect)
     for letter in SKELETON_LETTERS:
-        out = f"regexp_replace({out}, '{letter}{letter}+', '{letter}', 'g')"
+        out = _regexp_replace(out, f"'{letter}{letter}+'", f"'{letter}'", dialect)
     return f"nullif({out}, '')"
 
 
@@ -98,7 +225,15 @@ def compact_postcode(expr: str) -> str:
 UK_POSTCODE = "^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
 
 
-def _postcode_parts(pc: str) -> str:
+def _full_match(expr: str, pattern: str, dialect: str) -> str:
+    if dialect == DUCKDB:
+        return f"regexp_full_match({expr}, '{pattern}')"
+    # Java's ``$`` also matches before a final line break; ``\z`` is the very end.
+    core = pattern.removeprefix("^").removesuffix("$")
+    return f"{expr} RLIKE '^(?:{core})\\\\z'"
+
+
+def _postcode_parts(pc: str, dialect: str = DUCKDB) -> str:
     """SQL: ``pc_sector`` and ``pc_district`` of a compact postcode.
 
     A UK postcode's sector (``SW1A1``) and district (``SW1A``) are the outward code with
@@ -106,19 +241,32 @@ def _postcode_parts(pc: str) -> str:
     five-digit German code, say) has no sector; its "district" is its first half, which
     in most numeric systems is the region (``4223`` -> ``42``).
     """
-    uk = f"regexp_full_match({pc}, '{UK_POSTCODE}')"
+    uk = _full_match(pc, UK_POSTCODE, dialect)
     return (
         f"CASE WHEN {uk} THEN left({pc}, length({pc}) - 2) END AS pc_sector, "
-        f"{_pc_district(pc)} AS pc_district"
+        f"{_pc_district(pc, dialect)} AS pc_district"
     )
 
 
-def _pc_district(pc: str) -> str:
-    uk = f"regexp_full_match({pc}, '{UK_POSTCODE}')"
+def _pc_district(pc: str, dialect: str = DUCKDB) -> str:
+    uk = _full_match(pc, UK_POSTCODE, dialect)
+    half = f"length({pc}) // 2" if dialect == DUCKDB else f"length({pc}) div 2"
     return (
         f"CASE WHEN {uk} THEN left({pc}, length({pc}) - 3) "
-        f"WHEN length({pc}) >= 2 THEN left({pc}, length({pc}) // 2) END"
+        f"WHEN length({pc}) >= 2 THEN left({pc}, {half}) END"
     )
+
+
+def _sorted_words(expr: str, dialect: str) -> str:
+    if dialect == DUCKDB:
+        return f"array_to_string(list_sort(string_split({expr}, ' ')), ' ')"
+    return f"array_join(array_sort(split({expr}, ' ')), ' ')"
+
+
+def _sorted_characters(expr: str, dialect: str) -> str:
+    if dialect == DUCKDB:
+        return f"array_to_string(list_sort(string_split({expr}, '')), '')"
+    return f"array_join(array_sort(split({expr}, '')), '')"
 
 
 # The columns every side gets (Splink needs identical schemas on both sides).
@@ -166,66 +314,73 @@ KEY_COLUMNS = ("rid", "fam_c", "fam1", "fam_sk", "fam_srt", "giv1", "giv1_sk", "
 NAMES_TABLE = "feature_names"
 
 
-def build_names(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
+def build_names(con: duckdb.DuckDBPyConnection | Sql, sources: list[str]) -> None:
     """Normalise every distinct family and given name of ``sources`` once.
 
     A register of a million records holds a tenth as many distinct names, and the
     transliteration and skeleton are the costly part.  Each step is its own table:
     inlined, DuckDB would evaluate the costly expressions once per reference.
     """
+    db = as_sql(con)
+    d = db.dialect
     raw = " UNION ".join(
         f"SELECT family_name AS raw FROM {src} WHERE family_name IS NOT NULL "
         f"UNION SELECT given_names FROM {src} WHERE given_names IS NOT NULL"
         for src in sources
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_n AS "
-        f"SELECT raw, {normalised_name('raw')} AS n FROM ({raw})"
+    db.create(f"{NAMES_TABLE}_n", f"SELECT raw, {normalised_name('raw', d)} AS n FROM ({raw})",
+              temp=True)  # fmt: skip
+    db.create(
+        f"{NAMES_TABLE}_p",
+        f"""SELECT raw, n, split_part(n, ' ', 1) AS first, {skeleton("n", d)} AS sk
+        FROM {NAMES_TABLE}_n WHERE n IS NOT NULL""",
+        temp=True,
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_p AS
-        SELECT raw, n, split_part(n, ' ', 1) AS first, {skeleton("n")} AS sk
-        FROM {NAMES_TABLE}_n WHERE n IS NOT NULL"""
+    db.create(
+        f"{NAMES_TABLE}_f",
+        f"""SELECT first, {skeleton("first", d)} AS first_sk
+        FROM (SELECT DISTINCT first FROM {NAMES_TABLE}_p)""",
+        temp=True,
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_f AS
-        SELECT first, {skeleton("first")} AS first_sk
-        FROM (SELECT DISTINCT first FROM {NAMES_TABLE}_p)"""
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_s AS
-        SELECT p.raw, p.n, replace(p.n, ' ', '') AS c, p.sk, p.first, f.first_sk,
+    db.create(
+        f"{NAMES_TABLE}_s",
+        f"""SELECT p.raw, p.n, replace(p.n, ' ', '') AS c, p.sk, p.first, f.first_sk,
                CASE WHEN p.first = p.n THEN p.n
-                    ELSE array_to_string(list_sort(string_split(p.n, ' ')), ' ') END AS sorted,
-               '#' || array_to_string(list_sort(string_split(replace(p.n, ' ', ''), '')), '')
-                   AS letters
-        FROM {NAMES_TABLE}_p AS p JOIN {NAMES_TABLE}_f AS f USING (first)"""
+                    ELSE {_sorted_words("p.n", d)} END AS sorted,
+               '#' || {_sorted_characters("replace(p.n, ' ', '')", d)} AS letters
+        FROM {NAMES_TABLE}_p AS p JOIN {NAMES_TABLE}_f AS f USING (first)""",
+        temp=True,
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE}_v AS
-        SELECT v, CAST(row_number() OVER () AS INTEGER) AS id FROM (
+    # The ids are only join keys, so their order does not matter; Spark refuses a window
+    # without one.
+    order = "" if d == DUCKDB else "ORDER BY v"
+    db.create(
+        f"{NAMES_TABLE}_v",
+        f"""SELECT v, CAST(row_number() OVER ({order}) AS INTEGER) AS id FROM (
             SELECT c AS v FROM {NAMES_TABLE}_s UNION SELECT first FROM {NAMES_TABLE}_s
             UNION SELECT sk FROM {NAMES_TABLE}_s WHERE sk IS NOT NULL
             UNION SELECT first_sk FROM {NAMES_TABLE}_s WHERE first_sk IS NOT NULL
-            UNION SELECT letters FROM {NAMES_TABLE}_s)"""
+            UNION SELECT letters FROM {NAMES_TABLE}_s)""",
+        temp=True,
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {NAMES_TABLE} AS
-        SELECT s.*, vc.id AS c_id, vf.id AS first_id, vs.id AS sk_id, vfs.id AS first_sk_id,
+    db.create(
+        NAMES_TABLE,
+        f"""SELECT s.*, vc.id AS c_id, vf.id AS first_id, vs.id AS sk_id, vfs.id AS first_sk_id,
                vl.id AS letters_id
         FROM {NAMES_TABLE}_s AS s
         JOIN {NAMES_TABLE}_v AS vc ON vc.v = s.c
         JOIN {NAMES_TABLE}_v AS vl ON vl.v = s.letters
         JOIN {NAMES_TABLE}_v AS vf ON vf.v = s.first
         LEFT JOIN {NAMES_TABLE}_v AS vs ON vs.v = s.sk
-        LEFT JOIN {NAMES_TABLE}_v AS vfs ON vfs.v = s.first_sk"""
+        LEFT JOIN {NAMES_TABLE}_v AS vfs ON vfs.v = s.first_sk""",
+        temp=True,
     )
     for part in ("n", "p", "f", "s", "v"):
-        con.execute(f"DROP TABLE {NAMES_TABLE}_{part}")
+        db.drop(f"{NAMES_TABLE}_{part}")
 
 
-def drop_names(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP TABLE IF EXISTS {NAMES_TABLE}")
+def drop_names(con: duckdb.DuckDBPyConnection | Sql) -> None:
+    as_sql(con).drop(NAMES_TABLE)
 
 
 def _dob_swapped(dob: str) -> str:
@@ -240,8 +395,25 @@ def _dob_keys(dob: str) -> str:
             year({dob}) * 100 + day({dob}) AS dob_yd"""
 
 
+def _text(dialect: str) -> str:
+    return "VARCHAR" if dialect == DUCKDB else "STRING"
+
+
+def _history(dialect: str) -> str:
+    """SQL: the source's postcode history compacted, without repeats or NULLs."""
+    if dialect == DUCKDB:
+        return (
+            f"list_filter(list_distinct(list_transform(s.{HISTORY_COLUMN}, "
+            f"lambda x: {compact_postcode('x')})), lambda x: x IS NOT NULL)"
+        )
+    return (
+        f"filter(array_distinct(transform(s.{HISTORY_COLUMN}, "
+        f"x -> {compact_postcode('x')})), x -> x IS NOT NULL)"
+    )
+
+
 def add_features(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | Sql,
     source: str,
     id_column: str,
     target: str,
@@ -256,26 +428,28 @@ def add_features(
     out: scoring and training compare the others, and sorting every postcode's characters
     is a large part of the cost.
     """
+    db = as_sql(con)
+    d = db.dialect
     where = f"WHERE s.rid IN (SELECT rid FROM {only})" if only else ""
     pc = compact_postcode("s.postcode")
+    columns = db.columns(source)
+    text = _text(d)
     history = (
-        f"list_filter(list_distinct(list_transform(s.{HISTORY_COLUMN}, "
-        f"lambda x: {compact_postcode('x')})), lambda x: x IS NOT NULL)"
-        if _has_history(con, source)
-        else "CAST(NULL AS VARCHAR[])"
+        _history(d)
+        if HISTORY_COLUMN in columns
+        else ("CAST(NULL AS VARCHAR[])" if d == DUCKDB else "CAST(NULL AS ARRAY<STRING>)")
     )
-    columns = _columns(con, source)
     fam_srt = "fam_srt, " if blocking_keys else ""
     dob_keys = _dob_keys("dob") if blocking_keys else _dob_swapped("dob")
-    pc_srt = (
-        "array_to_string(list_sort(string_split(pc, '')), '') AS pc_srt, " if blocking_keys else ""
-    )
+    pc_srt = f"{_sorted_characters('pc', d)} AS pc_srt, " if blocking_keys else ""
     arrived = "s.arrived" if "arrived" in columns else "NULL"
     since = "s.since" if "since" in columns else "NULL"
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {target} AS
-        WITH base AS (
-            SELECT s.rid, CAST(s.{id_column} AS VARCHAR) AS uid,
+    dob_s = "strftime(dob, '%Y%m%d')" if d == DUCKDB else "date_format(dob, 'yyyyMMdd')"
+    has_history = "len(pc_hist) > 0" if d == DUCKDB else "size(pc_hist) > 0"
+    db.create(
+        target,
+        f"""WITH base AS (
+            SELECT s.rid, CAST(s.{id_column} AS {text}) AS uid,
                    f.n AS fam, f.c AS fam_c, f.first AS fam1, f.sk AS fam_sk,
                    f.letters AS fam_srt, g.n AS giv, g.c AS giv_c, g.first AS giv1,
                    g.first_sk AS giv1_sk, g.sorted AS giv_sorted,
@@ -288,15 +462,29 @@ def add_features(
         )
         SELECT rid, uid, fam, fam_c, fam1, fam_sk, {fam_srt}giv, giv_c, giv1, giv1_sk,
             giv_sorted, dob,
-            strftime(dob, '%Y%m%d') AS dob_s,
+            {dob_s} AS dob_s,
             {dob_keys},
-            pc, {_postcode_parts("pc")}, {pc_srt}
-            CASE WHEN len(pc_hist) > 0 THEN pc_hist END AS pc_hist, arrived, since
-        FROM base"""
+            pc, {_postcode_parts("pc", d)}, {pc_srt}
+            CASE WHEN {has_history} THEN pc_hist END AS pc_hist, arrived, since
+        FROM base""",
     )
 
 
-def add_keys(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
+def _postcodes(dialect: str) -> str:
+    """SQL: each of a source's postcodes, current and earlier, as rows (a generator): one
+    row with NULL for a person with none."""
+    if dialect == DUCKDB:
+        every = f"list_distinct(list_append(coalesce(s.{HISTORY_COLUMN}, []), s.postcode))"
+        # list_distinct drops NULLs: a person with no postcode at all keeps one row.
+        return f"unnest(CASE WHEN len({every}) = 0 THEN [NULL] ELSE {every} END)"
+    every = (
+        f"array_distinct(concat(coalesce(s.{HISTORY_COLUMN}, CAST(array() AS ARRAY<STRING>)), "
+        "array(s.postcode)))"
+    )
+    return f"explode_outer(filter({every}, x -> x IS NOT NULL))"
+
+
+def add_keys(con: duckdb.DuckDBPyConnection | Sql, source: str, target: str) -> None:
     """Create ``target`` with the blocking keys (:data:`KEY_COLUMNS`) of ``source``:
     the same column names as the features, so the same rules run on either, but names
     as integer ids.
@@ -305,55 +493,45 @@ def add_keys(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
     row per person and postcode, so a rule on the postcode finds a register record that
     still holds an earlier address; the blocked pairs are deduplicated afterwards.
     """
+    db = as_sql(con)
+    d = db.dialect
     pc = compact_postcode("s.postcode")
-    every = f"list_distinct(list_append(coalesce(s.{HISTORY_COLUMN}, []), s.postcode))"
-    postcodes = (
-        # list_distinct drops NULLs: a person with no postcode at all keeps one row.
-        f"unnest(CASE WHEN len({every}) = 0 THEN [NULL] ELSE {every} END)"
-        if _has_history(con, source)
-        else "s.postcode"
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {target}_base AS
-        SELECT s.rid, f.c_id AS fam_c, f.first_id AS fam1, f.sk_id AS fam_sk,
+    postcodes = _postcodes(d) if HISTORY_COLUMN in db.columns(source) else "s.postcode"
+    db.create(
+        f"{target}_base",
+        f"""SELECT s.rid, f.c_id AS fam_c, f.first_id AS fam1, f.sk_id AS fam_sk,
                f.letters_id AS fam_srt, g.first_id AS giv1, g.first_sk_id AS giv1_sk,
                CAST(s.date_of_birth AS DATE) AS dob, {postcodes} AS postcode
         FROM {source} AS s
         LEFT JOIN {NAMES_TABLE} AS f ON f.raw = s.family_name
-        LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names"""
+        LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names""",
+        temp=True,
     )
     # The postcode keys once per distinct postcode: a register holds each many times.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {target}_postcodes AS
-        SELECT postcode, pc, {_pc_district("pc")} AS pc_district,
-               array_to_string(list_sort(string_split(pc, '')), '') AS pc_srt
+    db.create(
+        f"{target}_postcodes",
+        f"""SELECT postcode, pc, {_pc_district("pc", d)} AS pc_district,
+               {_sorted_characters("pc", d)} AS pc_srt
         FROM (SELECT postcode, {pc.replace("s.postcode", "postcode")} AS pc
-              FROM (SELECT DISTINCT postcode FROM {target}_base WHERE postcode IS NOT NULL))"""
+              FROM (SELECT DISTINCT postcode FROM {target}_base WHERE postcode IS NOT NULL))""",
+        temp=True,
     )
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {target} AS
-        SELECT b.rid, b.fam_c, b.fam1, b.fam_sk, b.fam_srt, b.giv1, b.giv1_sk, b.dob,
+    db.create(
+        target,
+        f"""SELECT b.rid, b.fam_c, b.fam1, b.fam_sk, b.fam_srt, b.giv1, b.giv1_sk, b.dob,
                {_dob_keys("b.dob")}, p.pc, p.pc_district, p.pc_srt
-        FROM {target}_base AS b LEFT JOIN {target}_postcodes AS p USING (postcode)"""
+        FROM {target}_base AS b LEFT JOIN {target}_postcodes AS p USING (postcode)""",
     )
-    con.execute(f"DROP TABLE {target}_base")
-    con.execute(f"DROP TABLE {target}_postcodes")
+    db.drop(f"{target}_base")
+    db.drop(f"{target}_postcodes")
 
 
 # The pool's column of every postcode the source holds for a person (a list), when given.
 HISTORY_COLUMN = "postcodes"
 
 
-def _columns(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
-    return {c[0] for c in con.execute(f"SELECT * FROM {source} LIMIT 0").description or []}
-
-
-def _has_history(con: duckdb.DuckDBPyConnection, source: str) -> bool:
-    return HISTORY_COLUMN in _columns(con, source)
-
-
 def add_term_frequencies(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | Sql,
     register_in: str,
     pool_in: str,
     register_values: str,
@@ -366,15 +544,16 @@ def add_term_frequencies(
     normalised value, so a million records are grouped once on their raw text.
     ``register_values`` and ``pool_values`` are feature or key tables (``dob``, ``pc``).
     """
+    db = as_sql(con)
     in_pool = f"SELECT family_name AS raw FROM {pool_in} UNION SELECT given_names FROM {pool_in}"
     for col, raw_col, field in (
         ("fam_c", "family_name", "c"),
         ("giv_c", "given_names", "c"),
         ("giv1", "given_names", "first"),
     ):
-        con.execute(
-            f"""CREATE OR REPLACE TABLE tf_{col} AS
-            WITH k AS (
+        db.create(
+            f"tf_{col}",
+            f"""WITH k AS (
                 SELECT n.{field} AS {col}, sum(r.k) AS k
                 FROM (SELECT {raw_col} AS raw, count(*) AS k FROM {register_in} GROUP BY 1) AS r
                 JOIN {NAMES_TABLE} AS n ON n.raw = r.raw
@@ -384,14 +563,14 @@ def add_term_frequencies(
                 WHERE n.raw IN ({in_pool})
             )
             SELECT {col}, CAST(k AS DOUBLE) / (SELECT sum(k) FROM k) AS tf_{col}
-            FROM k WHERE {col} IN (SELECT {col} FROM wanted)"""
+            FROM k WHERE {col} IN (SELECT {col} FROM wanted)""",
         )
     for col in ("dob", "pc"):
-        con.execute(
-            f"""CREATE OR REPLACE TABLE tf_{col} AS
-            SELECT {col}, CAST(count(*) AS DOUBLE)
+        db.create(
+            f"tf_{col}",
+            f"""SELECT {col}, CAST(count(*) AS DOUBLE)
                    / (SELECT count({col}) FROM {register_values}) AS tf_{col}
             FROM {register_values}
             WHERE {col} IN (SELECT {col} FROM {pool_values})
-            GROUP BY 1"""
+            GROUP BY 1""",
         )

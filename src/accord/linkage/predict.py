@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from accord.errors import AccordError
 from accord.linkage import features, risk
 from accord.linkage import model as m
+from accord.linkage.engine import SPARK, engine_for
 
 # Rival candidates are looked for down to this probability even when the caller asks
 # for fewer pairs: a rival the gate never sees cannot make a match ambiguous.
@@ -262,6 +263,7 @@ def link(
     pool: pa.Table,
     register: pa.Table,
     min_probability: float,
+    engine: str | None = None,
 ) -> pa.Table:
     """Every candidate pair at or above ``min_probability``, best first per person.
 
@@ -282,16 +284,27 @@ def link(
     ``rival_gap`` is how many bits of the pair weight this pair is ahead of
     its strongest rival (either kind), and ``coverage`` the lower bound of the share of
     the pool whose record is among the candidates (see :mod:`accord.linkage.risk`).
+
+    ``engine`` scores the pairs: ``duckdb`` here, or ``spark`` (:mod:`accord.linkage.spark`);
+    unset, the one the settings name for the model's register (:mod:`accord.linkage.engine`).
+    Everything after the scores is this module's DuckDB SQL on either.
     """
     if not 0.0 <= min_probability <= 1.0:
         raise AccordError(f"minimum probability {min_probability} is not between 0 and 1")
+    chosen = engine or engine_for(model.register)
     con = m.new_duckdb()
     try:
-        _prepare(con, model, pool, register)
-        con.execute(f"CREATE TABLE pool_s AS {_with_tf_sql('pool', 'pool_f')}")
-        con.execute(f"CREATE TABLE register_s AS {_with_tf_sql('register', 'register_f')}")
         floor = min(min_probability, RIVAL_FLOOR)
-        con.execute(f"CREATE TABLE predictions AS {_scoring_sql(model.settings, floor)}")
+        if chosen == SPARK:
+            from accord.linkage import spark
+
+            factor = spark.score(con, model, pool, register, floor)
+        else:
+            _prepare(con, model, pool, register)
+            con.execute(f"CREATE TABLE pool_s AS {_with_tf_sql('pool', 'pool_f')}")
+            con.execute(f"CREATE TABLE register_s AS {_with_tf_sql('register', 'register_f')}")
+            con.execute(f"CREATE TABLE predictions AS {_scoring_sql(model.settings, floor)}")
+            factor = risk.lookalike_factor(con, "register_k")
         if "since" not in register.column_names:
             register = register.append_column("since", pa.nulls(register.num_rows, pa.date32()))
         raw = register.select(list(RECORD_FIELDS))
@@ -304,7 +317,6 @@ def link(
         )
         kept = raw.take(pc.subtract(found, 1)).append_column("rid", found)
         con.register("register_raw", kept)
-        factor = risk.lookalike_factor(con, "register_k")
         con.execute(
             f"""CREATE TABLE probs AS
             WITH adjusted AS (

@@ -82,11 +82,14 @@ def register_name_counts(con: duckdb.DuckDBPyConnection, keys: str, features: st
     ``jan1_share``    the share of all records with a date of birth that are on 1 January;
     ``register_size`` its records.
     """
+    con.execute(f"CREATE OR REPLACE TABLE {NAME_COUNTS} AS {name_counts_sql(keys, features)}")
+
+
+def name_counts_sql(keys: str, features: str) -> str:
+    """The query of :func:`register_name_counts` (the same SQL runs on Spark)."""
     # Grouped once over the whole register, then joined to the few records some rule
     # found (window functions over a million rows cost ten times as much).
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {NAME_COUNTS} AS
-        WITH dated AS (
+    return f"""WITH dated AS (
             SELECT rid, fam_c, giv1, dob IS NOT NULL AS has_dob,
                    coalesce(month(dob) = 1 AND day(dob) = 1, false) AS jan1
             FROM {keys}
@@ -120,7 +123,6 @@ def register_name_counts(con: duckdb.DuckDBPyConnection, keys: str, features: st
         LEFT JOIN families AS fa ON fa.fam_c = x.fam_c
         LEFT JOIN givens AS gi ON gi.giv1 = x.giv1
         CROSS JOIN whole AS w"""
-    )
 
 
 # Pseudo-records that pull a name's share of 1 January dates towards the register's own:

@@ -1,0 +1,322 @@
+"""Spark as a second linkage engine (issue 21): the work that grows with the register.
+
+A register too large for one machine is linked on Spark: the names normalised, the
+blocking keys and candidate pairs, the features of the records some rule found, the
+term frequencies, the name counts and Splink's scores (its Spark dialect, with the
+similarity functions of the jar Splink ships, registered through Splink's ``SparkAPI``)
+all run there, in the SQL of :mod:`accord.linkage.features` written for Spark.  What
+comes back is small: the scored pairs above the rival floor, the found records' name
+counts and features, and one number (the register's lookalike factor).  From there the
+rivals, the chance of the wrong person and the explanations are the same DuckDB SQL as
+for a register linked on DuckDB (:func:`accord.linkage.predict.link`).
+
+Each table Spark makes is written to Parquet under the scratch directory and read back,
+so that no step is computed twice and nothing is held in memory that need not be; the
+folder is removed when the link ends.  One Spark session serves the process (the JVM
+starts once); its master and settings come from ``ACCORD_SPARK_MASTER`` and
+``ACCORD_SPARK_CONF``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from accord.config import Settings
+from accord.linkage import features, risk
+from accord.linkage import model as m
+from accord.linkage import predict as p
+from accord.workspace import scratch_root
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Splink's jar registers its Jaro-Winkler as this (docs/linkage.md#spark on how it
+# differs from DuckDB's).
+JW_FUNCTION = "jaro_winkler"
+
+# DuckDB functions in the model's conditions that sqlglot leaves under a name Spark does
+# not know: Jaro-Winkler (the jar's), and the length in bytes (the one-edit guard's).
+_SPARK_NAMES = {"JAROWINKLER_SIMILARITY": JW_FUNCTION, "STRLEN": "octet_length"}
+_SPARK_NAME = re.compile(r"\b(" + "|".join(_SPARK_NAMES) + r")\(")
+
+_lock = threading.Lock()
+_session: SparkSession | None = None
+
+
+def session(settings: Settings | None = None) -> SparkSession:
+    """The process's Spark session, started on first use (the first settings win).
+
+    Splink's similarity jar is on its class path and its functions registered
+    (``SparkAPI``); Spark's scratch files go under Accord's scratch directory; a local
+    master gets one shuffle partition per core rather than Spark's 200.
+    """
+    global _session
+    with _lock:
+        if _session is not None:
+            return _session
+        from pyspark.sql import SparkSession
+        from splink.backends.spark import similarity_jar_location
+
+        s = settings or Settings()
+        local = Path(tempfile.mkdtemp(prefix="accord-spark-local-", dir=scratch_root(s)))
+        conf: dict[str, str] = {
+            "spark.jars": similarity_jar_location(),
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.session.timeZone": "UTC",
+            "spark.local.dir": str(local),
+            "spark.sql.warehouse.dir": str(local / "warehouse"),
+        }
+        cores = _local_cores(s.spark_master)
+        if cores:
+            conf["spark.sql.shuffle.partitions"] = str(cores)
+        conf.update(s.spark_conf)
+        builder = SparkSession.builder.master(s.spark_master).appName("accord-linkage")
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        _register_functions(spark)
+        _session = spark
+        return spark
+
+
+def _local_cores(master: str) -> int | None:
+    found = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\d+)?\])?", master.strip())
+    if found is None:
+        return None
+    n = found.group(1)
+    return (os.cpu_count() or 1) if n in (None, "*") else int(n)
+
+
+def _register_functions(spark: SparkSession) -> None:
+    """Splink's similarity functions (jaro_winkler, damerau_levenshtein, ...), registered
+    by Splink's own ``SparkAPI`` from the jar on the class path."""
+    from splink import SparkAPI
+
+    SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
+
+
+class SparkSql:
+    """:class:`accord.linkage.features.Sql` over Spark: each table a Parquet folder under
+    ``folder``, read back as a temporary view of the same name."""
+
+    dialect = features.SPARK
+
+    def __init__(self, spark: SparkSession, folder: Path) -> None:
+        self.spark = spark
+        self.folder = folder
+        self.made: list[str] = []
+
+    def create(self, name: str, sql: str, *, temp: bool = False) -> None:
+        self.put(name, self.spark.sql(sql))
+
+    def put(self, name: str, frame: Any) -> None:
+        """Write a Spark DataFrame as table ``name``."""
+        self.drop(name)
+        path = self.folder / name
+        frame.write.parquet(str(path))
+        # Read back with the schema known: Spark need not open the files to find it.
+        self.spark.read.schema(frame.schema).parquet(str(path)).createOrReplaceTempView(name)
+        self.made.append(name)
+
+    def drop(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+        shutil.rmtree(self.folder / name, ignore_errors=True)
+
+    def columns(self, source: str) -> set[str]:
+        return set(self.spark.table(source).columns)
+
+    def arrow(self, sql: str) -> pa.Table:
+        table: pa.Table = self.spark.sql(sql).toArrow()
+        return table
+
+    def close(self) -> None:
+        for name in dict.fromkeys(self.made):
+            self.spark.catalog.dropTempView(name)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def spark_condition(sql: str) -> str:
+    """A comparison level's condition (DuckDB SQL, as the model stores it) in Spark SQL."""
+    import sqlglot
+
+    if sql.strip().upper() == "ELSE":
+        return sql
+    out = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    return _SPARK_NAME.sub(lambda found: _SPARK_NAMES[found.group(1)] + "(", out)
+
+
+def scoring_sql(settings: dict[str, Any], floor: float) -> str:
+    """Splink's SQL (Spark dialect) for the comparison vectors and match weights of the
+    pairs in ``blocked``, as :func:`accord.linkage.predict._scoring_sql` is for DuckDB."""
+    import sqlglot
+    from splink import SettingsCreator
+    from splink.internals.comparison_vector_values import (
+        compute_comparison_vector_values_from_id_pairs_sqls,
+    )
+    from splink.internals.input_column import InputColumn
+    from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
+    from splink.internals.spark.spark_helpers import custom_spark_dialect  # noqa: F401
+
+    scoring = m.guarded(settings)
+    scoring["blocking_rules_to_generate_predictions"] = []
+    for comp in scoring["comparisons"]:
+        for lv in comp["comparison_levels"]:
+            lv["sql_condition"] = spark_condition(lv["sql_condition"])
+    s = SettingsCreator.from_path_or_dict(scoring).get_settings("spark")
+    sqls = compute_comparison_vector_values_from_id_pairs_sqls(
+        s._columns_to_select_for_blocking,
+        s._columns_to_select_for_comparison_vector_values,
+        input_tablename_l="pool_s",
+        input_tablename_r="register_s",
+        source_dataset_input_column=None,
+        unique_id_input_column=InputColumn("rid", sqlglot_dialect_str="spark"),
+    )
+    sqls += predict_from_comparison_vectors_sqls_using_settings(
+        s, threshold_match_probability=floor if floor > 0 else None
+    )
+    ctes = ",\n".join(f"{q['output_table_name']} AS ({q['sql']})" for q in sqls[:-1])
+    ctes = ctes.replace("__splink__blocked_id_pairs", "blocked")
+    sql = f"WITH {ctes}\n{sqls[-1]['sql']}"
+    # As Splink's SparkAPI runs its SQL: decimal literals as doubles.
+    return str(sqlglot.transpile(sql, read="spark", write="customspark")[0])
+
+
+def blocked_pairs_sql(rules: list[str]) -> str:
+    """Every pool/register pair some rule finds, once, with the first rule that found it
+    (:func:`accord.linkage.predict._blocked_pairs_sql` in Spark SQL)."""
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS rule, l.rid AS lr, r.rid AS rr FROM pool_k AS l "
+        f"JOIN register_k AS r ON {rule}"
+        for i, rule in enumerate(rules)
+    )
+    return (
+        "SELECT CAST(min(rule) AS STRING) AS match_key, lr AS join_key_l, rr AS join_key_r "
+        f"FROM ({union}) GROUP BY lr, rr"
+    )
+
+
+def lookalike_factor(db: SparkSql, keys: str) -> float:
+    """:func:`accord.linkage.risk.lookalike_factor` of the register's keys on Spark.
+
+    The repeats are counted on Spark (integers, exact).  The squared frequencies are
+    summed in DuckDB, smallest first as there, from each name's and date's count of
+    records, which Spark groups: how many values are held by 1, 2, ... records.  So the
+    factor is the one DuckDB gives, to the last digit.
+    """
+    named = (
+        f"SELECT fam_c, giv1, dob, pc FROM {keys} "
+        "WHERE fam_c IS NOT NULL AND giv1 IS NOT NULL AND dob IS NOT NULL"
+    )
+    counted = db.arrow(
+        f"""WITH named AS ({named}), repeated AS (
+            SELECT fam_c, giv1, dob, count(*) AS n FROM named
+            GROUP BY fam_c, giv1, dob HAVING count(*) > 1
+        ), same_address AS (
+            SELECT count(*) AS n FROM named AS x
+            LEFT SEMI JOIN repeated AS r
+                ON r.fam_c = x.fam_c AND r.giv1 = x.giv1 AND r.dob = x.dob
+            WHERE x.pc IS NOT NULL GROUP BY x.fam_c, x.giv1, x.dob, x.pc HAVING count(*) > 1
+        )
+        SELECT (SELECT coalesce(sum(n * (n - 1) div 2), 0) FROM repeated)
+               - (SELECT coalesce(sum(n * (n - 1) div 2), 0) FROM same_address) AS observed,
+               (SELECT count(*) FROM named) AS n"""
+    )
+    observed, n = counted.column("observed")[0].as_py(), counted.column("n")[0].as_py()
+    sizes = db.arrow(
+        " UNION ALL ".join(
+            f"SELECT '{column}' AS part, c, count(*) AS k FROM "
+            f"(SELECT count(*) AS c FROM ({named}) GROUP BY {column}) GROUP BY c"
+            for column in ("fam_c", "giv1", "dob")
+        )
+    )
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("sizes", sizes)
+        row = con.execute(
+            """WITH f AS (
+                SELECT part, CAST(c AS BIGINT) / CAST(? AS BIGINT) AS f
+                FROM (SELECT part, c, unnest(range(k)) FROM sizes)
+            ), squares AS (
+                SELECT (SELECT sum(f * f ORDER BY f) FROM f WHERE part = 'fam_c') AS s_family,
+                       (SELECT sum(f * f ORDER BY f) FROM f WHERE part = 'giv1') AS s_given,
+                       (SELECT sum(f * f ORDER BY f) FROM f WHERE part = 'dob') AS s_dob,
+                       CAST(? AS BIGINT) AS n
+            )
+            SELECT n * (n - 1) / 2.0 * s_family * s_given * s_dob FROM squares""",
+            [n, n],
+        ).fetchall()
+    finally:
+        con.close()
+    expected = row[0][0]
+    if not expected:
+        return 1.0
+    upper = risk.poisson_upper(float(observed or 0))
+    return max(1.0, upper / float(expected))
+
+
+# What :func:`accord.linkage.predict.link` reads after scoring, brought back from Spark.
+HANDED_BACK = ("predictions", "register_s", "blocked_records", risk.NAME_COUNTS)
+
+
+def score(
+    con: duckdb.DuckDBPyConnection,
+    model: m.TrainedModel,
+    pool: pa.Table,
+    register: pa.Table,
+    floor: float,
+    settings: Settings | None = None,
+) -> float:
+    """Score every candidate pair of ``pool`` and ``register`` on Spark and leave in
+    DuckDB ``con`` what the rivals and explanations need (:data:`HANDED_BACK`); the
+    register's lookalike factor is returned.
+
+    The inputs are checked and numbered in ``con`` exactly as for DuckDB
+    (:func:`accord.linkage.model.load_inputs`), so both engines refuse the same input
+    with the same words and number the rows alike.
+    """
+    s = settings or Settings()
+    spark = session(s)
+    db = SparkSql(spark, Path(tempfile.mkdtemp(prefix="accord-spark-", dir=scratch_root(s))))
+    try:
+        m.load_inputs(con, pool, register)
+        for name in ("pool_in", "register_in"):
+            db.put(name, spark.createDataFrame(con.table(name).to_arrow_table()))
+        features.build_names(db, ["pool_in", "register_in"])
+        features.add_keys(db, "pool_in", "pool_k")
+        features.add_keys(db, "register_in", "register_k")
+        rules = [
+            str(r["blocking_rule"]) if isinstance(r, dict) else str(r)
+            for r in model.settings["blocking_rules_to_generate_predictions"]
+        ]
+        db.create("blocked", blocked_pairs_sql(rules))
+        db.create("blocked_records", "SELECT DISTINCT join_key_r AS rid FROM blocked")
+        features.add_features(db, "pool_in", "person_id", "pool_f", blocking_keys=False)
+        features.add_features(
+            db, "register_in", "record_id", "register_f", only="blocked_records",
+            blocking_keys=False,
+        )  # fmt: skip
+        features.add_term_frequencies(db, "register_in", "pool_in", "register_k", "pool_k")
+        db.create(risk.NAME_COUNTS, risk.name_counts_sql("register_k", "register_f"))
+        features.drop_names(db)
+        db.create("pool_s", p._with_tf_sql("pool", "pool_f"))
+        db.create("register_s", p._with_tf_sql("register", "register_f"))
+        db.create("predictions", scoring_sql(model.settings, floor))
+        factor = lookalike_factor(db, "register_k")
+        for name in HANDED_BACK:
+            con.register("_handed", db.arrow(f"SELECT * FROM {name}"))
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _handed")
+            con.unregister("_handed")
+    finally:
+        db.close()
+    return factor
