@@ -96,11 +96,14 @@ def allocate(sizes: dict[str, int], n: int) -> dict[str, int]:
 def _population(conn: Connection, kind: str, statuses: list[str] | None) -> pa.Table:
     types = {"item_ref": pa.string(), "stratum": pa.string()}
     if kind == "pool_entry":
-        where = ""
         if statuses:
-            listed = ", ".join("'" + s.replace("'", "''") + "'" for s in statuses)
-            where = f" WHERE status IN ({listed})"
-        return read_arrow(conn, f"SELECT person_id, status FROM pool_entries{where}", types)
+            return read_arrow(
+                conn,
+                "SELECT person_id, status FROM pool_entries WHERE status IN :statuses",
+                types,
+                {"statuses": statuses},
+            )
+        return read_arrow(conn, "SELECT person_id, status FROM pool_entries", types)
     return read_arrow(
         conn,
         "SELECT disclosure_id, recipient FROM disclosures "

@@ -187,9 +187,9 @@ def _load(
         conn,
         "SELECT "
         + ", ".join(f"CAST({c} AS TEXT)" if c in dates or c == "extra" else c for c in case_cols)
-        + " FROM case_decisions WHERE destroyed_at IS NULL AND decision_date <= "
-        f"'{cutoff.isoformat()}'",
+        + " FROM case_decisions WHERE destroyed_at IS NULL AND decision_date <= :cutoff",
         dict.fromkeys(case_cols, _TEXT),
+        {"cutoff": cutoff},
     )
     arrivals = read_arrow(
         conn,
@@ -201,9 +201,9 @@ def _load(
         conn,
         "SELECT score_id, person_id, kind, CAST(value AS TEXT), role, "
         "CAST(explanation AS TEXT), CAST(computed_at AS TEXT), CAST(retain_until AS TEXT) "
-        "FROM derived_scores WHERE destroyed_at IS NULL AND retain_until < "
-        f"'{as_of.isoformat()}'",
+        "FROM derived_scores WHERE destroyed_at IS NULL AND retain_until < :as_of",
         dict.fromkeys(SCORE_COLUMNS, _TEXT),
+        {"as_of": as_of},
     )
     holds = read_arrow(conn, _HOLDS_SQL, {"person_id": _TEXT, "reason": _TEXT, "score_id": _TEXT})
     con.register("_cases", cases)

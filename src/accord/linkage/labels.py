@@ -66,11 +66,12 @@ def _literal(value: str) -> str:
 
 
 def _items_sql(register: str | None, agreement_id: str | None) -> str:
+    """The labelled items, with ``:register`` and ``:agreement_id`` to bind when given."""
     where = [f"r.kind IN {sql_in(MATCH_KINDS)}", f"r.status IN {sql_in((SAME, NOT_SAME))}"]
     if register is not None:
-        where.append(f"m.register = {_literal(register)}")
+        where.append("m.register = :register")
     if agreement_id is not None:
-        where.append(f"r.agreement_id = {_literal(agreement_id)}")
+        where.append("r.agreement_id = :agreement_id")
     return (
         "SELECT r.item_id, r.agreement_id, r.kind, r.status, CAST(r.detail AS TEXT), "
         "CAST(r.closed_at AS TEXT), m.id, m.register, m.person_id, m.record_id, "
@@ -100,9 +101,11 @@ def read_labels(
     pattern, wrong_person, evidence (JSON text), agreement_ids, item_ids, items,
     decided_at (the latest).  The match is the latest one reviewed for the pair.
     """
-    items = read_arrow(conn, _items_sql(register, agreement_id), _TYPES)
+    given = {"register": register, "agreement_id": agreement_id}
+    params = {k: v for k, v in given.items() if v is not None}
+    items = read_arrow(conn, _items_sql(register, agreement_id), _TYPES, params)
     residence = sql_word(Reason.LONG_RESIDENCE)
-    identity = ", ".join(_literal(r) for r in IDENTITY_ONLY)
+    identity = sql_in(IDENTITY_ONLY)
     con = duckdb.connect(":memory:")
     try:
         con.register("items", items)
@@ -117,8 +120,8 @@ def read_labels(
                 WHERE len(list_filter(reasons, lambda x: x <> {residence})) > 0
             )
             SELECT register, person_id, record_id,
-                   bool_and(status = {_literal(SAME)}) AS same,
-                   bool_and(len(list_filter(reasons, lambda x: x NOT IN ({identity}))) = 0)
+                   bool_and(status = {sql_word(SAME)}) AS same,
+                   bool_and(len(list_filter(reasons, lambda x: x NOT IN {identity})) = 0)
                      AS identity_only,
                    arg_max(match_probability, match_id) AS match_probability,
                    {band_sql("arg_max(match_probability, match_id)")} AS band,

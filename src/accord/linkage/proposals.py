@@ -110,22 +110,18 @@ def new_id(now: dt.datetime) -> str:
     return f"P-{now:%Y%m%d}-{secrets.token_hex(4)}"
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def open_by_pattern(conn: Connection, agreement_ids: Sequence[str]) -> dict[tuple[str, str], int]:
     """Per (agreement, pattern), the open items sent to review for uncertainty alone."""
     if not agreement_ids:
         return {}
-    listed = ", ".join(_literal(a) for a in sorted(set(agreement_ids)))
     items = read_arrow(
         conn,
         "SELECT r.agreement_id, CAST(r.detail AS TEXT), CAST(m.evidence AS TEXT) "
         "FROM review_items r JOIN matches m ON m.id = r.match_id "
         f"WHERE r.status = {_OPEN} AND r.kind = {sql_word(UNCERTAIN)} AND r.score_id IS NULL "
-        f"AND r.agreement_id IN ({listed})",
+        "AND r.agreement_id IN :agreements",
         {"agreement_id": pa.string(), "detail": pa.string(), "evidence": pa.string()},
+        {"agreements": sorted(set(agreement_ids))},
     )
     con = duckdb.connect(":memory:")
     try:
@@ -482,12 +478,12 @@ def release_trusted(
     if not released:
         return 0
     agreements = [str(r[0]) for r in released]
-    listed = ", ".join(_literal(a) for a in agreements)
     items = read_arrow(
         conn,
         "SELECT item_id, agreement_id, person_id, record_id FROM review_items "
-        f"WHERE status = {_OPEN} AND score_id IS NULL AND agreement_id IN ({listed})",
+        f"WHERE status = {_OPEN} AND score_id IS NULL AND agreement_id IN :agreements",
         {n: pa.string() for n in ("item_id", "agreement_id", "person_id", "record_id")},
+        {"agreements": agreements},
     )
     con.register("_open_items", items)
     try:
