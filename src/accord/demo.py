@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from accord import audit, formats, identity, rates
 from accord.cases import read_arrow
 from accord.cycle import RunInputs, run_cycle
-from accord.errors import AccordError
+from accord.errors import AccordError, InvalidInput
 from accord.events import EventsResult, apply_events
 from accord.first_use import initialise
 from accord.ledger import log, signing
@@ -136,11 +136,11 @@ class DemoResult:
 def _prepare(out: Path, database: str | None) -> str:
     """The demo's folder and database; a folder from an earlier demo is reused, nothing else."""
     if out.exists() and not out.is_dir():
-        raise AccordError(f"--out {out}: exists and is not a folder")
+        raise InvalidInput("out", f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise AccordError(
-            f"--out {out}: is not empty and holds no earlier demo ({MARKER}); "
-            "give a new or empty folder"
+        raise InvalidInput(
+            "out",
+            f"{out}: is not empty and holds no earlier demo ({MARKER}); give a new or empty folder",
         )
     out.mkdir(parents=True, exist_ok=True)
     # Marks the folder as the demo's at once, so a demo that stopped half way can be rerun.
@@ -154,9 +154,10 @@ def _prepare(out: Path, database: str | None) -> str:
     with db.connect(url) as conn:
         runs = int(conn.scalar(select(func.count()).select_from(Run)) or 0)
     if runs:
-        raise AccordError(
-            f"--database {db.describe(url)} already holds {runs} run(s): the demo needs an "
-            "empty database (leave --database out to use one in --out)"
+        raise InvalidInput(
+            "database",
+            f"{db.describe(url)} already holds {runs} run(s): the demo needs an "
+            "empty database (leave --database out to use one in --out)",
         )
     return url
 

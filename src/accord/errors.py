@@ -1,8 +1,11 @@
 """The errors a user can cause, and the exit status each one means.
 
-The command line turns these into one line on stderr; nothing else reaches a user
-without ``--debug``.  Exit status follows SPEC.md: 2 for bad input or usage, 1 for a
-check that ran and failed.
+Use cases raise these without knowing who called them: an invalid value names its
+field in the domain's words, never a command-line option.  The adapters map them: the
+command line turns each into one line on stderr (an invalid value's field shown as its
+option, `accord.cli.common.option`), the pages and the API into a status and a message
+(`accord.web.api.common.http_error`); nothing else reaches a user without ``--debug``.
+Exit status follows SPEC.md: 2 for bad input or usage, 1 for a check that ran and failed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,39 @@ class AccordError(Exception):
     """Bad input or usage: exit status 2."""
 
     exit_code = 2
+
+
+class InvalidInput(AccordError):
+    """A value given to a use case is not acceptable: exit status 2; on the web a 422.
+
+    ``field`` is the domain's name for the value (``reviewer``, ``reason``, ``item``),
+    never how one caller spells it, and ``problem`` says what is wrong in words that
+    follow that name ("must name the person deciding", or the value and what is wrong
+    with it).  Each adapter puts its own name for the field in front of the problem
+    (:meth:`naming`): the command line its option (``--reviewer``), a page the form's
+    label, the API the field in the error's ``loc``.  ``str()`` uses the field itself.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(self.naming(field.replace("_", " ")))
+
+    def naming(self, name: str) -> str:
+        """The message with the field called ``name``, as one caller spells it."""
+        return f"{name} {self.problem}"
+
+    def __reduce__(self) -> tuple[type[InvalidInput], tuple[str, str]]:
+        return (type(self), (self.field, self.problem))  # survives a worker process
+
+
+class NotFound(AccordError):
+    """What a use case was asked to act on does not exist: exit status 2; on the web a 404."""
+
+
+class Conflict(AccordError):
+    """Refused in the present state (already decided, decided by this person already,
+    settled meanwhile): exit status 2; on the web a 409."""
 
 
 class CheckFailed(AccordError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 
 from accord import auditlog
-from accord.errors import AccordError
+from accord.errors import AccordError, InvalidInput
 from accord.store import db
 from accord.store.dialect import dialect_of
 from accord.store.models import ApiToken, LoginFailure, User, as_utc, utcnow
@@ -146,11 +146,11 @@ def _check_binding(role: str, recipient: str | None, person_id: str | None) -> N
     if role == "recipient" and not recipient:
         raise AccordError("a recipient user must be bound to one recipient body: --recipient")
     if role != "recipient" and recipient:
-        raise AccordError(f"--recipient is only for role recipient, not {role}")
+        raise InvalidInput("recipient", f"is only for role recipient, not {role}")
     if role == "subject" and not person_id:
         raise AccordError("a subject user must be bound to their own person id: --person")
     if role != "subject" and person_id:
-        raise AccordError(f"--person is only for role subject, not {role}")
+        raise InvalidInput("person", f"is only for role subject, not {role}")
 
 
 def add_user(
@@ -249,7 +249,7 @@ def issue_token(
     if not label:
         raise AccordError("a token needs a label saying what it is for: --label")
     if expires_days is not None and expires_days < 1:
-        raise AccordError("--expires-days must be at least 1")
+        raise InvalidInput("expires_days", "must be at least 1")
     token, digest = new_token()
     now = utcnow()
     with db.connect(url) as conn:

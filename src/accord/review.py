@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord import auditlog, pool
 from accord.clock import business_time
-from accord.errors import AccordError
+from accord.errors import AccordError, Conflict, InvalidInput, NotFound
 from accord.ledger import unit as ledger_unit
 from accord.remedy import withdraw_and_recall
 from accord.store import db
@@ -98,9 +98,9 @@ def decide(
     reviewer = reviewer.strip()
     reason = reason.strip()
     if not reviewer:
-        raise AccordError("--reviewer must name the person deciding")
+        raise InvalidInput("reviewer", "must name the person deciding")
     if not reason:
-        raise AccordError("--reason must say why: it is shown to the person concerned")
+        raise InvalidInput("reason", "must say why: it is shown to the person concerned")
     with db.connect(url) as conn, ledger_unit.work(conn, key):
         # Decisions on one item are serialised: the item is locked before anything about
         # it is read (the row on PostgreSQL, the database on SQLite), so a decision made
@@ -110,16 +110,16 @@ def decide(
             select(ReviewItem.__table__).where(ReviewItem.item_id == item_id).with_for_update()
         ).first()
         if item is None:
-            raise AccordError(f"no review item {item_id!r}")
+            raise NotFound(f"no review item {item_id!r}")
         if item.status != "open":
-            raise AccordError(f"review item {item_id} is already {item.status}")
+            raise Conflict(f"review item {item_id} is already {item.status}")
         earlier = conn.execute(
             select(ReviewDecision.reviewer, ReviewDecision.decision).where(
                 ReviewDecision.item_id == item_id
             )
         ).all()
         if any(r == reviewer for r, _ in earlier):
-            raise AccordError(
+            raise Conflict(
                 f"{reviewer} has already decided review item {item_id}: "
                 "four eyes need a different reviewer"
             )
@@ -169,7 +169,7 @@ def _close(conn: Connection, item_id: str, status: str, as_of: dt.date) -> None:
         .values(status=status, closed_at=business_time(as_of))
     )
     if closed.rowcount != 1:
-        raise AccordError(f"review item {item_id} was settled by another decision meanwhile")
+        raise Conflict(f"review item {item_id} was settled by another decision meanwhile")
 
 
 def _lift_freezes(conn: Connection, person_id: str, reviewer: str, as_of: dt.date) -> int:

@@ -47,7 +47,7 @@ from sqlalchemy import func, select
 
 from accord.cases import read_arrow
 from accord.cycle import RunInputs, run_cycle
-from accord.errors import AccordError
+from accord.errors import AccordError, InvalidInput
 from accord.ledger import signing
 from accord.rates import PERCENT, Rate
 from accord.review import KINDS as REVIEW_KINDS
@@ -433,9 +433,10 @@ def _workspace(url: str | None) -> Iterator[tuple[str, Path]]:
         with db.connect(chosen) as conn:
             runs = int(conn.scalar(select(func.count()).select_from(Run)) or 0)
         if runs:
-            raise AccordError(
-                f"--database {db.describe(chosen)} already holds {runs} run(s): a simulation "
-                "needs an empty database of its own (leave --database out for a throwaway one)"
+            raise InvalidInput(
+                "database",
+                f"{db.describe(chosen)} already holds {runs} run(s): a simulation "
+                "needs an empty database of its own (leave --database out for a throwaway one)",
             )
         yield chosen, work
 

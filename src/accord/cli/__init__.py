@@ -18,6 +18,7 @@ from typer._click.exceptions import ClickException, UsageError
 from accord import __version__
 from accord.cli import admission as admission_cmds
 from accord.cli import agreements as agreements_cmds
+from accord.cli import common
 from accord.cli import demo as demo_cmds
 from accord.cli import ledger as ledger_cmds
 from accord.cli import link as link_cmds
@@ -130,7 +131,7 @@ def _main(argv: list[str] | None) -> int:
     except AccordError as exc:
         if debug:
             raise
-        err.print(f"accord: {exc}", markup=False)
+        err.print(f"accord: {common.message(exc)}", markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("accord: interrupted")

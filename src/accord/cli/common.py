@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from accord.config import settings
-from accord.errors import AccordError
+from accord.errors import AccordError, InvalidInput
 from accord.policy.policy import Policy, load_policy
 
 # Piped output (a file, another program, a test) gets wide tables, never truncated ids.
@@ -28,6 +28,26 @@ DatabaseOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+# A use case names an invalid value by its field in the domain's words; the command line
+# shows the option that carries it: ``--{field}`` with ``-`` for ``_``, but for these.
+OPTIONS: dict[str, str] = {
+    "applied_by": "--by",  # accord rights exempt --by
+    "lifted_by": "--by",  # accord rights lift --by
+}
+
+
+def option(field: str) -> str:
+    """The command-line option that carries a use case's ``field``."""
+    return OPTIONS.get(field, "--" + field.replace("_", "-"))
+
+
+def message(exc: AccordError) -> str:
+    """An error as the command line says it: an invalid value named by its option."""
+    if isinstance(exc, InvalidInput):
+        return exc.naming(option(exc.field))
+    return str(exc)
 
 
 def parse_date(value: str | None) -> dt.date | None:

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from accord import formats
-from accord.errors import AccordError
+from accord.errors import AccordError, InvalidInput
 from accord.linkage.ambiguity import ambiguity_flags
 
 THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
@@ -219,7 +219,7 @@ def scenario_registers(scenario: Path, only: list[str] | None = None) -> list[Sc
     from accord.synth import Scenario
 
     if not scenario.is_dir():
-        raise AccordError(f"--scenario {scenario}: no such directory")
+        raise InvalidInput("scenario", f"{scenario}: no such directory")
     found = Scenario.load(scenario)
     registers = found.registers
     names = only or list(registers)

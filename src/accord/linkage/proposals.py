@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from accord import auditlog
 from accord.cases import read_arrow
-from accord.errors import AccordError
+from accord.errors import AccordError, Conflict, InvalidInput, NotFound
 from accord.ledger import content
 from accord.ledger import log as ledger
 from accord.ledger import unit as ledger_unit
@@ -175,7 +175,7 @@ def propose(
     """Consider every pattern the agreements in scope send to review; propose those the
     labels support.  Returns each pattern considered, proposed or not, and why not."""
     if min_labels < 1:
-        raise AccordError("--min-labels must be at least 1")
+        raise InvalidInput("min_labels", "must be at least 1")
     now = utcnow()
     with db.connect(url) as conn:
         scope = _in_scope(conn, register, agreement_id)
@@ -316,26 +316,26 @@ def decide(
     """Record one person's decision; the second distinct approval makes the change."""
     reviewer, reason = reviewer.strip(), reason.strip()
     if not reviewer:
-        raise AccordError("--reviewer must name the person deciding")
+        raise InvalidInput("reviewer", "must name the person deciding")
     if not reason:
-        raise AccordError("--reason must say why")
+        raise InvalidInput("reason", "must say why")
     with db.connect(url) as conn, ledger_unit.work(conn, key):
         db.write_lock(conn)  # decisions on one proposal are serialised (docs/linkage.md)
         row = conn.execute(
             select(Proposal).where(Proposal.proposal_id == proposal_id).with_for_update()
         ).first()
         if row is None:
-            raise AccordError(f"no proposal {proposal_id!r}")
+            raise NotFound(f"no proposal {proposal_id!r}")
         proposal = row
         if proposal.status != ItemStatus.OPEN:
-            raise AccordError(f"proposal {proposal_id} is already {proposal.status}")
+            raise Conflict(f"proposal {proposal_id} is already {proposal.status}")
         earlier = conn.execute(
             select(ProposalDecision.reviewer, ProposalDecision.decision)
             .where(ProposalDecision.proposal_id == proposal_id)
             .order_by(ProposalDecision.decided_at, ProposalDecision.id)
         ).all()
         if any(r == reviewer for r, _ in earlier):
-            raise AccordError(
+            raise Conflict(
                 f"{reviewer} has already decided proposal {proposal_id}: "
                 "it needs two different people"
             )
@@ -380,7 +380,7 @@ def _close(
         .values(status=status, decided_at=at, approved_by=approved_by)
     )
     if closed.rowcount != 1:
-        raise AccordError(f"proposal {proposal_id} was settled by another decision meanwhile")
+        raise Conflict(f"proposal {proposal_id} was settled by another decision meanwhile")
 
 
 def _apply(conn: Connection, proposal: Row[Any], approved_by: str, at: dt.datetime) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from accord import auditlog
-from accord.errors import AccordError
+from accord.errors import AccordError, InvalidInput
 from accord.store import db
 from accord.store.models import (
     AuditLog,
@@ -71,12 +71,13 @@ def parse_item(text: str) -> tuple[str, str]:
     kind, sep, ref = text.partition(":")
     kind, ref = kind.strip(), ref.strip()
     if not sep or not ref or kind not in ITEM_KINDS:
-        raise AccordError(
-            f"--item {text!r} is not KIND:REF with KIND one of {', '.join(ITEM_KINDS)} "
-            "(for example disclosure:D-0123456789abcdef0123)"
+        raise InvalidInput(
+            "item",
+            f"{text!r} is not KIND:REF with KIND one of {', '.join(ITEM_KINDS)} "
+            "(for example disclosure:D-0123456789abcdef0123)",
         )
     if kind in _INTEGER_REFS and not ref.isdigit():
-        raise AccordError(f"--item {text!r}: a {kind} is named by its number")
+        raise InvalidInput("item", f"{text!r}: a {kind} is named by its number")
     return kind, ref
 
 
@@ -163,10 +164,10 @@ def _in_force(conn: Connection, person_id: str, kind: str, ref: str) -> Any | No
     ).first()
 
 
-def _required(value: str, option: str, why: str) -> str:
+def _required(value: str, field: str, why: str) -> str:
     value = value.strip()
     if not value:
-        raise AccordError(f"{option} must not be empty: {why}")
+        raise InvalidInput(field, f"must not be empty: {why}")
     return value
 
 
@@ -180,9 +181,9 @@ def apply(
 ) -> ExemptionRecord:
     """Withhold one item from the person's reports; logged in the same transaction."""
     kind, ref = parse_item(item)
-    exemption = _required(exemption, "--exemption", "name the exemption in law that applies")
-    justification = _required(justification, "--justification", "say why it applies to this item")
-    applied_by = _required(applied_by, "--by", "name the person applying it")
+    exemption = _required(exemption, "exemption", "name the exemption in law that applies")
+    justification = _required(justification, "justification", "say why it applies to this item")
+    applied_by = _required(applied_by, "applied_by", "name the person applying it")
     with db.connect(url) as conn:
         _require_person(conn, person_id)
         if not item_belongs(conn, person_id, kind, ref):
@@ -214,8 +215,8 @@ def apply(
 def lift(url: str, person_id: str, item: str, lifted_by: str, reason: str) -> ExemptionRecord:
     """End the exemption in force on one item; the item appears in reports again."""
     kind, ref = parse_item(item)
-    lifted_by = _required(lifted_by, "--by", "name the person lifting it")
-    reason = _required(reason, "--reason", "say why it no longer applies")
+    lifted_by = _required(lifted_by, "lifted_by", "name the person lifting it")
+    reason = _required(reason, "reason", "say why it no longer applies")
     with db.connect(url) as conn:
         _require_person(conn, person_id)
         row = _in_force(conn, person_id, kind, ref)

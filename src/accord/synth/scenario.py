@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from accord import __version__
-from accord.errors import AccordError
+from accord.errors import AccordError, InvalidInput
 from accord.formats.schema import APPEAL_STATUSES, DECISIONS, LEAVE, REFUSAL_REASONS
 from accord.synth.agreements import AGREEMENTS, agreement_id, write_agreements
 from accord.synth.history import (
@@ -129,15 +129,16 @@ class Scenario:
 
 def _check(out: Path, people: int, seed: int, as_of: dt.date, mix: Mix) -> None:
     if people < 1:
-        raise AccordError(f"--people {people}: a scenario needs at least 1 person")
+        raise InvalidInput("people", f"{people}: a scenario needs at least 1 person")
     if people > MAX_PEOPLE:
-        raise AccordError(f"--people {people:,} is more than the {MAX_PEOPLE:,} supported")
+        raise InvalidInput("people", f"{people:,} is more than the {MAX_PEOPLE:,} supported")
     if seed < 0:
-        raise AccordError(f"--seed {seed}: the seed must be 0 or more")
+        raise InvalidInput("seed", f"{seed}: the seed must be 0 or more")
     if not (EARLIEST_AS_OF <= as_of <= LATEST_AS_OF):
-        raise AccordError(
-            f"--as-of {as_of.isoformat()} is outside {EARLIEST_AS_OF.isoformat()} to "
-            f"{LATEST_AS_OF.isoformat()}: histories reach decades back from it"
+        raise InvalidInput(
+            "as_of",
+            f"{as_of.isoformat()} is outside {EARLIEST_AS_OF.isoformat()} to "
+            f"{LATEST_AS_OF.isoformat()}: histories reach decades back from it",
         )
     rows = mix.rows_per_register(people)
     if rows > MAX_REGISTER_ROWS:
@@ -145,7 +146,7 @@ def _check(out: Path, people: int, seed: int, as_of: dt.date, mix: Mix) -> None:
             f"register rows {rows:,} are more than the {MAX_REGISTER_ROWS:,} supported"
         )
     if out.exists() and not out.is_dir():
-        raise AccordError(f"--out {out}: exists and is not a directory")
+        raise InvalidInput("out", f"{out}: exists and is not a directory")
 
 
 def synthesise(
