@@ -110,7 +110,7 @@ def test_review_screens_enforce_four_eyes(web: WebState) -> None:
     blank = first.post(
         f"/review/{item}/decide", data={"decision": "approve", "reason": " ", "csrf": csrf}
     )
-    assert blank.status_code == 422 and "Say why" in blank.text
+    assert blank.status_code == 422 and "The reason must say why" in blank.text
     done = first.post(
         f"/review/{item}/decide", data={"decision": "approve", "reason": "ok", "csrf": csrf}
     )

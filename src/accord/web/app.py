@@ -3,7 +3,8 @@
 Handlers are thin, as the command line's are: they check role and scope (``deps``),
 call the same services the CLI calls, and render.  Bad input is always a 4xx: request
 documents are validated by their schemas, records by `accord.formats`, and the errors
-a user can cause (:class:`accord.errors.AccordError`) become 400, never 500.
+a user can cause (:class:`accord.errors.AccordError`) become 4xx, never 500: an invalid
+value 422 naming its field, something missing 404, a conflict 409, anything else 400.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from accord.config import Settings
 from accord.errors import AccordError, DatabaseUnavailable, LedgerKeyUnavailable
 from accord.web import oidc, operations, pages, words
 from accord.web.api import router as api_router
-from accord.web.api.common import operators_problem
+from accord.web.api.common import http_error as api_error
+from accord.web.api.common import operators_problem, status_of
 from accord.web.auth import SessionSigner
 from accord.web.deps import AppContext, LoginRequired, PageForbidden, session_principal
 
@@ -214,9 +216,12 @@ def create_app(
 
     @app.exception_handler(AccordError)
     async def accord_error(request: Request, exc: AccordError) -> Response:
+        # A use case's error, in its own words: its kind gives the status (invalid input
+        # 422, not found 404, conflict 409, else 400), and the API names an invalid field.
         if _is_api(request):
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        return pages.error_page(request, 400, str(exc), _maybe_principal(request))
+            answer = api_error(exc)
+            return JSONResponse({"detail": answer.detail}, status_code=answer.status_code)
+        return pages.error_page(request, status_of(exc), str(exc), _maybe_principal(request))
 
     async def api_docs(request: Request) -> Response:
         """Swagger UI over the OpenAPI document, from the files Accord ships (static/

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from accord import auditlog, blind, formats, identity, remedy, review
 from accord.config import settings
-from accord.errors import AccordError, InputError, LedgerKeyUnavailable
+from accord.errors import AccordError, InputError, InvalidInput, LedgerKeyUnavailable
 from accord.identity import Principal
 from accord.linkage import words as linkage_words
 from accord.oversight.metrics import collect
@@ -37,6 +37,7 @@ from accord.rights import explain
 from accord.store.models import Agreement, ReviewItem
 from accord.vocab import AgreementStatus, Decision, ItemStatus
 from accord.web import inbox, oversee, present, readmodels, words
+from accord.web.api.common import status_of
 from accord.web.api.schemas import TEXT_PATTERN
 from accord.web.api.subject import open_dispute, subject_report
 from accord.web.auth import SESSION_COOKIE, SessionSigner
@@ -120,6 +121,16 @@ def error_page(
     return render(
         request, "error.html", principal, status_code, status=status_code, message=message
     )
+
+
+def form_errors(exc: InvalidInput, names: dict[str, str], otherwise: str) -> dict[str, str]:
+    """A use case's invalid value as a form's error, against the form field that carries
+    it (the field's id is the domain's name for it), named as the page words it (``names``:
+    field -> words, e.g. ``reason`` -> "The reason"); a value the form has no field for goes
+    against ``otherwise`` in the domain's own words.  Never a command-line option."""
+    if exc.field in names:
+        return {exc.field: exc.naming(names[exc.field])}
+    return {otherwise: str(exc)}
 
 
 def redirect(path: str, flash: str | None = None) -> RedirectResponse:
@@ -645,8 +656,6 @@ def decide(
             note = f"{text}. {note}" if note else text
     elif decision not in (Decision.APPROVE, Decision.REJECT):
         errors["decision-approve"] = f"Choose “{approve_text}” or “{reject_text}”"
-    elif not note:
-        errors["reason"] = "Say why: the reason is shown to the person concerned"
     if errors:
         return _item_page(
             request, ctx, item_id, principal, filters, 422, errors, reason, bool(rivals_too)
@@ -657,10 +666,16 @@ def decide(
         )
     except LedgerKeyUnavailable:
         raise  # for the operators: the reviewer gets plain words and a reference
+    except InvalidInput as exc:  # no reason given: against the form's reason field
+        errors = form_errors(exc, {"reason": "The reason"}, "decide")
+        return _item_page(
+            request, ctx, item_id, principal, filters, 422, errors, reason, bool(rivals_too)
+        )
     except AccordError as exc:
         return _item_page(
-            request, ctx, item_id, principal, filters, 409, {"decide": str(exc)}, reason
-        )
+            request, ctx, item_id, principal, filters, status_of(exc, 409), {"decide": str(exc)},
+            reason,
+        )  # fmt: skip
     said = (
         f"{outcome.status.capitalize()} ({outcome.approvals} of {outcome.approvals_needed} "
         f"approvals): {outcome.effect}."

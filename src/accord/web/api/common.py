@@ -1,4 +1,4 @@
-"""What every API router shares: error documents and turning input errors into 422s."""
+"""What every API router shares: error documents, and domain errors as HTTP answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from accord.errors import InputError
+from accord.errors import AccordError, Conflict, InputError, InvalidInput, NotFound
 from accord.web.api.schemas import ErrorOut
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -54,6 +54,32 @@ def unprocessable(exc: InputError, key: str) -> HTTPException:
             }
         )
     return HTTPException(422, detail)
+
+
+def invalid(exc: InvalidInput) -> list[dict[str, Any]]:
+    """An invalid value in FastAPI's validation shape: ``loc`` names the field (in the
+    body, where every value a use case checks comes from) and ``msg`` says what is wrong."""
+    return [{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}]
+
+
+def status_of(exc: AccordError, otherwise: int = 400) -> int:
+    """The HTTP status a domain error means: an invalid value 422, something missing 404,
+    a refusal in the present state 409, anything else ``otherwise``."""
+    if isinstance(exc, InvalidInput):
+        return 422
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    return otherwise
+
+
+def http_error(exc: AccordError, otherwise: int = 400) -> HTTPException:
+    """A domain error raised by a use case as the API's answer (:func:`status_of`); an
+    invalid value names its field (:func:`invalid`), any other error says what it is."""
+    if isinstance(exc, InvalidInput):
+        return HTTPException(422, invalid(exc))
+    return HTTPException(status_of(exc, otherwise), str(exc))
 
 
 def operators_problem(exc: Exception, what: str = "This cannot be done right now") -> str:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from accord.errors import AccordError, LedgerKeyUnavailable
 from accord.identity import Principal
 from accord.linkage import proposals
 from accord.vocab import ItemStatus
-from accord.web.api.common import errors
+from accord.web.api.common import errors, http_error
 from accord.web.api.schemas import ID_PATTERN, DecisionIn
 from accord.web.deps import Ctx, api_user
 
@@ -74,13 +74,10 @@ def list_proposals(
 def decide(
     proposal_id: ProposalId, body: DecisionIn, principal: Decider, ctx: Ctx
 ) -> ProposalDecisionOut:
-    """Approve or reject; the second different person's approval makes the change."""
-    if not body.reason.strip():
-        raise HTTPException(
-            422, [{"loc": ["body", "reason"], "msg": "say why", "type": "value_error"}]
-        )
-    if proposals.find(ctx.url, proposal_id) is None:
-        raise HTTPException(404, f"no proposal {proposal_id!r}")
+    """Approve or reject; the second different person's approval makes the change.
+
+    No reason is a 422 naming ``reason``, an unknown proposal a 404, a proposal already
+    settled or decided by this person a 409."""
     try:
         outcome = proposals.decide(
             ctx.url, proposal_id, body.approve, principal.username, body.reason
@@ -88,7 +85,7 @@ def decide(
     except LedgerKeyUnavailable:
         raise  # for the operators: the person gets plain words and a reference
     except AccordError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise http_error(exc, otherwise=409) from None
     return ProposalDecisionOut(
         proposal_id=outcome.proposal_id,
         status=outcome.status,

@@ -16,10 +16,10 @@ from accord.identity import Principal
 from accord.policy import pauses
 from accord.policy.policy import load_policy
 from accord.store import db
-from accord.store.models import Agreement, ReviewItem
+from accord.store.models import Agreement
 from accord.vocab import ItemStatus
 from accord.web import readmodels
-from accord.web.api.common import errors, unprocessable
+from accord.web.api.common import errors, http_error, unprocessable
 from accord.web.api.schemas import (
     ID_PATTERN,
     DecisionIn,
@@ -160,15 +160,10 @@ def _seen_by_reviewer(
     tags=["review"],
 )
 def decide(item_id: ItemId, body: DecisionIn, principal: Reviewer, ctx: Ctx) -> DecisionOut:
-    """Approve or reject; adverse outcomes need as many distinct reviewers as the item asks."""
-    if not body.reason.strip():
-        raise HTTPException(
-            422, [{"loc": ["body", "reason"], "msg": "say why", "type": "value_error"}]
-        )
-    with transaction(ctx.url) as conn:
-        exists = conn.scalar(select(ReviewItem.item_id).where(ReviewItem.item_id == item_id))
-    if exists is None:
-        raise HTTPException(404, f"no review item {item_id!r}")
+    """Approve or reject; adverse outcomes need as many distinct reviewers as the item asks.
+
+    No reason is a 422 naming ``reason``, an unknown item a 404, an item already settled
+    or decided by this reviewer a 409."""
     try:
         outcome = review.decide(
             ctx.url, item_id, body.approve, principal.username, body.reason, dt.date.today()
@@ -176,7 +171,7 @@ def decide(item_id: ItemId, body: DecisionIn, principal: Reviewer, ctx: Ctx) -> 
     except LedgerKeyUnavailable:
         raise  # for the operators: the reviewer gets plain words and a reference
     except AccordError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise http_error(exc, otherwise=409) from None
     return DecisionOut(
         item_id=outcome.item_id,
         status=outcome.status,
