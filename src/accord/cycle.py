@@ -772,12 +772,13 @@ def _state_for(
     conn: Connection, con: duckdb.DuckDBPyConnection, people: Sequence[str], as_of: dt.date
 ) -> None:
     """``person_state`` and ``pool_status`` in ``con`` for a few people, from the database."""
-    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in people)
+    listed = {"people": sorted(set(people))}
     cases = read_arrow(
         conn,
         f"SELECT {', '.join(f'CAST({c.name} AS TEXT)' for c in formats.schema.CASES.columns)} "
-        f"FROM case_decisions WHERE person_id IN ({listed}) AND destroyed_at IS NULL",
+        "FROM case_decisions WHERE person_id IN :people AND destroyed_at IS NULL",
         {c.name: pa.string() for c in formats.schema.CASES.columns},
+        listed,
     )
     con.register("_cases", cases)
     dates = set(formats.schema.CASES.date_columns)
@@ -789,8 +790,9 @@ def _state_for(
     events = read_arrow(
         conn,
         "SELECT person_id, event_type, CAST(event_date AS TEXT) FROM events "
-        f"WHERE person_id IN ({listed})",
+        "WHERE person_id IN :people",
         {"person_id": pa.string(), "event_type": pa.string(), "event_date": pa.string()},
+        listed,
     )
     con.register("_events", events)
     con.execute(
@@ -800,8 +802,9 @@ def _state_for(
     admission.derive_person_state(con, "person_cases", as_of, "person_events")
     status = read_arrow(
         conn,
-        f"SELECT person_id, status FROM pool_entries WHERE person_id IN ({listed})",
+        "SELECT person_id, status FROM pool_entries WHERE person_id IN :people",
         {"person_id": pa.string(), "status": pa.string()},
+        listed,
     )
     con.register("_status", status)
     con.execute("CREATE OR REPLACE TABLE pool_status AS SELECT * FROM _status")
