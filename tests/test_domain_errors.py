@@ -61,6 +61,10 @@ def test_an_invalid_value_is_named_by_its_field_and_each_caller_names_it_its_own
         "--by must not be empty"
     )
     assert common.message(NotFound("no review item 'X'")) == "no review item 'X'"
+    # a problem that names its field mid-sentence
+    pause = InvalidInput("reason", "a pause needs a reason ({field})")
+    assert common.message(pause) == "a pause needs a reason (--reason)"
+    assert str(pause) == "a pause needs a reason (reason)"
     # survives a worker process (pickled with its field, not its message)
     again = pickle.loads(pickle.dumps(exc))
     assert (type(again), again.field, again.problem) == (InvalidInput, exc.field, exc.problem)
@@ -72,6 +76,8 @@ def test_an_invalid_value_is_named_by_its_field_and_each_caller_names_it_its_own
 def test_the_command_line_names_the_option_for_an_invalid_value(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert main(["agreements", "pause", "ho-to-dvla", "--reason", " ", "--database", db_url]) == 2
+    assert capsys.readouterr().err == "accord: a pause needs a reason (--reason)\n"
     args = ["exemption", "apply", "P-1", "--item", "case:C-1", "--exemption", "x",
             "--justification", "y", "--database", db_url]  # fmt: skip
     assert main([*args, "--by", "  "]) == 2
@@ -140,6 +146,12 @@ def test_the_api_names_the_field_of_an_invalid_value_and_maps_each_kind_to_its_s
     settled = api.post(decisions, json={"approve": True, "reason": "late"}, headers=rev2)
     assert settled.status_code == 409 and "is already rejected" in settled.text
     assert _decisions(web.url) == 2
+
+    paused = api.post(
+        "/api/v1/agreements/ho-to-dvla/pause", json={"reason": "  "}, headers=web.bearer("adm1")
+    )
+    assert paused.status_code == 422 and paused.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert "--" not in paused.text
 
     proposal = "/api/v1/proposals/PR-NOSUCH/decisions"
     no_why = api.post(proposal, json={"approve": True, "reason": ""}, headers=rev1)

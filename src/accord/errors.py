@@ -26,9 +26,10 @@ class InvalidInput(AccordError):
     ``field`` is the domain's name for the value (``reviewer``, ``reason``, ``item``),
     never how one caller spells it, and ``problem`` says what is wrong in words that
     follow that name ("must name the person deciding", or the value and what is wrong
-    with it).  Each adapter puts its own name for the field in front of the problem
-    (:meth:`naming`): the command line its option (``--reviewer``), a page the form's
-    label, the API the field in the error's ``loc``.  ``str()`` uses the field itself.
+    with it), or names it where it says ``{field}`` ("a pause needs a reason
+    ({field})").  Each adapter names the field its own way (:meth:`naming`): the command
+    line by its option (``--reviewer``), a page in the form's words, the API as the field
+    in the error's ``loc``.  ``str()`` uses the field itself.
     """
 
     def __init__(self, field: str, problem: str) -> None:
@@ -38,6 +39,8 @@ class InvalidInput(AccordError):
 
     def naming(self, name: str) -> str:
         """The message with the field called ``name``, as one caller spells it."""
+        if "{field}" in self.problem:
+            return self.problem.replace("{field}", name)
         return f"{name} {self.problem}"
 
     def __reduce__(self) -> tuple[type[InvalidInput], tuple[str, str]]:

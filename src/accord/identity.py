@@ -144,11 +144,13 @@ def _check_binding(role: str, recipient: str | None, person_id: str | None) -> N
     if role not in ROLES:
         raise AccordError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     if role == "recipient" and not recipient:
-        raise AccordError("a recipient user must be bound to one recipient body: --recipient")
+        raise InvalidInput(
+            "recipient", "a recipient user must be bound to one recipient body: {field}"
+        )
     if role != "recipient" and recipient:
         raise InvalidInput("recipient", f"is only for role recipient, not {role}")
     if role == "subject" and not person_id:
-        raise AccordError("a subject user must be bound to their own person id: --person")
+        raise InvalidInput("person", "a subject user must be bound to their own person id: {field}")
     if role != "subject" and person_id:
         raise InvalidInput("person", f"is only for role subject, not {role}")
 
@@ -247,7 +249,7 @@ def issue_token(
     """Issue an API token for a user; the token itself is returned once and never stored."""
     label = label.strip()
     if not label:
-        raise AccordError("a token needs a label saying what it is for: --label")
+        raise InvalidInput("label", "a token needs a label saying what it is for: {field}")
     if expires_days is not None and expires_days < 1:
         raise InvalidInput("expires_days", "must be at least 1")
     token, digest = new_token()

@@ -15,7 +15,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, insert, select, update
 
 from accord import auditlog
-from accord.errors import AccordError
+from accord.errors import AccordError, InvalidInput
 from accord.policy.policy import Policy, default_policy
 from accord.store.db import connect
 from accord.store.models import Agreement as AgreementRow
@@ -38,7 +38,7 @@ def pause(
     """Pause sharing under an agreement (or for one cohort in it); returns the pause id."""
     policy = policy or default_policy()
     if not reason.strip():
-        raise AccordError("a pause needs a reason (--reason)")
+        raise InvalidInput("reason", "a pause needs a reason ({field})")
     if cohort is not None and cohort not in policy.cohorts:
         raise AccordError(
             f"unknown cohort {cohort}: the policy defines {', '.join(policy.cohorts) or 'none'}"
@@ -90,7 +90,7 @@ def pause(
 def resume(url: str, agreement_id: str, cohort: str | None, reason: str, actor: str) -> int:
     """Lift a pause; returns the id of the pause lifted."""
     if not reason.strip():
-        raise AccordError("a resume needs a reason (--reason)")
+        raise InvalidInput("reason", "a resume needs a reason ({field})")
     with connect(url) as conn:
         open_id = conn.execute(
             select(Pause.id).where(

@@ -217,12 +217,13 @@ def _known_agreement(url: str, agreement_id: str) -> None:
 def _change_pause(
     url: str, agreement_id: str, cohort: str | None, change: Callable[[], int]
 ) -> PauseOut:
-    """Pause or resume sharing under a known agreement (else 404); a conflict is a 409."""
+    """Pause or resume sharing under a known agreement (else 404); no reason is a 422
+    naming ``reason``, a conflict a 409."""
     _known_agreement(url, agreement_id)
     try:
         pause_id = change()
     except AccordError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise http_error(exc, otherwise=409) from None
     return PauseOut(agreement_id=agreement_id, cohort=cohort, pause_id=pause_id)
 
 
