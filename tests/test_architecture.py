@@ -297,15 +297,10 @@ STORE = "accord/store/"
 
 # Files allowed, for now, what the checks below refuse, each with why; each must still do
 # it (the test fails once a file no longer does, so that its entry is removed).
-DIALECT_NAME_PENDING = {
-    # The resumable linkage slice's new file, uncommitted when the storage layer came in:
-    # _first_ids becomes Dialect.reserve_ids and _any_order's test Dialect.copy_in.
-    "accord/linkage/candidates.py": "linkage slice, not yet committed",
-}
+DIALECT_NAME_PENDING: dict[str, str] = {}
 PASTED_PENDING = {
     # DuckDB SQL of the compute steps: the dates, times and names go in as DuckDB
     # parameters once the steps are builders (issue 20's compute/ slice).
-    "accord/admission.py": "DuckDB: TIMESTAMP '{now}', as_of in a JSON literal",
     "accord/pool.py": "DuckDB: TIMESTAMP '{now}'",
     "accord/gate.py": "DuckDB: the gate's day",
     "accord/policy/compile.py": "DuckDB: as_of_sql, the rules' date literals, cohort names",

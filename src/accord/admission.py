@@ -679,12 +679,13 @@ def _compare_people(
     )
     # Kept rows derived as of another date (compared as stored, as the UPDATE does).
     outdated = con.execute(
-        f"""
+        """
         SELECT count(*) FROM _people_held o
-        WHERE (o.derived_as_of IS NULL OR o.derived_as_of <> '{as_of.isoformat()}')
+        WHERE (o.derived_as_of IS NULL OR o.derived_as_of <> $as_of)
           AND o.person_id IN (SELECT person_id FROM people_new)
           AND o.person_id NOT IN (SELECT person_id FROM people_changed)
-        """
+        """,
+        {"as_of": as_of.isoformat()},
     ).fetchall()[0][0]
     con.unregister("_people_held")
     stale = [
@@ -774,11 +775,12 @@ def _queue_manual_checks(
                to_json({{'reasons': string_split(n.manual_reasons, ','),
                          'as_of': {as_of_sql(as_of)}}})::VARCHAR AS detail,
                {_OPEN} AS status, {MANUAL_CHECK_APPROVALS} AS approvals_needed,
-               CAST({sql_text(run_id)} AS VARCHAR) AS run_id,
-               TIMESTAMP '{now}' AS created_at
+               CAST($run_id AS VARCHAR) AS run_id,
+               CAST($now AS TIMESTAMP) AS created_at
         FROM pool_new n JOIN _reason_text t USING (manual_reasons)
         WHERE n.needs_item AND ({only}) ORDER BY n.person_id
         """,
+        {"run_id": run_id, "now": now},
     )
     con.unregister("_reason_text")
     insert_arrow(conn, ReviewItem.__table__, items)  # type: ignore[arg-type]

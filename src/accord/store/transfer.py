@@ -215,6 +215,7 @@ def insert_query(
     copies: Sequence[tuple[Table, Mapping[str, str]]] = (),
     background: Background | None = None,
     in_key_order: bool = False,
+    params: Mapping[str, Any] | None = None,
 ) -> int:
     """Insert the rows of the DuckDB query ``sql`` on ``con``, as :func:`insert_arrow` does.
 
@@ -224,9 +225,10 @@ def insert_query(
     SQLite, CSV files for PostgreSQL) and written there (SQLite's C work, or the
     PostgreSQL server's ``COPY``), which leaves ``con`` free for the next query.
     Rows that give the primary key are inserted in its order; ``in_key_order`` says the
-    query gives them so already, which spares a sort of them all.
+    query gives them so already, which spares a sort of them all.  ``params`` are
+    DuckDB parameters of ``sql`` (``$name``).
     """
-    names = con.sql(sql).columns
+    names = con.sql(sql, params=params).columns
     for other, columns in copies:
         for target, column in columns.items():
             if _storage_kind(other.c[target]) != _storage_kind(table.c[column]):
@@ -244,7 +246,7 @@ def insert_query(
         tmp = tempfile.TemporaryDirectory(prefix="accord-copy-")
         try:
             path = Path(tmp.name) / "rows.csv"
-            count = con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER false)")
+            count = con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER false)", params)
             written = int(count.fetchall()[0][0])
             if not written:
                 return 0
@@ -253,7 +255,8 @@ def insert_query(
                 moved = ", ".join(f'"{c}"' for c in columns.values())
                 copy = Path(tmp.name) / f"copy{n}.csv"
                 con.execute(
-                    f"COPY (SELECT {moved} FROM ({select})) TO '{copy}' (FORMAT csv, HEADER false)"
+                    f"COPY (SELECT {moved} FROM ({select})) TO '{copy}' (FORMAT csv, HEADER false)",
+                    params,
                 ).fetchall()
                 loads.append((other.name, ", ".join(f'"{c}"' for c in columns), copy))
             for name, columns_sql, source in loads:
@@ -261,7 +264,7 @@ def insert_query(
             return written
         finally:  # the files hold personal data: gone once sent, or however it ends
             later.after(tmp.cleanup)
-    stored = to_arrow(con, select)
+    stored = to_arrow(con, select, dict(params) if params else None)
     if stored.num_rows == 0:
         return 0
     if background is None:
