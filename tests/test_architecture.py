@@ -193,7 +193,6 @@ KNOWN_CYCLES = [["accord.ledger.log", "accord.ledger.publish"]]
 PENDING = (
     "accord/cycle.py",
     "accord/events.py",
-    "accord/pool.py",
     "accord/remedy.py",
     "accord/review.py",
 )

@@ -40,7 +40,7 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import Connection, bindparam, delete, or_, text, update
 
-from accord import auditlog
+from accord import auditlog, pool
 from accord.cases import (
     Background,
     IngestResult,
@@ -49,7 +49,6 @@ from accord.cases import (
     insert_query,
     load_cases,
     read_arrow,
-    sql_text,
     to_arrow,
 )
 from accord.clock import business_time
@@ -63,7 +62,7 @@ from accord.policy.firewall import IDENTITY_FIELDS, PERSON_STATE, STATE_CASES
 from accord.policy.policy import Policy, load_policy
 from accord.store.db import connect
 from accord.store.dialect import dialect_of
-from accord.store.models import Person, PoolEntry, PoolHistory, ReviewItem
+from accord.store.models import Person, ReviewItem
 from accord.vocab import (
     CHALLENGE_KINDS,
     EventType,
@@ -698,45 +697,6 @@ def _compare_people(
     return int(outdated), stale
 
 
-def _write_pool(
-    conn: Connection,
-    con: duckdb.DuckDBPyConnection,
-    as_of: dt.date,
-    run_id: str | None,
-    only: str,
-    background: Background | None = None,
-) -> None:
-    """Write the changed rows of ``pool_new`` that satisfy the SQL condition ``only``.
-
-    With ``background``, the writes are left to it.
-    """
-    later = background or Background(threaded=False)
-    now = _now().isoformat(sep=" ")
-    rows = f"""
-        SELECT person_id, status, to_json(reasons)::VARCHAR AS reasons,
-               {as_of_sql(as_of)} AS as_of, CAST({sql_text(run_id)} AS VARCHAR) AS run_id,
-               TIMESTAMP '{now}' AS updated_at
-        FROM pool_new WHERE changed AND ({only})
-        """
-    existed = [
-        r[0]
-        for r in con.execute(
-            f"SELECT person_id FROM pool_new WHERE changed AND ({only}) "
-            "AND previous_status IS NOT NULL ORDER BY person_id"
-        ).fetchall()
-    ]
-    later.submit(_delete, conn, PoolEntry.__table__, existed)
-    history = {c: c for c in ("person_id", "status", "reasons", "as_of", "run_id")}
-    insert_query(
-        conn,
-        PoolEntry.__table__,  # type: ignore[arg-type]
-        con,
-        rows,
-        copies=[(PoolHistory.__table__, history | {"at": "updated_at"})],  # type: ignore[list-item]
-        background=later,
-    )
-
-
 def _queue_manual_checks(
     conn: Connection,
     con: duckdb.DuckDBPyConnection,
@@ -903,7 +863,7 @@ def admit_in(
         _decide(con, policy, as_of)
         _count(con, result)
         clock.lap("apply rules")
-        _write_pool(conn, con, as_of, run_id, "TRUE", background)
+        pool.write_decided(conn, con, as_of, run_id, "TRUE", _now(), background)
         clock.lap("compare pool")
     clock.lap("finish writing people and pool")
     result.manual_checks_queued = _queue_manual_checks(conn, con, policy, as_of, run_id, "TRUE")
@@ -945,7 +905,7 @@ def cleanse(
             _load_inputs(conn, con, None, None, "cases")
             _derive(con, as_of)
             _decide(con, policy, as_of)
-            _write_pool(conn, con, as_of, None, only)
+            pool.write_decided(conn, con, as_of, None, only, _now())
             _queue_manual_checks(conn, con, policy, as_of, None, only)
             withdrawn = _withdrawals(con, only)
             _audit_withdrawals(conn, actor, withdrawn, None, "cleansing")

@@ -1,10 +1,11 @@
 """Changes to one person's standing in the refusal pool, made after admission decided it.
 
 ``pool_entries`` holds each person's standing now and ``pool_history`` a row for every
-change.  Admission writes the whole pool at once (`accord.admission`); every later change
-comes here: a withdrawal (events, an upheld challenge, and through
+change, and nothing else writes them: admission's decisions for everyone at once
+(:func:`write_decided`, which `accord.admission` calls with the pool it decided), a
+withdrawal (:func:`withdraw`: events, an upheld challenge, and through
 `accord.remedy.withdraw_and_recall` the recall that goes with it) and the settling of a
-manual check by its reviewers.
+manual check by its reviewers (:func:`settle`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,69 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select, update
+import duckdb
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
+from accord.cases import Background, insert_query, sql_text
+from accord.policy.compile import as_of_sql
 from accord.store import db
 from accord.store.models import PoolEntry, PoolHistory, utcnow
+from accord.vocab import PoolStatus
 
-WITHDRAWN = "withdrawn"
+WITHDRAWN: str = PoolStatus.WITHDRAWN.value  # a plain str, as the drivers bind it
 _CHUNK = 10_000  # people per IN (...) list, on either database
 
 _HISTORY = ("person_id", "status", "reasons", "as_of", "run_id", "at")
+
+
+def write_decided(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    run_id: str | None,
+    only: str,
+    at: dt.datetime,
+    background: Background | None = None,
+) -> None:
+    """Write the changed rows of admission's decided pool (``pool_new`` in ``con``) that
+    satisfy the SQL condition ``only``: each replaces the person's entry, with a history row.
+
+    ``at`` (naive UTC) is when they change.  With ``background``, the writes are left to it.
+    """
+    later = background or Background(threaded=False)
+    now = at.isoformat(sep=" ")
+    rows = f"""
+        SELECT person_id, status, to_json(reasons)::VARCHAR AS reasons,
+               {as_of_sql(as_of)} AS as_of, CAST({sql_text(run_id)} AS VARCHAR) AS run_id,
+               TIMESTAMP '{now}' AS updated_at
+        FROM pool_new WHERE changed AND ({only})
+        """
+    existed = [
+        r[0]
+        for r in con.execute(
+            f"SELECT person_id FROM pool_new WHERE changed AND ({only}) "
+            "AND previous_status IS NOT NULL ORDER BY person_id"
+        ).fetchall()
+    ]
+    later.submit(_delete_entries, conn, existed)
+    history = {c: c for c in ("person_id", "status", "reasons", "as_of", "run_id")}
+    insert_query(
+        conn,
+        PoolEntry.__table__,  # type: ignore[arg-type]
+        con,
+        rows,
+        copies=[(PoolHistory.__table__, history | {"at": "updated_at"})],  # type: ignore[list-item]
+        background=later,
+    )
+
+
+def _delete_entries(conn: Connection, person_ids: list[str]) -> None:
+    if person_ids:
+        entries: Table = PoolEntry.__table__  # type: ignore[assignment]
+        conn.execute(
+            delete(entries).where(entries.c.person_id == bindparam("pid")),
+            [{"pid": p} for p in person_ids],
+        )
 
 
 def withdraw(
