@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 from accord import identity
 from accord.identity import Principal
 from accord.store import db
+from accord.store.dialect import dialect_of
 from accord.web.auth import SESSION_COOKIE, SessionData, SessionSigner
 
 
@@ -257,7 +258,7 @@ def transaction(url: str) -> Iterator[Connection]:
     100 ms a try), so concurrent requests in one process would queue on sleeps; they
     queue on a lock here instead and are served in turn.  PostgreSQL needs no lock.
     """
-    if url.startswith("sqlite"):
+    if dialect_of(db.engine_for(url)).single_writer:
         with _SQLITE_WRITES, db.connect(url) as conn:
             yield conn
     else:
