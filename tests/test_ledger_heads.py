@@ -94,6 +94,15 @@ def test_cleansing_signs_its_recalls_so_subject_access_and_verify_work(
     assert main(["subject-access", person, "--database", ran, "--out", str(report)]) == 0
     doc = json.loads(report.read_text(encoding="utf-8"))
     assert doc["recalls"] and doc["disclosures"]
+    # Each of them comes with a proof against a head signed with the ledger's key: the
+    # cleansing's recalls too (checked as the person would, without the database).
+    capsys.readouterr()
+    key = tmp_path / "keys" / "ledger.key"
+    assert main(["ledger", "check-proof", str(report), "--key", str(key)]) == 0
+    checked = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[2] for line in checked if line.startswith("verified")) == sorted(
+        [d["disclosure_id"] for d in doc["disclosures"]] + [r["recall_id"] for r in doc["recalls"]]
+    )
     assert main(["verify", "--database", ran]) == 0
 
 
