@@ -188,6 +188,15 @@ def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 
 @pytest.fixture(autouse=True)
+def _scratch_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's scratch folder (workspaces, kept linkage candidates) is its own, in tmp:
+    no test takes candidates another linked, and none are left in the system's tmp."""
+    scratch = tmp_path / "accord-scratch"
+    scratch.mkdir(exist_ok=True)
+    monkeypatch.setenv("ACCORD_SCRATCH_DIR", str(scratch))
+
+
+@pytest.fixture(autouse=True)
 def _ledger_key_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test writes a signing key into the working tree: the default key lives in tmp.
 

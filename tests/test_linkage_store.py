@@ -1,7 +1,9 @@
-"""Linkage models in the database, the admitted pool, match rows, and `accord link`."""
+"""Linkage models in the database, the admitted pool, kept candidates and the matches
+table, and `accord link`."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -13,24 +15,25 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from accord import formats
+from accord import formats, gate
 from accord.cli import main
 from accord.errors import AccordError
 from accord.linkage import (
     admitted_pool,
+    candidates,
     link,
     load_model,
     load_or_train,
-    match_rows,
     save_model,
     train,
 )
 from accord.linkage import evaluate as ev
 from accord.linkage import model as m
-from accord.linkage.store import EVIDENCE_FIELDS, MATCH_COLUMNS, model_from_row
+from accord.linkage.store import EVIDENCE_FIELDS, model_from_row
 from accord.store import db
 from accord.store.models import CaseDecision, LinkageModel, Match, Person, PoolEntry
 from accord.synth import Scenario, synthesise
+from accord.workspace import workspace
 
 AS_OF = dt.date(2026, 1, 15)
 
@@ -204,31 +207,87 @@ def test_the_admitted_pool_withholds_protected_values(db_url: str, pool: pa.Tabl
     assert {r["person_id"]: r for r in again.to_pylist()}[ids[2]]["postcodes"] == ["AB1 2CD"]
 
 
-def test_match_rows_fill_the_matches_table(
-    db_url: str, trained: m.TrainedModel, pool: pa.Table, bank: pa.Table
+def test_candidates_fill_the_matches_table_with_ids_in_the_files_order(
+    db_url: str, trained: m.TrainedModel, pool: pa.Table, bank: pa.Table, tmp_path: Path
 ) -> None:
-    candidates = link(trained, pool.slice(0, 500), bank, 0.5)
-    rows = match_rows(candidates, "run-1", "bank", 7)
-    assert len(rows) == candidates.num_rows > 0
+    few = pool.slice(0, 500)
+    found = link(trained, few, bank, 0.5)
+    key = candidates.Key(
+        "bank", "b" * 64, candidates.model_digest(trained), candidates.pool_digest(few), 0.5
+    )
+    linked = candidates.find_or_link(key, lambda: found, tmp_path)
+    assert not linked.reused and linked.rows == found.num_rows > 0
+    assert pq.read_table(linked.path).cast(found.schema).equals(found)
+    with db.connect(db_url) as conn, workspace() as con:
+        gate.create_empty_inputs(con)
+        assert candidates.load(conn, con, linked, "run-1", "bank", 7) == found.num_rows
+        gated = con.execute(
+            "SELECT match_id, person_id, record_id, register FROM candidates ORDER BY match_id"
+        ).fetchall()
+        # A second register's rows take the ids after the first's.
+        assert candidates.load(conn, con, linked, "run-2", "bank", 7) == found.num_rows
     with db.connect(db_url) as conn:
-        db.bulk_insert(conn, Match.__table__, MATCH_COLUMNS, rows)  # type: ignore[arg-type]
-    with db.connect(db_url) as conn:
-        stored = conn.execute(select(Match.__table__)).mappings().all()
-    assert len(stored) == candidates.num_rows
-    for want in candidates.to_pylist()[:25]:
-        got = next(
-            r for r in stored
-            if r["record_id"] == want["record_id"] and r["person_id"] == want["person_id"]
-        )  # fmt: skip
+        stored = conn.execute(select(Match.__table__).order_by(Match.id)).mappings().all()
+    n = found.num_rows
+    assert [r["id"] for r in stored] == list(range(1, 2 * n + 1))
+    in_order = list(zip(found.column("person_id").to_pylist(),
+                        found.column("record_id").to_pylist(), strict=True))  # fmt: skip
+    assert [(r["person_id"], r["record_id"]) for r in stored[:n]] == in_order
+    assert [(r["person_id"], r["record_id"]) for r in stored[n:]] == in_order
+    assert gated == [(i + 1, p, r, "bank") for i, (p, r) in enumerate(in_order)]
+    for want, got in zip(found.to_pylist(), stored[:n], strict=True):
         assert got["run_id"] == "run-1" and got["model_id"] == 7 and got["register"] == "bank"
-        assert got["match_probability"] == pytest.approx(want["match_probability"])
+        assert got["match_probability"] == want["match_probability"]
+        assert got["match_weight"] == want["match_weight"]
         assert got["rank"] == want["rank_for_person"]
         assert got["explanation"] == json.loads(want["explanation"])
         assert got["record"] == json.loads(want["record"])
         assert got["flags"] == []
-        assert set(got["evidence"]) == set(EVIDENCE_FIELDS)
-        assert got["evidence"]["wrong_person"] == pytest.approx(want["wrong_person"])
-        assert got["evidence"]["pair_probability"] == pytest.approx(want["pair_probability"])
+        assert got["evidence"] == {f: want[f] for f in EVIDENCE_FIELDS}
+
+
+def test_candidates_are_reused_only_for_the_same_key(
+    trained: m.TrainedModel, pool: pa.Table, bank: pa.Table, tmp_path: Path
+) -> None:
+    few = pool.slice(0, 300)
+    linked: list[float] = []
+
+    def link_now(floor: float) -> pa.Table:
+        linked.append(floor)
+        return link(trained, few, bank, floor)
+
+    key = candidates.Key(
+        "bank", "b" * 64, candidates.model_digest(trained), candidates.pool_digest(few), 0.5
+    )
+    first = candidates.find_or_link(key, lambda: link_now(0.5), tmp_path)
+    stamp = first.path.stat().st_mtime_ns
+    again = candidates.find_or_link(key, lambda: link_now(0.5), tmp_path)
+    assert (again.reused, again.path, again.rows) == (True, first.path, first.rows)
+    assert again.path.stat().st_mtime_ns == stamp and linked == [0.5]
+    assert first.path.stat().st_mode & 0o777 == 0o600  # register records: the owner's alone
+
+    other_model = dataclasses.replace(trained, seed=trained.seed + 1)
+    names = few.column("family_name").to_pylist()
+    renamed = few.set_column(
+        few.schema.get_field_index("family_name"), "family_name", pa.array(["X", *names[1:]])
+    )
+    others = [
+        dataclasses.replace(key, register_sha256="c" * 64),
+        dataclasses.replace(key, model=candidates.model_digest(other_model)),
+        dataclasses.replace(key, pool=candidates.pool_digest(pool.slice(0, 301))),
+        dataclasses.replace(key, pool=candidates.pool_digest(renamed)),
+        dataclasses.replace(key, floor=0.6),
+    ]  # fmt: skip
+    assert len({k.digest() for k in [key, *others]}) == len(others) + 1
+    for n, changed in enumerate(others, start=2):
+        found = candidates.find_or_link(changed, lambda: link_now(0.5), tmp_path)
+        assert not found.reused and len(linked) == n
+        # One file per register: the one written last.
+        assert [p.name for p in tmp_path.glob("*.parquet")] == [found.path.name]
+    # A file that is not whole (or holds another key) is linked again, not read.
+    last = found.path
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    assert not candidates.find_or_link(changed, lambda: link_now(0.5), tmp_path).reused
 
 
 # --- the command line ---------------------------------------------------------------------------

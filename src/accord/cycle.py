@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import secrets
@@ -31,7 +32,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord import admission, formats, gate, ids, scores
-from accord.cases import insert_arrow, read_arrow
+from accord.cases import read_arrow
 from accord.clock import business_time
 from accord.config import Settings
 from accord.disclosure import AUTOMATIC, Draft, disclose
@@ -40,8 +41,9 @@ from accord.events import open_freezes
 from accord.first_use import initialise
 from accord.ledger import signing
 from accord.ledger import unit as ledger_unit
-from accord.linkage import proposals, words
+from accord.linkage import candidates, proposals, words
 from accord.linkage import store as linkage_store
+from accord.linkage.engine import engine_for
 from accord.linkage.predict import link
 from accord.outputs import write_outputs
 from accord.policy import firewall, pauses, trusted
@@ -319,16 +321,21 @@ def _link_register(
     con: duckdb.DuckDBPyConnection,
     policy: Policy,
     name: str,
-    register: pa.Table,
+    register: Callable[[], pa.Table],
     register_sha256: str,
     agreements: Sequence[Agreement],
     run_id: str,
     progress: Progress,
+    announce: Progress = _silent,
 ) -> int:
     """Match the admitted pool to one register; fill ``candidates``; store the matches.
 
     One linkage per register feeds every agreement with that recipient, so it matches on
     the identity the strictest purpose may use (the firewall's, if any is enforcement).
+    Linkage is a step of its own (:mod:`accord.linkage.candidates`): its candidates are
+    kept on disk by register, model and pool, so a run whose key an earlier run already
+    linked (one that failed later, say) takes them from there and does no linking, and
+    ``register`` (which reads the register's records) is then not even called.
     """
     enforcing = [a for a in agreements if policy.is_enforcement(a.purpose)]
     purpose = (enforcing or list(agreements))[0].purpose
@@ -345,46 +352,32 @@ def _link_register(
     ).to_arrow_table()
     if pool.num_rows == 0:
         return 0
-    model, trained = linkage_store.load_or_train(conn, name, pool, register, register_sha256)
-    progress(f"{name}: {'trained a linkage model, ' if trained else ''}matching")
+    read: list[pa.Table] = []
+
+    def records() -> pa.Table:  # read once, and only if training or linking needs it
+        if not read:
+            read.append(register())
+        return read[0]
+
+    model, trained = linkage_store.load_or_train(conn, name, pool, records, register_sha256)
     floor = min(a.match.review_from for a in agreements)
-    candidates = link(model, pool, register, min_probability=floor)
-    insert_arrow(
-        conn,
-        Match.__table__,  # type: ignore[arg-type]
-        linkage_store.match_table(candidates, run_id, name, model.id),
-    )
-    ids = {
-        (p, r): i
-        for i, p, r in conn.execute(
-            select(Match.id, Match.person_id, Match.record_id).where(
-                Match.run_id == run_id, Match.register == name
-            )
+    engine = engine_for(name)  # the settings' engine for this register (DuckDB, Spark)
+    key = candidates.Key(
+        name, register_sha256, candidates.model_digest(model), candidates.pool_digest(pool),
+        floor, engine,
+    )  # fmt: skip
+
+    def linked() -> pa.Table:
+        progress(f"{name}: {'trained a linkage model, ' if trained else ''}matching")
+        return link(model, pool, records(), min_probability=floor, engine=engine)
+
+    found = candidates.find_or_link(key, linked, candidates.folder(conn))
+    if found.reused:
+        announce(
+            f"{name}: {found.rows:,} candidate pairs from an earlier run with the same "
+            f"register, model and pool ({found.path}): not linked again"
         )
-    }
-    con.register("_candidates", candidates)
-    con.register(
-        "_ids",
-        pa.table(
-            {
-                "person_id": [k[0] for k in ids],
-                "record_id": [k[1] for k in ids],
-                "match_id": pa.array(list(ids.values()), pa.int64()),
-            }
-        ),
-    )
-    con.execute(
-        f"""
-        INSERT INTO candidates BY NAME
-        SELECT c.person_id, c.record_id, '{name}' AS register, c.match_probability, c.since,
-               c.second_for_person, c.second_for_record, i.match_id, c.wrong_person,
-               c.rival_gap, c.pair_probability, c.pattern
-        FROM _candidates c JOIN _ids i USING (person_id, record_id)
-        """
-    )
-    con.unregister("_candidates")
-    con.unregister("_ids")
-    return int(candidates.num_rows)
+    return candidates.load(conn, con, found, run_id, name, model.id)
 
 
 # --- acting on the gate's decisions ----------------------------------------------------------
@@ -715,10 +708,11 @@ def run_cycle(
                 mine = [a for a in agreements if a.recipient == name and a.status != "draft"]
                 if mine:
                     progress(f"{name}: linking {opened.rows:,} register records")
-                    register = opened.to_arrow(list(LINKED_FIELDS))
                     _link_register(
-                        conn, con, policy, name, register,
+                        conn, con, policy, name,
+                        functools.partial(opened.to_arrow, list(LINKED_FIELDS)),
                         digests[inputs.source(inputs.registers[name])], mine, run_id, progress,
+                        announce,
                     )  # fmt: skip
                 opened.close()
             # Every input with its SHA-256 (the registers' found as they were read).

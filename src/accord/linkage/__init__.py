@@ -4,7 +4,8 @@
 ``features``   the normalised values both sides are compared on
 ``predict``    candidate pairs with probabilities, rivals and explanations
 ``ambiguity``  the safety rules (uncertain, ambiguous, long residence) as one function
-``store``      models in ``linkage_models``; the admitted pool; rows for ``matches``
+``store``      models in ``linkage_models``; the admitted pool
+``candidates`` a register's candidates kept as Parquet, resumed, copied into ``matches``
 ``evaluate``   precision, recall and traps against a synthetic scenario's truth
 
 See docs/linkage.md.
@@ -17,7 +18,6 @@ from accord.linkage.store import (
     admitted_pool,
     load_model,
     load_or_train,
-    match_rows,
     save_model,
 )
 
@@ -28,7 +28,6 @@ __all__ = [
     "link",
     "load_model",
     "load_or_train",
-    "match_rows",
     "save_model",
     "train",
 ]

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +25,6 @@ from accord.store.models import CaseDecision, LinkageModel, Person, PoolEntry
 from accord.vocab import PoolStatus
 
 IDENTITY_FIELDS = ("family_name", "given_names", "date_of_birth", "postcode")
-
-# The columns of ``matches`` that :func:`match_rows` fills, in this order.
-MATCH_COLUMNS = (
-    "run_id",
-    "register",
-    "person_id",
-    "record_id",
-    "match_probability",
-    "match_weight",
-    "model_id",
-    "rank",
-    "flags",
-    "record",
-    "explanation",
-    "evidence",
-)
 
 # What a match keeps of linkage's figures beside its probability (``matches.evidence``).
 EVIDENCE_FIELDS = (
@@ -200,7 +183,7 @@ def load_or_train(
     conn: Connection,
     register_name: str,
     pool: pa.Table,
-    register: pa.Table,
+    register: pa.Table | Callable[[], pa.Table],
     register_sha256: str | None = None,
     seed: int = 1,
 ) -> tuple[m.TrainedModel, bool]:
@@ -208,13 +191,15 @@ def load_or_train(
     if the current one was made by an earlier model version (its comparisons differ, so
     its parameters cannot be used; the old row stays, cited by its matches).
 
+    ``register`` may be a function that reads it: it is called only to train.
     Returns the model and whether it was trained now.
     """
     if current_version(conn, register_name) == m.MODEL_VERSION:
         found = load_model(conn, register_name)
         if found is not None:
             return found, False
-    trained = m.train(register_name, pool, register, seed=seed)
+    records = register if isinstance(register, pa.Table) else register()
+    trained = m.train(register_name, pool, records, seed=seed)
     save_model(conn, trained, register_sha256)
     return trained, True
 
@@ -289,61 +274,3 @@ def admitted_pool(conn: Connection, protected_categories: Iterable[str]) -> pa.T
     finally:
         con.close()
     return table
-
-
-def match_table(candidates: pa.Table, run_id: str, register: str, model_id: int | None) -> pa.Table:
-    """The ``matches`` rows of ``candidates`` as one Arrow table, JSON columns as JSON text,
-    for :func:`accord.cases.insert_arrow`: made set-based in DuckDB, no Python per row.
-
-    ``flags`` is empty (the gate adds its reasons where it decides); ``evidence`` holds
-    :data:`EVIDENCE_FIELDS`.
-    """
-    evidence = ", ".join(f"{f} := {f}" for f in EVIDENCE_FIELDS)
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("candidates", candidates)
-        table: pa.Table = con.execute(
-            f"""SELECT CAST(? AS VARCHAR) AS run_id, CAST(? AS VARCHAR) AS register,
-                   person_id, record_id, match_probability, match_weight,
-                   CAST(? AS INTEGER) AS model_id, CAST(rank_for_person AS INTEGER) AS rank,
-                   '[]' AS flags, record, explanation,
-                   CAST(to_json(struct_pack({evidence})) AS VARCHAR) AS evidence
-            FROM candidates""",
-            [run_id, register, model_id],
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return table
-
-
-def match_rows(
-    candidates: pa.Table, run_id: str, register: str, model_id: int | None
-) -> list[tuple[Any, ...]]:
-    """Rows for the ``matches`` table in :data:`MATCH_COLUMNS` order (for ``bulk_insert``).
-
-    ``flags`` is empty: the gate adds its reasons where it decides; ``evidence`` holds
-    :data:`EVIDENCE_FIELDS`.
-    """
-    names = ("person_id", "record_id", "match_probability", "match_weight", "rank_for_person",
-             "record", "explanation", *EVIDENCE_FIELDS)  # fmt: skip
-    cols = candidates.select(list(names)).to_pydict()
-    evidence = [
-        {f: _plain(v) for f, v in zip(EVIDENCE_FIELDS, values, strict=True)}
-        for values in zip(*(cols[f] for f in EVIDENCE_FIELDS), strict=True)
-    ]
-    return [
-        (run_id, register, person, record_id, float(p), float(w), model_id, int(rank), [],
-         json.loads(record), json.loads(explanation), found)
-        for person, record_id, p, w, rank, record, explanation, found in zip(
-            cols["person_id"], cols["record_id"], cols["match_probability"],
-            cols["match_weight"], cols["rank_for_person"], cols["record"],
-            cols["explanation"], evidence, strict=True,
-        )
-    ]  # fmt: skip
-
-
-def _plain(value: Any) -> Any:
-    """A figure as JSON keeps it: a float with its digits, an int, a text, or None."""
-    if value is None or isinstance(value, str):
-        return value
-    return int(value) if isinstance(value, int) else float(value)
