@@ -318,7 +318,7 @@ PASTED_PENDING = {
 }
 
 _SQL_TEXT = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|CREATE|COPY)\b")
-_TYPED_LITERAL = re.compile(r"\b(DATE|TIMESTAMP|INTERVAL) '$")
+_TYPED_LITERAL = re.compile(r"(\b(DATE|TIMESTAMP|INTERVAL)|=|<|>|\bLIKE) '$")  # a SQL value
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
@@ -449,6 +449,7 @@ def test_storage_checks_find_planted_violations(tmp_path: Path) -> None:
             "    con.execute(f\"INSERT INTO t SELECT TIMESTAMP '{now}' AS at\")\n"
             "    con.execute(f\"DATE '{day.isoformat()}'\")\n"
             "    con.execute(f\"SELECT 1 WHERE k = '{KIND}' AND x IN ({ids}) AND y = {day}\")\n"
+            "    where = f\"retain_until >= '{day}'\"\n"
             "    return f\"the file '{now}' is empty\"\n",
         },
     )
@@ -458,7 +459,11 @@ def test_storage_checks_find_planted_violations(tmp_path: Path) -> None:
         "accord/m.py:4: conn.connection.connection",
         "accord/m.py:4: conn.connection.connection.cursor()",
     ]
-    assert pasted_values(root) == ["accord/m.py:5: '{now}'", "accord/m.py:6: '{day.isoformat()}'"]
+    assert sorted(pasted_values(root)) == [
+        "accord/m.py:5: '{now}'",
+        "accord/m.py:6: '{day.isoformat()}'",
+        "accord/m.py:8: '{day}'",
+    ]
     (root / "accord" / "m.py").write_text(
         "def f(conn, con, now):\n"
         "    dialect_of(conn).insert(t)\n"

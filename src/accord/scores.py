@@ -126,10 +126,6 @@ class SharedScore:
     retain_until: dt.date
 
 
-def _sql_list(values: Sequence[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 SHAREABLE_TYPES = {
     "score_id": pa.string(),
     "person_id": pa.string(),
@@ -149,8 +145,9 @@ def _shareable_sql(
     people: Sequence[str] | None,
     score_ids: Sequence[str] | None,
     admitted_only: bool,
-) -> str | None:
-    """The one selection of what an agreement may share, as SQL for either backend."""
+) -> tuple[str, dict[str, Any]] | None:
+    """The one selection of what an agreement may share, as SQL for either backend and
+    the values it binds."""
     if not shares_scores(agreement):
         return None
     roles = [r for r in agreement.roles if r in ROLES]
@@ -162,28 +159,31 @@ def _shareable_sql(
         or (score_ids is not None and not score_ids)
     ):
         return None
-    day = as_of.isoformat()
+    params: dict[str, Any] = {"day": as_of, "roles": roles}
     where = [
         "destroyed_at IS NULL",
-        f"retain_until >= '{day}'",
-        f"computed_at <= '{day}'",  # a replay never shares a score not yet computed
-        f"role IN ({_sql_list(roles)})",
+        "retain_until >= :day",
+        "computed_at <= :day",  # a replay never shares a score not yet computed
+        "role IN :roles",
     ]
     if agreement.score_retention_days is not None:
-        earliest = as_of - dt.timedelta(days=agreement.score_retention_days)
-        where.append(f"computed_at >= '{earliest.isoformat()}'")
+        params["earliest"] = as_of - dt.timedelta(days=agreement.score_retention_days)
+        where.append("computed_at >= :earliest")
     if people is not None:
-        where.append(f"person_id IN ({_sql_list(people)})")
+        params["people"] = list(people)
+        where.append("person_id IN :people")
     if score_ids is not None:
-        where.append(f"score_id IN ({_sql_list(score_ids)})")
+        params["score_ids"] = list(score_ids)
+        where.append("score_id IN :score_ids")
     if admitted_only:
         admitted = sql_word(PoolStatus.ADMITTED)
         where.append(f"person_id IN (SELECT person_id FROM pool_entries WHERE status = {admitted})")
-    return (
+    sql = (
         "SELECT score_id, person_id, kind, value, role, CAST(explanation AS TEXT), "
         "CAST(computed_at AS TEXT), CAST(retain_until AS TEXT) FROM derived_scores "
         f"WHERE {' AND '.join(where)} ORDER BY score_id"
     )
+    return sql, params
 
 
 def shareable_table(
@@ -197,10 +197,11 @@ def shareable_table(
     admitted_only: bool = False,
 ) -> pa.Table:
     """:func:`shareable` as an Arrow table (explanation as JSON text, dates as ISO text)."""
-    sql = _shareable_sql(agreement, as_of, policy, people, score_ids, admitted_only)
-    if sql is None:
+    selection = _shareable_sql(agreement, as_of, policy, people, score_ids, admitted_only)
+    if selection is None:
         return pa.table({n: pa.array([], t) for n, t in SHAREABLE_TYPES.items()})
-    return read_arrow(conn, sql, SHAREABLE_TYPES)
+    sql, params = selection
+    return read_arrow(conn, sql, SHAREABLE_TYPES, params)
 
 
 def shareable(
