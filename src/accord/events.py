@@ -49,20 +49,29 @@ from accord.store.models import (
     Run,
     utcnow,
 )
+from accord.vocab import (
+    FREEZING_EVENTS,
+    WITHDRAWING_EVENTS,
+    EventType,
+    ItemStatus,
+    ReviewKind,
+)
 
-WITHDRAWING = ("decision_overturned", "leave_granted", "record_corrected", "departure_recorded")
-FREEZING = ("evidence_received", "dispute_opened")
+WITHDRAWING = WITHDRAWING_EVENTS
+FREEZING = FREEZING_EVENTS
 REVIEW_KIND = {
-    "evidence_received": "re_review",
-    "dispute_opened": "dispute",
-    "record_corrected": "re_review",
-    "dispute_resolved": "dispute_resolution",
+    EventType.EVIDENCE_RECEIVED: ReviewKind.RE_REVIEW,
+    EventType.DISPUTE_OPENED: ReviewKind.DISPUTE,
+    EventType.RECORD_CORRECTED: ReviewKind.RE_REVIEW,
+    EventType.DISPUTE_RESOLVED: ReviewKind.DISPUTE_RESOLUTION,
 }
 PLAIN = {
-    "evidence_received": "New evidence arrived; sharing is frozen until a person re-reviews.",
-    "dispute_opened": "The person disputes what is held; sharing is frozen until resolved.",
-    "record_corrected": "The record was corrected; what was shared must be re-reviewed.",
-    "dispute_resolved": "The dispute is reported resolved; approving lifts the freeze.",
+    EventType.EVIDENCE_RECEIVED: (
+        "New evidence arrived; sharing is frozen until a person re-reviews."
+    ),
+    EventType.DISPUTE_OPENED: "The person disputes what is held; sharing is frozen until resolved.",
+    EventType.RECORD_CORRECTED: "The record was corrected; what was shared must be re-reviewed.",
+    EventType.DISPUTE_RESOLVED: "The dispute is reported resolved; approving lifts the freeze.",
 }
 
 
@@ -204,7 +213,9 @@ def apply_events(
         # Opened as of the day the events are applied (accord.clock), not the wall clock's.
         opened = business_time(as_of)
         for item in items:
-            conn.execute(insert(ReviewItem).values(**item, status="open", created_at=opened))
+            conn.execute(
+                insert(ReviewItem).values(**item, status=ItemStatus.OPEN, created_at=opened)
+            )
         for f in freezes:
             conn.execute(insert(Freeze).values(**f, opened_at=opened))
         if result.recalls and deliver_by_file:
