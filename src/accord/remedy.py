@@ -23,10 +23,15 @@ from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
 from accord.ledger import content, unit
 from accord.store import db
 from accord.store.models import Disclosure, Recall, RecipientAction, utcnow
+from accord.vocab import DisclosureStatus, EventType, RecallReason
 
 # Reasons a recall does not imply the disclosure was wrong (no remedy is tracked): a
 # departure, and a derived score that reached its retention limit or was destroyed (F8).
-NOT_WRONGFUL = ("departure_recorded", "score_expired", "score_destroyed")
+NOT_WRONGFUL = (
+    EventType.DEPARTURE_RECORDED,
+    RecallReason.SCORE_EXPIRED,
+    RecallReason.SCORE_DESTROYED,
+)
 CHUNK = 10_000
 
 
@@ -145,7 +150,7 @@ def _active(conn: Connection, column: Any, values: Sequence[str]) -> list[Any]:
                 Disclosure.recipient,
                 Disclosure.person_id,
                 Disclosure.record_id,
-            ).where(column.in_(chunk), Disclosure.status == "active")
+            ).where(column.in_(chunk), Disclosure.status == DisclosureStatus.ACTIVE)
         ).all()
     return found
 
@@ -201,7 +206,9 @@ def _recall(
     db.bulk_insert(conn, Recall.__table__, cols, [tuple(r[c] for c in cols) for r in rows])  # type: ignore[arg-type]
     for chunk in chunks(disclosure_ids):
         conn.execute(
-            update(Disclosure).where(Disclosure.disclosure_id.in_(chunk)).values(status="recalled")
+            update(Disclosure)
+            .where(Disclosure.disclosure_id.in_(chunk))
+            .values(status=DisclosureStatus.RECALLED)
         )
     auditlog.log_many(
         conn,
