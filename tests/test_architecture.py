@@ -192,7 +192,6 @@ KNOWN_CYCLES = [["accord.ledger.log", "accord.ledger.publish"]]
 # entry is removed), and no other module may.
 PENDING = (
     "accord/cycle.py",
-    "accord/review.py",
 )
 
 

@@ -37,11 +37,28 @@ from accord.ledger import unit as ledger_unit
 from accord.remedy import withdraw_and_recall
 from accord.store import db
 from accord.store.models import Freeze, ReviewDecision, ReviewItem
+from accord.vocab import (
+    CHALLENGE_KINDS,
+    UPHELD,
+    Decision,
+    ItemStatus,
+    PoolStatus,
+    Reason,
+    ReviewKind,
+)
 
-MATCH_KINDS = ("uncertain_match", "ambiguous_match", "long_residence")
-FREEZE_KINDS = ("dispute", "re_review", "dispute_resolution")
-SCORE_KINDS = ("score_review",)
-KINDS = ("manual_check", *MATCH_KINDS, "dispute", "re_review", "dispute_resolution", *SCORE_KINDS)
+# The kind groups, also for accord.demo and accord.web.readmodels, which import them here.
+from accord.vocab import (
+    FREEZE_KINDS as FREEZE_KINDS,
+)
+from accord.vocab import (
+    MATCH_KINDS as MATCH_KINDS,
+)
+from accord.vocab import (
+    SCORE_KINDS as SCORE_KINDS,
+)
+
+KINDS: tuple[str, ...] = (ReviewKind.MANUAL_CHECK, *MATCH_KINDS, *FREEZE_KINDS, *SCORE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -54,7 +71,7 @@ class Outcome:
 
 
 def list_items(
-    url: str, kind: str | None = None, status: str = "open", limit: int | None = None
+    url: str, kind: str | None = None, status: str = ItemStatus.OPEN, limit: int | None = None
 ) -> list[ReviewItem]:
     if kind is not None and kind not in KINDS:
         raise AccordError(f"unknown review kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -69,7 +86,7 @@ def list_items(
         return list(s.scalars(query))
 
 
-def count_items(url: str, kind: str | None = None, status: str = "open") -> int:
+def count_items(url: str, kind: str | None = None, status: str = ItemStatus.OPEN) -> int:
     """How many items :func:`list_items` would list with no limit."""
     query = select(func.count()).select_from(ReviewItem)
     if status != "all":
@@ -111,7 +128,7 @@ def decide(
         ).first()
         if item is None:
             raise NotFound(f"no review item {item_id!r}")
-        if item.status != "open":
+        if item.status != ItemStatus.OPEN:
             raise Conflict(f"review item {item_id} is already {item.status}")
         earlier = conn.execute(
             select(ReviewDecision.reviewer, ReviewDecision.decision).where(
@@ -123,7 +140,7 @@ def decide(
                 f"{reviewer} has already decided review item {item_id}: "
                 "four eyes need a different reviewer"
             )
-        decision = "approve" if approve else "reject"
+        decision = Decision.APPROVE if approve else Decision.REJECT
         conn.execute(
             insert(ReviewDecision).values(
                 item_id=item_id,
@@ -133,7 +150,7 @@ def decide(
                 decided_at=business_time(as_of),
             )
         )
-        approvals = sum(1 for _, d in earlier if d == "approve") + (1 if approve else 0)
+        approvals = sum(1 for _, d in earlier if d == Decision.APPROVE) + (1 if approve else 0)
         auditlog.log(
             conn,
             reviewer,
@@ -144,28 +161,28 @@ def decide(
             reason=reason,
         )
         if not approve:
-            _close(conn, item_id, "rejected", as_of)
+            _close(conn, item_id, ItemStatus.REJECTED, as_of)
             effect = _on_reject(conn, item, reviewer, as_of)
-            return Outcome(item_id, "rejected", approvals, item.approvals_needed, effect)
+            return Outcome(item_id, ItemStatus.REJECTED, approvals, item.approvals_needed, effect)
         if approvals < item.approvals_needed:
             left = item.approvals_needed - approvals
             return Outcome(
                 item_id,
-                "open",
+                ItemStatus.OPEN,
                 approvals,
                 item.approvals_needed,
                 f"approval recorded; {left} more distinct reviewer(s) needed",
             )
-        _close(conn, item_id, "approved", as_of)
+        _close(conn, item_id, ItemStatus.APPROVED, as_of)
         effect = _on_approve(conn, item, reviewer, as_of)
-        return Outcome(item_id, "approved", approvals, item.approvals_needed, effect)
+        return Outcome(item_id, ItemStatus.APPROVED, approvals, item.approvals_needed, effect)
 
 
 def _close(conn: Connection, item_id: str, status: str, as_of: dt.date) -> None:
     """Settle an item that is still open, else refuse (and so roll the decision back)."""
     closed = conn.execute(
         update(ReviewItem)
-        .where(ReviewItem.item_id == item_id, ReviewItem.status == "open")
+        .where(ReviewItem.item_id == item_id, ReviewItem.status == ItemStatus.OPEN)
         .values(status=status, closed_at=business_time(as_of))
     )
     if closed.rowcount != 1:
@@ -182,8 +199,8 @@ def _lift_freezes(conn: Connection, person_id: str, reviewer: str, as_of: dt.dat
 
 
 def _on_approve(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date) -> str:
-    if item.kind == "manual_check":
-        pool.settle(conn, item.person_id, "admitted", "manual_check_approved", as_of)
+    if item.kind == ReviewKind.MANUAL_CHECK:
+        pool.settle(conn, item.person_id, PoolStatus.ADMITTED, Reason.MANUAL_CHECK_APPROVED, as_of)
         return "admitted to the pool"
     if item.kind in MATCH_KINDS or item.kind in SCORE_KINDS:
         from accord.cycle import disclose_approved
@@ -196,7 +213,7 @@ def _on_approve(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date)
             .where(
                 ReviewItem.person_id == item.person_id,
                 ReviewItem.kind.in_(FREEZE_KINDS),
-                ReviewItem.status == "open",
+                ReviewItem.status == ItemStatus.OPEN,
                 ReviewItem.item_id != item.item_id,
             )
         )
@@ -208,17 +225,17 @@ def _on_approve(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date)
 
 
 def _on_reject(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date) -> str:
-    if item.kind == "manual_check":
-        pool.settle(conn, item.person_id, "excluded", "manual_check_rejected", as_of)
+    if item.kind == ReviewKind.MANUAL_CHECK:
+        pool.settle(conn, item.person_id, PoolStatus.EXCLUDED, Reason.MANUAL_CHECK_REJECTED, as_of)
         return "kept out of the pool"
     if item.kind in MATCH_KINDS:
         return "match rejected: nothing is disclosed on it"
     if item.kind in SCORE_KINDS:
         return "score not shared: nothing is disclosed"
-    if item.kind in ("dispute", "re_review"):
-        upheld = {f"{item.kind}_upheld": [item.person_id]}
+    if item.kind in CHALLENGE_KINDS:
+        upheld: dict[str, list[str]] = {UPHELD[item.kind]: [item.person_id]}
         recalls = withdraw_and_recall(conn, upheld, reviewer, as_of).recalls
         return f"challenge upheld: withdrawn from the pool, {len(recalls)} disclosure(s) recalled"
-    if item.kind == "dispute_resolution":
+    if item.kind == ReviewKind.DISPUTE_RESOLUTION:
         return "freeze kept"
     raise AccordError(f"review item {item.item_id} has unknown kind {item.kind!r}")
