@@ -61,12 +61,15 @@ from accord.store.models import (
     Run,
     utcnow,
 )
+from accord.vocab import AgreementStatus, Decision, ItemStatus, PoolStatus, sql_word
 from accord.workspace import workspace
 
 Progress = Callable[[str], None]
 # What linkage reads of a register (SPEC.md's register columns): extra columns stay on disk.
 LINKED_FIELDS = ("record_id", "family_name", "given_names", "date_of_birth", "postcode", "since")
 REVIEWED = "reviewers:"  # decided_by of a disclosure people approved, then their names
+# The run's DuckDB relation (person_id) of the people admitted to the pool.
+ADMITTED_PEOPLE = "admitted_people"
 
 PLAIN_REVIEW = {
     gate.AMBIGUOUS: "Another record or person matches almost as well: a person must tell "
@@ -178,7 +181,7 @@ def _governance_inputs(
     """
     con.execute(
         "INSERT INTO pool SELECT s.person_id, s.latest_decision_date, s.decision_category, "
-        "coalesce(p.status = 'admitted', false) FROM person_state s "
+        f"coalesce(p.status = {sql_word(PoolStatus.ADMITTED)}, false) FROM person_state s "
         "LEFT JOIN pool_status p USING (person_id)"
     )
     cohort_membership(con, policy, as_of)
@@ -213,7 +216,7 @@ def _governance_inputs(
             if score is None
         ],
     )
-    approved = [i for i in found if i[4] is None and i[5] == "approved"]
+    approved = [i for i in found if i[4] is None and i[5] == ItemStatus.APPROVED]
     approvers = _approvers(conn, [i[0] for i in approved])
     _insert_rows(
         con,
@@ -251,7 +254,7 @@ def _score_governance_inputs(
             for _, a, p, r, s, st in found
         ],
     )
-    approved = [i for i in found if i[5] == "approved"]
+    approved = [i for i in found if i[5] == ItemStatus.APPROVED]
     approvers = _approvers(conn, [i[0] for i in approved])
     _insert_rows(
         con,
@@ -270,7 +273,7 @@ def _approvers(conn: Connection, item_ids: Sequence[str]) -> dict[str, str]:
     for chunk in chunks(sorted(reviewers)):
         for item_id, reviewer in conn.execute(
             select(ReviewDecision.item_id, ReviewDecision.reviewer)
-            .where(ReviewDecision.item_id.in_(chunk), ReviewDecision.decision == "approve")
+            .where(ReviewDecision.item_id.in_(chunk), ReviewDecision.decision == Decision.APPROVE)
             .order_by(ReviewDecision.decided_at, ReviewDecision.id)
         ):
             reviewers[item_id].append(reviewer)
@@ -293,7 +296,7 @@ def _score_inputs(
     """
     found = 0
     for a in agreements:
-        if a.status == "draft" or not scores.shares_scores(a):
+        if a.status == AgreementStatus.DRAFT or not scores.shares_scores(a):
             continue
         table = scores.shareable_table(
             conn, a, as_of, policy, people=people, score_ids=score_ids,
@@ -339,12 +342,12 @@ def _link_register(
     """
     enforcing = [a for a in agreements if policy.is_enforcement(a.purpose)]
     purpose = (enforcing or list(agreements))[0].purpose
-    identity = firewall.identity_for_purpose(con, policy, purpose, people="admitted")
+    identity = firewall.identity_for_purpose(con, policy, purpose, people=ADMITTED_PEOPLE)
     for a in enforcing:
         if a.purpose != purpose:  # another enforcement purpose: its refusals are its own
-            firewall.identity_for_purpose(con, policy, a.purpose, people="admitted")
+            firewall.identity_for_purpose(con, policy, a.purpose, people=ADMITTED_PEOPLE)
         firewall.record_refusals(conn, con, run_id, a.id, a.purpose, use="matching")
-    history = firewall.matching_history(con, policy, purpose, "admitted")
+    history = firewall.matching_history(con, policy, purpose, ADMITTED_PEOPLE)
     pool = con.sql(
         "SELECT i.person_id, i.family_name, i.given_names, i.date_of_birth, i.postcode, "
         f"h.postcodes, h.arrival_date FROM {identity} AS i LEFT JOIN {history} AS h "
@@ -519,7 +522,7 @@ def _queue_reviews(
             name(a, p, r), kind, p, r, a, match_id, PLAIN_REVIEW[kind],
             {"reasons": reasons, "match_probability": prob,
              "evidence": evidence.get(int(match_id), []) if match_id is not None else []},
-            "open", 2 if four_eyes else 1, run_id, now,
+            ItemStatus.OPEN, 2 if four_eyes else 1, run_id, now,
         )
         for a, p, r, kind, reasons, match_id, prob, four_eyes in rows
     ]  # fmt: skip
@@ -567,7 +570,7 @@ def _queue_score_reviews(
         items.append(
             (
                 name(a, p, r, score_id), scores.REVIEW_KIND, p, r, a, match_id,
-                score_id, reason, detail, "open", 2 if four_eyes else 1, run_id, now,
+                score_id, reason, detail, ItemStatus.OPEN, 2 if four_eyes else 1, run_id, now,
             )
         )  # fmt: skip
     cols = (
@@ -580,6 +583,7 @@ def _queue_score_reviews(
 
 def _agreement_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
     """Per agreement, what happened to its records and its scores together (and scores alone)."""
+    open_item = sql_word(ItemStatus.OPEN)
     rows = con.execute(
         f"""
         WITH decided AS (
@@ -591,7 +595,7 @@ def _agreement_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int
         SELECT a.agreement_id,
           count(*) FILTER (WHERE outcome = 'disclose'),
           count(*) FILTER (WHERE outcome = 'review'
-                           OR (outcome = 'settled' AND settled_state = 'open')),
+                           OR (outcome = 'settled' AND settled_state = {open_item})),
           count(*) FILTER (WHERE outcome = 'blocked'
                            AND list_contains(reasons, '{gate.FIREWALL}')),
           count(*) FILTER (WHERE outcome = 'held'
@@ -602,7 +606,7 @@ def _agreement_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int
           count(*) FILTER (WHERE outcome = 'settled' AND settled_state = 'disclosed'),
           count(*) FILTER (WHERE score AND outcome = 'disclose'),
           count(*) FILTER (WHERE score AND (outcome = 'review'
-                           OR (outcome = 'settled' AND settled_state = 'open')))
+                           OR (outcome = 'settled' AND settled_state = {open_item})))
         FROM agreements a LEFT JOIN decided g USING (agreement_id)
         GROUP BY a.agreement_id ORDER BY a.agreement_id
         """
@@ -629,7 +633,8 @@ def _read_inputs(
     for a in agreements:
         firewall.check_agreement(a, policy)
         scores.require_safeguards(a, policy)
-    missing = sorted({a.recipient for a in agreements if a.status != "draft"} - set(registers))
+    in_use = {a.recipient for a in agreements if a.status != AgreementStatus.DRAFT}
+    missing = sorted(in_use - set(registers))
     if missing:
         raise AccordError(
             f"an agreement names recipient {missing[0]!r} but no --register "
@@ -691,8 +696,8 @@ def run_cycle(
                 "CREATE OR REPLACE TABLE pool_status AS SELECT person_id, status FROM pool_new"
             )
             con.execute(
-                "CREATE OR REPLACE TABLE admitted AS "
-                "SELECT person_id FROM pool_new WHERE status = 'admitted'"
+                f"CREATE OR REPLACE TABLE {ADMITTED_PEOPLE} AS "
+                f"SELECT person_id FROM pool_new WHERE status = {sql_word(PoolStatus.ADMITTED)}"
             )
             lapsed = scores.recall_lapsed(conn, inputs.as_of, inputs.actor)
             gate.create_empty_inputs(con)
@@ -705,7 +710,11 @@ def run_cycle(
                 opened = formats.open_file(con, path, "register", digest=True)
                 assert opened.sha256 is not None  # a register is a file: it was hashed
                 digests[inputs.source(path)] = opened.sha256
-                mine = [a for a in agreements if a.recipient == name and a.status != "draft"]
+                mine = [
+                    a
+                    for a in agreements
+                    if a.recipient == name and a.status != AgreementStatus.DRAFT
+                ]
                 if mine:
                     progress(f"{name}: linking {opened.rows:,} register records")
                     _link_register(
@@ -730,7 +739,9 @@ def run_cycle(
             disclose(conn, drafts, at, run_id)
             head = ledger_work.signed_head()  # its summary reports it
             open_items = conn.scalar(
-                select(func.count()).select_from(ReviewItem).where(ReviewItem.status == "open")
+                select(func.count())
+                .select_from(ReviewItem)
+                .where(ReviewItem.status == ItemStatus.OPEN)
             )
             summary: dict[str, Any] = {
                 "run_id": run_id,
@@ -838,7 +849,7 @@ def disclose_approved(conn: Connection, item: Row[Any], as_of: dt.date) -> str:
             return f"approved, but not disclosed: {why}"
     reviewers = conn.scalars(
         select(ReviewDecision.reviewer)
-        .where(ReviewDecision.item_id == item.item_id, ReviewDecision.decision == "approve")
+        .where(ReviewDecision.item_id == item.item_id, ReviewDecision.decision == Decision.APPROVE)
         .order_by(ReviewDecision.decided_at)
     ).all()
     con = duckdb.connect()
