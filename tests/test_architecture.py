@@ -312,7 +312,6 @@ PASTED_PENDING = {
     "accord/retention.py": "DuckDB: the retention plan's day",
     "accord/scores.py": "DuckDB: the check's day and column names",
     "accord/linkage/evaluate.py": "DuckDB: a register file's path and name",
-    "accord/linkage/predict.py": "DuckDB: Splink's side name ('l'/'r')",
     "accord/linkage/spark.py": "Spark SQL: column names (the Spark slice's file)",
     "accord/demo.py": "DuckDB: the truth files' paths in read_csv",
     "accord/synth/registers.py": "DuckDB: generated names",

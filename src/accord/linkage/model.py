@@ -573,6 +573,16 @@ def tf_columns() -> list[str]:
     return list(dict.fromkeys(lv.tf_column for c in COMPARISONS for lv in c.levels if lv.tf_column))
 
 
+def with_tf_sql(side: str, features_table: str) -> str:
+    """SQL: a side's features (``pool`` or ``register``) with each value's register term
+    frequency (tables ``tf_<column>``), as Splink's scoring expects them."""
+    source = {"pool": "'pool'", "register": "'register'"}[side]
+    cols = tf_columns()
+    select = ", ".join(f"tf_{c}.tf_{c}" for c in cols)
+    joins = " ".join(f"LEFT JOIN tf_{c} ON tf_{c}.{c} = f.{c}" for c in cols)
+    return f"SELECT {source} AS source_dataset, f.*, {select} FROM {features_table} AS f {joins}"
+
+
 def _dates(table: pa.Table, column: str) -> pa.ChunkedArray | pa.Array:
     if column not in table.column_names:
         return pa.nulls(table.num_rows, pa.date32())

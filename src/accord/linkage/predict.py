@@ -193,14 +193,6 @@ def _blocked_pairs_sql(rules: list[str]) -> str:
     )
 
 
-def _with_tf_sql(side: str, features_table: str) -> str:
-    """A side's features with each value's register term frequency, as Splink expects."""
-    cols = m.tf_columns()
-    select = ", ".join(f"tf_{c}.tf_{c}" for c in cols)
-    joins = " ".join(f"LEFT JOIN tf_{c} ON tf_{c}.{c} = f.{c}" for c in cols)
-    return f"SELECT '{side}' AS source_dataset, f.*, {select} FROM {features_table} AS f {joins}"
-
-
 def _prepare(con: Any, model: m.TrainedModel, pool: pa.Table, register: pa.Table) -> None:
     """Candidate pairs (``blocked``) from the blocking keys of both sides, then the
     features of the pool and of only those register records some rule found."""
@@ -301,8 +293,8 @@ def link(
             factor = spark.score(con, model, pool, register, floor)
         else:
             _prepare(con, model, pool, register)
-            con.execute(f"CREATE TABLE pool_s AS {_with_tf_sql('pool', 'pool_f')}")
-            con.execute(f"CREATE TABLE register_s AS {_with_tf_sql('register', 'register_f')}")
+            con.execute(f"CREATE TABLE pool_s AS {m.with_tf_sql('pool', 'pool_f')}")
+            con.execute(f"CREATE TABLE register_s AS {m.with_tf_sql('register', 'register_f')}")
             con.execute(f"CREATE TABLE predictions AS {_scoring_sql(model.settings, floor)}")
             factor = risk.lookalike_factor(con, "register_k")
         if "since" not in register.column_names:

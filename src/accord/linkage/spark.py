@@ -34,7 +34,6 @@ import pyarrow as pa
 from accord.config import Settings
 from accord.linkage import features, risk
 from accord.linkage import model as m
-from accord.linkage import predict as p
 from accord.workspace import scratch_root
 
 if TYPE_CHECKING:
@@ -281,7 +280,7 @@ def scoring_sql(settings: dict[str, Any], floor: float) -> str:
 
 def blocked_pairs_sql(rules: list[str]) -> str:
     """Every pool/register pair some rule finds, once, with the first rule that found it
-    (:func:`accord.linkage.predict._blocked_pairs_sql` in Spark SQL)."""
+    (``accord.linkage.predict._blocked_pairs_sql`` in Spark SQL)."""
     union = " UNION ALL ".join(
         f"SELECT {i} AS rule, l.rid AS lr, r.rid AS rr FROM pool_k AS l "
         f"JOIN register_k AS r ON {rule}"
@@ -396,8 +395,8 @@ def score(
         features.add_term_frequencies(db, "register_in", "pool_in", "register_k", "pool_k")
         db.create(risk.NAME_COUNTS, risk.name_counts_sql("register_k", "register_f"))
         features.drop_names(db)
-        db.create("pool_s", p._with_tf_sql("pool", "pool_f"))
-        db.create("register_s", p._with_tf_sql("register", "register_f"))
+        db.create("pool_s", m.with_tf_sql("pool", "pool_f"))
+        db.create("register_s", m.with_tf_sql("register", "register_f"))
         db.create("predictions", scoring_sql(model.settings, floor))
         factor = lookalike_factor(db, "register_k")
         for name in HANDED_BACK:
