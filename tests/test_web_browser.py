@@ -111,6 +111,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             os.environ["ACCORD_LEDGER_KEY"] = saved
 
 
+@pytest.fixture(autouse=True)
+def _demo_ledger_key(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The served demo signs with the demo's own ledger key.  conftest gives every test a
+    fresh key of its own (``ACCORD_LEDGER_KEY``), which the server, running in this
+    process, would read, and a decision that signs a tree head refuses a key that is not
+    the one the ledger's heads are signed with."""
+    if "demo" in request.fixturenames:
+        demo: Demo = request.getfixturevalue("demo")
+        monkeypatch.setenv("ACCORD_LEDGER_KEY", str(demo.out / "ledger.key"))
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright_sync.sync_playwright() as p:
