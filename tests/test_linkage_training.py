@@ -170,3 +170,26 @@ def test_the_stored_model_keeps_the_plain_conditions() -> None:
     }
     assert not conditions & set(m.PLAIN_SQL), "a guarded condition would be stored"
     assert set(m.GUARDED_SQL) <= conditions, "a guard names a condition no level has"
+
+
+# --- a large register is trained on a random sample of its records ------------------------
+
+
+def test_a_register_past_the_limit_is_trained_on_a_seeded_sample(
+    inputs: tuple[pa.Table, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool, register = inputs
+    assert m.training_sample(register, 1) is register  # within the limit: every record
+    limit = register.num_rows // 2
+    monkeypatch.setattr(m, "TRAINING_MAX_REGISTER_ROWS", limit)
+    sample = m.training_sample(register, 1)
+    ids = register.column("record_id").to_pylist()
+    drawn = sample.column("record_id").to_pylist()
+    assert len(drawn) == limit == len(set(drawn))
+    assert drawn == [i for i in ids if i in set(drawn)]  # in the register's order
+    assert m.training_sample(register, 1).equals(sample)  # the same seed, the same records
+    assert m.training_sample(register, 2).column("record_id").to_pylist() != drawn
+    first = m.train("bank", pool, register, seed=1)
+    again = m.train("bank", pool, register, seed=1)
+    assert first.training_rows == pool.num_rows + limit
+    assert first.settings == again.settings

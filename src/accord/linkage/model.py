@@ -458,6 +458,14 @@ EM_RULE_WORDS = {
 ACROSS_SIDES = "l.source_dataset = 'pool' AND r.source_dataset = 'register'"
 EM_MAX_PAIRS = 2_000_000
 U_MAX_PAIRS = 5_000_000
+# Training reads at most this many register records, a random sample of a larger register
+# (seeded, so the same register and seed give the same model).  What it estimates, the
+# share of each level among matches (m) and among random pairs (u), is the same in a
+# random sample of the register as in the whole, and EM and u see at most a few million
+# pairs anyway; training on the whole register instead held every record's features in
+# memory, about 0.9 GB more per million records (docs/sizing.md).  Linking always reads
+# the whole register, with term frequencies from all of it.
+TRAINING_MAX_REGISTER_ROWS = 2_000_000
 U_MIN_PAIRS = 250_000
 
 # EM and random sampling leave some levels with (almost) no observations, and a
@@ -731,16 +739,30 @@ def _for_training(settings: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def training_sample(register: pa.Table, seed: int) -> pa.Table:
+    """The register records training reads: all of them, or, past
+    :data:`TRAINING_MAX_REGISTER_ROWS`, that many drawn at random for ``seed``, in the
+    register's order."""
+    n = register.num_rows
+    if n <= TRAINING_MAX_REGISTER_ROWS:
+        return register
+    rows = np.random.default_rng(seed).choice(n, TRAINING_MAX_REGISTER_ROWS, replace=False)
+    rows.sort()
+    return register.take(pa.array(rows))
+
+
 def train(register_name: str, pool: pa.Table, register: pa.Table, seed: int = 1) -> TrainedModel:
     """Train a model for ``register_name`` without labels, reproducibly for a seed.
 
     The prior from pairs that agree exactly on everything (Splink's deterministic-rule
     estimate; when there are none, as if there were one), ``u`` by random sampling,
     ``m`` by expectation maximisation in one session per rule of
-    :data:`EM_BLOCKING_RULES`.
+    :data:`EM_BLOCKING_RULES`; on the register's records, or a random sample of a large
+    register's (:func:`training_sample`).
     """
     from splink.internals.exceptions import EMTrainingException
 
+    register = training_sample(register, seed)
     con = new_duckdb()
     try:
         n_pool, n_reg = prepare(con, pool, register, blocking_keys=False)
