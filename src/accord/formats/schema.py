@@ -64,15 +64,7 @@ PROCEDURAL_REFUSALS = ("fee_not_paid", "incomplete_application", "invalid_applic
 REFUSAL_REASONS = (*PROCEDURAL_REFUSALS, "eligibility", "suitability", "deception", "criminality")
 APPEAL_STATUSES = ("none", "in_time", "pending", "allowed", "dismissed", "exhausted")
 LEAVE = ("none", "limited", "indefinite", "citizen")
-EVENT_TYPES = (
-    EventType.DECISION_OVERTURNED,
-    EventType.LEAVE_GRANTED,
-    EventType.DEPARTURE_RECORDED,
-    EventType.EVIDENCE_RECEIVED,
-    EventType.RECORD_CORRECTED,
-    EventType.DISPUTE_OPENED,
-    EventType.DISPUTE_RESOLVED,
-)
+EVENT_TYPES = tuple(EventType)
 ACTIONS = ("revoked", "stopped", "closed", "refused", "none", "reinstated", "restored", "reopened")
 ADVERSE_ACTIONS = ("revoked", "stopped", "closed", "refused")
 REVERSAL_ACTIONS = ("reinstated", "restored", "reopened")

@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -737,6 +737,50 @@ def _for_training(settings: dict[str, Any]) -> dict[str, Any]:
     out["retain_matching_columns"] = False
     out["retain_intermediate_calculation_columns"] = False
     return out
+
+
+def scoring_sql(
+    settings: dict[str, Any],
+    floor: float,
+    dialect: str = "duckdb",
+    condition: Callable[[str], str] | None = None,
+) -> str:
+    """Splink's own SQL (its ``dialect``) for the comparison vectors and match weights of
+    the pairs in table ``blocked`` (row ids ``join_key_l``/``join_key_r``), joined to
+    ``pool_s`` and ``register_s`` (:func:`with_tf_sql`), at or above ``floor``.
+
+    The comparisons, their levels and every parameter come from the trained settings, the
+    one-edit levels behind their cheap test (:func:`guarded`), each level's condition
+    rewritten by ``condition`` when given (Spark's names for DuckDB's functions).  The
+    pairs are given, so no prediction rule is needed."""
+    from splink import SettingsCreator
+    from splink.internals.comparison_vector_values import (
+        compute_comparison_vector_values_from_id_pairs_sqls,
+    )
+    from splink.internals.input_column import InputColumn
+    from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
+
+    scoring = guarded(settings)
+    scoring["blocking_rules_to_generate_predictions"] = []
+    if condition is not None:
+        for comp in scoring["comparisons"]:
+            for lv in comp["comparison_levels"]:
+                lv["sql_condition"] = condition(lv["sql_condition"])
+    s = SettingsCreator.from_path_or_dict(scoring).get_settings(dialect)
+    sqls = compute_comparison_vector_values_from_id_pairs_sqls(
+        s._columns_to_select_for_blocking,
+        s._columns_to_select_for_comparison_vector_values,
+        input_tablename_l="pool_s",
+        input_tablename_r="register_s",
+        source_dataset_input_column=None,
+        unique_id_input_column=InputColumn("rid", sqlglot_dialect_str=dialect),
+    )
+    sqls += predict_from_comparison_vectors_sqls_using_settings(
+        s, threshold_match_probability=floor if floor > 0 else None
+    )
+    ctes = ",\n".join(f"{q['output_table_name']} AS ({q['sql']})" for q in sqls[:-1])
+    ctes = ctes.replace("__splink__blocked_id_pairs", "blocked")
+    return f"WITH {ctes}\n{sqls[-1]['sql']}"
 
 
 def training_sample(register: pa.Table, seed: int) -> pa.Table:

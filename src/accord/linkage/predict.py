@@ -215,41 +215,6 @@ def _prepare(con: Any, model: m.TrainedModel, pool: pa.Table, register: pa.Table
     features.drop_names(con)
 
 
-def _scoring_sql(settings: dict[str, Any], floor: float) -> str:
-    """Splink's own SQL for comparison vectors and match weights, over Accord's pairs.
-
-    The comparisons, their levels and every parameter come from the trained Splink
-    settings; Splink generates the SQL.  Accord supplies the candidate pairs (table
-    ``blocked``, joined on the row ids) and the term frequencies.
-    """
-    from splink import SettingsCreator
-    from splink.internals.comparison_vector_values import (
-        compute_comparison_vector_values_from_id_pairs_sqls,
-    )
-    from splink.internals.input_column import InputColumn
-    from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
-
-    # The pairs are given, so the prediction rules (and the keys they block on) are not
-    # needed; the one-edit levels run behind their cheap test (model.guarded).
-    scoring = m.guarded(settings)
-    scoring["blocking_rules_to_generate_predictions"] = []
-    s = SettingsCreator.from_path_or_dict(scoring).get_settings("duckdb")
-    sqls = compute_comparison_vector_values_from_id_pairs_sqls(
-        s._columns_to_select_for_blocking,
-        s._columns_to_select_for_comparison_vector_values,
-        input_tablename_l="pool_s",
-        input_tablename_r="register_s",
-        source_dataset_input_column=None,
-        unique_id_input_column=InputColumn("rid", sqlglot_dialect_str="duckdb"),
-    )
-    sqls += predict_from_comparison_vectors_sqls_using_settings(
-        s, threshold_match_probability=floor if floor > 0 else None
-    )
-    ctes = ",\n".join(f"{q['output_table_name']} AS ({q['sql']})" for q in sqls[:-1])
-    ctes = ctes.replace("__splink__blocked_id_pairs", "blocked")
-    return f"WITH {ctes}\n{sqls[-1]['sql']}"
-
-
 def link(
     model: m.TrainedModel,
     pool: pa.Table,
@@ -295,7 +260,7 @@ def link(
             _prepare(con, model, pool, register)
             con.execute(f"CREATE TABLE pool_s AS {m.with_tf_sql('pool', 'pool_f')}")
             con.execute(f"CREATE TABLE register_s AS {m.with_tf_sql('register', 'register_f')}")
-            con.execute(f"CREATE TABLE predictions AS {_scoring_sql(model.settings, floor)}")
+            con.execute(f"CREATE TABLE predictions AS {m.scoring_sql(model.settings, floor)}")
             factor = risk.lookalike_factor(con, "register_k")
         if "since" not in register.column_names:
             register = register.append_column("since", pa.nulls(register.num_rows, pa.date32()))

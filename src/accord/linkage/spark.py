@@ -242,36 +242,12 @@ def spark_condition(sql: str) -> str:
 
 def scoring_sql(settings: dict[str, Any], floor: float) -> str:
     """Splink's SQL (Spark dialect) for the comparison vectors and match weights of the
-    pairs in ``blocked``, as :func:`accord.linkage.predict._scoring_sql` is for DuckDB."""
+    pairs in ``blocked``: :func:`accord.linkage.model.scoring_sql` with each condition in
+    Spark's names, as Splink's SparkAPI runs it."""
     import sqlglot
-    from splink import SettingsCreator
-    from splink.internals.comparison_vector_values import (
-        compute_comparison_vector_values_from_id_pairs_sqls,
-    )
-    from splink.internals.input_column import InputColumn
-    from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
     from splink.internals.spark.spark_helpers import custom_spark_dialect  # noqa: F401
 
-    scoring = m.guarded(settings)
-    scoring["blocking_rules_to_generate_predictions"] = []
-    for comp in scoring["comparisons"]:
-        for lv in comp["comparison_levels"]:
-            lv["sql_condition"] = spark_condition(lv["sql_condition"])
-    s = SettingsCreator.from_path_or_dict(scoring).get_settings("spark")
-    sqls = compute_comparison_vector_values_from_id_pairs_sqls(
-        s._columns_to_select_for_blocking,
-        s._columns_to_select_for_comparison_vector_values,
-        input_tablename_l="pool_s",
-        input_tablename_r="register_s",
-        source_dataset_input_column=None,
-        unique_id_input_column=InputColumn("rid", sqlglot_dialect_str="spark"),
-    )
-    sqls += predict_from_comparison_vectors_sqls_using_settings(
-        s, threshold_match_probability=floor if floor > 0 else None
-    )
-    ctes = ",\n".join(f"{q['output_table_name']} AS ({q['sql']})" for q in sqls[:-1])
-    ctes = ctes.replace("__splink__blocked_id_pairs", "blocked")
-    sql = f"WITH {ctes}\n{sqls[-1]['sql']}"
+    sql = m.scoring_sql(settings, floor, "spark", spark_condition)
     # As Splink's SparkAPI runs its SQL: decimal literals as doubles.  Then DuckDB's
     # Jaro-Winkler in place of the placeholder (sqlglot need not parse its lambdas).
     sql = str(sqlglot.transpile(sql, read="spark", write="customspark")[0])

@@ -46,15 +46,7 @@ NULL = -1
 
 K = {k: i for i, k in enumerate(KINDS)}
 
-EVENT_TYPES = (
-    EventType.DECISION_OVERTURNED,
-    EventType.LEAVE_GRANTED,
-    EventType.DEPARTURE_RECORDED,
-    EventType.EVIDENCE_RECEIVED,
-    EventType.RECORD_CORRECTED,
-    EventType.DISPUTE_OPENED,
-    EventType.DISPUTE_RESOLVED,
-)
+EVENT_TYPES = tuple(EventType)
 E = {t: i for i, t in enumerate(EVENT_TYPES)}
 
 
