@@ -13,6 +13,7 @@ it again under the same id, as for a run's own disclosures.
 Each batch row is the disclosure id, the recipient's own ``record_id`` (the record that
 was matched, so the recipient acts on it and never matches again by name) and the
 agreed fields, every cell safe to open in a spreadsheet (:mod:`accord.csvsafe`).
+:func:`write_batch` writes it, for the run and for the inbox's download alike.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import csv
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import and_, or_, select, update
 
@@ -67,6 +68,28 @@ def _batch_cell(value: Any) -> str:
 
 
 BATCH_COLUMNS = ("disclosure_id", "record_id")  # then the agreed fields
+BatchRow = tuple[str, str, Mapping[str, Any]]  # disclosure_id, record_id, the fields sent
+
+
+def write_batch(fh: IO[str], rows: Sequence[BatchRow], agreed: Sequence[str] = ()) -> None:
+    """SPEC.md's ``batches/<recipient>.csv`` of ``rows``, to ``fh`` (opened with ``newline=""``).
+
+    The columns are :data:`BATCH_COLUMNS`, then the agreed fields: ``agreed`` first, then
+    any other field a disclosure carries, in the order first sent.
+    """
+    fields = [f for f in agreed if f not in BATCH_COLUMNS]
+    for _, _, sent in rows:
+        fields += [f for f in sent if f not in fields and f not in BATCH_COLUMNS]
+    writer = csv.writer(fh)
+    writer.writerow([*BATCH_COLUMNS, *fields])
+    writer.writerows(
+        [
+            _batch_cell(disclosure_id),
+            _batch_cell(record_id),
+            *(_batch_cell(sent.get(f)) for f in fields),
+        ]
+        for disclosure_id, record_id, sent in rows
+    )
 
 
 def write_outputs(
@@ -125,22 +148,14 @@ def write_outputs(
             [[_cell(getattr(d, c)) for c in DISCLOSURE_COLUMNS] for d in disclosures],
         )
         for recipient in recipients:
-            mine = [d for d in disclosures if d.recipient == recipient]
-            fields = [f for f in batch_fields.get(recipient, []) if f not in BATCH_COLUMNS]
-            for d in mine:
-                fields += [f for f in d.fields if f not in fields and f not in BATCH_COLUMNS]
-            _write_csv(
-                staging / "batches" / f"{recipient}.csv",
-                [*BATCH_COLUMNS, *fields],
-                [
-                    [
-                        _batch_cell(d.disclosure_id),
-                        _batch_cell(d.record_id),
-                        *(_batch_cell(d.fields.get(f)) for f in fields),
-                    ]
-                    for d in mine
-                ],
-            )
+            mine = [
+                (d.disclosure_id, d.record_id, d.fields)
+                for d in disclosures
+                if d.recipient == recipient
+            ]
+            path = staging / "batches" / f"{recipient}.csv"
+            with path.open("w", newline="", encoding="utf-8") as fh:
+                write_batch(fh, mine, batch_fields.get(recipient, []))
         _write_csv(
             staging / "review_queue.csv",
             list(REVIEW_COLUMNS),

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any, Generic, TypeVar
 
-import duckdb
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 from sqlalchemy import (
     Connection,
     Executable,
@@ -34,8 +31,7 @@ from sqlalchemy import (
 )
 
 from accord import auditlog
-from accord.csvsafe import neutralise_sql
-from accord.outputs import BATCH_COLUMNS
+from accord.outputs import write_batch
 from accord.store.models import Disclosure, Recall, as_utc, utcnow
 from accord.vocab import DisclosureStatus
 from accord.web.readmodels import audit_read
@@ -226,18 +222,12 @@ def batch_csv(
     run_id: str | None = None,
     unacknowledged: bool = False,
 ) -> bytes:
-    """The whole batch as SPEC.md's ``batches/<recipient>.csv``: disclosure_id, the
-    recipient's own record_id and the agreed fields, each cell safe to open in a
-    spreadsheet (:mod:`accord.csvsafe`).
-
-    The JSON of each disclosure's fields is spread into columns by DuckDB over the
-    whole batch at once; the columns are the agreed fields in the order first sent.
-    """
+    """The whole batch as SPEC.md's ``batches/<recipient>.csv``, written as `accord run`
+    writes it (:func:`accord.outputs.write_batch`): disclosure_id, the recipient's own
+    record_id and the agreed fields in the order first sent, each cell safe to open in a
+    spreadsheet (:mod:`accord.csvsafe`)."""
     query = select(
-        Disclosure.disclosure_id,
-        Disclosure.record_id,
-        cast(Disclosure.fields, Text),
-        Disclosure.person_id,
+        Disclosure.disclosure_id, Disclosure.record_id, Disclosure.fields, Disclosure.person_id
     ).where(Disclosure.recipient == recipient, Disclosure.status == DisclosureStatus.ACTIVE)
     if run_id is not None:
         query = query.where(Disclosure.run_id == run_id)
@@ -248,54 +238,9 @@ def batch_csv(
         audit_read(
             conn, actor, "disclosure_read", [r[3] for r in rows], [r[0] for r in rows], "csv"
         )
-    ids, records, texts, _ = zip(*rows, strict=True) if rows else ((), (), (), ())
-    table = pa.table(
-        {
-            "disclosure_id": pa.array(ids, pa.string()),
-            "record_id": pa.array(records, pa.string()),
-            "fields": pa.array(texts, pa.string()),
-        }
-    )
-    con = duckdb.connect()
-    try:
-        con.register("batch", table)
-        keys = [
-            k
-            for (k,) in con.sql(
-                "SELECT k FROM (SELECT rn, unnest(json_keys(fields)) AS k, "
-                "unnest(range(len(json_keys(fields)))) AS pos FROM "
-                "(SELECT row_number() OVER () AS rn, fields FROM batch)) "
-                "GROUP BY k ORDER BY min(rn), min(pos)"
-            ).fetchall()
-            if k not in BATCH_COLUMNS
-        ]
-        columns = [f"{neutralise_sql(c)} AS {c}" for c in BATCH_COLUMNS]
-        columns += [f"{neutralise_sql(_field_sql(k))} AS {_ident(k)}" for k in keys]
-        out: pa.Table = con.sql(
-            f"SELECT {', '.join(columns)} FROM batch ORDER BY disclosure_id"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    buffer = io.BytesIO()
-    pa_csv.write_csv(out, buffer, pa_csv.WriteOptions(quoting_style="needed"))
-    return buffer.getvalue()
-
-
-def _field_sql(name: str) -> str:
-    """DuckDB SQL for one agreed field's value, as text, from a disclosure's JSON."""
-    return f"json_extract_string(fields, {_sql_str('$.' + _json_key(name))})"
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _json_key(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    buffer = io.StringIO(newline="")
+    write_batch(buffer, [(r[0], r[1], r[2]) for r in rows])
+    return buffer.getvalue().encode()
 
 
 def recalls(
