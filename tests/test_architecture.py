@@ -311,14 +311,6 @@ PASTED_PENDING = {
     "accord/policy/firewall.py": "DuckDB: field names from the policy's constants",
     "accord/retention.py": "DuckDB: the retention plan's day",
     "accord/scores.py": "DuckDB: the check's day and column names",
-    "accord/linkage/evaluate.py": "DuckDB: a register file's path and name",
-    "accord/linkage/spark.py": "Spark SQL: column names (the Spark slice's file)",
-    "accord/demo.py": "DuckDB: the truth files' paths in read_csv",
-    "accord/synth/registers.py": "DuckDB: generated names",
-    "accord/synth/truth.py": "DuckDB: generated names",
-    "accord/synth/writer.py": "DuckDB: the output file's path in COPY",
-    # DuckDB's COPY takes no parameter for its file: a temporary file made there.
-    "accord/store/transfer.py": "DuckDB COPY TO a temporary file it made",
 }
 
 _SQL_TEXT = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|CREATE|COPY)\b")

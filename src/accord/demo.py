@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,14 +43,14 @@ from accord.first_use import initialise
 from accord.ledger import log, signing
 from accord.oversight.report import write_report
 from accord.remedy import outstanding, record_actions
-from accord.review import MATCH_KINDS, decide
+from accord.review import decide
 from accord.rights.assemble import produce
 from accord.simulate import Simulation, compare, simulation_page
 from accord.store import db
 from accord.store.models import Recall, Run
 from accord.synth import REGISTERS, Scenario, synthesise
-from accord.synth.writer import connect
-from accord.vocab import DisclosureStatus, ItemStatus, sql_word
+from accord.synth.writer import connect, csv_view
+from accord.vocab import MATCH_KINDS, DisclosureStatus, ItemStatus, sql_in, sql_word
 
 # The embedded scenario: the same every time, so the figures can be compared run to run.
 PEOPLE = 3_000
@@ -173,27 +174,28 @@ class ReviewerTally:
     wrong: int  # items whose final outcome differs from the truth
 
 
+def _truth_views(con: duckdb.DuckDBPyConnection, scenario: Scenario) -> None:
+    """Views ``truth_people`` and ``truth_records`` on ``con``: the scenario's truth files."""
+    csv_view(con, scenario.truth_people, "truth_people")
+    csv_view(con, scenario.truth_records, "truth_records")
+
+
 def _truth_for_items(scenario: Scenario, items: pa.Table) -> pa.Table:
     """Per open item, whether the truth says its adverse outcome should go ahead."""
     con = connect()
     try:
         con.register("items", items)
-        quoted = {
-            n: str(p).replace("'", "''")
-            for n, p in (("people", scenario.truth_people), ("records", scenario.truth_records))
-        }
+        _truth_views(con, scenario)
         return con.sql(
             f"""SELECT i.item_id, i.kind,
-                CASE WHEN i.kind IN ({", ".join(f"'{k}'" for k in MATCH_KINDS)})
+                CASE WHEN i.kind IN {sql_in(MATCH_KINDS)}
                      THEN coalesce(r.person_id = i.person_id, false)
                           AND coalesce(p.rightful_target = 'true', false)
                      ELSE coalesce(p.rightful_target = 'true', false) END AS adverse_is_right,
                 p.kind AS person_kind
             FROM items i
-            LEFT JOIN read_csv('{quoted["people"]}', all_varchar = true) p
-                   ON p.person_id = i.person_id
-            LEFT JOIN read_csv('{quoted["records"]}', all_varchar = true) r
-                   ON r.register = i.recipient AND r.record_id = i.record_id
+            LEFT JOIN truth_people p ON p.person_id = i.person_id
+            LEFT JOIN truth_records r ON r.register = i.recipient AND r.record_id = i.record_id
             ORDER BY i.item_id"""
         ).to_arrow_table()
     finally:
@@ -353,20 +355,15 @@ def simulated_audit(url: str, scenario: Scenario, seed: int) -> audit.Estimate:
     con = connect()
     try:
         con.register("drawn", drawn)
-        quoted = {
-            n: str(p).replace("'", "''")
-            for n, p in (("people", scenario.truth_people), ("records", scenario.truth_records))
-        }
+        _truth_views(con, scenario)
         judged = con.execute(
-            f"""SELECT d.disclosure_id,
+            """SELECT d.disclosure_id,
                 coalesce(r.person_id = d.person_id, false)
                   AND coalesce(p.rightful_target = 'true', false) AS rightful,
                 coalesce(p.kind, 'unknown') AS kind
             FROM drawn d
-            LEFT JOIN read_csv('{quoted["records"]}', all_varchar = true) r
-                   ON r.register = d.recipient AND r.record_id = d.record_id
-            LEFT JOIN read_csv('{quoted["people"]}', all_varchar = true) p
-                   ON p.person_id = d.person_id
+            LEFT JOIN truth_records r ON r.register = d.recipient AND r.record_id = d.record_id
+            LEFT JOIN truth_people p ON p.person_id = d.person_id
             ORDER BY d.disclosure_id"""
         ).fetchall()
     finally:
@@ -406,8 +403,8 @@ def _people_of_interest(url: str, scenario: Scenario) -> dict[str, str]:
     try:
         con.register("known", known)
         con.register(DisclosureStatus.RECALLED, recalled)
-        quoted = str(scenario.truth_people).replace("'", "''")
-        con.execute(f"CREATE TABLE ppl AS SELECT * FROM read_csv('{quoted}', all_varchar = true)")
+        _truth_views(con, scenario)
+        con.execute("CREATE TABLE ppl AS SELECT * FROM truth_people")
         windrush = con.execute(
             "SELECT p.person_id FROM ppl p JOIN known k USING (person_id) "
             "WHERE p.kind = 'windrush' ORDER BY p.person_id LIMIT 1"

@@ -55,7 +55,7 @@ from accord.rights import explain
 from accord.store import db
 from accord.store.models import ReviewItem, Run
 from accord.synth import REGISTERS, Scenario
-from accord.synth.truth import naive_disclosures
+from accord.synth.truth import load_truth, naive_disclosures
 from accord.synth.writer import connect
 from accord.vocab import MATCH_KINDS, ItemStatus, sql_in, sql_word
 
@@ -279,14 +279,6 @@ def simulation_page(sim: Simulation) -> str:
 # --- judging disclosures against the truth ----------------------------------------------------
 
 
-def _truth_csv(scenario: Path, name: str) -> str:
-    path = scenario / "truth" / f"{name}.csv"
-    if not path.is_file():
-        raise AccordError(f"{path}: no such file; simulate needs a scenario from accord synth")
-    quoted = str(path).replace("'", "''")
-    return f"read_csv('{quoted}', header = true, all_varchar = true)"
-
-
 def _judge(
     scenario: Path, naive: pa.Table, disclosed: pa.Table, review: pa.Table
 ) -> dict[str, dict[str, Counts]]:
@@ -310,8 +302,7 @@ def _judge(
             SELECT DISTINCT 'accord', r.recipient, r.record_id, r.person_id, true
             FROM rev_src r ANTI JOIN auto_src a USING (recipient, record_id, person_id)"""
         )
-        con.execute(f"CREATE TEMP TABLE rec AS SELECT * FROM {_truth_csv(scenario, 'records')}")
-        con.execute(f"CREATE TEMP TABLE ppl AS SELECT * FROM {_truth_csv(scenario, 'people')}")
+        load_truth(con, scenario)
         con.execute(
             """CREATE TEMP TABLE j AS
             SELECT d.*, r.record_id IS NOT NULL AS known_record, p.person_id IS NOT NULL

@@ -19,6 +19,7 @@ import pyarrow as pa
 from accord import formats
 from accord.errors import AccordError, InvalidInput
 from accord.linkage.ambiguity import ambiguity_flags
+from accord.synth.writer import csv_view
 
 THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
 PROTECTED_CATEGORIES = ("health", "education", "victim_or_witness")
@@ -73,8 +74,7 @@ def scenario_pool(cases: pa.Table, protected: tuple[str, ...] = PROTECTED_CATEGO
     con = duckdb.connect(":memory:")
     try:
         con.register("cases", cases)
-        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in protected)
-        open_rows = f"coalesce(data_category, 'immigration_casework') NOT IN ({listed})"
+        open_rows = "NOT list_contains($protected, coalesce(data_category, 'immigration_casework'))"
         fields = ("family_name", "given_names", "date_of_birth", "postcode")
         picks = ", ".join(
             f"arg_max({f}, (decision_date, case_id)) FILTER (WHERE {open_rows} "
@@ -88,7 +88,8 @@ def scenario_pool(cases: pa.Table, protected: tuple[str, ...] = PROTECTED_CATEGO
             f", min(arrival_date) FILTER (WHERE {open_rows}) AS arrival_date"
         )
         table: pa.Table = con.sql(
-            f"SELECT person_id, {picks} FROM cases GROUP BY person_id ORDER BY person_id"
+            f"SELECT person_id, {picks} FROM cases GROUP BY person_id ORDER BY person_id",
+            params={"protected": list(protected)},
         ).to_arrow_table()
     finally:
         con.close()
@@ -97,14 +98,13 @@ def scenario_pool(cases: pa.Table, protected: tuple[str, ...] = PROTECTED_CATEGO
 
 def read_truth(path: Path, register: str) -> pa.Table:
     """truth/records.csv rows for one register: record_id, person_id, trap."""
-    if not path.is_file():
-        raise AccordError(f"{path}: no such file (is this a scenario written by accord synth?)")
     con = duckdb.connect(":memory:")
     try:
+        csv_view(con, path, "truth")
         table: pa.Table = con.sql(
             "SELECT record_id, nullif(person_id, '') AS person_id, nullif(trap, '') AS trap "
-            f"FROM read_csv('{_quote(str(path))}', header = true, all_varchar = true) "
-            f"WHERE register = '{_quote(register)}'"
+            "FROM truth WHERE register = $register",
+            params={"register": register},
         ).to_arrow_table()
     except duckdb.Error as exc:
         raise AccordError(f"{path}: cannot be read as the truth ({exc})") from exc
@@ -113,10 +113,6 @@ def read_truth(path: Path, register: str) -> pa.Table:
     if table.num_rows == 0:
         raise AccordError(f"{path}: holds no records of register {register}")
     return table
-
-
-def _quote(value: str) -> str:
-    return value.replace("'", "''")
 
 
 def evaluate(

@@ -139,8 +139,9 @@ class SparkSql:
     def columns(self, source: str) -> set[str]:
         return set(self.spark.table(source).columns)
 
-    def arrow(self, sql: str) -> pa.Table:
-        table: pa.Table = self.spark.sql(sql).toArrow()
+    def arrow(self, sql: str, args: dict[str, Any] | None = None) -> pa.Table:
+        """The rows of ``sql``; ``args`` are values for its named parameters (``:name``)."""
+        table: pa.Table = self.spark.sql(sql, args=args).toArrow()
         return table
 
     def close(self) -> None:
@@ -295,12 +296,14 @@ def lookalike_factor(db: SparkSql, keys: str) -> float:
                (SELECT count(*) FROM named) AS n"""
     )
     observed, n = counted.column("observed")[0].as_py(), counted.column("n")[0].as_py()
+    parts = ("fam_c", "giv1", "dob")  # each column's name is also its part's label, bound
     sizes = db.arrow(
         " UNION ALL ".join(
-            f"SELECT '{column}' AS part, c, count(*) AS k FROM "
+            f"SELECT :{column} AS part, c, count(*) AS k FROM "
             f"(SELECT count(*) AS c FROM ({named}) GROUP BY {column}) GROUP BY c"
-            for column in ("fam_c", "giv1", "dob")
-        )
+            for column in parts
+        ),
+        {column: column for column in parts},
     )
     con = duckdb.connect(":memory:")
     try:

@@ -226,7 +226,7 @@ def insert_query(
     PostgreSQL server's ``COPY``), which leaves ``con`` free for the next query.
     Rows that give the primary key are inserted in its order; ``in_key_order`` says the
     query gives them so already, which spares a sort of them all.  ``params`` are
-    DuckDB parameters of ``sql`` (``$name``).
+    DuckDB parameters of ``sql`` (``$name``; not ``$copy_file``, the staged file's).
     """
     names = con.sql(sql, params=params).columns
     for other, columns in copies:
@@ -246,7 +246,11 @@ def insert_query(
         tmp = tempfile.TemporaryDirectory(prefix="accord-copy-")
         try:
             path = Path(tmp.name) / "rows.csv"
-            count = con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER false)", params)
+            # COPY's target file is a bound parameter like any value
+            to_file = "TO $copy_file (FORMAT csv, HEADER false)"
+            count = con.execute(
+                f"COPY ({select}) {to_file}", {**(params or {}), "copy_file": str(path)}
+            )
             written = int(count.fetchall()[0][0])
             if not written:
                 return 0
@@ -255,8 +259,8 @@ def insert_query(
                 moved = ", ".join(f'"{c}"' for c in columns.values())
                 copy = Path(tmp.name) / f"copy{n}.csv"
                 con.execute(
-                    f"COPY (SELECT {moved} FROM ({select})) TO '{copy}' (FORMAT csv, HEADER false)",
-                    params,
+                    f"COPY (SELECT {moved} FROM ({select})) {to_file}",
+                    {**(params or {}), "copy_file": str(copy)},
                 ).fetchall()
                 loads.append((other.name, ", ".join(f'"{c}"' for c in columns), copy))
             for name, columns_sql, source in loads:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from accord.formats.schema import APPEAL_STATUSES, DECISIONS, LEAVE, REFUSAL_REASONS
 from accord.synth.mix import KINDS, Mix
 from accord.synth.population import AREAS, CONFLICTING_DOB, FIRST_1973, NO_DOB, People
-from accord.synth.writer import NO_DATE, Days, uniform_int, years
+from accord.synth.writer import NO_DATE, Days, day_month_swapped, uniform_int, years
 from accord.vocab import EventType, sql_word
 
 IntArray = npt.NDArray[np.int64]
@@ -331,16 +331,7 @@ def build_history(rng: np.random.Generator, people: People, mix: Mix, as_of: int
 def alternative_dob(rng: np.random.Generator, dob: Days) -> Days:
     """The other date of birth a faulty record carries: day and month swapped when that
     makes a different valid date, else a date off by up to about a year."""
-    d = dob.astype("datetime64[D]")
-    month_start = d.astype("datetime64[M]")
-    dd = (d - month_start.astype("datetime64[D]")).astype(np.int64) + 1
-    mm = month_start.astype(np.int64) % 12 + 1
-    yy = d.astype("datetime64[Y]").astype(np.int64)
-    swappable = (dd <= 12) & (dd != mm)
-    swapped = (
-        (yy * 12 + (np.minimum(dd, 12) - 1)).astype("datetime64[M]").astype("datetime64[D]")
-        + (mm - 1)
-    ).astype(np.int64)
+    swapped, swappable = day_month_swapped(dob)
     off = dob + rng.choice([-1, 1], size=len(dob)) * uniform_int(rng, 1, 400, len(dob))
     return np.where(swappable, swapped, off)
 

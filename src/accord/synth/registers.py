@@ -44,6 +44,7 @@ from accord.synth.writer import (
     copy_csv,
     dates,
     day,
+    day_month_swapped,
     uniform_int,
     years,
 )
@@ -546,7 +547,7 @@ def build_register(
     )
     con.register("reg_src", table)
     con.execute(TYPO_MACROS)
-    record_id = f"'{prof.prefix}' || lpad(num::VARCHAR, {width}, '0')"
+    record_id = f"$prefix || lpad(num::VARCHAR, {width}, '0')"
     copy_csv(
         con,
         f"""SELECT {record_id} AS record_id,
@@ -562,35 +563,22 @@ def build_register(
             FROM (SELECT *, g1 || coalesce(' ' || g2, '') AS given FROM reg_src)
         )""",
         register_path,
+        {"prefix": prof.prefix},
     )
     pwidth = id_width(n)
     copy_csv(
         con,
-        f"""SELECT '{name}' AS register, {record_id} AS record_id,
+        f"""SELECT $register AS register, {record_id} AS record_id,
             'P' || lpad(pnum::VARCHAR, {pwidth}, '0') AS person_id,
             trap, planted, namesake_of, duplicate, noise
         FROM reg_src""",
         truth_path,
+        {"register": name, "prefix": prof.prefix},
     )
     con.unregister("reg_src")
     held = np.zeros(n, dtype=bool)
     held[holders] = True
     return RegisterResult(name=name, rows=R, holders=held)
-
-
-def day_month_swapped(dob: Days) -> tuple[Days, BoolArray]:
-    """Each date with its day and month exchanged, and whether that is another valid date."""
-    d = dob.astype("datetime64[D]")
-    month_start = d.astype("datetime64[M]")
-    dd = (d - month_start.astype("datetime64[D]")).astype(np.int64) + 1
-    mm = month_start.astype(np.int64) % 12 + 1
-    yy = d.astype("datetime64[Y]").astype(np.int64)
-    swappable = (dd <= 12) & (dd != mm)
-    swapped = (
-        (yy * 12 + np.minimum(dd, 12) - 1).astype("datetime64[M]").astype("datetime64[D]")
-        + (mm - 1)
-    ).astype(np.int64)
-    return swapped, swappable
 
 
 NOISE = (

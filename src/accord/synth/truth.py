@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from accord.errors import AccordError
 from accord.synth.mix import KINDS, REGISTERS
-from accord.synth.writer import connect
+from accord.synth.writer import connect, csv_view
 
 
 @dataclass(frozen=True)
@@ -79,33 +79,32 @@ class Score:
         return found / possible if possible else 0.0
 
 
-def _csv(path: Path) -> str:
-    if not path.is_file():
-        raise AccordError(f"{path}: no such file; is it a scenario made by accord synth?")
-    quoted = str(path).replace("'", "''")
-    return f"read_csv('{quoted}', header = true, all_varchar = true)"
+def _truth(scenario: Path, name: str) -> pa.Table:
+    """truth/<name>.csv as an Arrow table of text columns."""
+    con = connect()
+    try:
+        csv_view(con, Path(scenario) / "truth" / f"{name}.csv", name)
+        return con.sql(f"SELECT * FROM {name}").to_arrow_table()
+    finally:
+        con.close()
 
 
 def people_truth(scenario: Path) -> pa.Table:
     """truth/people.csv as an Arrow table of text columns."""
-    con = connect()
-    try:
-        return con.sql(
-            f"SELECT * FROM {_csv(Path(scenario) / 'truth' / 'people.csv')}"
-        ).to_arrow_table()
-    finally:
-        con.close()
+    return _truth(scenario, "people")
 
 
 def records_truth(scenario: Path) -> pa.Table:
     """truth/records.csv as an Arrow table of text columns."""
-    con = connect()
-    try:
-        return con.sql(
-            f"SELECT * FROM {_csv(Path(scenario) / 'truth' / 'records.csv')}"
-        ).to_arrow_table()
-    finally:
-        con.close()
+    return _truth(scenario, "records")
+
+
+def load_truth(con: duckdb.DuckDBPyConnection, scenario: Path) -> None:
+    """Temporary tables ``rec`` and ``ppl`` on ``con``: the scenario's truth/records.csv
+    and truth/people.csv, every column as text."""
+    for name, table in (("records", "rec"), ("people", "ppl")):
+        csv_view(con, Path(scenario) / "truth" / f"{name}.csv", f"truth_{name}")
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM truth_{name}")
 
 
 def _as_arrow(disclosures: pa.Table | pl.DataFrame) -> pa.Table:
@@ -143,12 +142,7 @@ def score(disclosures: pa.Table | pl.DataFrame, scenario: Path) -> Score:
                 "{reg_col}"::VARCHAR AS register, record_id::VARCHAR AS record_id,
                 person_id::VARCHAR AS person_id FROM disc_src"""
         )
-        con.execute(
-            f"CREATE TEMP TABLE rec AS SELECT * FROM {_csv(scenario / 'truth' / 'records.csv')}"
-        )
-        con.execute(
-            f"CREATE TEMP TABLE ppl AS SELECT * FROM {_csv(scenario / 'truth' / 'people.csv')}"
-        )
+        load_truth(con, scenario)
         con.execute(
             """CREATE TEMP TABLE j AS
             SELECT d.register, d.record_id, d.person_id, r.record_id IS NOT NULL AS known_record,
@@ -226,23 +220,28 @@ def naive_disclosures(scenario: Path) -> pa.Table:
     registers = [r for r in REGISTERS if (scenario / f"{r}.csv").is_file()]
     if not registers:
         raise AccordError(f"{scenario}: no register files (dvla.csv, hmrc.csv, bank.csv)")
+    # Each register's name is bound as the parameter of the same name ($dvla, ...).
     union = " UNION ALL ".join(
-        f"""SELECT '{r}' AS register, record_id, upper(trim(family_name)) AS f,
-            upper(trim(given_names)) AS g, date_of_birth AS d FROM {_csv(scenario / f"{r}.csv")}"""
+        f"""SELECT ${r} AS register, record_id, upper(trim(family_name)) AS f,
+            upper(trim(given_names)) AS g, date_of_birth AS d FROM register_{r}"""
         for r in registers
     )
     con = connect()
     try:
+        for r in registers:
+            csv_view(con, scenario / f"{r}.csv", f"register_{r}")
+        csv_view(con, scenario / "cases.csv", "cases")
         return con.sql(
             f"""WITH pool AS (
                 SELECT DISTINCT person_id, upper(trim(family_name)) AS f,
                        upper(trim(given_names)) AS g, date_of_birth AS d
-                FROM {_csv(scenario / "cases.csv")}
+                FROM cases
                 WHERE decision = 'refusal' AND date_of_birth IS NOT NULL),
             reg AS ({union})
             SELECT DISTINCT reg.register, reg.register AS recipient, reg.record_id, pool.person_id
             FROM pool JOIN reg ON reg.f = pool.f AND reg.g = pool.g AND reg.d = pool.d
-            ORDER BY 1, 3, 4"""
+            ORDER BY 1, 3, 4""",
+            params={r: r for r in registers},
         ).to_arrow_table()
     finally:
         con.close()

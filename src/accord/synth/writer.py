@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+
+from accord.errors import AccordError
 
 EPOCH = dt.date(1970, 1, 1)
 YEAR = 365.25
@@ -56,13 +58,48 @@ def codes(indices: npt.NDArray[np.integer], labels: Sequence[str]) -> pa.Array:
     )
 
 
-def copy_csv(con: duckdb.DuckDBPyConnection, select_sql: str, path: Path) -> None:
-    """Write a query's rows to ``path`` as CSV with a header, replacing it only when complete."""
+def copy_csv(
+    con: duckdb.DuckDBPyConnection,
+    select_sql: str,
+    path: Path,
+    params: Mapping[str, object] | None = None,
+) -> None:
+    """Write a query's rows to ``path`` as CSV with a header, replacing it only when complete.
+
+    ``params`` are DuckDB parameters of ``select_sql`` (``$name``; not ``$copy_file``,
+    the file's own, bound too).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    quoted = str(tmp).replace("'", "''")
-    con.execute(f"COPY ({select_sql}) TO '{quoted}' (FORMAT csv, HEADER true)")
+    con.execute(
+        f"COPY ({select_sql}) TO $copy_file (FORMAT csv, HEADER true)",
+        {**(params or {}), "copy_file": str(tmp)},
+    )
     os.replace(tmp, path)
+
+
+def csv_view(con: duckdb.DuckDBPyConnection, path: Path, view: str) -> None:
+    """Make ``view`` on ``con`` the rows of the CSV file at ``path`` (a header row, every
+    column read as text), e.g. a scenario's ``truth/people.csv``.  The file is named to
+    DuckDB through its API, never pasted into SQL text."""
+    if not path.is_file():
+        raise AccordError(f"{path}: no such file; is it a scenario made by accord synth?")
+    con.read_csv(str(path), header=True, all_varchar=True).create_view(view)
+
+
+def day_month_swapped(dob: Days) -> tuple[Days, npt.NDArray[np.bool_]]:
+    """Each date with its day and month exchanged, and whether that is another valid date."""
+    d = dob.astype("datetime64[D]")
+    month_start = d.astype("datetime64[M]")
+    dd = (d - month_start.astype("datetime64[D]")).astype(np.int64) + 1
+    mm = month_start.astype(np.int64) % 12 + 1
+    yy = d.astype("datetime64[Y]").astype(np.int64)
+    swappable = (dd <= 12) & (dd != mm)
+    swapped = (
+        (yy * 12 + np.minimum(dd, 12) - 1).astype("datetime64[M]").astype("datetime64[D]")
+        + (mm - 1)
+    ).astype(np.int64)
+    return swapped, swappable
 
 
 def uniform_int(
