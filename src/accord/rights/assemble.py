@@ -1,4 +1,4 @@
-"""Everything held and shared about one person, gathered into one typed document (F10).
+"""Everything held and shared about one person, written as one typed document (F10).
 
 The document answers the questions a person refused a service asks: what is held about
 me and where did it come from; was I put on the list, and why; who was told what, under
@@ -7,6 +7,10 @@ what was corrected and has the harm been undone; what is kept from me and why; h
 I challenge it.  Each disclosure and recall carries a self-contained inclusion proof
 against a signed tree head, so the report can be checked against the ledger by anyone,
 without trusting this database (``accord ledger check-proof FILE``).
+
+What it is written from is the person file (`accord.personfile`), the one read of
+everything about a person that the caseworker's page and the people API show too; this
+module decides what of it the person's own report shows, and in which words.
 
 Reading is all this module does, apart from one audit entry per report produced (who
 asked for whose report, when, and a digest of exactly what was produced): a report
@@ -33,9 +37,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from accord import auditlog
+from accord import auditlog, personfile
 from accord.admission import ADVERSE as ADVERSE_DECISIONS
 from accord.admission import PROVENANCE_KEY
 from accord.clock import business_time
@@ -43,6 +47,7 @@ from accord.errors import AccordError
 from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
 from accord.ledger import keys, signing
 from accord.ledger import log as ledger_log
+from accord.personfile import DisclosureRow, PersonFile, RecallRow, ReviewItemRow
 from accord.remedy import NOT_WRONGFUL
 from accord.rights import explain, render
 from accord.rights.document import (
@@ -71,28 +76,9 @@ from accord.rights.document import (
     SubjectAccessReport,
     Withheld,
 )
-from accord.rights.exemptions import active_exemptions, person_known
+from accord.rights.exemptions import active_exemptions
 from accord.store import db
-from accord.store.models import (
-    AgreementVersion,
-    Base,
-    CaseDecision,
-    DerivedScore,
-    DestructionLog,
-    Disclosure,
-    Event,
-    FirewallRefusal,
-    Freeze,
-    Match,
-    Person,
-    PoolEntry,
-    PoolHistory,
-    Recall,
-    RecipientAction,
-    ReviewDecision,
-    ReviewItem,
-    as_utc,
-)
+from accord.store.models import as_utc
 from accord.vocab import DisclosureStatus, ItemStatus, PoolStatus, ReviewKind
 
 FORMAT = "accord-subject-access/1"
@@ -227,12 +213,34 @@ class _Cutoff:
         return self.as_of is None or value <= self.as_of
 
 
-def _rows_about(conn: Connection, model: type[Base], person_id: str, *order_by: Any) -> list[Any]:
-    """Every row of ``model``'s table about one person, in ``order_by`` order."""
-    table = model.__table__
-    return list(
-        conn.execute(select(table).where(table.c.person_id == person_id).order_by(*order_by))
-    )
+class _Withholding:
+    """The exemptions in force on the person's items now, and every item a report
+    withholds under them, in the order the report meets them."""
+
+    def __init__(self, exemptions: Sequence[Any]) -> None:
+        self.exemptions = {(e.item_kind, e.item_ref): e for e in exemptions}
+        self.withheld: list[Withheld] = []
+
+    def exempt(self, kind: str, ref: str) -> bool:
+        """Whether an exemption is in force on the item itself (nothing is recorded)."""
+        return (kind, ref) in self.exemptions
+
+    def __call__(self, kind: str, ref: str, via: tuple[str, str] | None = None) -> bool:
+        """Whether the item is withheld, by its own exemption or by ``via``'s (the item
+        it would reveal), recording it in :attr:`withheld` if so."""
+        row = self.exemptions.get((kind, ref))
+        if row is not None:
+            self.withheld.append(_withheld_record(row, kind, ref))
+            return True
+        if via is not None and via in self.exemptions:
+            self.withheld.append(
+                _withheld_record(self.exemptions[via], kind, ref, f"{via[0]}:{via[1]}")
+            )
+            return True
+        return False
+
+    def was_withheld(self, kind: str, ref: str) -> bool:
+        return any(w.item_kind == kind and w.item_ref == ref for w in self.withheld)
 
 
 def _withheld_record(row: Any, kind: str, ref: str, withheld_with: str | None = None) -> Withheld:
@@ -249,33 +257,25 @@ def _withheld_record(row: Any, kind: str, ref: str, withheld_with: str | None = 
 
 
 def _reviews(
-    conn: Connection, person_id: str, cut: _Cutoff
-) -> tuple[list[Any], dict[str, list[ReviewerDecision]]]:
-    items = [
-        r
-        for r in _rows_about(conn, ReviewItem, person_id, ReviewItem.created_at, ReviewItem.item_id)
-        if cut.before(r.created_at)
-    ]
+    file: PersonFile, cut: _Cutoff
+) -> tuple[list[ReviewItemRow], dict[str, list[ReviewerDecision]]]:
+    """The review items opened by the cut-off, and each one's decisions made by then."""
+    items = [r for r in file.review_items if cut.before(r.created_at)]
+    ids = {r.item_id for r in items}
     decisions: dict[str, list[ReviewerDecision]] = {}
-    ids = [r.item_id for r in items]
-    if ids:
-        for d in conn.execute(
-            select(ReviewDecision.__table__)
-            .where(ReviewDecision.item_id.in_(ids))
-            .order_by(ReviewDecision.decided_at, ReviewDecision.id)
-        ):
-            if not cut.before(d.decided_at):
-                continue
-            decisions.setdefault(d.item_id, []).append(
-                ReviewerDecision(
-                    item_id=d.item_id,
-                    reviewer=d.reviewer,
-                    decision=d.decision,
-                    decision_words=explain.words(explain.REVIEW_DECISION, d.decision),
-                    reason=d.reason,
-                    decided_at=as_utc(d.decided_at),
-                )
+    for d in file.review_decisions:
+        if d.item_id not in ids or not cut.before(d.decided_at):
+            continue
+        decisions.setdefault(d.item_id, []).append(
+            ReviewerDecision(
+                item_id=d.item_id,
+                reviewer=d.reviewer,
+                decision=d.decision,
+                decision_words=explain.words(explain.REVIEW_DECISION, d.decision),
+                reason=d.reason,
+                decided_at=d.decided_at,
             )
+        )
     return items, decisions
 
 
@@ -394,83 +394,47 @@ def _challenge(person_id: str, open_disputes: list[str], frozen: bool) -> Challe
     )
 
 
-def build(
-    conn: Connection,
-    person_id: str,
-    *,
-    as_of: dt.date | None = None,
-    produced_by: str = "accord",
-    produced_at: dt.datetime | None = None,
-    key: Ed25519PrivateKey | Ed25519PublicKey | None = None,
-) -> SubjectAccessReport:
-    """The report about ``person_id`` from the database as it stands; reads only.
-
-    ``key`` is the ledger key proofs are checked under (default: the configured ledger
-    key file; only its public half is used).  AccordError for an unknown person, or when
-    a disclosure or recall is not yet covered by a signed tree head.
-    """
-    if not person_known(conn, person_id):
-        raise AccordError(
-            f"no person {person_id!r} is known to Accord: no case record, pool entry or "
-            "disclosure has that id"
-        )
-    cut = _Cutoff(as_of)
-    public = _proof_key(conn, key)
-    # Exemptions in force now, whatever ``as_of`` says: withholding is decided when a
-    # report is produced, so asking for an earlier day cannot get round it.
-    exemptions = {(e.item_kind, e.item_ref): e for e in active_exemptions(conn, person_id)}
-    withheld: list[Withheld] = []
-
-    def withhold(kind: str, ref: str, via: tuple[str, str] | None = None) -> bool:
-        """Whether the item is withheld (recording it in ``withheld`` if so)."""
-        row = exemptions.get((kind, ref))
-        if row is not None:
-            withheld.append(_withheld_record(row, kind, ref))
-            return True
-        if via is not None and via in exemptions:
-            withheld.append(_withheld_record(exemptions[via], kind, ref, f"{via[0]}:{via[1]}"))
-            return True
-        return False
-
-    # What is held: the derived identity, every case record, scores, destructions.
-    cases = _rows_about(
-        conn, CaseDecision, person_id, CaseDecision.decision_date, CaseDecision.case_id
-    )
-    categories = {c.case_id: c.data_category for c in cases}
-    person = conn.execute(select(Person.__table__).where(Person.person_id == person_id)).first()
-    event_rows = _rows_about(conn, Event, person_id, Event.event_date, Event.event_id)
+def _identity(file: PersonFile, withhold: _Withholding) -> list[HeldValue]:
+    """The derived identity, each value with the case record or event it came from."""
+    person = file.person
+    if person is None:
+        return []
+    categories = {c.case_id: c.data_category for c in file.cases}
+    parsed = _json(person.provenance)
+    provenance: Mapping[str, Any] = parsed if isinstance(parsed, Mapping) else {}
     identity: list[HeldValue] = []
-    if person is not None:
-        parsed = _json(person.provenance)
-        provenance: Mapping[str, Any] = parsed if isinstance(parsed, Mapping) else {}
-        for f in IDENTITY_FIELDS:
-            value = getattr(person, f)
-            if value is None:
-                continue
-            case_id, category, event_type, event_date = _provenance(
-                provenance.get(PROVENANCE_KEY.get(f, f)), categories
+    for f in IDENTITY_FIELDS:
+        value = getattr(person, f)
+        if value is None:
+            continue
+        case_id, category, event_type, event_date = _provenance(
+            provenance.get(PROVENANCE_KEY.get(f, f)), categories
+        )
+        if case_id is not None and withhold("identity", f, ("case", case_id)):
+            continue  # it would show what the withheld case record holds
+        held = _held_value(f, value, case_id, category)
+        if event_type is not None:
+            event = next(
+                (e for e in file.events
+                 if e.event_type == event_type and e.event_date == event_date),
+                None,
+            )  # fmt: skip
+            if event is not None and withhold("identity", f, ("event", event.event_id)):
+                continue  # it would show what the withheld event says
+            held = held.model_copy(
+                update={
+                    "source_event_id": event.event_id if event is not None else None,
+                    "source_event_date": event_date,
+                    "source_event_words": explain.words(explain.EVENT_TYPES, event_type),
+                }
             )
-            if case_id is not None and withhold("identity", f, ("case", case_id)):
-                continue  # it would show what the withheld case record holds
-            held = _held_value(f, value, case_id, category)
-            if event_type is not None:
-                event = next(
-                    (e for e in event_rows
-                     if e.event_type == event_type and e.event_date == event_date),
-                    None,
-                )  # fmt: skip
-                if event is not None and withhold("identity", f, ("event", event.event_id)):
-                    continue  # it would show what the withheld event says
-                held = held.model_copy(
-                    update={
-                        "source_event_id": event.event_id if event is not None else None,
-                        "source_event_date": event_date,
-                        "source_event_words": explain.words(explain.EVENT_TYPES, event_type),
-                    }
-                )
-            identity.append(held)
-    cases_held: list[CaseHeld] = []
-    for c in cases:
+        identity.append(held)
+    return identity
+
+
+def _cases(file: PersonFile, withhold: _Withholding) -> list[CaseHeld]:
+    cases: list[CaseHeld] = []
+    for c in file.cases:
         if withhold("case", c.case_id):
             continue
         values = [
@@ -483,7 +447,7 @@ def build(
             for k, v in sorted((c.extra or {}).items())
             if v is not None and v != ""
         ]
-        cases_held.append(
+        cases.append(
             CaseHeld(
                 case_id=c.case_id,
                 decision=c.decision,
@@ -492,46 +456,43 @@ def build(
                 data_category=c.data_category,
                 data_category_words=explain.words(explain.DATA_CATEGORIES, c.data_category),
                 values=values,
-                destroyed_at=as_utc(c.destroyed_at),
+                destroyed_at=c.destroyed_at,
             )
         )
-    score_disclosures: dict[str, list[str]] = {}
-    for score_id, disclosure_id, disclosed_at in conn.execute(
-        select(Disclosure.score_id, Disclosure.disclosure_id, Disclosure.disclosed_at)
-        .where(Disclosure.person_id == person_id, Disclosure.score_id != "")
-        .order_by(Disclosure.disclosed_at, Disclosure.disclosure_id)
-    ):
-        if cut.before(disclosed_at) and ("disclosure", disclosure_id) not in exemptions:
-            score_disclosures.setdefault(score_id, []).append(disclosure_id)
-    scores = [
+    return cases
+
+
+def _scores(file: PersonFile, cut: _Cutoff, withhold: _Withholding) -> list[ScoreHeld]:
+    """The derived scores computed by the cut-off, each with the disclosures shown that
+    carried it."""
+    disclosed_in: dict[str, list[str]] = {}
+    for d in file.disclosures:
+        if (
+            d.score_id
+            and cut.before(d.disclosed_at)
+            and not withhold.exempt("disclosure", d.disclosure_id)
+        ):
+            disclosed_in.setdefault(d.score_id, []).append(d.disclosure_id)
+    return [
         ScoreHeld(
             score_id=s.score_id, kind=s.kind, value=s.value, role=s.role,
             explanation=dict(s.explanation or {}), computed_at=s.computed_at,
-            retain_until=s.retain_until, destroyed_at=as_utc(s.destroyed_at),
-            disclosed_in=score_disclosures.get(s.score_id, []),
+            retain_until=s.retain_until, destroyed_at=s.destroyed_at,
+            disclosed_in=disclosed_in.get(s.score_id, []),
         )
-        for s in _rows_about(
-            conn, DerivedScore, person_id, DerivedScore.computed_at, DerivedScore.score_id
-        )
+        for s in file.scores
         if cut.on_or_before(s.computed_at) and not withhold("score", s.score_id)
     ]  # fmt: skip
-    destroyed = [
-        DestroyedRecord(
-            record_kind=d.record_kind, record_ref=d.record_ref, outcome=d.outcome,
-            justification=d.justification, at=as_utc(d.at), actor=d.actor,
-        )
-        for d in _rows_about(conn, DestructionLog, person_id, DestructionLog.at, DestructionLog.id)
-        if cut.before(d.at)
-    ]  # fmt: skip
 
-    # The pool: every change of status, and where the person stands at the cut-off.
-    history_rows = [
-        h
-        for h in _rows_about(conn, PoolHistory, person_id, PoolHistory.at, PoolHistory.id)
-        if cut.on_or_before(h.as_of)
-    ]
+
+def _pool(
+    file: PersonFile, cut: _Cutoff, withhold: _Withholding, as_of: dt.date | None
+) -> PoolStanding:
+    """Every change of the person's standing on the list, and where they stand at the
+    cut-off, with the grounds for it in words."""
+    history_rows = [h for h in file.pool_history if cut.on_or_before(h.as_of)]
     decided = sorted(
-        (c for c in cases if c.decision != "information"),
+        (c for c in file.cases if c.decision != "information"),
         key=lambda c: (c.decision_date, c.case_id),
     )
 
@@ -547,7 +508,7 @@ def build(
         if (
             latest is None
             or latest.decision not in ADVERSE_DECISIONS
-            or ("case", latest.case_id) in exemptions
+            or withhold.exempt("case", latest.case_id)
         ):
             return None, explain.ADMITTED_BECAUSE
         return latest.case_id, explain.ADMITTED_ON.format(
@@ -569,15 +530,13 @@ def build(
                 reasons=_codes(h.reasons),
                 reasons_words=explain.reasons(_codes(h.reasons)),
                 as_of=h.as_of,
-                at=as_utc(h.at),
+                at=h.at,
                 run_id=h.run_id,
                 grounds_case_id=grounds_case,
                 grounds_words=grounds_words,
             )
         )
-    entry = conn.execute(
-        select(PoolEntry.__table__).where(PoolEntry.person_id == person_id)
-    ).first()
+    entry = file.pool
     if as_of is None and entry is not None:
         current: str | None = entry.status
         current_reasons = _codes(entry.reasons)
@@ -588,11 +547,9 @@ def build(
         standing_since = history_rows[-1].as_of
     else:
         current, current_reasons, standing_since = None, [], None
-    if history_rows and any(
-        w.item_kind == "pool_status" and w.item_ref == str(history_rows[-1].id) for w in withheld
-    ):
+    if history_rows and withhold.was_withheld("pool_status", str(history_rows[-1].id)):
         current, current_reasons = None, []  # the latest change is withheld: so is its result
-    pool = PoolStanding(
+    return PoolStanding(
         current_status=current,
         current_words=explain.words(explain.POOL_STATUS, current)
         if current
@@ -605,50 +562,28 @@ def build(
         else None,
     )
 
-    # Reviews (needed to name who decided each disclosure).
-    review_rows, decisions = _reviews(conn, person_id, cut)
 
-    # Disclosures, with agreement, match, decider and proof.
-    disclosure_rows = [
-        d
-        for d in _rows_about(
-            conn, Disclosure, person_id, Disclosure.disclosed_at, Disclosure.disclosure_id
-        )
-        if cut.before(d.disclosed_at)
-    ]
-    recall_rows = [
-        r
-        for r in _rows_about(conn, Recall, person_id, Recall.recalled_at, Recall.recall_id)
-        if cut.before(r.recalled_at)
-    ]
-    recall_of = {r.disclosure_id: r for r in recall_rows}
-    withheld_disclosures: set[str] = set()
-    for d in disclosure_rows:
-        if withhold("disclosure", d.disclosure_id):
-            withheld_disclosures.add(d.disclosure_id)
-    shown = [d for d in disclosure_rows if d.disclosure_id not in withheld_disclosures]
-    wanted_versions = {(d.agreement_id, int(d.agreement_version)) for d in shown}
-    versions: dict[tuple[str, int], Any] = {}
-    for agreement_id in sorted({a for a, _ in wanted_versions}):
-        for v in conn.execute(
-            select(AgreementVersion.__table__).where(AgreementVersion.agreement_id == agreement_id)
-        ):
-            if (v.agreement_id, int(v.version)) in wanted_versions:
-                versions[(v.agreement_id, int(v.version))] = v
-    matches = conn.execute(select(Match.__table__).where(Match.person_id == person_id)).all()
-    match_by_id = {int(m.id): m for m in matches}
-    match_by_record: dict[tuple[str, str], Any] = {}
-    for m in sorted(matches, key=lambda m: (m.id,)):
-        match_by_record[(m.register, m.record_id)] = m  # the latest run's match wins
-    items_for: dict[tuple[str | None, str | None], list[Any]] = {}
-    score_items_for: dict[tuple[str | None, str | None, str | None], list[Any]] = {}
+def _disclosures(
+    conn: Connection,
+    file: PersonFile,
+    shown: Sequence[DisclosureRow],
+    recall_of: Mapping[str, RecallRow],
+    reviews: tuple[Sequence[ReviewItemRow], Mapping[str, list[ReviewerDecision]]],
+    public: Ed25519PublicKey,
+) -> list[DisclosureShown]:
+    """Each disclosure shown, with its agreement, match, who decided and its proof."""
+    versions = {(v.agreement_id, int(v.version)): v for v in file.agreement_versions}
+    match_by_id = {int(m.id): m for m in file.matches}
+    match_by_record = {(m.register, m.record_id): m for m in file.matches}  # the latest wins
+    review_rows, decisions = reviews
+    items_for: dict[tuple[str | None, str | None], list[ReviewItemRow]] = {}
+    score_items_for: dict[tuple[str | None, str | None, str | None], list[ReviewItemRow]] = {}
     for item in review_rows:
         if item.kind in MATCH_REVIEW_KINDS:
             items_for.setdefault((item.agreement_id, item.record_id), []).append(item)
         elif item.kind == SCORE_REVIEW_KIND:
             about = (item.agreement_id, item.record_id, item.score_id)
             score_items_for.setdefault(about, []).append(item)
-
     disclosures: list[DisclosureShown] = []
     for d in shown:
         match = match_by_id.get(int(d.match_id)) if d.match_id is not None else None
@@ -664,7 +599,7 @@ def build(
                 recipient=d.recipient,
                 recipient_words=explain.recipient(d.recipient),
                 record_id=d.record_id,
-                disclosed_at=as_utc(d.disclosed_at),
+                disclosed_at=d.disclosed_at,
                 status=status,
                 status_words=explain.words(explain.DISCLOSURE_STATUS, status),
                 agreement=_agreement(versions, d.agreement_id, int(d.agreement_version)),
@@ -686,36 +621,36 @@ def build(
                 proof=ledger_log.proof_bundle(conn, "disclosure", d.disclosure_id, key=public),
             )
         )
+    return disclosures
 
-    # What recipients did, and every recall with its remedy.
-    actions: list[ActionShown] = []
-    ids = [d.disclosure_id for d in disclosure_rows]
-    action_rows = (
-        conn.execute(
-            select(RecipientAction.__table__)
-            .where(RecipientAction.disclosure_id.in_(ids))
-            .order_by(RecipientAction.action_date, RecipientAction.id)
-        ).all()
-        if ids
-        else []
-    )
-    for a in action_rows:
-        if not cut.on_or_before(a.action_date):
-            continue
-        if withhold("action", str(a.id), ("disclosure", a.disclosure_id)):
-            continue
-        actions.append(
-            ActionShown(
-                action_id=int(a.id),
-                disclosure_id=a.disclosure_id,
-                recipient=a.recipient,
-                recipient_words=explain.recipient(a.recipient),
-                action=a.action,
-                action_words=explain.words(explain.ACTIONS, a.action),
-                action_date=a.action_date,
-                recorded_at=as_utc(a.recorded_at),
-            )
+
+def _actions(
+    file: PersonFile, disclosed: set[str], cut: _Cutoff, withhold: _Withholding
+) -> list[ActionShown]:
+    """What recipients did on the disclosures made by the cut-off, by the cut-off."""
+    return [
+        ActionShown(
+            action_id=int(a.id), disclosure_id=a.disclosure_id, recipient=a.recipient,
+            recipient_words=explain.recipient(a.recipient), action=a.action,
+            action_words=explain.words(explain.ACTIONS, a.action), action_date=a.action_date,
+            recorded_at=a.recorded_at,
         )
+        for a in file.actions
+        if a.disclosure_id in disclosed
+        and cut.on_or_before(a.action_date)
+        and not withhold("action", str(a.id), ("disclosure", a.disclosure_id))
+    ]  # fmt: skip
+
+
+def _recalls(
+    conn: Connection,
+    recall_rows: Sequence[RecallRow],
+    actions: Sequence[ActionShown],
+    cut: _Cutoff,
+    withhold: _Withholding,
+    public: Ed25519PublicKey,
+) -> list[RecallShown]:
+    """Every recall shown, with its remedy in words that agree with what was done."""
     acted_on: dict[str, list[str]] = {}
     for shown_action in actions:
         acted_on.setdefault(shown_action.disclosure_id, []).append(shown_action.action)
@@ -736,26 +671,25 @@ def build(
                 reason=r.reason,
                 reason_words=explain.reason(r.reason),
                 event_id=r.event_id,
-                recalled_at=as_utc(r.recalled_at),
+                recalled_at=r.recalled_at,
                 remedy_status=remedy,
                 remedy_words=_remedy_words(remedy, r.reason, acted),
-                remedied_at=as_utc(r.remedied_at) if remedy == "remedied" else None,
+                remedied_at=r.remedied_at if remedy == "remedied" else None,
                 ledger_index=int(r.ledger_index),
                 proof=ledger_log.proof_bundle(conn, "recall", r.recall_id, key=public),
                 acted=acted,
             )
         )
+    return recalls
 
-    # Events, reviews, freezes, firewall refusals.
-    events = [
-        EventShown(
-            event_id=e.event_id, event_type=e.event_type,
-            event_words=explain.words(explain.EVENT_TYPES, e.event_type),
-            event_date=e.event_date, detail=e.detail, applied_at=as_utc(e.applied_at),
-        )
-        for e in event_rows
-        if cut.on_or_before(e.event_date) and not withhold("event", e.event_id)
-    ]  # fmt: skip
+
+def _reviews_shown(
+    review_rows: Sequence[ReviewItemRow],
+    decisions: Mapping[str, list[ReviewerDecision]],
+    cut: _Cutoff,
+    withhold: _Withholding,
+) -> list[ReviewShown]:
+    """Each review item, with its status and decisions as they stood at the cut-off."""
     reviews: list[ReviewShown] = []
     for item in review_rows:
         if withhold("review", item.item_id):
@@ -764,21 +698,20 @@ def build(
         status = item.status if closed or item.status == ItemStatus.OPEN else ItemStatus.OPEN
         reviews.append(
             ReviewShown(
-                item_id=item.item_id,
-                kind=item.kind,
-                kind_words=explain.words(explain.REVIEW_KINDS, item.kind),
-                status=status,
-                status_words=explain.words(explain.REVIEW_STATUS, status),
-                reason=item.reason,
-                agreement_id=item.agreement_id,
-                record_id=item.record_id,
-                created_at=as_utc(item.created_at),
-                closed_at=as_utc(item.closed_at) if closed else None,
+                item_id=item.item_id, kind=item.kind,
+                kind_words=explain.words(explain.REVIEW_KINDS, item.kind), status=status,
+                status_words=explain.words(explain.REVIEW_STATUS, status), reason=item.reason,
+                agreement_id=item.agreement_id, record_id=item.record_id,
+                created_at=item.created_at, closed_at=item.closed_at if closed else None,
                 decisions=decisions.get(item.item_id, []),
             )
-        )
+        )  # fmt: skip
+    return reviews
+
+
+def _freezes(file: PersonFile, cut: _Cutoff, withhold: _Withholding) -> list[FreezeShown]:
     freezes: list[FreezeShown] = []
-    for fr in _rows_about(conn, Freeze, person_id, Freeze.opened_at, Freeze.id):
+    for fr in file.freezes:
         if not cut.before(fr.opened_at) or withhold("freeze", str(fr.id)):
             continue
         lifted = cut.before(fr.lifted_at)
@@ -789,12 +722,76 @@ def build(
                 reason_words=explain.reason(fr.reason),
                 event_id=fr.event_id,
                 review_item_id=fr.review_item_id,
-                opened_at=as_utc(fr.opened_at),
-                lifted_at=as_utc(fr.lifted_at) if lifted else None,
+                opened_at=fr.opened_at,
+                lifted_at=fr.lifted_at if lifted else None,
                 lifted_by=fr.lifted_by if lifted else None,
                 open=not lifted,
             )
         )
+    return freezes
+
+
+def build(
+    conn: Connection,
+    person_id: str,
+    *,
+    as_of: dt.date | None = None,
+    produced_by: str = "accord",
+    produced_at: dt.datetime | None = None,
+    key: Ed25519PrivateKey | Ed25519PublicKey | None = None,
+) -> SubjectAccessReport:
+    """The report about ``person_id`` from the database as it stands; reads only.
+
+    Everything comes from the person file (`accord.personfile`); this applies the
+    exemptions in force and the cut-off, and puts each part into words.  ``key`` is the
+    ledger key proofs are checked under (default: the configured ledger key file; only
+    its public half is used).  AccordError for an unknown person, or when a disclosure
+    or recall is not yet covered by a signed tree head.
+    """
+    file = personfile.read(conn, person_id)
+    if not file.known:
+        raise AccordError(
+            f"no person {person_id!r} is known to Accord: no case record, pool entry or "
+            "disclosure has that id"
+        )
+    cut = _Cutoff(as_of)
+    public = _proof_key(conn, key)
+    # Exemptions in force now, whatever ``as_of`` says: withholding is decided when a
+    # report is produced, so asking for an earlier day cannot get round it.  The order
+    # below is the order withheld items are listed in.
+    withhold = _Withholding(active_exemptions(conn, person_id))
+    identity = _identity(file, withhold)
+    cases = _cases(file, withhold)
+    scores = _scores(file, cut, withhold)
+    destroyed = [
+        DestroyedRecord(
+            record_kind=d.record_kind, record_ref=d.record_ref, outcome=d.outcome,
+            justification=d.justification, at=d.at, actor=d.actor,
+        )
+        for d in file.destroyed
+        if cut.before(d.at)
+    ]  # fmt: skip
+    pool = _pool(file, cut, withhold, as_of)
+    reviews = _reviews(file, cut)
+    disclosure_rows = [d for d in file.disclosures if cut.before(d.disclosed_at)]
+    recall_rows = [r for r in file.recalls if cut.before(r.recalled_at)]
+    shown = [d for d in disclosure_rows if not withhold("disclosure", d.disclosure_id)]
+    disclosures = _disclosures(
+        conn, file, shown, {r.disclosure_id: r for r in recall_rows}, reviews, public
+    )
+    actions = _actions(file, {d.disclosure_id for d in disclosure_rows}, cut, withhold)
+    recalls = _recalls(conn, recall_rows, actions, cut, withhold, public)
+    events = [
+        EventShown(
+            event_id=e.event_id, event_type=e.event_type,
+            event_words=explain.words(explain.EVENT_TYPES, e.event_type),
+            event_date=e.event_date, detail=e.detail, applied_at=e.applied_at,
+        )
+        for e in file.events
+        if cut.on_or_before(e.event_date) and not withhold("event", e.event_id)
+    ]  # fmt: skip
+    review_shown = _reviews_shown(*reviews, cut, withhold)
+    freezes = _freezes(file, cut, withhold)
     firewall = [
         FirewallShown(
             agreement_id=f.agreement_id, field=f.field,
@@ -802,16 +799,13 @@ def build(
             data_category=f.data_category,
             data_category_words=explain.words(explain.DATA_CATEGORIES, f.data_category),
             purpose=f.purpose, purpose_words=explain.words(explain.PURPOSES, f.purpose),
-            use=f.use, at=as_utc(f.at),
+            use=f.use, at=f.at,
         )
-        for f in _rows_about(
-            conn, FirewallRefusal, person_id, FirewallRefusal.at, FirewallRefusal.id
-        )
+        for f in file.firewall
         if cut.before(f.at)
     ]  # fmt: skip
-
     open_disputes = [
-        r.item_id for r in reviews if r.kind in DISPUTE_KINDS and r.status == ItemStatus.OPEN
+        r.item_id for r in review_shown if r.kind in DISPUTE_KINDS and r.status == ItemStatus.OPEN
     ]
     return SubjectAccessReport(
         report=ReportMeta(
@@ -823,16 +817,16 @@ def build(
             as_of=as_of,
             check_with="accord ledger check-proof FILE",
         ),
-        held=Held(identity=identity, cases=cases_held, scores=scores, destroyed=destroyed),
+        held=Held(identity=identity, cases=cases, scores=scores, destroyed=destroyed),
         pool=pool,
         disclosures=disclosures,
         actions=actions,
         recalls=recalls,
         events=events,
-        reviews=reviews,
+        reviews=review_shown,
         freezes=freezes,
         firewall=firewall,
-        withheld=withheld,
+        withheld=withhold.withheld,
         challenge=_challenge(person_id, open_disputes, any(f.open for f in freezes)),
     )
 

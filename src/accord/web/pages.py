@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
-from accord import auditlog, blind, formats, identity, remedy, review
+from accord import auditlog, blind, formats, identity, personfile, remedy, review
 from accord.config import settings
 from accord.errors import AccordError, InputError, InvalidInput, LedgerKeyUnavailable
 from accord.identity import Principal
@@ -732,10 +732,10 @@ def people_search(
 @router.get("/people/{person_id}", response_class=HTMLResponse)
 def person(request: Request, person_id: str, principal: PeoplePage, ctx: Ctx) -> Response:
     with transaction(ctx.url) as conn:
-        detail = readmodels.person(conn, person_id, principal.username)
-    if detail is None:
+        found = readmodels.person_file(conn, person_id, principal.username)
+    if found is None:
         raise HTTPException(404, f"No person {person_id} is known to Accord.")
-    held = detail.get("person") or {}
+    held = found.person
     back = (
         ("/review", "Back to the review queue")
         if principal.role == "reviewer"
@@ -745,72 +745,69 @@ def person(request: Request, person_id: str, principal: PeoplePage, ctx: Ctx) ->
         request,
         "person.html",
         principal,
-        p=detail,
-        person_name=_name(held.get("family_name"), held.get("given_names")),
-        frozen=any(f["lifted_at"] is None for f in detail["freezes"]),
+        p=found,
+        person_name=_name(held.family_name, held.given_names) if held is not None else "",
+        frozen=found.frozen,
         shown_fields=PERSON_FIELDS,
-        rows=person_rows(detail),
+        rows=person_rows(found),
         back_href=back[0],
         back_label=back[1],
     )
 
 
-def person_rows(p: dict[str, Any]) -> dict[str, list[list[str]]]:
+def person_rows(p: personfile.PersonFile) -> dict[str, list[list[str]]]:
     """Every table of the person page as rows of words."""
     v, day, moment = words.value, words.day, words.moment
     return {
         "cases": [
-            [c["case_id"], v("latest_decision", c["decision"]), day(c["decision_date"]),
-             v("refusal_reason", c.get("refusal_reason")),
-             v("appeal_status", c.get("appeal_status")),
-             v("leave", c.get("leave")), day(c.get("leave_expiry")), day(c.get("departure_date")),
-             words.value("data_category", c.get("data_category"))]
-            for c in p["cases"]
+            [c.case_id, v("latest_decision", c.decision), day(c.decision_date),
+             v("refusal_reason", c.refusal_reason), v("appeal_status", c.appeal_status),
+             v("leave", c.leave), day(c.leave_expiry), day(c.departure_date),
+             words.value("data_category", c.data_category)]
+            for c in p.cases
         ],
         "pool_history": [
-            [words.code(words.POOL_STATUS, h["status"]), words.reasons(h["reasons"]),
-             day(h["as_of"]), h.get("run_id") or "", moment(h["at"])]
-            for h in p["pool_history"]
+            [words.code(words.POOL_STATUS, h.status), words.reasons(h.reasons), day(h.as_of),
+             h.run_id or "", moment(h.at)]
+            for h in p.pool_history
         ],
         "matches": [
-            [m["register"], m["record_id"], words.chance(m["match_probability"]),
-             "yes" if m["rank"] == 1 else "no", words.reasons(m["flags"]), m["run_id"]]
-            for m in p["matches"]
+            [m.register, m.record_id, words.chance(m.match_probability),
+             "yes" if m.rank == 1 else "no", words.reasons(m.flags), m.run_id]
+            for m in p.matches
         ],
         "review_items": [
-            [r["item_id"], words.kind(r["kind"]), words.status_of(r["status"]), r["reason"],
-             r.get("agreement_id") or "", moment(r["created_at"])]
-            for r in p["review_items"]
+            [r.item_id, words.kind(r.kind), words.status_of(r.status), r.reason,
+             r.agreement_id or "", moment(r.created_at)]
+            for r in p.review_items
         ],
         "disclosures": [
-            [d["disclosure_id"], d["recipient"], d["agreement_id"], d["record_id"],
-             words.chance(d["match_probability"]), explain.decided_by(d["decided_by"]),
-             words.code(words.DISCLOSURE_STATUS, d["status"]), moment(d["disclosed_at"]),
-             moment(d["acknowledged_at"]) or "not yet", v("fields", d["fields"])]
-            for d in p["disclosures"]
+            [d.disclosure_id, d.recipient, d.agreement_id, d.record_id,
+             words.chance(d.match_probability), explain.decided_by(d.decided_by),
+             words.code(words.DISCLOSURE_STATUS, d.status), moment(d.disclosed_at),
+             moment(d.acknowledged_at) or "not yet", v("fields", d.fields)]
+            for d in p.disclosures
         ],
         "actions": [
-            [a["disclosure_id"], a["recipient"], words.code(words.ACTIONS, a["action"]),
-             day(a["action_date"])]
-            for a in p["actions"]
+            [a.disclosure_id, a.recipient, words.code(words.ACTIONS, a.action),
+             day(a.action_date)]
+            for a in p.actions
         ],
         "recalls": [
-            [r["recall_id"], r["disclosure_id"], r["recipient"],
-             words.capital(words.reason(r["reason"])),
-             words.code(words.REMEDY, r["remedy_status"]), moment(r["recalled_at"]),
-             moment(r["remedied_at"]), moment(r["acknowledged_at"]) or "not yet"]
-            for r in p["recalls"]
+            [r.recall_id, r.disclosure_id, r.recipient, words.capital(words.reason(r.reason)),
+             words.code(words.REMEDY, r.remedy_status), moment(r.recalled_at),
+             moment(r.remedied_at), moment(r.acknowledged_at) or "not yet"]
+            for r in p.recalls
         ],
         "events": [
-            [e["event_id"], words.code(words.EVENT_TYPES, e["event_type"]), day(e["event_date"]),
-             e.get("detail") or ""]
-            for e in p["events"]
+            [e.event_id, words.code(words.EVENT_TYPES, e.event_type), day(e.event_date),
+             e.detail or ""]
+            for e in p.events
         ],
         "freezes": [
-            [words.capital(words.reason(f["reason"])), f.get("event_id") or "",
-             moment(f["opened_at"]),
-             moment(f["lifted_at"]) or "still in force", f.get("lifted_by") or ""]
-            for f in p["freezes"]
+            [words.capital(words.reason(f.reason)), f.event_id or "", moment(f.opened_at),
+             moment(f.lifted_at) or "still in force", f.lifted_by or ""]
+            for f in p.freezes
         ],
     }  # fmt: skip
 

@@ -33,7 +33,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from accord import auditlog
+from accord import auditlog, personfile
 from accord.review import FREEZE_KINDS, MATCH_KINDS
 from accord.store.models import (
     Agreement,
@@ -47,7 +47,6 @@ from accord.store.models import (
     Pause,
     Person,
     PoolEntry,
-    PoolHistory,
     Recall,
     RecipientAction,
     ReviewDecision,
@@ -772,102 +771,57 @@ def comparisons(explanation: Sequence[Any]) -> list[dict[str, Any]]:
 # --- a person --------------------------------------------------------------------------
 
 
-def person(conn: Connection, person_id: str, actor: str, via: str = "web") -> dict[str, Any] | None:
-    """Everything Accord holds and did about one person, for a caseworker."""
-    p = _one_about(conn, Person, person_id)
-    cases = _cases(conn, person_id)
-    if p is None and not cases:
+# What the people API shows of each part of the person file: the person, their case
+# records, pool entry and pool history whole; of the rest, these columns.
+_API_COLUMNS: dict[str, tuple[str, ...]] = {
+    "matches": ("id", "run_id", "register", "record_id", "match_probability", "rank", "flags"),
+    "review_items": (
+        "item_id", "kind", "status", "reason", "record_id", "agreement_id", "created_at",
+    ),
+    "disclosures": (
+        "disclosure_id", "agreement_id", "recipient", "record_id", "match_probability",
+        "decided_by", "disclosed_at", "status", "acknowledged_at", "fields",
+    ),
+    "recalls": (
+        "recall_id", "disclosure_id", "recipient", "reason", "recalled_at", "remedy_status",
+        "remedied_at", "acknowledged_at",
+    ),
+    "actions": ("disclosure_id", "recipient", "action", "action_date"),
+    "events": ("event_id", "event_type", "event_date", "detail"),
+    "freezes": ("reason", "event_id", "opened_at", "lifted_at", "lifted_by"),
+}  # fmt: skip
+
+
+def person_file(
+    conn: Connection, person_id: str, actor: str, via: str = "web"
+) -> personfile.PersonFile | None:
+    """The person file (`accord.personfile`) for a caseworker: None when neither a derived
+    person nor a case record has the id; else the read is written to the audit log."""
+    found = personfile.read(conn, person_id)
+    if found.person is None and not found.cases:
         return None
-    result = {
-        "person_id": person_id,
-        "person": p,
-        "cases": cases,
-        "pool": _one_about(conn, PoolEntry, person_id),
-        "pool_history": _about(
-            conn, PoolHistory, person_id, order_by=[PoolHistory.at, PoolHistory.id]
-        ),
-        "matches": _about(
-            conn,
-            Match,
-            person_id,
-            [
-                Match.id,
-                Match.run_id,
-                Match.register,
-                Match.record_id,
-                Match.match_probability,
-                Match.rank,
-                Match.flags,
-            ],
-            [Match.id],
-        ),
-        "review_items": _about(
-            conn,
-            ReviewItem,
-            person_id,
-            [
-                ReviewItem.item_id,
-                ReviewItem.kind,
-                ReviewItem.status,
-                ReviewItem.reason,
-                ReviewItem.record_id,
-                ReviewItem.agreement_id,
-                ReviewItem.created_at,
-            ],
-            [ReviewItem.created_at, ReviewItem.item_id],
-        ),
-        "disclosures": _about(
-            conn,
-            Disclosure,
-            person_id,
-            [
-                Disclosure.disclosure_id,
-                Disclosure.agreement_id,
-                Disclosure.recipient,
-                Disclosure.record_id,
-                Disclosure.match_probability,
-                Disclosure.decided_by,
-                Disclosure.disclosed_at,
-                Disclosure.status,
-                Disclosure.acknowledged_at,
-                Disclosure.fields,
-            ],
-            [Disclosure.disclosed_at, Disclosure.disclosure_id],
-        ),
-        "recalls": _about(
-            conn,
-            Recall,
-            person_id,
-            [
-                Recall.recall_id,
-                Recall.disclosure_id,
-                Recall.recipient,
-                Recall.reason,
-                Recall.recalled_at,
-                Recall.remedy_status,
-                Recall.remedied_at,
-                Recall.acknowledged_at,
-            ],
-            [Recall.recalled_at, Recall.recall_id],
-        ),
-        "actions": _actions_about(conn, person_id),
-        "events": _about(
-            conn,
-            Event,
-            person_id,
-            [Event.event_id, Event.event_type, Event.event_date, Event.detail],
-            [Event.event_date, Event.event_id],
-        ),
-        "freezes": _about(
-            conn,
-            Freeze,
-            person_id,
-            [Freeze.reason, Freeze.event_id, Freeze.opened_at, Freeze.lifted_at, Freeze.lifted_by],
-            [Freeze.opened_at, Freeze.id],
-        ),
-    }
     auditlog.log(conn, actor, "person_read", person_id, via=via)
-    return result
+    return found
+
+
+def person(conn: Connection, person_id: str, actor: str, via: str = "web") -> dict[str, Any] | None:
+    """Everything Accord holds and did about one person, for a caseworker, as the people
+    API shows it: :func:`person_file` as plain values."""
+    found = person_file(conn, person_id, actor, via)
+    if found is None:
+        return None
+    whole = personfile.as_dict
+    return {
+        "person_id": person_id,
+        "person": whole(found.person) if found.person is not None else None,
+        "cases": [whole(c) for c in found.cases],
+        "pool": whole(found.pool) if found.pool is not None else None,
+        "pool_history": [whole(h) for h in found.pool_history],
+        **{
+            part: [whole(row, columns) for row in getattr(found, part)]
+            for part, columns in _API_COLUMNS.items()
+        },
+    }
 
 
 # --- oversight -------------------------------------------------------------------------
