@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import HTTPException
 
-from accord.errors import AccordError, Conflict, InputError, InvalidInput, NotFound
+from accord.errors import (
+    AccordError,
+    Conflict,
+    InputError,
+    InvalidInput,
+    LedgerKeyUnavailable,
+    NotFound,
+)
 from accord.web.api.schemas import ErrorOut
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -80,6 +89,19 @@ def http_error(exc: AccordError, otherwise: int = 400) -> HTTPException:
     if isinstance(exc, InvalidInput):
         return HTTPException(422, invalid(exc))
     return HTTPException(status_of(exc, otherwise), str(exc))
+
+
+@contextmanager
+def domain_errors_answered(otherwise: int = 400) -> Iterator[None]:
+    """A domain error raised inside becomes the API's answer (:func:`http_error`); a
+    ledger key that cannot be used is left to the application, which tells the operators
+    and gives the person plain words and a reference (:func:`operators_problem`)."""
+    try:
+        yield
+    except LedgerKeyUnavailable:
+        raise
+    except AccordError as exc:
+        raise http_error(exc, otherwise) from None
 
 
 def operators_problem(exc: Exception, what: str = "This cannot be done right now") -> str:

@@ -11,11 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from accord.errors import AccordError, LedgerKeyUnavailable
 from accord.identity import Principal
 from accord.linkage import proposals
 from accord.vocab import ItemStatus
-from accord.web.api.common import errors, http_error
+from accord.web.api.common import domain_errors_answered, errors
 from accord.web.api.schemas import ID_PATTERN, DecisionIn
 from accord.web.deps import Ctx, api_user
 
@@ -78,18 +77,8 @@ def decide(
 
     No reason is a 422 naming ``reason``, an unknown proposal a 404, a proposal already
     settled or decided by this person a 409."""
-    try:
+    with domain_errors_answered(otherwise=409):
         outcome = proposals.decide(
             ctx.url, proposal_id, body.approve, principal.username, body.reason
         )
-    except LedgerKeyUnavailable:
-        raise  # for the operators: the person gets plain words and a reference
-    except AccordError as exc:
-        raise http_error(exc, otherwise=409) from None
-    return ProposalDecisionOut(
-        proposal_id=outcome.proposal_id,
-        status=outcome.status,
-        approvals=outcome.approvals,
-        approvals_needed=outcome.approvals_needed,
-        effect=outcome.effect,
-    )
+    return ProposalDecisionOut.model_validate(outcome, from_attributes=True)

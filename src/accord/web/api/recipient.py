@@ -162,9 +162,4 @@ def report_actions(body: ActionsIn, principal: Recipient, ctx: Ctx) -> ActionsOu
         )
     except InputError as exc:
         raise unprocessable(exc, "actions") from None
-    return ActionsOut(
-        recorded=result.recorded,
-        already_known=result.already_known,
-        outstanding=result.outstanding,
-        remedied=result.remedied,
-    )
+    return ActionsOut.model_validate(result, from_attributes=True)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from accord import blind, events, formats, identity, review
 from accord.config import settings
-from accord.errors import AccordError, InputError, LedgerKeyUnavailable
+from accord.errors import AccordError, InputError
 from accord.identity import Principal
 from accord.policy import pauses
 from accord.policy.policy import load_policy
@@ -19,7 +19,7 @@ from accord.store import db
 from accord.store.models import Agreement
 from accord.vocab import ItemStatus
 from accord.web import readmodels
-from accord.web.api.common import errors, http_error, unprocessable
+from accord.web.api.common import domain_errors_answered, errors, http_error, unprocessable
 from accord.web.api.schemas import (
     ID_PATTERN,
     DecisionIn,
@@ -28,7 +28,6 @@ from accord.web.api.schemas import (
     EventsOut,
     PauseIn,
     PauseOut,
-    RecallCreated,
     ReviewItemOut,
     ReviewPage,
     WhoAmI,
@@ -64,13 +63,7 @@ def _read_one(url: str, read: ReadOne, key: str, actor: str, what: str) -> dict[
 @router.get("/whoami", response_model=WhoAmI, responses=errors(), tags=["identity"])
 def whoami(principal: Anyone) -> WhoAmI:
     """Who the token belongs to, and the scope it is bound to."""
-    return WhoAmI(
-        username=principal.username,
-        display_name=principal.display_name,
-        role=principal.role,
-        recipient=principal.recipient,
-        person_id=principal.person_id,
-    )
+    return WhoAmI.model_validate(principal, from_attributes=True)
 
 
 @router.post("/events", response_model=EventsOut, responses=errors(), tags=["source"])
@@ -88,24 +81,7 @@ def submit_events(body: EventsIn, principal: Caseworker, ctx: Ctx) -> EventsOut:
         )
     except InputError as exc:
         raise unprocessable(exc, "events") from None
-    return EventsOut(
-        applied=result.applied,
-        already_applied=result.already_applied,
-        withdrawn=result.withdrawn,
-        frozen=result.frozen,
-        review_items=result.review_items,
-        recalls=[
-            RecallCreated(
-                recall_id=r.recall_id,
-                disclosure_id=r.disclosure_id,
-                recipient=r.recipient,
-                person_id=r.person_id,
-                reason=r.reason,
-                record_id=r.record_id,
-            )
-            for r in result.recalls
-        ],
-    )
+    return EventsOut.model_validate(result, from_attributes=True)
 
 
 @router.get("/review/items", response_model=ReviewPage, responses=errors(), tags=["review"])
@@ -164,21 +140,11 @@ def decide(item_id: ItemId, body: DecisionIn, principal: Reviewer, ctx: Ctx) -> 
 
     No reason is a 422 naming ``reason``, an unknown item a 404, an item already settled
     or decided by this reviewer a 409."""
-    try:
+    with domain_errors_answered(otherwise=409):
         outcome = review.decide(
             ctx.url, item_id, body.approve, principal.username, body.reason, dt.date.today()
         )
-    except LedgerKeyUnavailable:
-        raise  # for the operators: the reviewer gets plain words and a reference
-    except AccordError as exc:
-        raise http_error(exc, otherwise=409) from None
-    return DecisionOut(
-        item_id=outcome.item_id,
-        status=outcome.status,
-        approvals=outcome.approvals,
-        approvals_needed=outcome.approvals_needed,
-        effect=outcome.effect,
-    )
+    return DecisionOut.model_validate(outcome, from_attributes=True)
 
 
 @router.get(
