@@ -1,12 +1,10 @@
 """The disclosure ledger in the database: append, sign, prove and verify.
 
-Leaves live in ``ledger_leaves`` (index, kind, id, canonical content, leaf hash) and are
-appended inside the caller's transaction, so a disclosure row and its leaf commit
-together or not at all.  ``ledger_nodes`` caches the hash of every complete subtree of
-``2**CACHE_LEVEL`` leaves or more; a node never changes once its subtree is complete.
-Below that level hashes are recomputed from at most one block of ``2**CACHE_LEVEL``
-stored leaf hashes, which keeps the cache about 1/32 of the leaf count while a proof
-at ten million leaves still needs only three indexed reads.
+Leaves are appended inside the caller's transaction, so a disclosure row and its leaf
+commit together or not at all; the Merkle tree they form, its subtree cache, roots and
+proofs are read back by :mod:`accord.ledger.tree` (``root``, ``tree_size`` and the proofs
+are named here too, as the ledger's own).  A head signed here is published once its
+transaction commits (:func:`accord.ledger.publish.schedule`).
 
 Nothing here trusts the cache or the stored hashes for *checking*: :func:`verify`
 recomputes everything from the leaf contents and the disclosure and recall rows, and a
@@ -21,7 +19,7 @@ import gc
 import hashlib
 import json
 import multiprocessing as mp
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -33,9 +31,14 @@ from sqlalchemy import Connection, DateTime, Table, create_engine, func, select
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.pool import NullPool
 
-from accord.errors import AccordError, CheckFailed
-from accord.ledger import bundle, content, keys, merkle, publish, signing
+from accord.errors import AccordError
+from accord.ledger import bundle, content, keys, merkle, publish, signing, tree
 from accord.ledger.signing import SignedTreeHead
+from accord.ledger.tree import CACHE_LEVEL as CACHE_LEVEL
+from accord.ledger.tree import consistency_proof as consistency_proof
+from accord.ledger.tree import inclusion_proof as inclusion_proof
+from accord.ledger.tree import root as root
+from accord.ledger.tree import tree_size as tree_size
 from accord.store import db, sqlite_bulk, transfer
 from accord.store.dialect import dialect_of
 from accord.store.models import (
@@ -49,115 +52,15 @@ from accord.store.models import (
 )
 from accord.vocab import DisclosureStatus, ItemStatus, sql_word
 
-CACHE_LEVEL = 6
-BLOCK = 1 << CACHE_LEVEL
 VERIFY_CHUNK = 1 << 16
 MAX_PROBLEMS = 1000
 _ADVISORY_LOCK = 0x4C454447  # "LEDG": serialises appenders on PostgreSQL
-_NODE_QUERY_CHUNK = 300
 
 _LEAVES: Table = LedgerLeaf.__table__  # type: ignore[assignment]
 _NODES: Table = LedgerNode.__table__  # type: ignore[assignment]
 _LEAF_COLUMNS = ("leaf_index", "kind", "ref_id", "content", "leaf_hash", "appended_at")
 _SQLITE = sqlite_dialect.dialect()  # parses SQLite's timestamp text as SQLAlchemy reads it
 _SQLITE_DATETIME = DateTime(timezone=True).dialect_impl(_SQLITE).result_processor(_SQLITE, None)
-
-
-def _damaged(what: str) -> CheckFailed:
-    return CheckFailed(f"the ledger is damaged: {what}; run `accord verify` for details")
-
-
-def _rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-    """A read on the DBAPI cursor, in the caller's transaction (``?`` placeholders).
-
-    The proof path issues three small reads per proof; going around SQLAlchemy's
-    statement construction keeps a proof at ten million leaves well under 5 ms.
-    """
-    return transfer.rows(conn, sql, params)
-
-
-def _current_size(conn: Connection) -> int:
-    last = _rows(conn, "SELECT max(leaf_index) FROM ledger_leaves")[0][0]
-    return 0 if last is None else int(last) + 1
-
-
-def tree_size(conn: Connection) -> int:
-    """How many leaves the ledger holds (indexes run from 0; `verify` checks they do)."""
-    return _current_size(conn)
-
-
-def _leaf_hashes(conn: Connection, start: int, end: int) -> list[bytes]:
-    """Stored leaf hashes of ``[start, end)``, which must all be there."""
-    if start >= end:
-        return []
-    rows = _rows(
-        conn,
-        "SELECT leaf_index, leaf_hash FROM ledger_leaves "
-        "WHERE leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index",
-        (start, end),
-    )
-    if len(rows) != end - start or (rows and rows[-1][0] != end - 1):
-        raise _damaged(f"leaves {start} to {end - 1} are not all stored")
-    return [bytes(r[1]) for r in rows]
-
-
-def _cached(conn: Connection, wanted: Iterable[merkle.Subtree]) -> dict[merkle.Subtree, bytes]:
-    keys = sorted(set(wanted))
-    found: dict[merkle.Subtree, bytes] = {}
-    for i in range(0, len(keys), _NODE_QUERY_CHUNK):
-        chunk = keys[i : i + _NODE_QUERY_CHUNK]
-        # (level = ? AND index = ?) OR ...: each term is a primary-key lookup on both
-        # backends (SQLite scans the table for a row-value IN list instead).
-        terms = " OR ".join(['(level = ? AND "index" = ?)'] * len(chunk))
-        params = [v for key in chunk for v in key]
-        sql = f'SELECT level, "index", hash FROM ledger_nodes WHERE {terms}'
-        for level, index, h in _rows(conn, sql, params):
-            found[(int(level), int(index))] = bytes(h)
-    missing = [k for k in keys if k not in found]
-    if missing:
-        level, index = missing[0]
-        raise _damaged(f"the subtree cache lacks level {level}, index {index}")
-    return found
-
-
-def _subtree_hashes(
-    conn: Connection, wanted: Iterable[merkle.Subtree]
-) -> dict[merkle.Subtree, bytes]:
-    """Hashes of complete subtrees: from the cache, or from one block of leaves below it."""
-    wanted = set(wanted)
-    high = [s for s in wanted if s[0] >= CACHE_LEVEL]
-    out = _cached(conn, high) if high else {}
-    low = [s for s in wanted if s[0] < CACHE_LEVEL]
-    blocks: dict[int, int] = {}  # block -> one past the last leaf needed in it
-    for level, index in low:
-        end = (index + 1) << level
-        block = (index << level) >> CACHE_LEVEL
-        blocks[block] = max(blocks.get(block, 0), end)
-    for block, end in blocks.items():
-        start = block << CACHE_LEVEL
-        hashes = _leaf_hashes(conn, start, end)
-        levels = merkle.complete_levels(hashes)
-        for level, index in low:
-            first = index << level
-            if start <= first < end:
-                out[(level, index)] = levels[level][(first - start) >> level]
-    return out
-
-
-def _range_hashes(conn: Connection, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
-    parts = [merkle.decompose(a, b) for a, b in ranges]
-    known = _subtree_hashes(conn, (s for p in parts for s in p))
-    return [merkle.fold([known[s] for s in p]) for p in parts]
-
-
-def _frontier(conn: Connection, size: int) -> merkle.CompactRange:
-    """The compact range of the first ``size`` leaves, to append after them."""
-    base = size & ~(BLOCK - 1)
-    high = {(j, (size >> j) - 1) for j in range(CACHE_LEVEL, size.bit_length()) if size >> j & 1}
-    known = _cached(conn, high) if high else {}
-    frontier = merkle.CompactRange(base, {level: h for (level, _), h in known.items()})
-    frontier.extend(_leaf_hashes(conn, base, size))
-    return frontier
 
 
 def _lock(conn: Connection) -> None:
@@ -189,7 +92,7 @@ def append(conn: Connection, leaves: Sequence[tuple[str, str, bytes]]) -> list[i
             raise TypeError("a ledger leaf's content is bytes")
     _lock(conn)
     start = tree_size(conn)
-    frontier = _frontier(conn, start)
+    frontier = tree.frontier(conn, start)
     with _collector_paused():
         return _append_at(conn, start, frontier, leaves)
 
@@ -275,36 +178,6 @@ def _stage_leaves(
         (stamp,),
     )
     return True
-
-
-def root(conn: Connection, size: int | None = None) -> bytes:
-    """Root of the first ``size`` leaves (default: all of them)."""
-    current = tree_size(conn)
-    size = current if size is None else size
-    if not 0 <= size <= current:
-        raise AccordError(f"the ledger has {current} leaves, so it has no tree of {size}")
-    return _range_hashes(conn, [(0, size)])[0] if size else merkle.EMPTY_ROOT
-
-
-def inclusion_proof(conn: Connection, leaf_index: int, tree_size: int) -> list[bytes]:
-    """RFC 6962 audit path of a leaf in the tree of ``tree_size`` leaves, bottom up."""
-    current = _current_size(conn)
-    if not 0 <= leaf_index < tree_size <= current:
-        raise AccordError(
-            f"no inclusion proof of leaf {leaf_index} in a tree of {tree_size}: "
-            f"the ledger has {current} leaves"
-        )
-    return _range_hashes(conn, merkle.inclusion_ranges(leaf_index, tree_size))
-
-
-def consistency_proof(conn: Connection, first: int, second: int) -> list[bytes]:
-    """RFC 6962 proof that the tree of ``second`` leaves extends the tree of ``first``."""
-    current = tree_size(conn)
-    if not 0 <= first <= second <= current:
-        raise AccordError(
-            f"no consistency proof from {first} to {second} leaves: the ledger has {current} leaves"
-        )
-    return _range_hashes(conn, merkle.consistency_ranges(first, second))
 
 
 def _head(row: Any) -> SignedTreeHead:
@@ -449,7 +322,7 @@ def proof_bundle(
             )
         signed = sign_head(conn, key)
         if signed.size <= leaf_index:
-            raise _damaged(f"{kind} {ref_id} points at leaf {leaf_index}, beyond the ledger")
+            raise tree.damaged(f"{kind} {ref_id} points at leaf {leaf_index}, beyond the ledger")
     if signed.key_id != signing.key_id(key):
         raise AccordError(
             f"the latest tree head was signed by key {signed.key_id[:16]}…, "
@@ -627,7 +500,7 @@ def _rebuilt(kind: str, row: Sequence[Any]) -> bytes | str:
 
 def _changes(conn: Connection) -> dict[int, tuple[Any, ...]]:
     """Approved proposals by the index of their governance leaf (`_CHANGES_SQL`)."""
-    return {int(r[0]): tuple(r[1:]) for r in _rows(conn, _CHANGES_SQL)}
+    return {int(r[0]): tuple(r[1:]) for r in transfer.rows(conn, _CHANGES_SQL)}
 
 
 def _rebuilt_change(change: Sequence[Any]) -> bytes | str:
@@ -806,7 +679,7 @@ def _check_range(
     expected, last = lo, lo - 1
     with dialect_of(conn).sequential_read(conn):  # SQLite: memory-mapped
         while True:
-            rows = _rows(conn, _LEAF_ROWS_SQL, (last, hi, VERIFY_CHUNK))
+            rows = transfer.rows(conn, _LEAF_ROWS_SQL, (last, hi, VERIFY_CHUNK))
             if not rows:
                 return expected
             last = int(rows[-1][0])
@@ -977,7 +850,7 @@ def verify(
         problems.trim()
 
     pointed = {"disclosure": 0, "recall": 0}  # rows found at an existing leaf
-    top = _current_size(conn) - 1  # the highest stored index
+    top = tree_size(conn) - 1  # the highest stored index
     url = _worker_url(conn) if workers > 1 else None
     ranges = _split(top + 1, workers if url is not None else 1)
     with contextlib.ExitStack() as stack:
@@ -1019,27 +892,31 @@ def verify(
     ):
         if pointed[kind] == totals[kind]:
             continue  # every row was met at its leaf
-        orphans = _rows(conn, _ORPHANS_SQL.format(ident=ident, table=table), (MAX_PROBLEMS,))
+        orphans = transfer.rows(
+            conn, _ORPHANS_SQL.format(ident=ident, table=table), (MAX_PROBLEMS,)
+        )
         for idx, ref in orphans:
             problems.add(int(idx), f"{kind} {ref} points at leaf {idx}, which does not exist")
-    for idx, disclosure_id, recall_id, status in _rows(conn, _UNRECALLED_SQL, (MAX_PROBLEMS,)):
+    for idx, disclosure_id, recall_id, status in transfer.rows(
+        conn, _UNRECALLED_SQL, (MAX_PROBLEMS,)
+    ):
         problems.add(
             int(idx),
             f"disclosure {disclosure_id} was recalled (recall {recall_id} at leaf {idx}) but is "
             f"marked {status}: it would be served to its recipient again",
         )
-    for idx, proposal_id, kind, ref in _rows(conn, _MISPLACED_CHANGES_SQL, (MAX_PROBLEMS,)):
+    for idx, proposal_id, kind, ref in transfer.rows(conn, _MISPLACED_CHANGES_SQL, (MAX_PROBLEMS,)):
         problems.add(
             int(idx),
             f"governance {proposal_id} points at leaf {idx}, which "
             + ("does not exist" if kind is None else f"records {kind} {ref}"),
         )
-    for (proposal_id,) in _rows(conn, _APPROVED_UNRECORDED_SQL, (MAX_PROBLEMS,)):
+    for (proposal_id,) in transfer.rows(conn, _APPROVED_UNRECORDED_SQL, (MAX_PROBLEMS,)):
         problems.add(
             size,
             f"proposal {proposal_id} is marked approved, but its change is not in the ledger",
         )
-    for idx, disclosure_id in _rows(conn, _RECALLED_WITHOUT_RECALL_SQL, (MAX_PROBLEMS,)):
+    for idx, disclosure_id in transfer.rows(conn, _RECALLED_WITHOUT_RECALL_SQL, (MAX_PROBLEMS,)):
         problems.add(  # after the leaves: a recall row removed is named at its leaf first
             size,
             f"disclosure {disclosure_id} at leaf {idx} is marked recalled, but no recall of it "

@@ -47,7 +47,7 @@ from sqlalchemy import Connection, select
 
 from accord import uri
 from accord.errors import AccordError
-from accord.ledger import merkle, signing
+from accord.ledger import merkle, signing, tree
 from accord.ledger.signing import SignedTreeHead
 from accord.store import db
 from accord.store.models import TreeHead
@@ -663,12 +663,10 @@ def publish(url: str, target: Destination) -> list[SignedTreeHead]:
     Refused (:class:`PublishRefused`, exit 1) when the database's ledger does not extend
     the newest published head: fewer leaves than it covers, or another root at its size.
     """
-    from accord.ledger import log as ledger
-
     with target.lock():
         newest = target.latest()
         with db.connect(url) as conn:
-            size = ledger.tree_size(conn)
+            size = tree.tree_size(conn)
             if newest is not None:
                 head = newest.head
                 label = f"{target}: the newest published head, at {head.size:,} leaves"
@@ -677,7 +675,7 @@ def publish(url: str, target: Destination) -> list[SignedTreeHead]:
                         f"{label}, is beyond this database's ledger ({size:,} leaves): "
                         "nothing is published from a ledger that lost entries"
                     )
-                if ledger.root(conn, head.size) != head.root:
+                if tree.root(conn, head.size) != head.root:
                     raise PublishRefused(
                         f"{label}, has another root than this database's ledger at that size: "
                         "nothing is published from a rewritten ledger"
@@ -687,7 +685,7 @@ def publish(url: str, target: Destination) -> list[SignedTreeHead]:
             previous = newest.head if newest is not None else None
             for h in heads:
                 proof = (
-                    ledger.consistency_proof(conn, previous.size, h.size)
+                    tree.consistency_proof(conn, previous.size, h.size)
                     if previous is not None
                     else []
                 )
