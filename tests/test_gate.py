@@ -175,7 +175,7 @@ def test_settled_candidates_are_never_decided_twice(con: duckdb.DuckDBPyConnecti
         "('dvla-1', 'approved', 'R-approved', 'approved')"
     )
     con.execute(
-        "INSERT INTO approved VALUES ('dvla-1', 'approved', 'R-approved', 'reviewers:ann, bo')"
+        "INSERT INTO approvals VALUES ('dvla-1', 'approved', 'R-approved', 'reviewers:ann, bo')"
     )
     got = decided(con)
     assert {k: v[0] for k, v in got.items()} == {

@@ -94,7 +94,7 @@ def test_approvals_settle_and_release_exactly_what_they_were_about(
     # The record under "both" was approved and disclosed; its score is still undecided.
     con.execute("INSERT INTO settled VALUES ('both', 'p', 'R-p', 'approved'), "
                 "('both', 'p', 'R-p', 'disclosed')")  # fmt: skip
-    con.execute("INSERT INTO approved VALUES ('both', 'p', 'R-p', 'reviewers:c, d')")
+    con.execute("INSERT INTO approvals VALUES ('both', 'p', 'R-p', 'reviewers:c, d')")
     # The fraud score was approved; the care score's item was rejected.
     con.execute("INSERT INTO score_approved VALUES ('fraud', 'p', 'R-p', 'S-p', 'reviewers:a, b')")
     con.execute("INSERT INTO score_settled VALUES ('fraud', 'p', 'R-p', 'S-p', 'approved'), "

@@ -21,7 +21,7 @@ ten people or ten million.  Its inputs are DuckDB tables the caller prepares:
 ``frozen``       person_id
 ``settled``      agreement_id, person_id, record_id, state: 'disclosed' or a review item's
                  status ('open', 'approved', 'rejected'), so a rerun decides nothing twice
-``approved``     agreement_id, person_id, record_id, decided_by: review approvals that
+``approvals``    agreement_id, person_id, record_id, decided_by: review approvals that
                  waive the reasons a person was asked to weigh (uncertain, ambiguous, long
                  residence), and who approved (``gate.approved_by``, a disclosure's decided_by)
 ``score_agreements``  agreement_id, shares_records: the agreements that share derived
@@ -91,6 +91,7 @@ AUTOMATIC = Reason.AUTOMATIC_MATCH
 REVIEW_APPROVED = Reason.REVIEW_APPROVED
 TRUSTED_PATTERN = Reason.TRUSTED_PATTERN
 TRUSTED_RULE = "rule:trusted_pattern"  # a disclosure's decided_by under a trusted pattern
+APPROVALS = "approvals"  # the input table of approved review items
 
 MATCH_REVIEW_REASONS = (AMBIGUOUS, LONG_RESIDENCE, UNCERTAIN, UNCORROBORATED)
 
@@ -200,7 +201,7 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
             FROM paired pr
             LEFT JOIN ({_settled("settled")}) s ON s.agreement_id = pr.agreement_id
                  AND s.person_id = pr.person_id AND s.record_id = pr.record_id
-            LEFT JOIN approved ap ON ap.agreement_id = pr.agreement_id
+            LEFT JOIN approvals ap ON ap.agreement_id = pr.agreement_id
                  AND ap.person_id = pr.person_id AND ap.record_id = pr.record_id
             WHERE greatest(pr.match_probability, coalesce(pr.pair_probability, 0.0))
                   >= pr.review_from
@@ -339,7 +340,7 @@ def create_empty_inputs(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE protected (category VARCHAR);
         CREATE OR REPLACE TABLE settled (agreement_id VARCHAR, person_id VARCHAR,
             record_id VARCHAR, state VARCHAR);
-        CREATE OR REPLACE TABLE approved (agreement_id VARCHAR, person_id VARCHAR,
+        CREATE OR REPLACE TABLE approvals (agreement_id VARCHAR, person_id VARCHAR,
             record_id VARCHAR, decided_by VARCHAR);
         CREATE OR REPLACE TABLE score_agreements (agreement_id VARCHAR, shares_records BOOLEAN);
         CREATE OR REPLACE TABLE score_candidates (agreement_id VARCHAR, score_id VARCHAR,

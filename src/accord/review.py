@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord import auditlog, pool
+from accord.approval import disclose_approved
 from accord.clock import business_time
 from accord.errors import AccordError, Conflict, InvalidInput, NotFound
 from accord.ledger import unit as ledger_unit
@@ -203,8 +204,6 @@ def _on_approve(conn: Connection, item: Row[Any], reviewer: str, as_of: dt.date)
         pool.settle(conn, item.person_id, PoolStatus.ADMITTED, Reason.MANUAL_CHECK_APPROVED, as_of)
         return "admitted to the pool"
     if item.kind in MATCH_KINDS or item.kind in SCORE_KINDS:
-        from accord.cycle import disclose_approved
-
         return disclose_approved(conn, item, as_of)
     if item.kind in FREEZE_KINDS:
         other_open = conn.scalar(
