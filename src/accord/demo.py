@@ -32,7 +32,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from accord import audit, formats, identity, rates
 from accord.cases import read_arrow
@@ -45,9 +45,9 @@ from accord.oversight.report import write_report
 from accord.remedy import outstanding, record_actions
 from accord.review import decide
 from accord.rights.assemble import produce
-from accord.simulate import Simulation, compare, simulation_page
+from accord.simulate import Simulation, compare, prepare_empty, simulation_page
 from accord.store import db
-from accord.store.models import Recall, Run
+from accord.store.models import Recall
 from accord.synth import REGISTERS, Scenario, synthesise
 from accord.synth.writer import connect, csv_view
 from accord.vocab import MATCH_KINDS, DisclosureStatus, ItemStatus, sql_in, sql_word
@@ -151,15 +151,9 @@ def _prepare(out: Path, database: str | None) -> str:
         for sub in ("run", "subject-access", "scenario"):
             shutil.rmtree(out / sub, ignore_errors=True)
     url = database or f"sqlite:///{(out / 'accord.db').resolve()}"
-    db.upgrade(url)
-    with db.connect(url) as conn:
-        runs = int(conn.scalar(select(func.count()).select_from(Run)) or 0)
-    if runs:
-        raise InvalidInput(
-            "database",
-            f"{db.describe(url)} already holds {runs} run(s): the demo needs an "
-            "empty database (leave --database out to use one in --out)",
-        )
+    prepare_empty(
+        url, "the demo needs an empty database (leave --database out to use one in --out)"
+    )
     return url
 
 

@@ -55,6 +55,7 @@ from accord.rights import explain
 from accord.store import db
 from accord.store.models import ReviewItem, Run
 from accord.synth import REGISTERS, Scenario
+from accord.synth.mix import NOT_TARGET
 from accord.synth.truth import load_truth, naive_disclosures
 from accord.synth.writer import connect
 from accord.vocab import MATCH_KINDS, ItemStatus, sql_in, sql_word
@@ -64,14 +65,6 @@ Progress = Callable[[str], None]
 PROCESSES = ("naive", "accord")
 # Wrongful disclosures, by what made them wrongful (in the order a reader meets them).
 WRONG_PERSON = ("namesake", "near_namesake", "other_record")
-NOT_TARGET = (
-    "procedural_refusal",
-    "appeal_pending",
-    "windrush",
-    "departed",
-    "has_leave",
-    "overturned",
-)
 CATEGORIES = (*WRONG_PERSON, *NOT_TARGET)
 CATEGORY_WORDS = {
     "namesake": "someone else's record: same name and date of birth",
@@ -420,16 +413,22 @@ def _workspace(url: str | None) -> Iterator[tuple[str, Path]]:
     with tempfile.TemporaryDirectory(prefix="accord-simulate-") as tmp:
         work = Path(tmp)
         chosen = url or f"sqlite:///{work / 'simulate.db'}"
-        db.upgrade(chosen)
-        with db.connect(chosen) as conn:
-            runs = int(conn.scalar(select(func.count()).select_from(Run)) or 0)
-        if runs:
-            raise InvalidInput(
-                "database",
-                f"{db.describe(chosen)} already holds {runs} run(s): a simulation "
-                "needs an empty database of its own (leave --database out for a throwaway one)",
-            )
+        prepare_empty(
+            chosen,
+            "a simulation needs an empty database of its own "
+            "(leave --database out for a throwaway one)",
+        )
         yield chosen, work
+
+
+def prepare_empty(url: str, needs: str) -> None:
+    """Bring ``url``'s schema up to date, and refuse it if it already holds a run: the
+    simulation and the demo each need a database of their own (``needs`` says so)."""
+    db.upgrade(url)
+    with db.connect(url) as conn:
+        runs = int(conn.scalar(select(func.count()).select_from(Run)) or 0)
+    if runs:
+        raise InvalidInput("database", f"{db.describe(url)} already holds {runs} run(s): {needs}")
 
 
 def accord_outcome(url: str) -> tuple[pa.Table, pa.Table, dict[str, int]]:

@@ -87,12 +87,10 @@ def _field(doc: dict[str, Any], name: str, kind: type) -> Any:
 
 
 def _hex(value: Any, name: str) -> bytes:
-    if not isinstance(value, str):
-        raise MalformedBundle(f"{name} is not hex text")
     try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise MalformedBundle(f"{name} is not hex") from None
+        return signing.hex_value(value, name)
+    except ValueError as exc:
+        raise MalformedBundle(str(exc)) from None
 
 
 def _parse(doc: Any) -> _Parsed:

@@ -256,39 +256,6 @@ def recall_bytes(
     ).encode("utf-8")
 
 
-def encode_disclosure(
-    disclosure_id: Any,
-    agreement_id: Any,
-    agreement_version: Any,
-    recipient: Any,
-    record_id: Any,
-    person_id: Any,
-    fields: Any,
-    match_probability: Any,
-    decided_by: Any,
-    disclosed_at: Any,
-) -> bytes:
-    """The leaf bytes of one disclosure from its values, in DISCLOSURE_FIELDS order."""
-    return disclosure_bytes(
-        disclosure_id, agreement_id, agreement_version, recipient, record_id, person_id,
-        fields, match_probability, decided_by, utc_iso(disclosed_at),
-    )  # fmt: skip
-
-
-def encode_recall(
-    recall_id: Any,
-    disclosure_id: Any,
-    recipient: Any,
-    person_id: Any,
-    reason: Any,
-    recalled_at: Any,
-) -> bytes:
-    """The leaf bytes of one recall from its values, in RECALL_FIELDS order."""
-    return recall_bytes(
-        recall_id, disclosure_id, recipient, person_id, reason, utc_iso(recalled_at)
-    )
-
-
 def _optional(value: Any, name: str, check: Callable[[Any, str], str]) -> str:
     return "null" if value is None else check(value, name)
 
@@ -335,23 +302,26 @@ def governance_bytes(
     return ("{" + ",".join(f'"{k}":{v}' for k, v in sorted(values.items())) + "}").encode()
 
 
+def _timed(row: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """A row's values of ``names``, the last (its time) spelled by :func:`utc_iso`: the
+    arguments of the kind's ``*_bytes``, whose parameters the ``*_FIELDS`` name in order."""
+    values = _getter(row, names)
+    return (*values[:-1], utc_iso(values[-1]))
+
+
 def governance_leaf(row: Any) -> bytes:
     """Canonical leaf content of an approved proposal (ORM object, Row or mapping)."""
-    values = _getter(row, GOVERNANCE_FIELDS)
-    return governance_bytes(
-        values[0], values[1], values[2], values[3], values[4], values[5], values[6],
-        values[7], values[8], values[9], values[10], utc_iso(values[11]),
-    )  # fmt: skip
+    return governance_bytes(*_timed(row, GOVERNANCE_FIELDS))
 
 
 def disclosure_leaf(row: Any) -> bytes:
     """Canonical leaf content of a disclosure; ``row`` is an ORM object, a Row or a mapping."""
-    return encode_disclosure(*_getter(row, DISCLOSURE_FIELDS))
+    return disclosure_bytes(*_timed(row, DISCLOSURE_FIELDS))
 
 
 def recall_leaf(row: Any) -> bytes:
     """Canonical leaf content of a recall; ``row`` is an ORM object, a Row or a mapping."""
-    return encode_recall(*_getter(row, RECALL_FIELDS))
+    return recall_bytes(*_timed(row, RECALL_FIELDS))
 
 
 def canonical(doc: Any) -> bytes:

@@ -292,6 +292,19 @@ def _flock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def replace_whole(path: Path, data: bytes, mode: int) -> None:
+    """Replace ``path`` with ``data`` whole: a file beside it, synced, then renamed over
+    it, so a reader sees the old content or the new, never part (OSError)."""
+    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(staged, path)
+
+
 def _append_local(path: Path, data: bytes) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -490,15 +503,8 @@ class LocalFolder(Folder):
     def put(self, name: str, data: bytes) -> None:
         path = self.path / name
         self._ready(path)
-        staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(staged, path)
+            replace_whole(path, data, 0o644)
         except OSError as exc:
             raise AccordError(f"{path}: cannot write: {exc.strerror}") from None
 

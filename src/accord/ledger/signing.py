@@ -59,10 +59,10 @@ class SignedTreeHead:
             raise ValueError("a tree head must be a JSON object")
         size = _json_int(doc, "tree_size")
         timestamp = _json_int(doc, "timestamp_ms")
-        root = _json_hex(doc, "root_hash")
+        root = hex_value(doc.get("root_hash"), "root_hash")
         if len(root) != merkle.HASH_SIZE:
             raise ValueError("root_hash must be 32 bytes of hex")
-        signature = _json_hex(doc, "signature")
+        signature = hex_value(doc.get("signature"), "signature")
         key_id = doc.get("key_id")
         if not isinstance(key_id, str):
             raise ValueError("key_id must be text")
@@ -76,8 +76,8 @@ def _json_int(doc: dict[str, Any], name: str) -> int:
     return value
 
 
-def _json_hex(doc: dict[str, Any], name: str) -> bytes:
-    value = doc.get(name)
+def hex_value(value: Any, name: str) -> bytes:
+    """The bytes a JSON document's hex text ``value`` (named ``name``) spells; ValueError."""
     if not isinstance(value, str):
         raise ValueError(f"{name} must be hex text")
     try:

@@ -17,7 +17,6 @@ verify --published ... --witness-key PEM` checks it.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from accord.errors import AccordError, CheckFailed
 from accord.ledger import signing
-from accord.ledger.publish import Cosignature, Destination, Record, cosignature_message
+from accord.ledger.publish import (
+    Cosignature,
+    Destination,
+    Record,
+    cosignature_message,
+    replace_whole,
+)
 
 
 class Refused(CheckFailed):
@@ -66,15 +71,8 @@ def read_state(path: Path) -> State | None:
 
 def write_state(path: Path, state: State) -> None:
     """Replace the state file whole (a new file renamed over the old)."""
-    staged = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, (json.dumps(state.to_json(), indent=2) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(staged, path)
+        replace_whole(path, (json.dumps(state.to_json(), indent=2) + "\n").encode(), 0o600)
     except OSError as exc:
         raise AccordError(f"witness state {path}: cannot write: {exc.strerror}") from None
 

@@ -16,8 +16,9 @@ from typing import Any
 from accord.errors import AccordError
 from accord.synth.names import ORIGINS
 
-KINDS = (
-    "overstayer",
+# The kinds of people with a refusal on file who are not rightful targets: only an
+# overstayer (refused, no leave, still here) is.
+NOT_TARGET = (
     "procedural_refusal",
     "appeal_pending",
     "windrush",
@@ -25,6 +26,7 @@ KINDS = (
     "has_leave",
     "overturned",
 )
+KINDS = ("overstayer", *NOT_TARGET)
 REGISTERS = ("dvla", "hmrc", "bank")
 
 # Shares of the source body's people by kind.  Only overstayers are rightful targets;

@@ -25,10 +25,11 @@ from accord.synth.mix import KINDS, REGISTERS
 from accord.synth.writer import connect, csv_view
 
 
-@dataclass(frozen=True)
-class Tally:
-    rightful: int = 0
-    wrongful: int = 0
+class _Counted:
+    """Rightful and wrongful disclosures, and what follows from the two."""
+
+    rightful: int
+    wrongful: int
 
     @property
     def total(self) -> int:
@@ -41,7 +42,13 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class Score:
+class Tally(_Counted):
+    rightful: int = 0
+    wrongful: int = 0
+
+
+@dataclass(frozen=True)
+class Score(_Counted):
     """How a set of disclosures fares against the truth.
 
     ``by_kind`` is keyed by the kind of the person named in the disclosure;
@@ -59,14 +66,6 @@ class Score:
     by_register: dict[str, Tally] = field(default_factory=dict)
     by_trap: dict[str, int] = field(default_factory=dict)
     possible: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return self.rightful + self.wrongful
-
-    @property
-    def wrongful_share(self) -> float:
-        return self.wrongful / self.total if self.total else 0.0
 
     def recall(self, register: str | None = None) -> float:
         """Rightful disclosures found as a share of those possible (one register or all)."""
