@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from accord import rates
+from accord import rates, templating
 from accord.errors import AccordError
 from accord.oversight import DEFAULT_OUT
 from accord.oversight import charts as charts_mod
@@ -58,13 +58,7 @@ def _day(value: dt.date | dt.datetime | None) -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("accord.oversight", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = templating.environment("accord.oversight")
     env.filters["num"] = _number
     env.filters["pct"] = _percent
     env.filters["day"] = _day

@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from accord import templating
 from accord.rights.document import SubjectAccessReport
 from accord.vocab import ReviewKind
 
@@ -60,13 +61,7 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("accord.rights", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = templating.environment("accord.rights")
     env.filters["day"] = _day
     env.filters["first_upper"] = _first_upper
     env.filters["value"] = _value

@@ -331,18 +331,17 @@ def _queue_query(
     return query.limit(bindparam("limit", type_=Integer))
 
 
+# An agreement's current version, to join agreement_versions on.
+_CURRENT_VERSION = and_(
+    AgreementVersion.agreement_id == Agreement.agreement_id,
+    AgreementVersion.version == Agreement.current_version,
+)
 # Every agreement, and whether its reviewers review blind (its current version's
 # ``review.blind``): the queue's filter and what it may show.
 _BLIND = AgreementVersion.document["review"]["blind"].as_boolean()
 _AGREEMENTS_BLIND = (
     select(Agreement.agreement_id, _BLIND)
-    .join(
-        AgreementVersion,
-        and_(
-            AgreementVersion.agreement_id == Agreement.agreement_id,
-            AgreementVersion.version == Agreement.current_version,
-        ),
-    )
+    .join(AgreementVersion, _CURRENT_VERSION)
     .order_by(Agreement.agreement_id)
 )
 # What the queue page needs besides its rows, in one statement (a hot path): the open
@@ -357,11 +356,7 @@ _QUEUE_META = union_all(
         ReviewDecision.decided_at >= bindparam("midnight"),
     ),
     select(literal("a"), Agreement.agreement_id, case((_BLIND, 1), else_=0)).join(
-        AgreementVersion,
-        and_(
-            AgreementVersion.agreement_id == Agreement.agreement_id,
-            AgreementVersion.version == Agreement.current_version,
-        ),
+        AgreementVersion, _CURRENT_VERSION
     ),
 )
 _CURSOR = select(ReviewItem.created_at).where(ReviewItem.item_id == bindparam("after"))
@@ -370,6 +365,50 @@ _CURSOR_KEY = (
     .outerjoin(Match, Match.id == ReviewItem.match_id)
     .where(ReviewItem.item_id == bindparam("after"))
 )
+
+
+def _bound(f: QueueFilter) -> dict[str, Any]:
+    """The values ``f``'s filters bind in :func:`_queue_query`'s statement."""
+    params: dict[str, Any] = {}
+    if f.kind is not None:
+        params["kind"] = f.kind
+    if f.agreement is not None:
+        params["agreement"] = f.agreement
+    if f.older_than_days:
+        params["created_before"] = dt.datetime.now(dt.UTC) - dt.timedelta(days=f.older_than_days)
+    if f.search:
+        params["q"] = f.search
+    return params
+
+
+def _shape(f: QueueFilter) -> dict[str, Any]:
+    """Which of :func:`_queue_query`'s statements ``f`` asks for (beside status, kind, page)."""
+    return {
+        "by_agreement": f.agreement is not None,
+        "waiting": f.waiting_for_me,
+        "older": bool(f.older_than_days),
+        "sort": f.sort if f.sort in SORTS else "oldest",
+        "search": bool(f.search),
+    }
+
+
+def _after(
+    conn: Connection, f: QueueFilter, after: str, blind: list[str], params: dict[str, Any]
+) -> bool:
+    """Bind in ``params`` where the page after item ``after`` starts in ``f``'s order;
+    False (nothing bound) when there is no such item."""
+    if f.sort == "least_certain":
+        found = conn.execute(_CURSOR_KEY, {"after": after, "blind": blind}).first()
+        if found is None:
+            return False
+        cursor = found[1]
+        params["cursor_key"] = found[0]
+    else:
+        cursor = conn.execute(_CURSOR, {"after": after}).scalar_one_or_none()
+    if cursor is None:
+        return False
+    params.update(cursor=cursor, after=after)
+    return True
 
 
 def agreements_blind(conn: Connection) -> dict[str, bool]:
@@ -409,38 +448,11 @@ def review_queue(
         else:
             today = int(n)
     blind = [a for a, b in agreements.items() if b]
-    params: dict[str, Any] = {"limit": limit + 1, "me": actor, "blind": blind}
+    params: dict[str, Any] = {"limit": limit + 1, "me": actor, "blind": blind, **_bound(f)}
     if status != "all":
         params["status"] = status
-    if f.kind is not None:
-        params["kind"] = f.kind
-    if f.agreement is not None:
-        params["agreement"] = f.agreement
-    if f.older_than_days:
-        params["created_before"] = dt.datetime.now(dt.UTC) - dt.timedelta(days=f.older_than_days)
-    if f.search:
-        params["q"] = f.search
-    cursor = None
-    if after is not None:
-        if f.sort == "least_certain":
-            found = conn.execute(_CURSOR_KEY, {"after": after, "blind": blind}).first()
-            if found is not None:
-                cursor = found[1]
-                params["cursor_key"] = found[0]
-        else:
-            cursor = conn.execute(_CURSOR, {"after": after}).scalar_one_or_none()
-        if cursor is not None:
-            params.update(cursor=cursor, after=after)
-    query = _queue_query(
-        status != "all",
-        f.kind is not None,
-        cursor is not None,
-        by_agreement=f.agreement is not None,
-        waiting=f.waiting_for_me,
-        older=bool(f.older_than_days),
-        sort=f.sort if f.sort in SORTS else "oldest",
-        search=bool(f.search),
-    )
+    paged = after is not None and _after(conn, f, after, blind, params)
+    query = _queue_query(status != "all", f.kind is not None, paged, **_shape(f))
     rows = conn.execute(query, params).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -683,34 +695,13 @@ def next_item(
         search=filters.search,
     )
     blind = [a for a, b in agreements_blind(conn).items() if b]
-    params: dict[str, Any] = {"limit": 2, "me": actor, "blind": blind, "status": ItemStatus.OPEN}
-    if f.kind is not None:
-        params["kind"] = f.kind
-    if f.agreement is not None:
-        params["agreement"] = f.agreement
-    if f.older_than_days:
-        params["created_before"] = dt.datetime.now(dt.UTC) - dt.timedelta(days=f.older_than_days)
-    if f.search:
-        params["q"] = f.search
-    sort = f.sort if f.sort in SORTS else "oldest"
-    shape: dict[str, Any] = {
-        "by_agreement": f.agreement is not None,
-        "waiting": True,
-        "older": bool(f.older_than_days),
-        "sort": sort,
-        "search": bool(f.search),
-    }
+    params: dict[str, Any] = {
+        "limit": 2, "me": actor, "blind": blind, "status": ItemStatus.OPEN, **_bound(f),
+    }  # fmt: skip
+    shape = _shape(f)
     if current is not None:
-        cursor = None
-        if sort == "least_certain":
-            found = conn.execute(_CURSOR_KEY, {"after": current, "blind": blind}).first()
-            if found is not None:
-                cursor = found[1]
-                params["cursor_key"] = found[0]
-        else:
-            cursor = conn.execute(_CURSOR, {"after": current}).scalar_one_or_none()
-        if cursor is not None:
-            after = {**params, "cursor": cursor, "after": current}
+        after = dict(params)
+        if _after(conn, f, current, blind, after):
             query = _queue_query(True, f.kind is not None, True, **shape)
             for row in conn.execute(query, after):
                 if row[0] != current:
@@ -906,13 +897,7 @@ def agreements(conn: Connection) -> list[dict[str, Any]]:
             Agreement.current_version,
             AgreementVersion.document,
         )
-        .join(
-            AgreementVersion,
-            and_(
-                AgreementVersion.agreement_id == Agreement.agreement_id,
-                AgreementVersion.version == Agreement.current_version,
-            ),
-        )
+        .join(AgreementVersion, _CURRENT_VERSION)
         .order_by(Agreement.agreement_id)
     ).all()
     pauses: dict[str, list[dict[str, Any]]] = {}

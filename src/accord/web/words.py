@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from accord import templating
 from accord.linkage.words import one_in
 from accord.rights import explain
 from accord.vocab import (
@@ -517,6 +518,7 @@ def status_of(item_status: str | None) -> str:
 
 # What every template may call.
 TEMPLATE_GLOBALS: dict[str, Any] = {
+    **templating.VOCABULARY,  # ItemStatus.OPEN, Decision.APPROVE, ... (accord.templating)
     "kind_words": kind,
     "moment": moment,
     "day": day,
