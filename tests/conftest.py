@@ -6,6 +6,10 @@ current schema) and run once per backend chosen with ``--db``: ``sqlite`` (defau
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); each test session creates
 its own database there and drops it at the end.  If PostgreSQL was asked for and cannot
 be reached the run fails: it never silently skips.
+
+Web tests take ``web`` (a small governance state built through the real services, from
+test_web_support), ``client`` (a test client of the application over it) or ``server``
+(the application served by uvicorn, for a browser or requests made in parallel).
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import psycopg
 import pytest
 from model_cache import model_cache, shared_training
 from sqlalchemy import text
+from test_web_support import client, server, web
 
 from accord.ledger import signing
 from accord.store import db
 from accord.store.models import Base
 
-__all__ = ["model_cache", "shared_training"]  # fixtures: each linkage model trained once
+# Fixtures for every test: each linkage model trained once (model_cache), and the web
+# tests' governance state, its test client and its application served for real.
+__all__ = ["client", "model_cache", "server", "shared_training", "web"]
 
 PG_ADMIN = os.environ.get("ACCORD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """End to end in Debian's Chromium: each person's screen, driven as they would drive it.
 
 The server is the real application under uvicorn on 127.0.0.1 (a free port), over a
@@ -11,16 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
-from test_web_support import PASSWORD, SECRET, WebState, web  # noqa: F401
+from test_web_support import PASSWORD, SECRET, WebState
 
 from accord.store import db
 from accord.store.models import Freeze, PoolEntry, Recall, RecipientAction, ReviewItem
@@ -46,31 +41,6 @@ pytestmark = [
         not Path(CHROMIUM).exists(), reason="needs Debian's chromium (scripts/test-prerequisites)"
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(web: WebState) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(web.url, secret=SECRET), host="127.0.0.1", port=port, log_level="warning"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture

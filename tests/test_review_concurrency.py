@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """Decisions on one review item made at the same moment: exactly one wins, the other gets 409.
 
 The requests go to a real server (uvicorn on a thread) from threads of their own, so they
@@ -9,50 +8,22 @@ either writes: without a lock taken before the reads, both would be accepted.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from reviewers import as_reviewer
 from sqlalchemy import func, insert, select, update
-from test_web_support import PASSWORD, SECRET, WebState, web  # noqa: F401
+from test_web_support import PASSWORD, WebState
 
 from accord import identity
 from accord.store import db
 from accord.store.models import AgreementVersion, Disclosure, PoolEntry, ReviewDecision, ReviewItem
-from accord.web import create_app
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(web: WebState) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(web.url, secret=SECRET), host="127.0.0.1", port=port, log_level="warning"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture

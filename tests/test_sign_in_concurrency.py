@@ -11,7 +11,6 @@ attempt would have read the count before any was added to it.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,38 +18,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
+from test_web_support import PASSWORD, SECRET, live_server
 
 from accord import identity
 from accord.store import db
 from accord.store.models import LoginFailure
 from accord.web import create_app
 
-SECRET = "test-secret-" + "y" * 40
-PASSWORD = "correct horse battery"
 ATTEMPTS = 30
 
 
 @pytest.fixture
 def server(db_url: str) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    config = uvicorn.Config(
-        create_app(db_url, secret=SECRET), host="127.0.0.1", port=port, log_level="warning"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(db_url, secret=SECRET)) as base:
+        yield base
 
 
 def test_thirty_wrong_passwords_at_once_check_at_most_the_free_ones_and_lock(

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """The JSON API's behaviour: pagination, acknowledgement, events, review, errors, audit."""
 
 from __future__ import annotations
@@ -7,7 +6,7 @@ import datetime as dt
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from test_web_support import WebState, audit_entries, client, web  # noqa: F401
+from test_web_support import WebState, audit_entries
 
 from accord import identity
 from accord.store import db

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """The two hot paths are written without the general machinery: a recipient's batch
 fetch writes its JSON straight from the rows, and the review queue writes its table rows
 in Python.  They must say exactly what the models and the template say, escape what they
@@ -15,15 +14,7 @@ from urllib.parse import quote
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
-from test_web_support import (  # noqa: F401
-    NOW,
-    SECRET,
-    WebState,
-    audit_entries,
-    client,
-    login,
-    web,
-)
+from test_web_support import NOW, SECRET, WebState, audit_entries, login
 
 from accord import auditlog, identity
 from accord.disclosure import Draft, disclose

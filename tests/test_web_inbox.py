@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """A recipient's inbox on the web and the API: the record each disclosure and recall is
 about, every recall reachable, downloads safe to open and to name, and plain words for
 everyone when the operators have something to put right."""
@@ -16,15 +15,7 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
-from test_web_support import (  # noqa: F401
-    SECRET,
-    SHARES,
-    WebState,
-    client,
-    csrf_of,
-    login,
-    web,
-)
+from test_web_support import SECRET, SHARES, WebState, csrf_of, login
 
 from accord import identity
 from accord.csvsafe import TRIGGERS

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """Role x endpoint: every endpoint refuses every role it is not for, and every scope is kept.
 
 The expected table is written out here, independently of the code: a route the app has
@@ -16,15 +15,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from test_web_support import (  # noqa: F401
-    ROLE_USER,
-    SECRET,
-    WebState,
-    client,
-    csrf_of,
-    login,
-    web,
-)
+from test_web_support import ROLE_USER, SECRET, WebState, csrf_of, login
 
 from accord import identity
 from accord.store import db

@@ -4,18 +4,29 @@ Case rows, derived people and pool rows are inserted as the admission step write
 disclosures go through ``accord.disclosure.disclose`` (real ledger leaves, signed tree
 head); users and tokens through ``accord.identity``.  Two recipients (dvla, hmrc) and
 two subjects make every cross-recipient and cross-subject refusal testable.
+
+Its fixtures (``web``, ``client``, and ``server``: the application served for real by
+uvicorn, for browsers and parallel requests) are registered for every test by
+conftest.py; the constants and helpers are imported from here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
+from starlette.types import ASGIApp
 
 from accord import identity
 from accord.disclosure import Draft, disclose
@@ -102,61 +113,45 @@ def build_state(url: str, tmp: Path) -> WebState:
     state = WebState(url, key_path)
     with db.connect(url) as conn:
         for pid, p in PEOPLE.items():
+            # What a case says about the person, and so what the person derived from it says.
+            person = {
+                "person_id": pid,
+                "family_name": p["family_name"],
+                "given_names": p["given_names"],
+                "date_of_birth": p["dob"],
+                "nationality": "JAM",
+                "postcode": "SE5 8AA",
+                "refusal_reason": "eligibility",
+                "appeal_status": "exhausted",
+                "leave": "none",
+            }
             conn.execute(
                 insert(CaseDecision).values(
+                    **person,
                     case_id=f"C-{pid}",
-                    person_id=pid,
-                    family_name=p["family_name"],
-                    given_names=p["given_names"],
-                    date_of_birth=p["dob"],
-                    nationality="JAM",
-                    postcode="SE5 8AA",
                     decision="refusal",
                     decision_date=dt.date(2020, 1, 1),
-                    refusal_reason="eligibility",
-                    appeal_status="exhausted",
-                    leave="none",
                     data_category="immigration_casework",
                 )
             )
             conn.execute(
                 insert(Person).values(
-                    person_id=pid,
-                    family_name=p["family_name"],
-                    given_names=p["given_names"],
-                    date_of_birth=p["dob"],
-                    nationality="JAM",
-                    postcode="SE5 8AA",
+                    **person,
                     latest_decision="refusal",
                     latest_decision_date=dt.date(2020, 1, 1),
-                    refusal_reason="eligibility",
-                    appeal_status="exhausted",
-                    leave="none",
                     provenance={},
                     derived_as_of=RUN_AT.date(),
                 )
             )
-            status = "manual_check" if pid == "P-4" else "admitted"
-            conn.execute(
-                insert(PoolEntry).values(
-                    person_id=pid,
-                    status=status,
-                    reasons=[],
-                    as_of=RUN_AT.date(),
-                    run_id="RUN-1",
-                    updated_at=RUN_AT,
-                )
-            )
-            conn.execute(
-                insert(PoolHistory).values(
-                    person_id=pid,
-                    status=status,
-                    reasons=[],
-                    as_of=RUN_AT.date(),
-                    run_id="RUN-1",
-                    at=RUN_AT,
-                )
-            )
+            pool = {
+                "person_id": pid,
+                "status": "manual_check" if pid == "P-4" else "admitted",
+                "reasons": [],
+                "as_of": RUN_AT.date(),
+                "run_id": "RUN-1",
+            }
+            conn.execute(insert(PoolEntry).values(**pool, updated_at=RUN_AT))
+            conn.execute(insert(PoolHistory).values(**pool, at=RUN_AT))
         for agreement_id, (recipient, fields) in AGREEMENTS.items():
             conn.execute(
                 insert(Agreement).values(
@@ -301,6 +296,39 @@ def web(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WebStat
 @pytest.fixture
 def client(web: WebState) -> TestClient:
     return TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(app: ASGIApp) -> Iterator[str]:
+    """``app`` served by uvicorn on a thread at 127.0.0.1, on a free port: its base URL."""
+    srv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{srv.config.port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(web: WebState) -> Iterator[str]:
+    """The web state's application served for real: its base URL."""
+    with live_server(create_app(web.url, secret=SECRET)) as base:
+        yield base
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
