@@ -23,11 +23,13 @@ run ids (which embed their start time), hex and base64 runs of 32 characters or 
 hashes (their salts come from ``secrets`` too, in an order that shifts with when modules
 are first imported), PEM blocks, the output folder's own path and demo.json's step
 durations.  The ledger key and the
-PDFs (which embed their creation time) are not compared.
+PDFs (which embed their creation time) are not compared.  A JSON object held in a
+table's text column is compared with its keys in order: key order means nothing in JSON.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import sys
@@ -71,12 +73,19 @@ def _mask(text: str, root: Path) -> str:
 
 
 def _cell(value: object) -> object:
-    """Bytes as text when they are text (leaf contents), else as hex (hashes, signatures)."""
+    """Bytes as text when they are text (leaf contents), else as hex (hashes, signatures);
+    a JSON object stored as text with its keys in order (the order of an object's keys
+    means nothing in JSON, and SQLite keeps whatever order it was given)."""
     if isinstance(value, bytes):
         try:
-            return value.decode("utf-8")
+            value = value.decode("utf-8")
         except UnicodeDecodeError:
             return value.hex()
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
     return value
 
 
