@@ -20,14 +20,16 @@ from sqlalchemy import Connection, Row, select
 from accord import admission, formats, gate, scores
 from accord.cases import read_arrow
 from accord.clock import business_time
+from accord.compute import Workspace
 from accord.config import Settings
 from accord.disclosure import disclose
 from accord.drafts import drafts as draft
 from accord.gate_inputs import (
+    PERSON_STATE,
+    POOL_STATUS,
     REVIEWED,
     agreements_table,
     governance_inputs,
-    insert_rows,
     score_inputs,
 )
 from accord.policy.policy import load_policy
@@ -36,10 +38,10 @@ from accord.store.models import Match, ReviewDecision
 from accord.vocab import Decision
 
 
-def _state_for(
-    conn: Connection, con: duckdb.DuckDBPyConnection, people: Sequence[str], as_of: dt.date
-) -> None:
-    """``person_state`` and ``pool_status`` in ``con`` for a few people, from the database."""
+def _state_for(conn: Connection, ws: Workspace, people: Sequence[str], as_of: dt.date) -> None:
+    """``person_state`` and ``pool_status`` in the workspace for a few people, from the
+    database."""
+    con = ws.con
     listed = {"people": sorted(set(people))}
     cases = read_arrow(
         conn,
@@ -76,6 +78,7 @@ def _state_for(
     )
     con.register("_status", status)
     con.execute("CREATE OR REPLACE TABLE pool_status AS SELECT * FROM _status")
+    ws.adopt(PERSON_STATE, POOL_STATUS)
 
 
 def disclose_approved(conn: Connection, item: Row[Any], as_of: dt.date) -> str:
@@ -115,16 +118,16 @@ def disclose_approved(conn: Connection, item: Row[Any], as_of: dt.date) -> str:
     ).all()
     con = duckdb.connect()
     try:
-        _state_for(conn, con, [item.person_id], as_of)
-        gate.create_empty_inputs(con)
-        agreements_table(con, [(agreement, version)], policy)
-        governance_inputs(conn, con, policy, as_of, people=[item.person_id])
+        ws = Workspace(con)
+        _state_for(conn, ws, [item.person_id], as_of)
+        ws.declare(*gate.INPUTS)
+        agreements_table(ws, [(agreement, version)], policy)
+        governance_inputs(conn, ws, policy, as_of, people=[item.person_id])
         record = match.record if isinstance(match.record, dict) else {}
         evidence = match.evidence if isinstance(match.evidence, dict) else {}
         since = record.get("since")
-        insert_rows(
-            con,
-            "candidates",
+        ws.insert_rows(
+            gate.CANDIDATES,
             [
                 {
                     "person_id": item.person_id, "record_id": item.record_id,
@@ -136,13 +139,13 @@ def disclose_approved(conn: Connection, item: Row[Any], as_of: dt.date) -> str:
                 }
             ],
         )  # fmt: skip
-        gate.decide(con, gate.GateSettings(as_of, policy.long_residence_years))
+        ws.run(gate.decide_step(gate.GateSettings(as_of, policy.long_residence_years)))
         if is_score:
             score_inputs(
-                conn, con, [agreement], policy, as_of, people=[item.person_id],
+                conn, ws, [agreement], policy, as_of, people=[item.person_id],
                 score_ids=[item.score_id],
             )  # fmt: skip
-            gate.decide_scores(con)
+            ws.run(gate.decide_scores_step())
             outcome, reasons = con.execute(
                 "SELECT outcome, reasons FROM score_gate WHERE agreement_id = ? AND score_id = ?",
                 [agreement.id, item.score_id],

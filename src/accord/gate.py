@@ -58,6 +58,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from accord.compute import Step, Table, Workspace
 from accord.vocab import (
     AGREEMENT_IN_FORCE,
     AgreementStatus,
@@ -91,7 +92,6 @@ AUTOMATIC = Reason.AUTOMATIC_MATCH
 REVIEW_APPROVED = Reason.REVIEW_APPROVED
 TRUSTED_PATTERN = Reason.TRUSTED_PATTERN
 TRUSTED_RULE = "rule:trusted_pattern"  # a disclosure's decided_by under a trusted pattern
-APPROVALS = "approvals"  # the input table of approved review items
 
 MATCH_REVIEW_REASONS = (AMBIGUOUS, LONG_RESIDENCE, UNCERTAIN, UNCORROBORATED)
 
@@ -106,8 +106,59 @@ class GateSettings:
     long_residence_years: int = 20
 
 
-def _lit(day: dt.date) -> str:
-    return f"DATE '{day.isoformat()}'"
+# The gate's inputs (see the module's docstring), declared: a caller fills what it has.
+CANDIDATES = Table(
+    "candidates",
+    "person_id VARCHAR, record_id VARCHAR, register VARCHAR, match_probability DOUBLE, "
+    "since DATE, second_for_person DOUBLE, second_for_record DOUBLE, match_id BIGINT, "
+    "wrong_person DOUBLE, rival_gap DOUBLE, pair_probability DOUBLE, pattern VARCHAR",
+)
+AGREEMENTS = Table(
+    "agreements",
+    "agreement_id VARCHAR, version INTEGER, recipient VARCHAR, purpose VARCHAR, "
+    "status VARCHAR, valid_from DATE, review_by DATE, disclose_at DOUBLE, review_from DOUBLE, "
+    "ambiguity_margin DOUBLE, ambiguity_bits DOUBLE, wrong_person_tolerance DOUBLE, "
+    "four_eyes BOOLEAN, exclude_cohorts VARCHAR[], enforcement BOOLEAN, fields VARCHAR[], "
+    "trusted_patterns VARCHAR[]",
+)
+POOL = Table(
+    "pool",
+    "person_id VARCHAR, latest_decision_date DATE, decision_category VARCHAR, admitted BOOLEAN",
+)
+COHORTS = Table("cohorts", "person_id VARCHAR, cohort VARCHAR")
+PAUSES = Table("pauses", "agreement_id VARCHAR, cohort VARCHAR")
+FROZEN_PEOPLE = Table("frozen", "person_id VARCHAR")
+PROTECTED = Table("protected", "category VARCHAR")
+SETTLED = Table(
+    "settled", "agreement_id VARCHAR, person_id VARCHAR, record_id VARCHAR, state VARCHAR"
+)
+APPROVALS = Table(
+    "approvals",
+    "agreement_id VARCHAR, person_id VARCHAR, record_id VARCHAR, decided_by VARCHAR",
+)
+SCORE_AGREEMENTS = Table("score_agreements", "agreement_id VARCHAR, shares_records BOOLEAN")
+SCORE_CANDIDATES = Table(
+    "score_candidates",
+    "agreement_id VARCHAR, score_id VARCHAR, person_id VARCHAR, kind VARCHAR, value DOUBLE, "
+    "role VARCHAR, explanation VARCHAR, computed_at DATE, retain_until DATE",
+)
+SCORE_SETTLED = Table(
+    "score_settled",
+    "agreement_id VARCHAR, person_id VARCHAR, record_id VARCHAR, score_id VARCHAR, state VARCHAR",
+)
+SCORE_APPROVED = Table(
+    "score_approved",
+    "agreement_id VARCHAR, person_id VARCHAR, record_id VARCHAR, score_id VARCHAR, "
+    "decided_by VARCHAR",
+)
+INPUTS = (
+    CANDIDATES, AGREEMENTS, POOL, COHORTS, PAUSES, FROZEN_PEOPLE, PROTECTED, SETTLED, APPROVALS,
+    SCORE_AGREEMENTS, SCORE_CANDIDATES, SCORE_SETTLED, SCORE_APPROVED,
+)  # fmt: skip
+# What it decides: one row per (candidate, agreement), and per (gate row, score).
+GATE = Table("gate")
+SCORE_GATE = Table("score_gate")
+COUNTS = Table("agreement_counts")  # per agreement, what happened to its candidates
 
 
 _DISCLOSED = sql_word(Settled.DISCLOSED)
@@ -131,13 +182,12 @@ def _settled(table: str, *keys: str) -> str:
     )
 
 
-def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
-    """Create the DuckDB table ``gate`` with one decided row per (candidate, agreement)."""
-    as_of = _lit(settings.as_of)
-    years = int(settings.long_residence_years)
-    con.execute(
+def decide_step(settings: GateSettings) -> Step:
+    """The step that builds ``gate``: one decided row per (candidate, agreement)."""
+    as_of = "CAST($as_of AS DATE)"
+    return Step(
+        "gate",
         f"""
-        CREATE OR REPLACE TABLE gate AS
         WITH paired AS (
             SELECT c.*, a.agreement_id, a.version AS agreement_version, a.recipient, a.purpose,
                    a.status AS agreement_status, a.valid_from, a.review_by, a.disclose_at,
@@ -189,7 +239,7 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                            AND match_probability - second_for_record <= ambiguity_margin)
                      THEN {sql_word(AMBIGUOUS)} END,
                 CASE WHEN since IS NOT NULL AND latest_decision_date IS NOT NULL
-                      AND since <= latest_decision_date - INTERVAL {years} YEAR
+                      AND since <= latest_decision_date - INTERVAL ($years) YEAR
                      THEN {sql_word(LONG_RESIDENCE)} END,
                 CASE WHEN match_probability < disclose_at
                        OR coalesce(wrong_person, 1.0 - match_probability)
@@ -242,14 +292,24 @@ def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
                CASE WHEN review_approved THEN approved_by
                     WHEN trusted_only THEN '{TRUSTED_RULE}' END AS approved_by
         FROM trusting
-        """
-    )
+        """,
+        GATE,
+        (CANDIDATES, AGREEMENTS, POOL, SCORE_AGREEMENTS, COHORTS, PROTECTED, PAUSES, FROZEN_PEOPLE,
+         SETTLED, APPROVALS),
+        {"as_of": settings.as_of, "years": int(settings.long_residence_years)},
+    )  # fmt: skip
 
 
-def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``score_gate``: one decided row per (gate row, score the agreement may share).
+def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
+    """Create the DuckDB table ``gate`` over the inputs in ``con`` (:func:`decide_step`)."""
+    Workspace.over(con).run(decide_step(settings))
 
-    Run after :func:`decide`.  A score goes nowhere its match may not go: it takes the
+
+def decide_scores_step() -> Step:
+    """The step that builds ``score_gate``: one decided row per (gate row, score the
+    agreement may share).
+
+    Runs after :func:`decide_step`.  A score goes nowhere its match may not go: it takes the
     match's block or hold with its reasons.  Otherwise a score already disclosed, or
     with a ``score_review`` item open or rejected, is ``settled``; an approved item lets
     it go; a score for an enforcement purpose is never automatic (``score_adverse_use``);
@@ -258,9 +318,9 @@ def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
     explanation.
     """
     match_reasons = sql_in(MATCH_REVIEW_REASONS)
-    con.execute(
+    return Step(
+        "score gate",
         f"""
-        CREATE OR REPLACE TABLE score_gate AS
         WITH paired AS (
             SELECT g.person_id, g.record_id, g.register, g.agreement_id, g.agreement_version,
                    g.recipient, g.purpose, g.match_probability, g.match_id, g.four_eyes,
@@ -314,41 +374,60 @@ def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
                review_reasons AS match_review_reasons,
                {sql_word(ReviewKind.SCORE_REVIEW)} AS review_kind, settled_state, approved_by
         FROM decided
-        """
+        """,
+        SCORE_GATE,
+        (GATE, AGREEMENTS, SCORE_CANDIDATES, SCORE_SETTLED, SCORE_APPROVED),
     )
+
+
+def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``score_gate`` over ``gate`` and the inputs in ``con`` (``decide_scores_step``)."""
+    Workspace.over(con).run(decide_scores_step())
 
 
 def create_empty_inputs(con: duckdb.DuckDBPyConnection) -> None:
     """Create every gate input table empty, so a caller fills only what it has."""
-    con.execute(
-        """
-        CREATE OR REPLACE TABLE candidates (person_id VARCHAR, record_id VARCHAR,
-            register VARCHAR, match_probability DOUBLE, since DATE,
-            second_for_person DOUBLE, second_for_record DOUBLE, match_id BIGINT,
-            wrong_person DOUBLE, rival_gap DOUBLE, pair_probability DOUBLE, pattern VARCHAR);
-        CREATE OR REPLACE TABLE agreements (agreement_id VARCHAR, version INTEGER,
-            recipient VARCHAR, purpose VARCHAR, status VARCHAR, valid_from DATE, review_by DATE,
-            disclose_at DOUBLE, review_from DOUBLE, ambiguity_margin DOUBLE,
-            ambiguity_bits DOUBLE, wrong_person_tolerance DOUBLE, four_eyes BOOLEAN,
-            exclude_cohorts VARCHAR[], enforcement BOOLEAN, fields VARCHAR[],
-            trusted_patterns VARCHAR[]);
-        CREATE OR REPLACE TABLE pool (person_id VARCHAR, latest_decision_date DATE,
-            decision_category VARCHAR, admitted BOOLEAN);
-        CREATE OR REPLACE TABLE cohorts (person_id VARCHAR, cohort VARCHAR);
-        CREATE OR REPLACE TABLE pauses (agreement_id VARCHAR, cohort VARCHAR);
-        CREATE OR REPLACE TABLE frozen (person_id VARCHAR);
-        CREATE OR REPLACE TABLE protected (category VARCHAR);
-        CREATE OR REPLACE TABLE settled (agreement_id VARCHAR, person_id VARCHAR,
-            record_id VARCHAR, state VARCHAR);
-        CREATE OR REPLACE TABLE approvals (agreement_id VARCHAR, person_id VARCHAR,
-            record_id VARCHAR, decided_by VARCHAR);
-        CREATE OR REPLACE TABLE score_agreements (agreement_id VARCHAR, shares_records BOOLEAN);
-        CREATE OR REPLACE TABLE score_candidates (agreement_id VARCHAR, score_id VARCHAR,
-            person_id VARCHAR, kind VARCHAR, value DOUBLE, role VARCHAR, explanation VARCHAR,
-            computed_at DATE, retain_until DATE);
-        CREATE OR REPLACE TABLE score_settled (agreement_id VARCHAR, person_id VARCHAR,
-            record_id VARCHAR, score_id VARCHAR, state VARCHAR);
-        CREATE OR REPLACE TABLE score_approved (agreement_id VARCHAR, person_id VARCHAR,
-            record_id VARCHAR, score_id VARCHAR, decided_by VARCHAR);
-        """
+    for table in INPUTS:
+        con.execute(table.ddl())
+
+
+def counts_step() -> Step:
+    """The step that counts, per agreement, what happened to its records and scores
+    together (and to its scores alone): a run's summary per agreement."""
+    open_item = sql_word(ItemStatus.OPEN)
+    return Step(
+        "agreement counts",
+        f"""
+        WITH decided AS (
+            SELECT agreement_id, outcome, reasons, settled_state, false AS score FROM gate
+            WHERE shares_records
+            UNION ALL
+            SELECT agreement_id, outcome, reasons, settled_state, true FROM score_gate
+        )
+        SELECT a.agreement_id,
+          count(*) FILTER (WHERE outcome = {_DISCLOSE}) AS disclosed,
+          count(*) FILTER (WHERE outcome = {_REVIEW}
+                           OR (outcome = {_SETTLED} AND settled_state = {open_item}))
+            AS held_for_review,
+          count(*) FILTER (WHERE outcome = {_BLOCKED}
+                           AND list_contains(reasons, {sql_word(FIREWALL)}))
+            AS blocked_by_firewall,
+          count(*) FILTER (WHERE outcome = {_HELD}
+                           AND (list_contains(reasons, {sql_word(AGREEMENT_PAUSED)})
+                                OR list_contains(reasons, {sql_word(COHORT_PAUSED)})))
+            AS paused,
+          count(*) FILTER (WHERE outcome = {_HELD} AND list_contains(reasons, {sql_word(FROZEN)}))
+            AS frozen,
+          count(*) FILTER (WHERE outcome = {_BLOCKED}) AS blocked,
+          count(*) FILTER (WHERE outcome = {_SETTLED} AND settled_state = {_DISCLOSED})
+            AS already_disclosed,
+          count(*) FILTER (WHERE score AND outcome = {_DISCLOSE}) AS scores_disclosed,
+          count(*) FILTER (WHERE score AND (outcome = {_REVIEW}
+                           OR (outcome = {_SETTLED} AND settled_state = {open_item})))
+            AS scores_held_for_review
+        FROM agreements a LEFT JOIN decided g USING (agreement_id)
+        GROUP BY a.agreement_id ORDER BY a.agreement_id
+        """,
+        COUNTS,
+        (AGREEMENTS, GATE, SCORE_GATE),
     )

@@ -13,13 +13,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-import duckdb
-import pyarrow as pa
 from sqlalchemy import Connection, select
 
 from accord import gate, scores
+from accord.compute import Table, Workspace
 from accord.events import open_freezes
-from accord.policy import pauses
+from accord.policy import firewall, pauses
 from accord.policy.agreement import Agreement
 from accord.policy.compile import cohort_membership
 from accord.policy.policy import Policy
@@ -28,18 +27,12 @@ from accord.store.models import Disclosure, ReviewDecision, ReviewItem
 from accord.vocab import AgreementStatus, Decision, ItemStatus, PoolStatus, Settled, sql_word
 
 REVIEWED = "reviewers:"  # decided_by of a disclosure people approved, then their names
-
-
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Append ``rows`` (dicts keyed by column) to the DuckDB table ``table``, by name."""
-    if rows:
-        con.register("_rows", pa.Table.from_pylist(rows))
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
-        con.unregister("_rows")
+PERSON_STATE = Table(firewall.PERSON_STATE)  # accord.admission.derive_person_state
+POOL_STATUS = Table("pool_status")  # person_id, status: each person's standing now
 
 
 def agreements_table(
-    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
     agreements: Sequence[tuple[Agreement, int]],
     policy: Policy,
 ) -> None:
@@ -59,13 +52,9 @@ def agreements_table(
         }
         for a, v in agreements
     ]  # fmt: skip
-    if rows:
-        con.register("_agreements", pa.Table.from_pylist(rows))
-        con.execute("INSERT INTO agreements BY NAME SELECT * FROM _agreements")
-        con.unregister("_agreements")
-    insert_rows(
-        con,
-        "score_agreements",
+    ws.insert_rows(gate.AGREEMENTS, rows)
+    ws.insert_rows(
+        gate.SCORE_AGREEMENTS,
         [
             {"agreement_id": a.id, "shares_records": scores.shares_records(a)}
             for a, _ in agreements
@@ -76,25 +65,27 @@ def agreements_table(
 
 def governance_inputs(
     conn: Connection,
-    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
     policy: Policy,
     as_of: dt.date,
     people: Sequence[str] | None = None,
 ) -> None:
     """Fill the gate's inputs that come from governance state rather than from linkage.
 
-    Needs ``person_state`` and ``pool_status`` (person_id, status) in ``con``.
+    Needs ``person_state`` and ``pool_status`` (person_id, status) in the workspace, and
+    the gate's inputs declared there (``gate.INPUTS``).
     """
-    con.execute(
+    ws.require((PERSON_STATE, POOL_STATUS), "the gate's pool")
+    ws.con.execute(
         "INSERT INTO pool SELECT s.person_id, s.latest_decision_date, s.decision_category, "
         f"coalesce(p.status = {sql_word(PoolStatus.ADMITTED)}, false) FROM person_state s "
         "LEFT JOIN pool_status p USING (person_id)"
     )
-    cohort_membership(con, policy, as_of)
-    con.execute("INSERT INTO cohorts SELECT person_id, cohort FROM cohort_membership")
-    insert_rows(con, "pauses", [{"agreement_id": a, "cohort": c} for a, c in pauses.active(conn)])
-    insert_rows(con, "frozen", [{"person_id": p} for p in open_freezes(conn)])
-    insert_rows(con, "protected", [{"category": c} for c in sorted(policy.protected_categories)])
+    cohort_membership(ws.con, policy, as_of)
+    ws.con.execute("INSERT INTO cohorts SELECT person_id, cohort FROM cohort_membership")
+    ws.insert_rows(gate.PAUSES, [{"agreement_id": a, "cohort": c} for a, c in pauses.active(conn)])
+    ws.insert_rows(gate.FROZEN_PEOPLE, [{"person_id": p} for p in open_freezes(conn)])
+    ws.insert_rows(gate.PROTECTED, [{"category": c} for c in sorted(policy.protected_categories)])
     # One read of each table serves records and scores; a score row names its score_id.
     disclosed = select(
         Disclosure.agreement_id, Disclosure.person_id, Disclosure.record_id, Disclosure.score_id
@@ -108,9 +99,8 @@ def governance_inputs(
         items = items.where(ReviewItem.person_id.in_(people))
     made = conn.execute(disclosed).all()
     found = conn.execute(items).all()
-    insert_rows(
-        con,
-        "settled",
+    ws.insert_rows(
+        gate.SETTLED,
         [
             {"agreement_id": a, "person_id": p, "record_id": r, "state": Settled.DISCLOSED}
             for a, p, r, score in made
@@ -124,8 +114,7 @@ def governance_inputs(
     )
     approved = [i for i in found if i[4] is None and i[5] == ItemStatus.APPROVED]
     approvers = _approvers(conn, [i[0] for i in approved])
-    insert_rows(
-        con,
+    ws.insert_rows(
         gate.APPROVALS,
         [
             {"agreement_id": a, "person_id": p, "record_id": r, "decided_by": approvers[i]}
@@ -133,13 +122,13 @@ def governance_inputs(
         ],
     )
     _score_governance_inputs(
-        conn, con, [m for m in made if m[3]], [i for i in found if i[4] is not None]
+        conn, ws, [m for m in made if m[3]], [i for i in found if i[4] is not None]
     )
 
 
 def _score_governance_inputs(
     conn: Connection,
-    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
     made: Sequence[Any],
     found: Sequence[Any],
 ) -> None:
@@ -148,9 +137,8 @@ def _score_governance_inputs(
     ``made``: (agreement, person, record, score) of score disclosures; ``found``: (item,
     agreement, person, record, score, status) of ``score_review`` items.
     """
-    insert_rows(
-        con,
-        "score_settled",
+    ws.insert_rows(
+        gate.SCORE_SETTLED,
         [
             {"agreement_id": a, "person_id": p, "record_id": r, "score_id": s,
              "state": Settled.DISCLOSED}
@@ -163,9 +151,8 @@ def _score_governance_inputs(
     )  # fmt: skip
     approved = [i for i in found if i[5] == ItemStatus.APPROVED]
     approvers = _approvers(conn, [i[0] for i in approved])
-    insert_rows(
-        con,
-        "score_approved",
+    ws.insert_rows(
+        gate.SCORE_APPROVED,
         [
             {"agreement_id": a, "person_id": p, "record_id": r, "score_id": s,
              "decided_by": approvers[i]}
@@ -189,7 +176,7 @@ def _approvers(conn: Connection, item_ids: Sequence[str]) -> dict[str, str]:
 
 def score_inputs(
     conn: Connection,
-    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
     agreements: Sequence[Agreement],
     policy: Policy,
     as_of: dt.date,
@@ -211,13 +198,14 @@ def score_inputs(
         )  # fmt: skip
         if table.num_rows == 0:
             continue
-        con.register("_scores", table)
-        con.execute(
+        ws.require((gate.SCORE_CANDIDATES,), "the gate's score candidates")
+        ws.con.register("_scores", table)
+        ws.con.execute(
             "INSERT INTO score_candidates SELECT ? AS agreement_id, score_id, person_id, kind, "
             "value, role, explanation, CAST(computed_at AS DATE), CAST(retain_until AS DATE) "
             "FROM _scores",
             [a.id],
         )
-        con.unregister("_scores")
+        ws.con.unregister("_scores")
         found += table.num_rows
     return found
