@@ -305,7 +305,6 @@ PASTED_PENDING = {
     # DuckDB SQL of the compute steps: the dates, times and names go in as DuckDB
     # parameters once the steps are builders (issue 20's compute/ slice).
     "accord/pool.py": "DuckDB: TIMESTAMP '{now}'",
-    "accord/gate.py": "DuckDB: the gate's day",
     "accord/policy/compile.py": "DuckDB: as_of_sql, the rules' date literals, cohort names",
     "accord/policy/firewall.py": "DuckDB: field names from the policy's constants",
     "accord/retention.py": "DuckDB: the retention plan's day",
