@@ -35,7 +35,6 @@ import pyarrow.compute as pc
 from sqlalchemy import select
 
 from accord import audit, formats, identity, rates
-from accord.cases import read_arrow
 from accord.cycle import RunInputs, run_cycle
 from accord.errors import AccordError, InvalidInput
 from accord.events import EventsResult, apply_events
@@ -48,6 +47,7 @@ from accord.rights.assemble import produce
 from accord.simulate import Simulation, compare, prepare_empty, simulation_page
 from accord.store import db
 from accord.store.models import Recall
+from accord.store.transfer import read_arrow
 from accord.synth import REGISTERS, Scenario, synthesise
 from accord.synth.writer import connect, csv_view
 from accord.vocab import MATCH_KINDS, DisclosureStatus, ItemStatus, sql_in, sql_word
@@ -168,6 +168,14 @@ class ReviewerTally:
     wrong: int  # items whose final outcome differs from the truth
 
 
+def _text_rows(
+    url: str, columns: tuple[str, ...], sql: str, params: dict[str, str] | None = None
+) -> pa.Table:
+    """The rows of ``sql`` (``:name`` parameters), its ``columns`` read as text."""
+    with db.connect(url) as conn:
+        return read_arrow(conn, sql, dict.fromkeys(columns, pa.string()), params)
+
+
 def _truth_views(con: duckdb.DuckDBPyConnection, scenario: Scenario) -> None:
     """Views ``truth_people`` and ``truth_records`` on ``con``: the scenario's truth files."""
     csv_view(con, scenario.truth_people, "truth_people")
@@ -204,16 +212,13 @@ def simulated_review(
     Each of the two simulated reviewers errs independently; a rejection settles an item,
     so a wrongful approval needs both to err, as four eyes intend.
     """
-    text = pa.string()
-    with db.connect(url) as conn:
-        items = read_arrow(
-            conn,
-            "SELECT r.item_id, r.kind, r.person_id, r.record_id, a.recipient "
-            "FROM review_items r LEFT JOIN agreements a ON a.agreement_id = r.agreement_id "
-            f"WHERE r.status = {sql_word(ItemStatus.OPEN)}",
-            {"item_id": text, "kind": text, "person_id": text, "record_id": text,
-             "recipient": text},
-        )  # fmt: skip
+    items = _text_rows(
+        url,
+        ("item_id", "kind", "person_id", "record_id", "recipient"),
+        "SELECT r.item_id, r.kind, r.person_id, r.record_id, a.recipient "
+        "FROM review_items r LEFT JOIN agreements a ON a.agreement_id = r.agreement_id "
+        f"WHERE r.status = {sql_word(ItemStatus.OPEN)}",
+    )
     judged = _truth_for_items(scenario, items)
     rng = np.random.default_rng(seed)
     errs = rng.random((judged.num_rows, len(REVIEWERS))) < REVIEWER_ERROR
@@ -262,13 +267,11 @@ def recipients_act(url: str, when: dt.date) -> int:
     """Each recipient acts on every disclosure it received (a licence revoked, a benefit
     stopped, an account closed): the scenario's registers are calibrated so that a
     disclosure is an action."""
-    text = pa.string()
-    with db.connect(url) as conn:
-        found = read_arrow(
-            conn,
-            "SELECT recipient, disclosure_id FROM disclosures ORDER BY disclosure_id",
-            {"recipient": text, "disclosure_id": text},
-        )
+    found = _text_rows(
+        url,
+        ("recipient", "disclosure_id"),
+        "SELECT recipient, disclosure_id FROM disclosures ORDER BY disclosure_id",
+    )
     recorded = 0
     for r in REGISTERS:
         ids = [d for rc, d in zip(*found.to_pydict().values(), strict=True) if rc == r]
@@ -337,15 +340,14 @@ def simulated_audit(url: str, scenario: Scenario, seed: int) -> audit.Estimate:
     sample_id, _ = audit.sample(
         url, AUDIT_SIZE, seed, kind="disclosure", sample_id=AUDIT_SAMPLE, actor=ACTOR
     )
-    text = pa.string()
-    with db.connect(url) as conn:
-        drawn = read_arrow(
-            conn,
-            "SELECT s.item_ref AS disclosure_id, d.recipient, d.record_id, d.person_id "
-            "FROM audit_samples s JOIN disclosures d ON d.disclosure_id = s.item_ref "
-            f"WHERE s.sample_id = '{AUDIT_SAMPLE}' ORDER BY s.item_ref",
-            {"disclosure_id": text, "recipient": text, "record_id": text, "person_id": text},
-        )
+    drawn = _text_rows(
+        url,
+        ("disclosure_id", "recipient", "record_id", "person_id"),
+        "SELECT s.item_ref AS disclosure_id, d.recipient, d.record_id, d.person_id "
+        "FROM audit_samples s JOIN disclosures d ON d.disclosure_id = s.item_ref "
+        "WHERE s.sample_id = :sample ORDER BY s.item_ref",
+        {"sample": AUDIT_SAMPLE},
+    )
     con = connect()
     try:
         con.register("drawn", drawn)
@@ -381,18 +383,10 @@ def simulated_audit(url: str, scenario: Scenario, seed: int) -> audit.Estimate:
 def _people_of_interest(url: str, scenario: Scenario) -> dict[str, str]:
     """A Windrush-cohort person known to the pool, and an overstayer (else a person whose
     decision was overturned) with a recalled disclosure."""
-    text = pa.string()
-    with db.connect(url) as conn:
-        known = read_arrow(
-            conn,
-            "SELECT person_id, status FROM pool_entries",
-            {"person_id": text, "status": text},
-        )
-        recalled = read_arrow(
-            conn,
-            "SELECT person_id, remedy_status FROM recalls",
-            {"person_id": text, "remedy_status": text},
-        )
+    known = _text_rows(url, ("person_id", "status"), "SELECT person_id, status FROM pool_entries")
+    recalled = _text_rows(
+        url, ("person_id", "remedy_status"), "SELECT person_id, remedy_status FROM recalls"
+    )
     con = connect()
     try:
         con.register("known", known)
