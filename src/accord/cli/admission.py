@@ -17,16 +17,15 @@ from accord.cli.common import (
     DatabaseOption,
     PolicyOption,
     as_of_date,
-    database_url,
     err,
     out,
+    ready_database,
 )
 from accord.cli.common import actor as _actor
 from accord.cli.common import policy as _policy
 from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError, InputError
 from accord.remedy import by_reason, withdraw_and_recall
-from accord.store import db
 
 
 def _recall(actor: str, as_of: dt.date) -> admission.WithdrawHook:
@@ -63,8 +62,7 @@ def register(app: typer.Typer) -> None:
 
         Recalls what was shared about anyone it withdraws, signed with the ledger key.
         """
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         key_path(key, url)
         table = formats.load(cases, "cases") if cases is not None else None
         actor = _actor(by)
@@ -109,8 +107,7 @@ def register(app: typer.Typer) -> None:
 
         The recalls' ledger leaves are signed with the ledger key in the same transaction.
         """
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         key_path(key, url)
         actor = _actor(by)
         recalled: list[int] = []
@@ -158,8 +155,7 @@ def register(app: typer.Typer) -> None:
         kinds = {"pool": "pool_entry", "disclosures": "disclosure"}
         if of not in kinds:
             raise typer.BadParameter(f"{of!r}: use pool or disclosures", param_hint="--of")
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         drawn_id, strata = audit.sample(url, size, seed, kinds[of], status, sample_id, _actor(by))
         out.print(f"sample {drawn_id}: {sum(s.drawn for s in strata):,} item(s)", markup=False)
         for s in strata:
@@ -200,8 +196,7 @@ def register(app: typer.Typer) -> None:
             verdicts.append((item, verdict, note))
         if not verdicts:
             raise typer.BadParameter("name an ITEM with --verdict, or give --file")
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         changed = audit.record(url, sample_id, verdicts, _actor(by))
         out.print(f"sample {sample_id}: {changed} verdict(s) recorded", markup=False)
 
@@ -211,8 +206,7 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Print the error rate with a 95% Wilson interval, overall and per stratum."""
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         e = audit.estimate(url, sample_id)
         for s in [*e.strata, e.overall]:
             if s.rate is None or s.low is None or s.high is None:

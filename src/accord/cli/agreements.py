@@ -15,9 +15,9 @@ from accord.cli.common import (
     DatabaseOption,
     PolicyOption,
     as_of_date,
-    database_url,
     err,
     out,
+    ready_database,
 )
 from accord.cli.common import actor as _actor
 from accord.cli.common import policy as _policy
@@ -30,6 +30,7 @@ from accord.policy.lint import Finding, lint, lint_policy
 from accord.policy.policy import Policy, load_policy
 from accord.store import db
 
+AgreementArgument = Annotated[str, typer.Argument(help="The agreement's id.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit log.")]
 CohortOption = Annotated[
     str | None,
@@ -67,6 +68,11 @@ _Dumper.add_multi_representer(StrEnum, lambda d, v: d.represent_str(str(v)))
 def _policy_yaml(policy: Policy) -> str:
     document: dict[str, Any] = policy.model_dump(mode="python", by_alias=True, exclude_none=True)
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _paused(agreement_id: str, cohort: str | None) -> str:
+    """What a pause or resume covers, as the command line says it."""
+    return f"cohort {cohort} of {agreement_id}" if cohort else agreement_id
 
 
 def register(app: typer.Typer) -> None:
@@ -132,8 +138,7 @@ def register(app: typer.Typer) -> None:
                 err.print(str(f), markup=False)
             err.print(f"nothing loaded: {len(findings)} finding(s)", markup=False)
             raise typer.Exit(1)
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         actor = _actor(by)
         with db.connect(url) as conn:
             registry.record_policy(conn, pol, actor)
@@ -147,8 +152,7 @@ def register(app: typer.Typer) -> None:
     @agreements.command("list")
     def list_(database: DatabaseOption = None) -> None:
         """List the agreements in force, their versions and pauses."""
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         with db.connect(url) as conn:
             stored = registry.stored_agreements(conn)
             paused = pauses_mod.active(conn)
@@ -165,7 +169,7 @@ def register(app: typer.Typer) -> None:
 
     @agreements.command("pause")
     def pause(
-        agreement_id: Annotated[str, typer.Argument(help="The agreement's id.")],
+        agreement_id: AgreementArgument,
         reason: ReasonOption,
         cohort: CohortOption = None,
         by: ByOption = None,
@@ -173,26 +177,27 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Pause sharing under an agreement, or for one cohort within it, from the next run."""
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         pause_id = pauses_mod.pause(url, agreement_id, cohort, reason, _actor(by), _policy(policy))
-        what = f"cohort {cohort} of {agreement_id}" if cohort else agreement_id
-        out.print(f"paused {what} (pause {pause_id}); held disclosures are kept", markup=False)
+        out.print(
+            f"paused {_paused(agreement_id, cohort)} (pause {pause_id}); held disclosures are kept",
+            markup=False,
+        )
 
     @agreements.command("resume")
     def resume(
-        agreement_id: Annotated[str, typer.Argument(help="The agreement's id.")],
+        agreement_id: AgreementArgument,
         reason: ReasonOption,
         cohort: CohortOption = None,
         by: ByOption = None,
         database: DatabaseOption = None,
     ) -> None:
         """Lift a pause; what it held is decided again on the next run."""
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         pause_id = pauses_mod.resume(url, agreement_id, cohort, reason, _actor(by))
-        what = f"cohort {cohort} of {agreement_id}" if cohort else agreement_id
-        out.print(f"resumed {what} (pause {pause_id} lifted)", markup=False)
+        out.print(
+            f"resumed {_paused(agreement_id, cohort)} (pause {pause_id} lifted)", markup=False
+        )
 
     @policy_app.command("show")
     def show(
@@ -236,8 +241,7 @@ def register(app: typer.Typer) -> None:
                 err.print(str(f), markup=False)
             err.print(f"not loaded: {len(findings)} finding(s)", markup=False)
             raise typer.Exit(1)
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         with db.connect(url) as conn:
             before = registry.policy_in_force(conn)
             version = registry.record_policy(conn, pol, _actor(by))

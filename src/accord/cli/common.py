@@ -15,6 +15,7 @@ from rich.console import Console
 from accord.config import settings
 from accord.errors import AccordError, InvalidInput
 from accord.policy.policy import Policy, load_policy
+from accord.store import db
 
 # Piped output (a file, another program, a test) gets wide tables, never truncated ids.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -75,6 +76,14 @@ def as_of_date(value: str | None) -> dt.date:
 
 def database_url(database: str | None) -> str:
     return settings(database).database_url
+
+
+def ready_database(database: str | None) -> str:
+    """The URL of ``--database`` (as :func:`database_url`), refused unless the database is
+    at the current schema: the error says how to create or upgrade it."""
+    url = database_url(database)
+    db.require_schema(url)
+    return url
 
 
 def usable_folder(path: Path, option: str = "--out") -> None:

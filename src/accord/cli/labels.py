@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from accord import formats, identity
-from accord.cli.common import DatabaseOption, TokenFileOption, database_url, out, user_token
+from accord.cli.common import DatabaseOption, TokenFileOption, out, ready_database, user_token
 from accord.cli.ledger import KeyOption, key_path
 from accord.config import settings
 from accord.errors import AccordError
@@ -29,6 +29,8 @@ proposal_app = typer.Typer(
     "people to approve it before anything changes.",
     no_args_is_help=True,
 )
+ProposalArgument = Annotated[str, typer.Argument(metavar="ID", help="The proposal's id.")]
+WhyOption = Annotated[str, typer.Option("--reason", help="Why.")]
 
 
 def _interval(p: lab.Precision) -> str:
@@ -119,8 +121,7 @@ def register_commands(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Propose trusting patterns that reviewers' labels show are right often enough."""
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         considered = prop.propose(url, register, agreement, min_labels, by)
         if not considered:
             out.print("no agreement sends a pattern to review that labels say anything about")
@@ -150,8 +151,7 @@ def register_commands(app: typer.Typer) -> None:
         name, sep, file = spec.partition("=")
         if not sep or not name or not file:
             raise typer.BadParameter(f"{spec!r} is not NAME=FILE", param_hint="NAME=FILE")
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         path = Path(file)
         table = formats.load(path, "register")
         policy = load_policy(settings().policy)
@@ -179,8 +179,7 @@ def list_cmd(
     """List proposals, oldest first."""
     if status not in (*prop.STATUSES, "all"):
         raise typer.BadParameter("use open, approved, rejected or all", param_hint="--status")
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     found = prop.list_proposals(url, status)
     table = Table(
         "proposal", "kind", "agreement / register", "pattern or model", "labels", "wrong",
@@ -200,12 +199,11 @@ def list_cmd(
 
 @proposal_app.command("show")
 def show_cmd(
-    proposal_id: Annotated[str, typer.Argument(metavar="ID", help="The proposal's id.")],
+    proposal_id: ProposalArgument,
     database: DatabaseOption = None,
 ) -> None:
     """One proposal: what it changes, the labels behind it, and who decided it."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     p = prop.find(url, proposal_id)
     if p is None:
         raise AccordError(f"no proposal {proposal_id!r}")
@@ -252,8 +250,7 @@ def _decide(
 ) -> None:
     command = f"accord link proposal {Decision.APPROVE if approve else Decision.REJECT}"
     token = user_token(token_file, command)
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     # Four eyes bind to authenticated users: the decider is the token's user, never a
     # typed name (reviewers and admins decide proposals, as on the API).
     decider = identity.user_of_token(url, token, ("reviewer", "admin"), "deciding proposals")
@@ -267,8 +264,8 @@ def _decide(
 
 @proposal_app.command(Decision.APPROVE)
 def approve_cmd(
-    proposal_id: Annotated[str, typer.Argument(metavar="ID", help="The proposal's id.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why.")] = "labels support it",
+    proposal_id: ProposalArgument,
+    reason: WhyOption = "labels support it",
     token_file: TokenFileOption = None,
     key: KeyOption = None,
     database: DatabaseOption = None,
@@ -280,8 +277,8 @@ def approve_cmd(
 
 @proposal_app.command(Decision.REJECT)
 def reject_cmd(
-    proposal_id: Annotated[str, typer.Argument(metavar="ID", help="The proposal's id.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why.")] = "",
+    proposal_id: ProposalArgument,
+    reason: WhyOption = "",
     token_file: TokenFileOption = None,
     database: DatabaseOption = None,
 ) -> None:

@@ -11,7 +11,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from accord import uri
-from accord.cli.common import DatabaseOption, database_url, out
+from accord.cli.common import DatabaseOption, database_url, out, ready_database
 from accord.errors import AccordError, CheckFailed, InputError
 from accord.ledger import bundle, keys, log, publish, signing, witness
 from accord.store import db
@@ -59,8 +59,7 @@ def _emit(doc: Any, out_file: Path | None) -> None:
 
 
 def _connected(database: str | None) -> str:
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     return url
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from accord import formats
-from accord.cli.common import DatabaseOption, database_url, out
+from accord.cli.common import DatabaseOption, out, ready_database
 from accord.cli.labels import evaluate_labels, register_commands
 from accord.config import settings
 from accord.errors import AccordError
@@ -112,8 +112,7 @@ def train_cmd(
     name, path = _spec(spec)
     if seed < 0:
         raise typer.BadParameter("the seed must be 0 or more", param_hint="--seed")
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     register = formats.load(path, "register")
     pool = _pool(url)
     model = m.train(name, pool, register, seed=seed)
@@ -143,8 +142,7 @@ def run_cmd(
     name, path = _spec(spec)
     if not 0.0 <= min_probability <= 1.0:
         raise typer.BadParameter("use a probability from 0 to 1", param_hint="--min-probability")
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     with db.connect(url) as conn:
         model = load_model(conn, name)
     if model is None:
@@ -224,8 +222,7 @@ def evaluate_cmd(
             raise typer.BadParameter("use a number from 0 to 1", param_hint=label)
     if not 0.0 <= bits <= 64.0:
         raise typer.BadParameter("use a number of bits from 0 to 64", param_hint="--ambiguity-bits")
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     if scenario is None:
         evaluate_labels(url, register_names or [], agreement, disclose_at)
         return

@@ -19,6 +19,7 @@ from accord.cli.common import (
     as_of_date,
     database_url,
     out,
+    ready_database,
     usable_folder,
 )
 from accord.cli.ledger import KeyOption, key_path
@@ -142,8 +143,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List recalls whose adverse action the recipient has not yet reversed, with age,
         and count the recalls each recipient has not yet acknowledged."""
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         rows = outstanding(url, as_of_date(as_of), recipient)
         table = Table(
             "recall_id",

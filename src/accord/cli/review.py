@@ -16,8 +16,8 @@ from accord.cli.common import (
     DatabaseOption,
     TokenFileOption,
     as_of_date,
-    database_url,
     out,
+    ready_database,
     user_token,
 )
 from accord.cli.ledger import KeyOption, key_path
@@ -52,8 +52,7 @@ def list_(
         raise typer.BadParameter(
             "use open, approved, rejected, released or all", param_hint="--status"
         )
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     items = review.list_items(url, kind=kind, status=status, limit=limit)
     total = review.count_items(url, kind=kind, status=status) if limit else len(items)
     what = f"{status} review item{'' if total == 1 else 's'}"
@@ -81,8 +80,7 @@ def show(
     the agreement reviews blind and the reader has not decided it yet.  The reader is the
     user your token proves (--token-file or ACCORD_USER_TOKEN), never a typed name; with
     no token a blind item's score stays hidden."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     reviewer = ""
     if token_file is not None or os.environ.get(TOKEN_ENV, "").strip():
         token = user_token(token_file, "accord review show")
@@ -116,8 +114,7 @@ def decide(
     if not reason:
         raise typer.BadParameter("say why", param_hint="--reason")
     token = user_token(token_file, "accord review decide")
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     reviewer = identity.user_of_token(url, token, ("reviewer",), "deciding review items")
     signer = key_path(key, url)
     outcome = review.decide(

@@ -11,14 +11,13 @@ from typing import Annotated
 
 import typer
 
-from accord.cli.common import AsOfOption, DatabaseOption, database_url, err, out, parse_date
+from accord.cli.common import AsOfOption, DatabaseOption, err, out, parse_date, ready_database
 from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError
 from accord.ledger import signing
 from accord.rights import exemptions
 from accord.rights.assemble import produce
 from accord.rights.render import FORMATS
-from accord.store import db
 
 exemption_app = typer.Typer(
     help="Withhold single items from subject access reports: explicit, justified, logged.",
@@ -66,8 +65,7 @@ def apply(
     database: DatabaseOption = None,
 ) -> None:
     """Withhold one item from the person's reports; it is listed there as withheld."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     record = exemptions.apply(url, person_id, item, exemption, justification, by)
     out.print(
         f"exemption {record.exemption_id}: {record.item} withheld from {person_id}'s reports "
@@ -85,8 +83,7 @@ def lift(
     database: DatabaseOption = None,
 ) -> None:
     """End an exemption: the item appears in the person's reports again."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     record = exemptions.lift(url, person_id, item, by, reason)
     out.print(f"exemption {record.exemption_id} on {record.item} lifted; logged", markup=False)
 
@@ -97,8 +94,7 @@ def list_(
     database: DatabaseOption = None,
 ) -> None:
     """Every exemption applied for a person, in force or lifted."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     records = exemptions.list_exemptions(url, person_id)
     in_force = sum(1 for r in records if r.active)
     out.print(f"{person_id}: {len(records)} exemption(s), {in_force} in force", markup=False)
@@ -150,8 +146,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("a PDF must be written to a file", param_hint="--out")
         if out_file is not None and not out_file.parent.is_dir():
             raise AccordError(f"--out {out_file}: folder {out_file.parent} does not exist")
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         public = signing.load_public_key(key_path(key, url))
         report, data = produce(
             url,

@@ -18,6 +18,7 @@ from accord.cli.common import (
     as_of_date,
     database_url,
     out,
+    ready_database,
 )
 from accord.cli.ledger import KeyOption, key_path
 from accord.cli.remedy import write_csv_atomically
@@ -70,8 +71,7 @@ def list_cmd(
     database: DatabaseOption = None,
 ) -> None:
     """Every score held about one person, its explanation, and where it was shared."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     day = as_of_date(as_of)
     found = scores.scores_of(url, person_id, actor(by))
     table = Table(
@@ -105,8 +105,7 @@ def recall_expired_cmd(
 
     `accord run` does this too at the start of every cycle.
     """
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     path = key_path(key, url)
     signing.require_key(path)  # refused now, before any work, if it cannot sign
     with db.connect(url) as conn, ledger_unit.work(conn, path):

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from accord import identity
-from accord.cli.common import DatabaseOption, database_url, err, out
+from accord.cli.common import DatabaseOption, err, out, ready_database
 from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError
 from accord.ledger import keys, signing
@@ -54,8 +54,7 @@ def users_add(
     database: DatabaseOption = None,
 ) -> None:
     """Add a user; a recipient is bound to one body, a subject to one person."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     password = _read_password() if password_stdin else None
     user = identity.add_user(
         url,
@@ -89,8 +88,7 @@ def users_token(
     database: DatabaseOption = None,
 ) -> None:
     """Issue an API token and print it once: only its SHA-256 is kept."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     token = identity.issue_token(url, name, label, expires_days=expires_days, actor="cli")
     out.print(token, markup=False, highlight=False)
     err.print("store this token now: Accord keeps only its hash and cannot show it again")
@@ -102,8 +100,7 @@ def users_disable(
     database: DatabaseOption = None,
 ) -> None:
     """Disable a user: their sessions and API tokens stop working at once."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     identity.disable_user(url, name, actor="cli")
     out.print(f"user {name} disabled", markup=False)
 
@@ -117,8 +114,7 @@ def users_revoke(
     database: DatabaseOption = None,
 ) -> None:
     """Revoke a user's API tokens (all, or those with --label)."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     n = identity.revoke_tokens(url, name, label, actor="cli")
     out.print(f"{n} token(s) of {name} revoked", markup=False)
 
@@ -130,8 +126,7 @@ def users_unlock(
     database: DatabaseOption = None,
 ) -> None:
     """Clear a username's failed sign-ins and the lock they earned, before it runs out."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     if identity.unlock(url, name, actor=by):
         out.print(f"{name}: failed sign-ins cleared, sign-in open again", markup=False)
     else:
@@ -141,8 +136,7 @@ def users_unlock(
 @users_app.command("list")
 def users_list(database: DatabaseOption = None) -> None:
     """List the users, their roles and what they are bound to."""
-    url = database_url(database)
-    db.require_schema(url)
+    url = ready_database(database)
     users = identity.list_users(url)
     table = Table("user", "name", "role", "bound to", "tokens", "password", "disabled", "sign-in")
     for u in users:
@@ -206,8 +200,7 @@ def register(app: typer.Typer) -> None:
         config = operations.load_settings()
         operations.check_settings(config)
         check_web_secret()
-        url = database_url(database)
-        db.require_schema(url)
+        url = ready_database(database)
         signer = check_signing_key(url, key_path(key, url))
         # Every worker must sign and check sessions with the same secret, and sign the
         # ledger with the same key.
