@@ -85,6 +85,11 @@ NAME_MAX_BYTES = 1024
 # person no row names is quarantined at admission (missing_name), and a nameless register
 # record can only ever be compared on its date of birth and postcode.
 NAMES = ("family_name", "given_names")
+# The name columns of a case and of a register record alike.
+NAME_COLUMNS = tuple(
+    Column(name, Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES, may_be_empty=True)
+    for name in NAMES
+)
 TEXT_MAX_BYTES = 64 * 1024
 
 CASES = FileFormat(
@@ -92,12 +97,7 @@ CASES = FileFormat(
     (
         Column("case_id", Kind.ID, required=True, max_bytes=64),
         Column("person_id", Kind.ID, required=True, max_bytes=64),
-        Column(
-            "family_name", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES, may_be_empty=True
-        ),
-        Column(
-            "given_names", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES, may_be_empty=True
-        ),
+        *NAME_COLUMNS,
         Column("date_of_birth", Kind.DATE),
         Column("nationality", Kind.COUNTRY, values=COUNTRY_CODES),
         Column("postcode", Kind.POSTCODE, max_bytes=16),
@@ -118,12 +118,7 @@ REGISTER = FileFormat(
     "register",
     (
         Column("record_id", Kind.ID, required=True, max_bytes=64),
-        Column(
-            "family_name", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES, may_be_empty=True
-        ),
-        Column(
-            "given_names", Kind.NAME, required=True, max_bytes=NAME_MAX_BYTES, may_be_empty=True
-        ),
+        *NAME_COLUMNS,
         Column("date_of_birth", Kind.DATE),
         Column("postcode", Kind.POSTCODE, max_bytes=16),
         Column("since", Kind.DATE),

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from accord.audit import wilson
-from accord.store.models import Agreement as AgreementRow
-from accord.store.models import AgreementVersion
+from accord.store.models import AgreementVersion, versions_in_force
 from accord.store.transfer import read_arrow
 from accord.vocab import MATCH_KINDS, AgreementStatus, ItemStatus, Reason, sql_in, sql_word
 
@@ -284,13 +283,9 @@ def oversight_labels(conn: Connection) -> OversightLabels:
     read as stored: a report never fails on an agreement it cannot parse)."""
     every = read_labels(conn)
     rows = conn.execute(
-        select(AgreementVersion.agreement_id, AgreementVersion.document)
-        .join(
-            AgreementRow,
-            (AgreementRow.agreement_id == AgreementVersion.agreement_id)
-            & (AgreementRow.current_version == AgreementVersion.version),
+        versions_in_force(AgreementVersion.agreement_id, AgreementVersion.document).order_by(
+            AgreementVersion.agreement_id
         )
-        .order_by(AgreementVersion.agreement_id)
     ).all()
     by_agreement = []
     for agreement_id, document in rows:

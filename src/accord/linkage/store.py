@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Connection, Text, cast, func, insert, select, update
+from sqlalchemy import Connection, Select, Text, cast, func, insert, select, update
 
 from accord.errors import AccordError
 from accord.formats.schema import DEFAULT_DATA_CATEGORY
@@ -81,14 +81,19 @@ def save_model(
     return model.id
 
 
-def current_model_id(conn: Connection, register_name: str) -> int | None:
-    """The id of the register's current model (None: none)."""
-    found = conn.execute(
-        select(LinkageModel.id)
+def _current(register_name: str, *columns: Any) -> Select[Any]:
+    """``columns`` of the register's current model (the newest, were two marked current)."""
+    return (
+        select(*columns)
         .where(LinkageModel.register == register_name, LinkageModel.current.is_(True))
         .order_by(LinkageModel.id.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    )
+
+
+def current_model_id(conn: Connection, register_name: str) -> int | None:
+    """The id of the register's current model (None: none)."""
+    found = conn.execute(_current(register_name, LinkageModel.id)).scalar_one_or_none()
     return None if found is None else int(found)
 
 
@@ -145,12 +150,7 @@ def model_from_row(
 
 def current_version(conn: Connection, register_name: str) -> int | None:
     """The model version of the register's current model (None: no model)."""
-    row = conn.execute(
-        select(LinkageModel.settings)
-        .where(LinkageModel.register == register_name, LinkageModel.current.is_(True))
-        .order_by(LinkageModel.id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_current(register_name, LinkageModel.settings)).first()
     if row is None:
         return None
     document = row[0]
@@ -162,7 +162,8 @@ def current_version(conn: Connection, register_name: str) -> int | None:
 def load_model(conn: Connection, register_name: str) -> m.TrainedModel | None:
     """The register's current model, or None when none has been trained."""
     row = conn.execute(
-        select(
+        _current(
+            register_name,
             LinkageModel.id,
             LinkageModel.register,
             LinkageModel.settings,
@@ -170,9 +171,6 @@ def load_model(conn: Connection, register_name: str) -> m.TrainedModel | None:
             LinkageModel.training_rows,
             LinkageModel.register_sha256,
         )
-        .where(LinkageModel.register == register_name, LinkageModel.current.is_(True))
-        .order_by(LinkageModel.id.desc())
-        .limit(1)
     ).first()
     if row is None:
         return None

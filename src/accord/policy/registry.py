@@ -20,7 +20,7 @@ from accord.policy.firewall import check_agreement
 from accord.policy.lint import lint_policy
 from accord.policy.policy import Policy, default_policy
 from accord.store.models import Agreement as AgreementRow
-from accord.store.models import AgreementVersion, AuditLog, PolicyVersion
+from accord.store.models import AgreementVersion, AuditLog, PolicyVersion, versions_in_force
 
 POLICY_LOADED = "policy_loaded"
 
@@ -99,13 +99,9 @@ def store_agreements(
 def stored_agreements(conn: Connection) -> list[tuple[Agreement, int]]:
     """Every agreement in the database at its current version, with that version."""
     rows = conn.execute(
-        select(AgreementVersion.document, AgreementVersion.version)
-        .join(
-            AgreementRow,
-            (AgreementRow.agreement_id == AgreementVersion.agreement_id)
-            & (AgreementRow.current_version == AgreementVersion.version),
+        versions_in_force(AgreementVersion.document, AgreementVersion.version).order_by(
+            AgreementVersion.agreement_id
         )
-        .order_by(AgreementVersion.agreement_id)
     ).all()
     return [(parse_agreement(doc, "<database>"), version) for doc, version in rows]
 

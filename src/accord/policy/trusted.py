@@ -22,8 +22,7 @@ from sqlalchemy import Connection, Row, select
 
 from accord.errors import AccordError
 from accord.policy.agreement import Agreement, TrustedPattern, parse_agreement
-from accord.store.models import Agreement as AgreementRow
-from accord.store.models import AgreementVersion, Proposal
+from accord.store.models import AgreementVersion, Proposal, versions_in_force
 from accord.vocab import ItemStatus, Reason
 
 TRUSTED_PATTERN = Reason.TRUSTED_PATTERN  # the proposal kind that trusts a pattern
@@ -41,13 +40,9 @@ def in_force(conn: Connection, agreement_ids: Sequence[str]) -> dict[str, list[T
     if not agreement_ids:
         return {}
     rows = conn.execute(
-        select(AgreementVersion.agreement_id, AgreementVersion.document)
-        .join(
-            AgreementRow,
-            (AgreementRow.agreement_id == AgreementVersion.agreement_id)
-            & (AgreementRow.current_version == AgreementVersion.version),
+        versions_in_force(AgreementVersion.agreement_id, AgreementVersion.document).where(
+            AgreementVersion.agreement_id.in_(sorted(set(agreement_ids)))
         )
-        .where(AgreementVersion.agreement_id.in_(sorted(set(agreement_ids))))
     ).all()
     found: dict[str, list[TrustedPattern]] = {}
     for agreement_id, document in rows:

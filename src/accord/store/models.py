@@ -27,10 +27,12 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Select,
     String,
     Text,
     UniqueConstraint,
     false,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -213,6 +215,16 @@ class AgreementVersion(Base):
     document: Mapped[dict[str, Any]] = mapped_column()
     loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     loaded_by: Mapped[str] = mapped_column(Text)
+
+
+def versions_in_force(*columns: Any) -> Select[Any]:
+    """``select(*columns)`` of each agreement's version in force: agreement_versions joined
+    to agreements at their current version."""
+    return select(*columns).join(
+        Agreement,
+        (Agreement.agreement_id == AgreementVersion.agreement_id)
+        & (Agreement.current_version == AgreementVersion.version),
+    )
 
 
 class Pause(Base):
