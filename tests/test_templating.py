@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from accord import templating, vocab
-from accord.vocab import Decision, DisclosureStatus, ItemStatus
+from accord.vocab import Decision, DestructionOutcome, DisclosureStatus, ItemStatus, RemedyStatus
 from accord.web import words
 
 
@@ -30,3 +30,15 @@ def test_every_environment_has_the_vocabulary() -> None:
         assert shown == "yes open", package
     assert words.TEMPLATE_GLOBALS["Decision"] is Decision
     assert words.TEMPLATE_GLOBALS["DisclosureStatus"] is DisclosureStatus
+
+
+def test_remedy_and_destruction_words_are_compared_as_members() -> None:
+    env = templating.environment("accord.rights")
+    template = env.from_string(
+        "{{ 'owed' if s == RemedyStatus.OUTSTANDING else 'not owed' }},"
+        " {{ 'gone' if o == DestructionOutcome.DESTROYED else 'kept' }}"
+    )
+    assert template.render(s="outstanding", o="destroyed") == "owed, gone"
+    assert template.render(s="remedied", o="refused") == "not owed, kept"
+    assert words.TEMPLATE_GLOBALS["RemedyStatus"] is RemedyStatus
+    assert words.TEMPLATE_GLOBALS["DestructionOutcome"] is DestructionOutcome

@@ -181,6 +181,22 @@ class DisclosureStatus(StrEnum):
     RECALLED = "recalled"
 
 
+class RemedyStatus(StrEnum):
+    """Whether a recall leaves the recipient something to undo (``recalls.remedy_status``,
+    kept by :mod:`accord.remedy` from the recipient's reported actions)."""
+
+    NONE_NEEDED = "none_needed"  # nothing adverse was done on the disclosure
+    OUTSTANDING = "outstanding"  # acted on adversely, and not yet reported undone
+    REMEDIED = "remedied"  # the recipient reported undoing it
+
+
+class DestructionOutcome(StrEnum):
+    """What retention did with one record due for destruction (``destruction_log.outcome``)."""
+
+    DESTROYED = "destroyed"
+    REFUSED = "refused"  # kept: evidence of status, or the person's matters are not settled
+
+
 class AgreementStatus(StrEnum):
     """An agreement's status; a paused one is still in force, only held."""
 

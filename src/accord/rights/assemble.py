@@ -79,7 +79,7 @@ from accord.rights.document import (
 from accord.rights.exemptions import active_exemptions
 from accord.store import db
 from accord.store.models import as_utc
-from accord.vocab import DisclosureStatus, ItemStatus, PoolStatus, ReviewKind
+from accord.vocab import DisclosureStatus, ItemStatus, PoolStatus, RemedyStatus, ReviewKind
 
 FORMAT = "accord-subject-access/1"
 AUDIT_ACTION = "subject_access"
@@ -323,7 +323,7 @@ def _remedy_words(remedy: str, reason: str, acted: Sequence[str]) -> str:
     say what was done and why nothing is owed, never that nothing was done.
     """
     adverse = [a for a in acted if a in ADVERSE_ACTIONS]
-    if remedy != "none_needed" or not adverse:
+    if remedy != RemedyStatus.NONE_NEEDED or not adverse:
         return explain.words(explain.REMEDY, remedy)
     done = "; ".join(dict.fromkeys(explain.words(explain.ACTIONS, a) for a in adverse))
     if acted[-1] in REVERSAL_ACTIONS:
@@ -659,8 +659,8 @@ def _recalls(
         if withhold("recall", r.recall_id, ("disclosure", r.disclosure_id)):
             continue
         remedy = r.remedy_status
-        if remedy == "remedied" and not cut.before(r.remedied_at):
-            remedy = "outstanding"  # remedied only after the cut-off
+        if remedy == RemedyStatus.REMEDIED and not cut.before(r.remedied_at):
+            remedy = RemedyStatus.OUTSTANDING  # remedied only after the cut-off
         acted = acted_on.get(r.disclosure_id, [])
         recalls.append(
             RecallShown(
@@ -674,7 +674,7 @@ def _recalls(
                 recalled_at=r.recalled_at,
                 remedy_status=remedy,
                 remedy_words=_remedy_words(remedy, r.reason, acted),
-                remedied_at=r.remedied_at if remedy == "remedied" else None,
+                remedied_at=r.remedied_at if remedy == RemedyStatus.REMEDIED else None,
                 ledger_index=int(r.ledger_index),
                 proof=ledger_log.proof_bundle(conn, "recall", r.recall_id, key=public),
                 acted=acted,

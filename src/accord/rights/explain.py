@@ -28,6 +28,7 @@ from accord.vocab import (
     PoolStatus,
     Reason,
     RecallReason,
+    RemedyStatus,
     ReviewKind,
 )
 
@@ -173,11 +174,12 @@ ACTIONS = {
     "reopened": "reopened an account",
 }
 
-REMEDY = {
-    "none_needed": "nothing had been done against you on it, so there was nothing to undo",
-    "outstanding": "the organisation acted against you on it and has not yet told us "
+REMEDY: dict[str, str] = {
+    RemedyStatus.NONE_NEEDED: "nothing had been done against you on it, so there was nothing "
+    "to undo",
+    RemedyStatus.OUTSTANDING: "the organisation acted against you on it and has not yet told us "
     "it has undone that",
-    "remedied": "the organisation has told us it undid what it did",
+    RemedyStatus.REMEDIED: "the organisation has told us it undid what it did",
 }
 
 # A recall with no remedy to track although the recipient had acted on what it withdrew:

@@ -15,7 +15,7 @@ import jinja2
 
 from accord import templating
 from accord.rights.document import SubjectAccessReport
-from accord.vocab import ReviewKind
+from accord.vocab import RemedyStatus, ReviewKind
 
 FORMATS = ("json", "html", "pdf")
 ADVERSE = ("revoked", "stopped", "closed", "refused")
@@ -100,7 +100,7 @@ def to_html(report: SubjectAccessReport) -> str:
         number=number,
         titles=titles,
         adverse=[a for a in report.actions if a.action in ADVERSE],
-        outstanding=[c for c in report.recalls if c.remedy_status == "outstanding"],
+        outstanding=[c for c in report.recalls if c.remedy_status == RemedyStatus.OUTSTANDING],
         open_freezes=[f for f in report.freezes if f.open],
         checks=[v for v in report.reviews if v.kind not in CHALLENGE_KINDS],
         challenges=[v for v in report.reviews if v.kind in CHALLENGE_KINDS],

@@ -54,7 +54,7 @@ from accord.store.models import (
     User,
     as_utc,
 )
-from accord.vocab import Decision, DisclosureStatus, EventType, ItemStatus
+from accord.vocab import Decision, DisclosureStatus, EventType, ItemStatus, RemedyStatus
 from accord.web import words
 
 MAX_PAGE = 500
@@ -866,16 +866,21 @@ def live_counts(conn: Connection) -> dict[str, Any]:
         },
         "recalls": {
             "total": sum(recalls.values()),
-            "outstanding": sum(n for (_, s), n in recalls.items() if s == "outstanding"),
-            "remedied": sum(n for (_, s), n in recalls.items() if s == "remedied"),
-            "none_needed": sum(n for (_, s), n in recalls.items() if s == "none_needed"),
+            **{
+                status: sum(n for (_, s), n in recalls.items() if s == status)
+                for status in (
+                    RemedyStatus.OUTSTANDING,
+                    RemedyStatus.REMEDIED,
+                    RemedyStatus.NONE_NEEDED,
+                )
+            },
         },
         "by_recipient": {
             r: {
                 "disclosures_active": disclosures.get((r, DisclosureStatus.ACTIVE), 0),
                 "disclosures_recalled": disclosures.get((r, DisclosureStatus.RECALLED), 0),
                 "recalls": sum(n for (rr, _), n in recalls.items() if rr == r),
-                "remedies_outstanding": recalls.get((r, "outstanding"), 0),
+                "remedies_outstanding": recalls.get((r, RemedyStatus.OUTSTANDING), 0),
             }
             for r in recipients
         },

@@ -26,6 +26,7 @@ from accord.vocab import (
     PoolStatus,
     Reason,
     RecallReason,
+    RemedyStatus,
     ReviewKind,
 )
 
@@ -203,17 +204,21 @@ POOL_STATUS: dict[str, str] = {
     "candidate": "A candidate, not yet decided",
 }
 
-REMEDY = {
-    "outstanding": "Outstanding: the recipient acted and has not reported undoing it",
-    "remedied": "Remedied: the recipient reported undoing it",
-    "none_needed": "None needed: nothing was done on it",
+REMEDY: dict[str, str] = {
+    RemedyStatus.OUTSTANDING: "Outstanding: the recipient acted and has not reported undoing it",
+    RemedyStatus.REMEDIED: "Remedied: the recipient reported undoing it",
+    RemedyStatus.NONE_NEEDED: "None needed: nothing was done on it",
 }
-REMEDY_SHORT = {"outstanding": "outstanding", "remedied": "remedied", "none_needed": "none needed"}
+REMEDY_SHORT: dict[str, str] = {
+    RemedyStatus.OUTSTANDING: "outstanding",
+    RemedyStatus.REMEDIED: "remedied",
+    RemedyStatus.NONE_NEEDED: "none needed",
+}
 # What a recipient must do about a recall, by its remedy status.
-REMEDY_FOR_RECIPIENT = {
-    "outstanding": "Undo what you did, then report it",
-    "remedied": "Done: you reported undoing it",
-    "none_needed": "Nothing to undo: stop using it",
+REMEDY_FOR_RECIPIENT: dict[str, str] = {
+    RemedyStatus.OUTSTANDING: "Undo what you did, then report it",
+    RemedyStatus.REMEDIED: "Done: you reported undoing it",
+    RemedyStatus.NONE_NEEDED: "Nothing to undo: stop using it",
 }
 
 ITEM_STATUS: dict[str, str] = {
