@@ -63,6 +63,35 @@ class RecallItem:
     acknowledged_at: dt.datetime | None
 
 
+# A recall's columns as :class:`RecallItem` holds them, in its order.
+RECALL_COLUMNS = (
+    Recall.recall_id,
+    Recall.disclosure_id,
+    Disclosure.record_id,
+    Recall.reason,
+    Recall.recalled_at,
+    Recall.remedy_status,
+    Recall.remedied_at,
+    Recall.acknowledged_at,
+)
+
+
+def _recall_values(
+    r: Any,
+) -> tuple[str, str, str, str, dt.datetime, str, dt.datetime | None, dt.datetime | None]:
+    """A row's :data:`RECALL_COLUMNS` as :class:`RecallItem` takes them."""
+    return (
+        r.recall_id,
+        r.disclosure_id,
+        r.record_id,
+        r.reason,
+        as_utc(r.recalled_at),
+        r.remedy_status,
+        as_utc(r.remedied_at),
+        as_utc(r.acknowledged_at),
+    )
+
+
 T = TypeVar("T")
 
 
@@ -257,17 +286,7 @@ def recalls(
     naming the recipient's record it is about and why it was recalled."""
     limit = max(1, min(limit, MAX_PAGE))
     query = (
-        select(
-            Recall.recall_id,
-            Recall.disclosure_id,
-            Disclosure.record_id,
-            Recall.reason,
-            Recall.recalled_at,
-            Recall.remedy_status,
-            Recall.remedied_at,
-            Recall.acknowledged_at,
-            Recall.person_id,
-        )
+        select(*RECALL_COLUMNS, Recall.person_id)
         .join(Disclosure, Disclosure.disclosure_id == Recall.disclosure_id)
         .where(Recall.recipient == recipient)
     )
@@ -277,34 +296,14 @@ def recalls(
         query = query.where(Recall.recall_id > after)
     query = query.order_by(Recall.recall_id).limit(limit + 1)
     rows, next_after = _audited_page(conn, query, {}, limit, actor, "recall_read", via)
-    items = [
-        RecallItem(
-            r.recall_id,
-            r.disclosure_id,
-            r.record_id,
-            r.reason,
-            as_utc(r.recalled_at),
-            r.remedy_status,
-            as_utc(r.remedied_at),
-            as_utc(r.acknowledged_at),
-        )
-        for r in rows
-    ]
+    items = [RecallItem(*_recall_values(r)) for r in rows]
     return Page(items, next_after)
 
 
 @dataclass(frozen=True)
-class RecallShown:
+class RecallShown(RecallItem):
     """A recall on the inbox screen, with the disclosure it undoes (as it was sent)."""
 
-    recall_id: str
-    disclosure_id: str
-    record_id: str
-    reason: str
-    recalled_at: dt.datetime
-    remedy_status: str
-    remedied_at: dt.datetime | None
-    acknowledged_at: dt.datetime | None
     agreement_id: str
     disclosed_at: dt.datetime
     fields: dict[str, Any]
@@ -314,14 +313,7 @@ class RecallShown:
 def _recall_screen_query(outstanding: bool, paged: bool) -> Executable:
     query = (
         select(
-            Recall.recall_id,
-            Recall.disclosure_id,
-            Disclosure.record_id,
-            Recall.reason,
-            Recall.recalled_at,
-            Recall.remedy_status,
-            Recall.remedied_at,
-            Recall.acknowledged_at,
+            *RECALL_COLUMNS,
             Disclosure.agreement_id,
             Disclosure.disclosed_at,
             Disclosure.fields,
@@ -383,14 +375,7 @@ def recalls_outstanding_first(
         )
     items = [
         RecallShown(
-            r.recall_id,
-            r.disclosure_id,
-            r.record_id,
-            r.reason,
-            as_utc(r.recalled_at),
-            r.remedy_status,
-            as_utc(r.remedied_at),
-            as_utc(r.acknowledged_at),
+            *_recall_values(r),
             r.agreement_id,
             as_utc(r.disclosed_at),
             r.fields,
