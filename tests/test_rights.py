@@ -26,8 +26,10 @@ from accord.errors import AccordError
 from accord.events import apply_events
 from accord.ledger import bundle, signing
 from accord.ledger import log as ledger_log
+from accord.personfile import DestroyedRow
 from accord.remedy import _refresh_remedies
 from accord.rights import assemble, exemptions
+from accord.rights.document import Held
 from accord.store import db
 from accord.store.models import (
     Agreement,
@@ -805,3 +807,14 @@ def test_an_exemption_in_force_now_applies_to_a_report_as_of_an_earlier_day(
     early = _report(scenario, OVERSTAYER, as_of=SHARED_AT.date())
     assert "C-O1" not in {c["case_id"] for c in early["held"]["cases"]}
     assert [(w["item_kind"], w["item_ref"]) for w in early["withheld"]] == [("case", "C-O1")]
+
+
+def test_a_destroyed_record_is_written_as_the_person_file_reads_it() -> None:
+    at = dt.datetime(2026, 3, 1, 9, 30, 5, 120, tzinfo=dt.UTC)
+    row = DestroyedRow("case_decision", "C-1", "destroyed", "due", at, "dpo")
+    held = Held(identity=[], cases=[], scores=[], destroyed=[row])
+    assert held.model_dump_json() == (
+        '{"identity":[],"cases":[],"scores":[],"destroyed":[{"record_kind":"case_decision",'
+        '"record_ref":"C-1","outcome":"destroyed","justification":"due",'
+        '"at":"2026-03-01T09:30:05.000120Z","actor":"dpo"}]}'
+    )

@@ -239,9 +239,9 @@ class ScoreRow:
 
 @dataclass(frozen=True, slots=True)
 class DestroyedRow:
-    """A record about the person destroyed, or kept on refusal (``destruction_log``)."""
+    """A record about the person destroyed, or kept on refusal (``destruction_log``): the
+    subject access report lists these as read (`accord.rights.document.Held`)."""
 
-    id: int
     record_kind: str
     record_ref: str
     outcome: str

@@ -57,7 +57,6 @@ from accord.rights.document import (
     Challenge,
     Comparison,
     Decider,
-    DestroyedRecord,
     DisclosureShown,
     EventShown,
     FieldSent,
@@ -763,14 +762,7 @@ def build(
     identity = _identity(file, withhold)
     cases = _cases(file, withhold)
     scores = _scores(file, cut, withhold)
-    destroyed = [
-        DestroyedRecord(
-            record_kind=d.record_kind, record_ref=d.record_ref, outcome=d.outcome,
-            justification=d.justification, at=d.at, actor=d.actor,
-        )
-        for d in file.destroyed
-        if cut.before(d.at)
-    ]  # fmt: skip
+    destroyed = [d for d in file.destroyed if cut.before(d.at)]
     pool = _pool(file, cut, withhold, as_of)
     reviews = _reviews(file, cut)
     disclosure_rows = [d for d in file.disclosures if cut.before(d.disclosed_at)]

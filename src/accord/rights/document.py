@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from accord.personfile import DestroyedRow
+
 
 class _Doc(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -61,20 +63,11 @@ class ScoreHeld(_Doc):
     )
 
 
-class DestroyedRecord(_Doc):
-    record_kind: str
-    record_ref: str
-    outcome: str
-    justification: str
-    at: dt.datetime
-    actor: str
-
-
 class Held(_Doc):
     identity: list[HeldValue]
     cases: list[CaseHeld]
     scores: list[ScoreHeld]
-    destroyed: list[DestroyedRecord]
+    destroyed: list[DestroyedRow]  # as the person file reads them (outcome: DestructionOutcome)
 
 
 class PoolChange(_Doc):
