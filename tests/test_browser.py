@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from test_web_support import PASSWORD, SECRET, WebState
+from test_web_support import PASSWORD, SECRET, WebState, submit_events
 
 from accord.store import db
 from accord.store.models import Freeze, PoolEntry, Recall, RecipientAction, ReviewItem
@@ -169,23 +169,17 @@ def test_recipient_downloads_reports_a_revocation_and_sees_the_recall(
     # The source body overturns the decision: the disclosure is recalled.
     from fastapi.testclient import TestClient
 
-    api = TestClient(create_app(web.url, secret=SECRET))
-    done = api.post(
-        "/api/v1/events",
-        headers=web.bearer("case1"),
-        json={
-            "events": [
-                {
-                    "event_id": "EV-OVERTURN-1",
-                    "person_id": "P-1",
-                    "event_type": "decision_overturned",
-                    "event_date": "2026-02-01",
-                    "detail": "appeal allowed",
-                }
-            ]
+    submit_events(
+        TestClient(create_app(web.url, secret=SECRET)),
+        web,
+        {
+            "event_id": "EV-OVERTURN-1",
+            "person_id": "P-1",
+            "event_type": "decision_overturned",
+            "event_date": "2026-02-01",
+            "detail": "appeal allowed",
         },
     )
-    assert done.status_code == 200, done.text
     page.goto("/inbox")  # type: ignore[attr-defined]
     recalls = page.inner_text("#recall-table")  # type: ignore[attr-defined]
     assert target in recalls and "Undo what you did, then report it" in recalls

@@ -6,17 +6,11 @@ import datetime as dt
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from test_web_support import WebState, audit_entries
+from test_web_support import WebState, audit_entries, submit_events
 
 from accord import identity
 from accord.store import db
 from accord.store.models import ApiToken, Disclosure, Freeze, PoolEntry, Recall, ReviewItem
-
-
-def _events(client: TestClient, web: WebState, *events: dict[str, str]) -> dict:  # type: ignore[type-arg]
-    done = client.post("/api/v1/events", json={"events": list(events)}, headers=web.bearer("case1"))
-    assert done.status_code == 200, done.text
-    return done.json()  # type: ignore[no-any-return]
 
 
 def test_batches_page_by_keyset_and_filter(client: TestClient, web: WebState) -> None:
@@ -75,7 +69,7 @@ def test_a_revocation_then_a_recall_makes_a_remedy_outstanding(
     )
     assert acted.status_code == 200, acted.text
     assert acted.json()["recorded"] == 1
-    result = _events(
+    result = submit_events(
         client,
         web,
         {
@@ -177,9 +171,9 @@ def test_events_are_idempotent_and_freeze(client: TestClient, web: WebState) -> 
         "event_date": "2026-01-05",
         "detail": "a letter",
     }
-    first = _events(client, web, event)
+    first = submit_events(client, web, event)
     assert first["frozen"] == ["P-2"] and first["review_items"] == ["EV-EV-2"]
-    again = _events(client, web, event)
+    again = submit_events(client, web, event)
     assert again["applied"] == 0 and again["already_applied"] == 1
     changed = client.post(
         "/api/v1/events",

@@ -15,7 +15,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from test_web_support import ROLE_USER, SECRET, WebState, csrf_of, login
+from test_web_support import ROLE_USER, SECRET, WebState, csrf_of, login, submit_events
 
 from accord import identity
 from accord.store import db
@@ -252,22 +252,17 @@ def test_page_posts_need_the_forms_csrf_token(web: WebState) -> None:
 
 
 def _recall_p1(client: TestClient, web: WebState) -> str:
-    done = client.post(
-        "/api/v1/events",
-        headers=web.bearer("case1"),
-        json={
-            "events": [
-                {
-                    "event_id": "EV-OV-1",
-                    "person_id": "P-1",
-                    "event_type": "decision_overturned",
-                    "event_date": "2026-01-10",
-                }
-            ]
+    done = submit_events(
+        client,
+        web,
+        {
+            "event_id": "EV-OV-1",
+            "person_id": "P-1",
+            "event_type": "decision_overturned",
+            "event_date": "2026-01-10",
         },
     )
-    assert done.status_code == 200, done.text
-    (recall,) = done.json()["recalls"]
+    (recall,) = done["recalls"]
     assert recall["recipient"] == "dvla"
     return str(recall["recall_id"])
 

@@ -342,6 +342,13 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
     assert done.status_code == 303, done.text
 
 
+def submit_events(client: TestClient, web: WebState, *events: dict[str, str]) -> dict[str, Any]:
+    """Submit ``events`` over the API as the caseworker; they must be accepted."""
+    done = client.post("/api/v1/events", json={"events": list(events)}, headers=web.bearer("case1"))
+    assert done.status_code == 200, done.text
+    return dict(done.json())
+
+
 def csrf_of(html: str) -> str:
     return html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
 
