@@ -5,9 +5,9 @@ come from case records, so a name such as ``=HYPERLINK("http://…")``, ``+cmd|'
 or ``@SUM(1+1)`` would run as a formula there.  Every cell of a batch that begins with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (or a full-width ``＝ ＋ － ＠``,
 which some spreadsheets treat alike) is written with a single quote in front, as OWASP
-advises; the quote shows the value is text.  The same rule is applied by Python (the
-files `accord run` writes) and by DuckDB SQL (the inbox's CSV download), from
-:data:`TRIGGERS`.
+advises; the quote shows the value is text.  :func:`accord.outputs.write_batch` applies
+it to every batch, the files `accord run` writes and the inbox's CSV download alike, and
+:mod:`accord.web.oversee` to the rows it exports as CSV.
 """
 
 from __future__ import annotations
@@ -19,12 +19,3 @@ PREFIX = "'"
 def neutralise(value: str) -> str:
     """``value`` as a spreadsheet shows it as text: a quote before a formula's first character."""
     return PREFIX + value if value and value[0] in TRIGGERS else value
-
-
-def neutralise_sql(expression: str) -> str:
-    """DuckDB SQL doing :func:`neutralise` to the text ``expression`` (NULL stays NULL)."""
-    chars = TRIGGERS.replace("'", "''")
-    return (
-        f"CASE WHEN left({expression}, 1) <> '' AND contains('{chars}', left({expression}, 1)) "
-        f"THEN '{PREFIX * 2}' || {expression} ELSE {expression} END"
-    )
