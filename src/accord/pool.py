@@ -16,8 +16,7 @@ from collections.abc import Sequence
 import duckdb
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
-from accord.cases import Background, insert_query, sql_text
-from accord.policy.compile import as_of_sql
+from accord.cases import Background, insert_query
 from accord.store import db
 from accord.store.models import PoolEntry, PoolHistory, utcnow
 from accord.vocab import PoolStatus
@@ -40,14 +39,14 @@ def write_decided(
     """Write the changed rows of admission's decided pool (``pool_new`` in ``con``) that
     satisfy the SQL condition ``only``: each replaces the person's entry, with a history row.
 
-    ``at`` (naive UTC) is when they change.  With ``background``, the writes are left to it.
+    ``at`` (naive UTC) is when they change.  The date, run id and time are bound as DuckDB
+    parameters.  With ``background``, the writes are left to it.
     """
     later = background or Background(threaded=False)
-    now = at.isoformat(sep=" ")
     rows = f"""
         SELECT person_id, status, to_json(reasons)::VARCHAR AS reasons,
-               {as_of_sql(as_of)} AS as_of, CAST({sql_text(run_id)} AS VARCHAR) AS run_id,
-               TIMESTAMP '{now}' AS updated_at
+               CAST($as_of AS DATE) AS as_of, CAST($run_id AS VARCHAR) AS run_id,
+               CAST($at AS TIMESTAMP) AS updated_at
         FROM pool_new WHERE changed AND ({only})
         """
     existed = [
@@ -66,6 +65,7 @@ def write_decided(
         rows,
         copies=[(PoolHistory.__table__, history | {"at": "updated_at"})],  # type: ignore[list-item]
         background=later,
+        params={"as_of": as_of, "run_id": run_id, "at": at},
     )
 
 

@@ -212,16 +212,29 @@ def _load(
     con.register("_holds", holds)
 
 
-def _plan_sql(retention: RetentionPolicy, policy: Policy, as_of: dt.date) -> str:
+def _plan_sql(
+    retention: RetentionPolicy, policy: Policy, as_of: dt.date
+) -> tuple[str, dict[str, Any]]:
+    """The retention plan's query and its DuckDB parameters: the day, the long-residence
+    span, and each rule's data category and years (``$category_N``, ``$years_N``)."""
+    rules = [r for r in retention.rules if r.record_kind == CASE]
+    params: dict[str, Any] = {
+        "as_of": as_of,
+        "long_residence_years": int(policy.long_residence_years),
+        "default_years": int(retention.default_years),
+    }
+    for n, r in enumerate(rules):
+        params[f"category_{n}"] = r.data_category
+        params[f"years_{n}"] = int(r.years)
     years_case = " ".join(
-        f"WHEN '{r.data_category.replace(chr(39), chr(39) * 2)}' THEN {r.years}"
-        for r in retention.rules
-        if r.record_kind == CASE
+        f"WHEN CAST($category_{n} AS VARCHAR) THEN CAST($years_{n} AS INTEGER)"
+        for n in range(len(rules))
     )
-    years = f"CASE data_category {years_case} ELSE {retention.default_years} END"
-    lr = policy.long_residence_years
-    day = f"DATE '{as_of.isoformat()}'"
-    return f"""
+    years = f"CASE data_category {years_case} ELSE CAST($default_years AS INTEGER) END"
+    lr = "CAST($long_residence_years AS INTEGER)"
+    day = "CAST($as_of AS DATE)"
+    return (
+        f"""
     WITH held AS (
         SELECT person_id, string_agg(reason, ', ' ORDER BY reason) AS reasons
         FROM (SELECT DISTINCT person_id, reason FROM _holds) GROUP BY person_id
@@ -262,7 +275,8 @@ def _plan_sql(retention: RetentionPolicy, policy: Policy, as_of: dt.date) -> str
                    WHEN first_arrival IS NOT NULL
                         AND d >= CAST(first_arrival + to_years({lr}) AS DATE) THEN
                      'evidence of rights: a record of long residence (arrived ' ||
-                     CAST(first_arrival AS VARCHAR) || ', {lr} years or more before it)'
+                     CAST(first_arrival AS VARCHAR) || ', ' || CAST({lr} AS VARCHAR)
+                     || ' years or more before it)'
                  END,
                  'the person has ' || h.reasons), '') AS refusal
         FROM cases c LEFT JOIN held h USING (person_id)
@@ -288,7 +302,9 @@ def _plan_sql(retention: RetentionPolicy, policy: Policy, as_of: dt.date) -> str
            digest
     FROM (SELECT * FROM case_items UNION ALL SELECT * FROM score_items)
     ORDER BY record_kind, record_ref
-    """
+    """,
+        params,
+    )
 
 
 def _planned(
@@ -304,7 +320,8 @@ def _planned(
     con = duckdb.connect()
     try:
         _load(conn, con, as_of, cutoff)
-        return con.sql(_plan_sql(retention, policy, as_of)).to_arrow_table()
+        sql, params = _plan_sql(retention, policy, as_of)
+        return con.sql(sql, params=params).to_arrow_table()
     finally:
         con.close()
 

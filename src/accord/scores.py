@@ -297,7 +297,8 @@ def _problems(
     con: duckdb.DuckDBPyConnection, source: str, as_of: dt.date, days: int
 ) -> list[Problem]:
     """Every reason the file (``f``) cannot be taken in, given ``held`` and ``known``."""
-    day = f"DATE '{as_of.isoformat()}'"
+    day = "CAST($as_of AS DATE)"
+    params: dict[str, Any] = {"as_of": as_of, "days": int(days)}
     order = {c: i for i, c in enumerate(("score_id", *COMPARED))}
     parts = [
         "SELECT __row, 'person_id' AS col, 'unknown person ''' || person_id || "
@@ -305,21 +306,24 @@ def _problems(
         "WHERE person_id NOT IN (SELECT person_id FROM known)",
         "SELECT f.__row, 'score_id', 'score ''' || f.score_id || ''' was destroyed: a new "
         "score needs a new score_id' FROM f JOIN held h USING (score_id) WHERE h.destroyed",
-        f"SELECT __row, 'computed_at', 'is after the as-of date {as_of}' FROM f "
-        f"WHERE computed_at > {day} AND score_id NOT IN (SELECT score_id FROM held)",
-        f"SELECT __row, 'computed_at', 'is more than {days} days before {as_of}: the score "
-        "is past the longest retention limit of the agreements sharing scores, so it is "
-        f"not taken in' FROM f WHERE computed_at + INTERVAL {days} DAY < {day} "
+        "SELECT __row, 'computed_at', 'is after the as-of date ' || CAST($as_of AS VARCHAR) "
+        f"FROM f WHERE computed_at > {day} AND score_id NOT IN (SELECT score_id FROM held)",
+        "SELECT __row, 'computed_at', 'is more than ' || CAST($days AS VARCHAR) || ' days "
+        "before ' || CAST($as_of AS VARCHAR) || ': the score is past the longest retention "
+        "limit of the agreements sharing scores, so it is not taken in' FROM f "
+        f"WHERE computed_at + to_days(CAST($days AS INTEGER)) < {day} "
         "AND score_id NOT IN (SELECT score_id FROM held)",
     ]
-    for c in COMPARED[:-1]:  # the explanation is compared as JSON below
+    for n, c in enumerate(COMPARED[:-1]):  # the explanation is compared as JSON below
+        params[f"column_{n}"] = c
         parts.append(
-            f"SELECT f.__row, '{c}', 'score ''' || f.score_id || ''' is held with {c} ' || "
+            f"SELECT f.__row, CAST($column_{n} AS VARCHAR), 'score ''' || f.score_id || "
+            f"''' is held with ' || $column_{n} || ' ' || "
             f"CAST(h.{c} AS VARCHAR) || ': a changed score needs a new score_id' "
             f"FROM f JOIN held h USING (score_id) WHERE NOT h.destroyed "
             f"AND f.{c} IS DISTINCT FROM h.{c}"
         )
-    rows: list[tuple[Any, ...]] = con.execute(" UNION ALL ".join(parts)).fetchall()
+    rows: list[tuple[Any, ...]] = con.execute(" UNION ALL ".join(parts), params).fetchall()
     # Explanations that differ as text may still be the same JSON (key order, escapes).
     for row, score_id, new, old in con.execute(
         "SELECT f.__row, f.score_id, f.explanation, h.explanation FROM f "

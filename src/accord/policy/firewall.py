@@ -22,6 +22,7 @@ protected source, and the value used instead is the non-protected one.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import duckdb
 from sqlalchemy import Connection, select
@@ -71,8 +72,8 @@ def check_agreement(agreement: Agreement, policy: Policy) -> None:
             raise AccordError(f"agreement {agreement.id}: {message}")
 
 
-def _sql_list(values: list[str]) -> str:
-    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+# The protected categories, bound as the DuckDB parameter ``$protected`` (a list).
+_PROTECTED = "CAST($protected AS VARCHAR[])"
 
 
 def relation_names(purpose: str) -> tuple[str, str]:
@@ -107,15 +108,18 @@ def identity_for_purpose(
             "data_category VARCHAR)"
         )
         return identity
-    prot = _sql_list(protected)
+    bound: dict[str, Any] = {"protected": protected}
+    bound |= {f"field_{n}": f for n, f in enumerate(IDENTITY_FIELDS)}
     con.execute(
         f"CREATE OR REPLACE TABLE {refusals} AS "
         + " UNION ALL ".join(
-            f"SELECT person_id, '{f}' AS field, {f}_category AS data_category "
-            f"FROM {PERSON_STATE} WHERE {f}_category IN {prot} AND {f} IS NOT NULL"
+            f"SELECT person_id, CAST($field_{n} AS VARCHAR) AS field, "
+            f"{f}_category AS data_category FROM {PERSON_STATE} "
+            f"WHERE list_contains({_PROTECTED}, {f}_category) AND {f} IS NOT NULL"
             + (f" AND person_id IN (SELECT person_id FROM {people})" if people else "")
-            for f in IDENTITY_FIELDS
-        )
+            for n, f in enumerate(IDENTITY_FIELDS)
+        ),
+        bound,
     )
     key = "(decision_date, case_id)"
     # The two name parts are one value, as in person_state: both from one row, taken as
@@ -129,7 +133,7 @@ def identity_for_purpose(
         for f in IDENTITY_FIELDS
     )
     chosen = ", ".join(
-        f"CASE WHEN s.{f}_category IN {prot} THEN o.{f} ELSE s.{f} END AS {f}"
+        f"CASE WHEN list_contains({_PROTECTED}, s.{f}_category) THEN o.{f} ELSE s.{f} END AS {f}"
         for f in IDENTITY_FIELDS
     )
     con.execute(
@@ -138,14 +142,15 @@ def identity_for_purpose(
         WITH open_values AS (
             SELECT person_id, {latest_open}
             FROM {STATE_CASES}
-            WHERE data_category NOT IN {prot}
+            WHERE NOT list_contains({_PROTECTED}, data_category)
               AND person_id IN (SELECT DISTINCT person_id FROM {refusals})
             GROUP BY person_id
         )
         SELECT s.person_id, {chosen}
         FROM (SELECT * FROM {PERSON_STATE}{scope}) s
         LEFT JOIN open_values o USING (person_id)
-        """
+        """,
+        {"protected": protected},
     )
     return identity
 
@@ -163,11 +168,8 @@ def matching_history(
     identity, _ = relation_names(purpose)
     table = f"{identity}_history"
     protected = sorted(policy.protected_categories)
-    allowed = (
-        f" AND data_category NOT IN {_sql_list(protected)}"
-        if policy.is_enforcement(purpose) and protected
-        else ""
-    )
+    withheld = policy.is_enforcement(purpose) and bool(protected)
+    allowed = f" AND NOT list_contains({_PROTECTED}, data_category)" if withheld else ""
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
         SELECT person_id,
@@ -177,7 +179,8 @@ def matching_history(
                    AS arrival_date
         FROM {STATE_CASES}
         WHERE person_id IN (SELECT person_id FROM {people})
-        GROUP BY person_id"""
+        GROUP BY person_id""",
+        {"protected": protected} if withheld else None,
     )
     return table
 
