@@ -547,7 +547,8 @@ def build_register(
     )
     con.register("reg_src", table)
     con.execute(TYPO_MACROS)
-    record_id = f"$prefix || lpad(num::VARCHAR, {width}, '0')"
+    record_id = "$prefix || lpad(num::VARCHAR, $record_width, '0')"
+    numbering = {"prefix": prof.prefix, "record_width": width}
     copy_csv(
         con,
         f"""SELECT {record_id} AS record_id,
@@ -563,17 +564,16 @@ def build_register(
             FROM (SELECT *, g1 || coalesce(' ' || g2, '') AS given FROM reg_src)
         )""",
         register_path,
-        {"prefix": prof.prefix},
+        numbering,
     )
-    pwidth = id_width(n)
     copy_csv(
         con,
         f"""SELECT $register AS register, {record_id} AS record_id,
-            'P' || lpad(pnum::VARCHAR, {pwidth}, '0') AS person_id,
+            'P' || lpad(pnum::VARCHAR, $person_width, '0') AS person_id,
             trap, planted, namesake_of, duplicate, noise
         FROM reg_src""",
         truth_path,
-        {"register": name, "prefix": prof.prefix},
+        {**numbering, "register": name, "person_width": id_width(n)},
     )
     con.unregister("reg_src")
     held = np.zeros(n, dtype=bool)

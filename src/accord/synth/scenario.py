@@ -242,8 +242,8 @@ def _synthesise(out: Path, n: int, seed: int, as_of: dt.date, mix: Mix) -> Scena
         w, pw = id_width(m), id_width(n)
         copy_csv(
             con,
-            f"""SELECT 'C' || lpad(num::VARCHAR, {w}, '0') AS case_id,
-                'P' || lpad(pnum::VARCHAR, {pw}, '0') AS person_id,
+            f"""SELECT 'C' || lpad(num::VARCHAR, $case_width, '0') AS case_id,
+                'P' || lpad(pnum::VARCHAR, $person_width, '0') AS person_id,
                 f::VARCHAR AS family_name,
                 g1::VARCHAR || coalesce(' ' || g2::VARCHAR, '') AS given_names,
                 dob AS date_of_birth, nat::VARCHAR AS nationality,
@@ -254,6 +254,7 @@ def _synthesise(out: Path, n: int, seed: int, as_of: dt.date, mix: Mix) -> Scena
                 category::VARCHAR AS data_category
             FROM cases_src""",
             out / "cases.csv",
+            {"case_width": w, "person_width": pw},
         )
         con.unregister("cases_src")
         del table
@@ -277,12 +278,13 @@ def _synthesise(out: Path, n: int, seed: int, as_of: dt.date, mix: Mix) -> Scena
         )
         copy_csv(
             con,
-            f"""SELECT 'E' || lpad(rn::VARCHAR, {id_width(me)}, '0') AS event_id,
-                'P' || lpad(pnum::VARCHAR, {pw}, '0') AS person_id, event_type,
+            f"""SELECT 'E' || lpad(rn::VARCHAR, $event_width, '0') AS event_id,
+                'P' || lpad(pnum::VARCHAR, $person_width, '0') AS person_id, event_type,
                 edate AS event_date, {EVENT_DETAIL_SQL} AS detail
             FROM (SELECT num AS rn, pnum, etype::VARCHAR AS event_type,
                          edate, param FROM events_src)""",
             out / "events.csv",
+            {"event_width": id_width(me), "person_width": pw},
         )
         con.unregister("events_src")
         files["events"], counts["events"] = "events.csv", me
@@ -355,7 +357,8 @@ def _synthesise(out: Path, n: int, seed: int, as_of: dt.date, mix: Mix) -> Scena
         )
         copy_csv(
             con,
-            f"""SELECT 'P' || lpad(pnum::VARCHAR, {pw}, '0') AS person_id, kind::VARCHAR AS kind,
+            f"""SELECT 'P' || lpad(pnum::VARCHAR, $person_width, '0') AS person_id,
+                kind::VARCHAR AS kind,
                 rightful AS rightful_target, protected AS protected_address,
                 quality::VARCHAR AS quality_fault, before_1973 AS arrived_before_1973,
                 arrival AS arrival_date, dob AS date_of_birth, f::VARCHAR AS family_name,
@@ -365,6 +368,7 @@ def _synthesise(out: Path, n: int, seed: int, as_of: dt.date, mix: Mix) -> Scena
                 mononym, old_on_file AS previous_postcode_on_file
             FROM people_src""",
             out / "truth" / "people.csv",
+            {"person_width": pw},
         )
         con.unregister("people_src")
         files["truth/people"], counts["truth/people"] = "truth/people.csv", n
