@@ -302,13 +302,9 @@ STORE = "accord/store/"
 # it (the test fails once a file no longer does, so that its entry is removed).
 DIALECT_NAME_PENDING: dict[str, str] = {}
 PASTED_PENDING = {
-    # DuckDB SQL of the compute steps: the dates, times and names go in as DuckDB
-    # parameters once the steps are builders (issue 20's compute/ slice).
-    "accord/pool.py": "DuckDB: TIMESTAMP '{now}'",
+    # DuckDB SQL of the compiled policy: its dates and cohort names go in as DuckDB
+    # parameters once the rules compile to builders (issue 20's compute/ slice).
     "accord/policy/compile.py": "DuckDB: as_of_sql, the rules' date literals, cohort names",
-    "accord/policy/firewall.py": "DuckDB: field names from the policy's constants",
-    "accord/retention.py": "DuckDB: the retention plan's day",
-    "accord/scores.py": "DuckDB: the check's day and column names",
 }
 
 _SQL_TEXT = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|CREATE|COPY)\b")
