@@ -74,10 +74,13 @@ def test_an_invalid_value_is_named_by_its_field_and_each_caller_names_it_its_own
 
 
 def test_the_command_line_names_the_option_for_an_invalid_value(
-    db_url: str, capsys: pytest.CaptureFixture[str]
+    web: WebState, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # ``web`` loads ho-to-dvla into ``db_url``: an unknown agreement is refused first
     assert main(["agreements", "pause", "ho-to-dvla", "--reason", " ", "--database", db_url]) == 2
     assert capsys.readouterr().err == "accord: a pause needs a reason (--reason)\n"
+    assert main(["agreements", "pause", "nope", "--reason", " ", "--database", db_url]) == 2
+    assert capsys.readouterr().err == "accord: no agreement 'nope'\n"
     args = ["exemption", "apply", "P-1", "--item", "case:C-1", "--exemption", "x",
             "--justification", "y", "--database", db_url]  # fmt: skip
     assert main([*args, "--by", "  "]) == 2

@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import select
 
 from accord.cli import main
-from accord.errors import AccordError, InputError
+from accord.errors import AccordError, InputError, NotFound
 from accord.policy import compile as policy_compile
 from accord.policy import pauses
 from accord.policy.agreement import Agreement, json_schema, load_agreements, parse_agreement
@@ -403,7 +403,6 @@ def test_pause_and_resume_are_logged_with_who_and_why(db_url: str, tmp_path: Pat
 @pytest.mark.parametrize(
     ("agreement", "cohort", "reason", "message"),
     [
-        ("nobody", None, "why", "no agreement nobody in the database"),
         ("to-dvla", "left_handed", "why", "unknown cohort left_handed"),
         ("to-dvla", None, "  ", "a pause needs a reason"),
     ],
@@ -414,6 +413,17 @@ def test_pausing_the_unknown_is_refused(
     loaded(db_url, tmp_path, "to-dvla")
     with pytest.raises(AccordError, match=message):
         pauses.pause(db_url, agreement, cohort, reason, "ann")
+
+
+@pytest.mark.parametrize("reason", ["why", "  "])
+def test_an_agreement_not_in_the_database_is_not_found_whatever_else_is_wrong(
+    db_url: str, tmp_path: Path, reason: str
+) -> None:
+    loaded(db_url, tmp_path, "to-dvla")
+    with pytest.raises(NotFound, match=r"^no agreement 'nobody'$"):
+        pauses.pause(db_url, "nobody", "left_handed", reason, "ann")
+    with pytest.raises(NotFound, match=r"^no agreement 'nobody'$"):
+        pauses.resume(db_url, "nobody", None, reason, "ann")
 
 
 def test_a_pause_cannot_be_doubled_nor_an_unpaused_one_resumed(db_url: str, tmp_path: Path) -> None:

@@ -250,8 +250,9 @@ def test_pausing_is_for_admins_through_the_pause_service(client: TestClient, web
     assert client.post(f"{url}/resume", json={"reason": "done"}, headers=h).status_code == 409
     cohort = client.post(f"{url}/pause", json={"reason": "x", "cohort": "no_such"}, headers=h)
     assert cohort.status_code == 409 and "unknown cohort" in cohort.json()["detail"]
-    nowhere = client.post("/api/v1/agreements/nope/pause", json={"reason": "x"}, headers=h)
-    assert nowhere.status_code == 404
+    for verb, reason in [("pause", "x"), ("resume", "x"), ("pause", " ")]:
+        nowhere = client.post(f"/api/v1/agreements/nope/{verb}", json={"reason": reason}, headers=h)
+        assert (nowhere.status_code, nowhere.json()) == (404, {"detail": "no agreement 'nope'"})
     assert [e.action for e in audit_entries(web.url, "adm1")] == [
         "agreement_paused",
         "agreement_resumed",

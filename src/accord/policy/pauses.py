@@ -15,12 +15,21 @@ import pyarrow as pa
 from sqlalchemy import Connection, insert, select, update
 
 from accord import auditlog
-from accord.errors import AccordError, InvalidInput
+from accord.errors import AccordError, InvalidInput, NotFound
 from accord.policy.policy import Policy, default_policy
 from accord.store.db import connect
 from accord.store.models import Agreement as AgreementRow
 from accord.store.models import Pause
 from accord.vocab import Reason
+
+
+def _known(conn: Connection, agreement_id: str) -> None:
+    """Refuse an agreement the database does not hold."""
+    found = conn.scalar(
+        select(AgreementRow.agreement_id).where(AgreementRow.agreement_id == agreement_id)
+    )
+    if found is None:
+        raise NotFound(f"no agreement {agreement_id!r}")
 
 
 def _what(agreement_id: str, cohort: str | None) -> str:
@@ -35,22 +44,18 @@ def pause(
     actor: str,
     policy: Policy | None = None,
 ) -> int:
-    """Pause sharing under an agreement (or for one cohort in it); returns the pause id."""
+    """Pause sharing under an agreement (or for one cohort in it); returns the pause id.
+
+    An agreement not in the database is :class:`NotFound`, whatever else is wrong.
+    """
     policy = policy or default_policy()
-    if not reason.strip():
-        raise InvalidInput("reason", "a pause needs a reason ({field})")
-    if cohort is not None and cohort not in policy.cohorts:
-        raise AccordError(
-            f"unknown cohort {cohort}: the policy defines {', '.join(policy.cohorts) or 'none'}"
-        )
     with connect(url) as conn:
-        known = conn.execute(
-            select(AgreementRow.agreement_id).where(AgreementRow.agreement_id == agreement_id)
-        ).first()
-        if known is None:
+        _known(conn, agreement_id)
+        if not reason.strip():
+            raise InvalidInput("reason", "a pause needs a reason ({field})")
+        if cohort is not None and cohort not in policy.cohorts:
             raise AccordError(
-                f"no agreement {agreement_id} in the database: load it with "
-                "`accord agreements load`"
+                f"unknown cohort {cohort}: the policy defines {', '.join(policy.cohorts) or 'none'}"
             )
         existing = conn.execute(
             select(Pause.id, Pause.paused_at, Pause.paused_by).where(
@@ -88,10 +93,12 @@ def pause(
 
 
 def resume(url: str, agreement_id: str, cohort: str | None, reason: str, actor: str) -> int:
-    """Lift a pause; returns the id of the pause lifted."""
-    if not reason.strip():
-        raise InvalidInput("reason", "a resume needs a reason ({field})")
+    """Lift a pause; returns the id of the pause lifted (an unknown agreement is
+    :class:`NotFound`, as for :func:`pause`)."""
     with connect(url) as conn:
+        _known(conn, agreement_id)
+        if not reason.strip():
+            raise InvalidInput("reason", "a resume needs a reason ({field})")
         open_id = conn.execute(
             select(Pause.id).where(
                 Pause.agreement_id == agreement_id,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from accord import blind, events, formats, identity, review
 from accord.config import settings
@@ -15,8 +15,6 @@ from accord.errors import AccordError, InputError
 from accord.identity import Principal
 from accord.policy import pauses
 from accord.policy.policy import load_policy
-from accord.store import db
-from accord.store.models import Agreement
 from accord.vocab import ItemStatus
 from accord.web import readmodels
 from accord.web.api.common import domain_errors_answered, errors, http_error, unprocessable
@@ -171,21 +169,9 @@ def agreements(principal: PolicyReader, ctx: Ctx) -> list[dict[str, Any]]:
         return readmodels.agreements(conn)
 
 
-def _known_agreement(url: str, agreement_id: str) -> None:
-    with db.connect(url) as conn:
-        found = conn.scalar(
-            select(Agreement.agreement_id).where(Agreement.agreement_id == agreement_id)
-        )
-    if found is None:
-        raise HTTPException(404, f"no agreement {agreement_id!r}")
-
-
-def _change_pause(
-    url: str, agreement_id: str, cohort: str | None, change: Callable[[], int]
-) -> PauseOut:
+def _change_pause(agreement_id: str, cohort: str | None, change: Callable[[], int]) -> PauseOut:
     """Pause or resume sharing under a known agreement (else 404); no reason is a 422
     naming ``reason``, a conflict a 409."""
-    _known_agreement(url, agreement_id)
     try:
         pause_id = change()
     except AccordError as exc:
@@ -202,7 +188,6 @@ def _change_pause(
 def pause(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) -> PauseOut:
     """Pause sharing under an agreement, or for one cohort in it, from the next run on."""
     return _change_pause(
-        ctx.url,
         agreement_id,
         body.cohort,
         lambda: pauses.pause(
@@ -225,7 +210,6 @@ def pause(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) 
 def resume(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) -> PauseOut:
     """Lift a pause; held disclosures are decided again at the next run."""
     return _change_pause(
-        ctx.url,
         agreement_id,
         body.cohort,
         lambda: pauses.resume(ctx.url, agreement_id, body.cohort, body.reason, principal.username),
