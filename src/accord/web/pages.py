@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import functools
 import html
+import inspect
 import math
 import secrets
 from collections.abc import Callable, Sequence
@@ -278,13 +279,6 @@ QUEUE_PAGE = 50
 AGES = [(1, "More than a day"), (7, "More than a week"), (30, "More than 30 days")]
 SHOW = ("mine", "all")
 
-KindQ = Annotated[str | None, Query(max_length=64)]
-AgreementQ = Annotated[str | None, Query(max_length=64)]
-ShowQ = Annotated[str | None, Query(max_length=8)]
-OlderQ = Annotated[str | None, Query(max_length=4)]
-SortQ = Annotated[str | None, Query(max_length=16)]
-SearchQ = Annotated[str | None, Query(max_length=64)]
-
 
 def queue_filter(
     kind: str | None,
@@ -316,11 +310,39 @@ def queue_filter(
     )
 
 
+# The queue filter's fields, each optional, with its longest value.
+QUEUE_FIELDS = {"kind": 64, "agreement": 64, "show": 8, "older_than": 4, "sort": 16, "q": 64}
+
+
+def _queue_filter_from(source: Callable[..., Any]) -> Callable[..., readmodels.QueueFilter]:
+    """A dependency giving the queue's filter (:func:`queue_filter`) from the query
+    (``source`` ``Query``) or from a form's hidden fields (``Form``), as :data:`QUEUE_FIELDS`."""
+
+    def read(**given: str | None) -> readmodels.QueueFilter:
+        return queue_filter(**given)
+
+    fields = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[str | None, source(max_length=longest)],
+        )
+        for name, longest in QUEUE_FIELDS.items()
+    ]
+    read.__signature__ = inspect.Signature(fields)  # type: ignore[attr-defined]  # FastAPI reads it
+    return read
+
+
+QueueQuery = Annotated[readmodels.QueueFilter, Depends(_queue_filter_from(Query))]
+QueueForm = Annotated[readmodels.QueueFilter, Depends(_queue_filter_from(Form))]
+
+
 def _suffix(query: dict[str, str]) -> str:
     return "?" + urlencode(query) if query else ""
 
 
-QUEUE_PARAMS = ("kind", "agreement", "show", "older_than", "sort", "q", "after")
+QUEUE_PARAMS = (*QUEUE_FIELDS, "after")
 
 
 @router.get("/review", response_class=HTMLResponse)
@@ -463,15 +485,9 @@ def review_item(
     item_id: str,
     principal: ReviewerPage,
     ctx: Ctx,
-    kind: KindQ = None,
-    agreement: AgreementQ = None,
-    show: ShowQ = None,
-    older_than: OlderQ = None,
-    sort: SortQ = None,
-    q: SearchQ = None,
+    filters: QueueQuery,
     decided: bool = False,
 ) -> Response:
-    filters = queue_filter(kind, agreement, show, older_than, sort, q)
     return _item_page(request, ctx, item_id, principal, filters, just_decided=decided)
 
 
@@ -624,18 +640,12 @@ def decide(
     item_id: str,
     principal: ReviewerForm,
     ctx: Ctx,
+    filters: QueueForm,
     decision: Annotated[str, Form(max_length=16)] = "",
     reason: Annotated[str, Form(max_length=4000, pattern=TEXT_PATTERN)] = "",
     preset: Annotated[int | None, Form(ge=1, le=9)] = None,
     rivals_too: Annotated[str, Form(max_length=4)] = "",
-    kind: Annotated[str | None, Form(max_length=64)] = None,
-    agreement: Annotated[str | None, Form(max_length=64)] = None,
-    show: Annotated[str | None, Form(max_length=8)] = None,
-    older_than: Annotated[str | None, Form(max_length=4)] = None,
-    sort: Annotated[str | None, Form(max_length=16)] = None,
-    q: Annotated[str | None, Form(max_length=64)] = None,
 ) -> Response:
-    filters = queue_filter(kind, agreement, show, older_than, sort, q)
     with transaction(ctx.url) as conn:
         found = conn.execute(
             select(ReviewItem.kind).where(ReviewItem.item_id == item_id)
@@ -1108,7 +1118,18 @@ def oversight_panel(request: Request, principal: AuditorPage, ctx: Ctx) -> Respo
     return render(request, "oversight_panel.html", principal, c=counts)
 
 
-def _drill(what: str, query: dict[str, str | None]) -> tuple[oversee.Drill, dict[str, str]]:
+FilterQ = Annotated[str | None, Query(max_length=64)]
+
+
+def _drill(
+    what: str,
+    recipient: FilterQ = None,
+    status: FilterQ = None,
+    remedy: FilterQ = None,
+    kind: FilterQ = None,
+) -> tuple[oversee.Drill, dict[str, str]]:
+    """The list ``what`` names and the filters chosen of those it takes (a dependency)."""
+    query = {"recipient": recipient, "status": status, "remedy": remedy, "kind": kind}
     drill = oversee.DRILLS.get(what)
     if drill is None:
         raise HTTPException(404, f"There is no list called {what}.")
@@ -1122,7 +1143,7 @@ def _drill(what: str, query: dict[str, str | None]) -> tuple[oversee.Drill, dict
     return drill, chosen
 
 
-FilterQ = Annotated[str | None, Query(max_length=64)]
+Drilled = Annotated[tuple[oversee.Drill, dict[str, str]], Depends(_drill)]
 
 
 @router.get("/oversight/rows/{what}.csv")
@@ -1130,14 +1151,9 @@ def oversight_rows_csv(
     what: str,
     principal: AuditorPage,
     ctx: Ctx,
-    recipient: FilterQ = None,
-    status: FilterQ = None,
-    remedy: FilterQ = None,
-    kind: FilterQ = None,
+    drilled: Drilled,
 ) -> Response:
-    _, chosen = _drill(
-        what, {"recipient": recipient, "status": status, "remedy": remedy, "kind": kind}
-    )
+    _, chosen = drilled
     with transaction(ctx.url) as conn:
         body = oversee.rows_csv(conn, what, chosen, principal.username)
     return Response(
@@ -1153,15 +1169,10 @@ def oversight_rows(
     what: str,
     principal: AuditorPage,
     ctx: Ctx,
-    recipient: FilterQ = None,
-    status: FilterQ = None,
-    remedy: FilterQ = None,
-    kind: FilterQ = None,
+    drilled: Drilled,
     after: FilterQ = None,
 ) -> Response:
-    drill, chosen = _drill(
-        what, {"recipient": recipient, "status": status, "remedy": remedy, "kind": kind}
-    )
+    drill, chosen = drilled
     with transaction(ctx.url) as conn:
         found = oversee.rows(conn, what, chosen, principal.username, after=after)
         recipients = oversee.recipients(conn) if "recipient" in drill.filters else []
@@ -1196,9 +1207,10 @@ def _choice_words(name: str, value: str) -> str:
 
 
 def _audit_filter(
-    request: Request, actor: str | None, action: str | None, person: str | None
+    request: Request, actor: FilterQ = None, action: FilterQ = None, person: FilterQ = None
 ) -> tuple[oversee.AuditFilter, dict[str, str], dict[str, str]]:
-    """The audit log's filter from the query, with GOV.UK date inputs for from and to."""
+    """The audit log's filter from the query, with GOV.UK date inputs for from and to, its
+    errors and the date fields as given (a dependency)."""
     q = request.query_params
     errors: dict[str, str] = {}
     kept: dict[str, str] = {}
@@ -1226,16 +1238,18 @@ def _audit_filter(
     return f, errors, kept
 
 
+AuditQuery = Annotated[
+    tuple[oversee.AuditFilter, dict[str, str], dict[str, str]], Depends(_audit_filter)
+]
+
+
 @router.get("/oversight/audit.csv")
 def audit_log_csv(
-    request: Request,
     principal: AuditorPage,
     ctx: Ctx,
-    actor: FilterQ = None,
-    action: FilterQ = None,
-    person: FilterQ = None,
+    audit: AuditQuery,
 ) -> Response:
-    f, errors, _ = _audit_filter(request, actor, action, person)
+    f, errors, _ = audit
     if errors:
         raise HTTPException(400, "; ".join(errors.values()))
     with transaction(ctx.url) as conn:
@@ -1252,12 +1266,10 @@ def audit_log_page(
     request: Request,
     principal: AuditorPage,
     ctx: Ctx,
-    actor: FilterQ = None,
-    action: FilterQ = None,
-    person: FilterQ = None,
+    audit: AuditQuery,
     before: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
-    f, errors, kept = _audit_filter(request, actor, action, person)
+    f, errors, kept = audit
     entries: list[oversee.AuditEntry] = []
     more = None
     if not errors:
