@@ -7,7 +7,8 @@ counted; `cohort_membership` is a view, so the gate evaluates it only for candid
     .venv/bin/python benchmarks/policy.py [--people N]
 
 ``person_state`` is generated inside the script (DuckDB) with every rule and cohort
-represented; generating it is not timed.
+represented (one in 50 people has one name, one in 1,000 none); generating it is not
+timed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def generate(con: duckdb.DuckDBPyConnection, people: int) -> None:
         f"""
         CREATE TABLE person_state AS
         SELECT 'P' || lpad(CAST(i AS VARCHAR), 8, '0') AS person_id,
+          CASE WHEN i % 1000 <> 0 THEN 'family' || CAST(i % 9000 AS VARCHAR) END AS family_name,
+          CASE WHEN i % 50 <> 0 THEN 'given' || CAST(i % 700 AS VARCHAR) END AS given_names,
           CASE WHEN u < 0.01 THEN NULL
                ELSE DATE '1940-01-01' + CAST(i % 25000 AS INTEGER) END AS date_of_birth,
           CASE WHEN i % 40 = 0 THEN DATE '1958-01-01' + CAST(i % 5000 AS INTEGER)
