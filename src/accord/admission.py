@@ -640,8 +640,9 @@ def _write_people(
         conn,
         Person.__table__,  # type: ignore[arg-type]
         con,
-        f"SELECT * EXCLUDE (existed), {as_of_sql(as_of)} AS derived_as_of FROM people_changed",
+        "SELECT * EXCLUDE (existed), CAST($as_of AS DATE) AS derived_as_of FROM people_changed",
         background=later,
+        params={"as_of": as_of},
     )
     if outdated:  # the UPDATE reads every row (a second for a million): only if needed
         later.submit(
@@ -703,9 +704,11 @@ def _queue_manual_checks(
     policy: Policy,
     as_of: dt.date,
     run_id: str | None,
-    only: str,
+    cleansing: bool,
 ) -> int:
-    """One review item per person newly routed to a manual check (never a second one)."""
+    """One review item per person newly routed to a manual check (never a second one):
+    of everyone, or in a cleansing of those admitted before (``pool.decided_scope``)."""
+    only = pool.decided_scope(cleansing)
     combos = [
         r[0]
         for r in con.execute(
@@ -733,21 +736,22 @@ def _queue_manual_checks(
                     ELSE 'MC-' || substr(sha256(n.person_id), 1, 40) END AS item_id,
                {_MANUAL_CHECK_ITEM} AS kind, n.person_id, t.reason,
                to_json({{'reasons': string_split(n.manual_reasons, ','),
-                         'as_of': {as_of_sql(as_of)}}})::VARCHAR AS detail,
+                         'as_of': CAST($as_of AS DATE)}})::VARCHAR AS detail,
                {_OPEN} AS status, {MANUAL_CHECK_APPROVALS} AS approvals_needed,
                CAST($run_id AS VARCHAR) AS run_id,
                CAST($now AS TIMESTAMP) AS created_at
         FROM pool_new n JOIN _reason_text t USING (manual_reasons)
         WHERE n.needs_item AND ({only}) ORDER BY n.person_id
         """,
-        {"run_id": run_id, "now": now},
+        {"run_id": run_id, "now": now, "as_of": as_of},
     )
     con.unregister("_reason_text")
     insert_arrow(conn, ReviewItem.__table__, items)  # type: ignore[arg-type]
     return int(items.num_rows)
 
 
-def _withdrawals(con: duckdb.DuckDBPyConnection, only: str) -> list[tuple[str, str]]:
+def _withdrawals(con: duckdb.DuckDBPyConnection, cleansing: bool) -> list[tuple[str, str]]:
+    only = pool.decided_scope(cleansing)
     rows = con.execute(
         f"""
         SELECT person_id, array_to_string(reasons, ',') FROM pool_new
@@ -863,12 +867,12 @@ def admit_in(
         _decide(con, policy, as_of)
         _count(con, result)
         clock.lap("apply rules")
-        pool.write_decided(conn, con, as_of, run_id, "TRUE", _now(), background)
+        pool.write_decided(conn, con, as_of, run_id, False, _now(), background)
         clock.lap("compare pool")
     clock.lap("finish writing people and pool")
-    result.manual_checks_queued = _queue_manual_checks(conn, con, policy, as_of, run_id, "TRUE")
+    result.manual_checks_queued = _queue_manual_checks(conn, con, policy, as_of, run_id, False)
     clock.lap("queue manual checks")
-    result.withdrawn = _withdrawals(con, "TRUE")
+    result.withdrawn = _withdrawals(con, False)
     _audit_withdrawals(conn, actor, result.withdrawn, run_id, "admission")
     if on_withdrawn is not None and result.withdrawn:
         on_withdrawn(conn, result.withdrawn)
@@ -898,16 +902,16 @@ def cleanse(
     disclosed about them.  People not admitted are left as they are.
     """
     policy = policy or load_policy(settings().policy)
-    only = f"previous_status = {_ADMITTED}"
+    only = pool.decided_scope(cleansing=True)
     with connect(url) as conn:
         con = duckdb.connect()
         try:
             _load_inputs(conn, con, None, None, "cases")
             _derive(con, as_of)
             _decide(con, policy, as_of)
-            pool.write_decided(conn, con, as_of, None, only, _now())
-            _queue_manual_checks(conn, con, policy, as_of, None, only)
-            withdrawn = _withdrawals(con, only)
+            pool.write_decided(conn, con, as_of, None, True, _now())
+            _queue_manual_checks(conn, con, policy, as_of, None, True)
+            withdrawn = _withdrawals(con, True)
             _audit_withdrawals(conn, actor, withdrawn, None, "cleansing")
             if on_withdrawn is not None and withdrawn:
                 on_withdrawn(conn, withdrawn)

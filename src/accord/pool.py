@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 from accord.cases import Background, insert_query
 from accord.store import db
 from accord.store.models import PoolEntry, PoolHistory, utcnow
-from accord.vocab import PoolStatus
+from accord.vocab import PoolStatus, sql_word
 
 WITHDRAWN: str = PoolStatus.WITHDRAWN.value  # a plain str, as the drivers bind it
 _CHUNK = 10_000  # people per IN (...) list, on either database
@@ -32,17 +32,19 @@ def write_decided(
     con: duckdb.DuckDBPyConnection,
     as_of: dt.date,
     run_id: str | None,
-    only: str,
+    cleansing: bool,
     at: dt.datetime,
     background: Background | None = None,
 ) -> None:
-    """Write the changed rows of admission's decided pool (``pool_new`` in ``con``) that
-    satisfy the SQL condition ``only``: each replaces the person's entry, with a history row.
+    """Write the changed rows of admission's decided pool (``pool_new`` in ``con``), of
+    everyone or, in a cleansing, of those admitted before (:func:`decided_scope`): each
+    replaces the person's entry, with a history row.
 
     ``at`` (naive UTC) is when they change.  The date, run id and time are bound as DuckDB
     parameters.  With ``background``, the writes are left to it.
     """
     later = background or Background(threaded=False)
+    only = decided_scope(cleansing)
     rows = f"""
         SELECT person_id, status, to_json(reasons)::VARCHAR AS reasons,
                CAST($as_of AS DATE) AS as_of, CAST($run_id AS VARCHAR) AS run_id,
@@ -67,6 +69,13 @@ def write_decided(
         background=later,
         params={"as_of": as_of, "run_id": run_id, "at": at},
     )
+
+
+def decided_scope(cleansing: bool) -> str:
+    """The condition on ``pool_new`` of the people admission's writes cover: everyone,
+    or in a cleansing (which re-validates the admitted pool and does only that) the
+    people admitted before."""
+    return f"previous_status = {sql_word(PoolStatus.ADMITTED)}" if cleansing else "TRUE"
 
 
 def _delete_entries(conn: Connection, person_ids: list[str]) -> None:
