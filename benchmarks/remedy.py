@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from accord.disclosure import Draft, disclose
 from accord.ledger import log as ledger_log
 from accord.ledger import signing
+from accord.ledger import unit as ledger_unit
 from accord.remedy import recall_people
 from accord.store import db
 from accord.store.models import Disclosure
@@ -38,8 +39,8 @@ TARGET_MS = 100.0
 PERSON = "P-BENCH-RECALL"
 
 
-def give_disclosures(url: str) -> None:
-    with db.connect(url) as conn:
+def give_disclosures(url: str, key: Path) -> None:
+    with db.connect(url) as conn, ledger_unit.work(conn, key):
         if conn.scalar(
             select(func.count()).select_from(Disclosure).where(Disclosure.person_id == PERSON)
         ):
@@ -60,7 +61,8 @@ def main() -> None:
     args = parser.parse_args()
     path = args.db or Path(tempfile.mkdtemp(prefix="accord-remedy-")) / "remedy.db"
     url = f"sqlite:///{path}"
-    key = signing.load_or_create_key(path.with_suffix(".key"))
+    key_path = path.with_suffix(".key")
+    key = signing.load_or_create_key(key_path)
     if bulk_count(path) != args.disclosures:
         for stale in (path, path.with_suffix(".db-wal"), path.with_suffix(".db-shm")):
             stale.unlink(missing_ok=True)
@@ -68,7 +70,7 @@ def main() -> None:
         started = time.perf_counter()
         build_bulk(url, path, args.disclosures)
         print(f"build: {time.perf_counter() - started:.1f} s (not part of the measurement)")
-    give_disclosures(url)
+    give_disclosures(url, key_path)
     engine = db.engine_for(url)
     times: list[float] = []
     recalled = 0
