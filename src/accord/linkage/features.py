@@ -21,7 +21,7 @@ statements take the Spark forms: the transliteration and the accents stripped in
 from __future__ import annotations
 
 import functools
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
 
@@ -532,6 +532,34 @@ def add_keys(con: duckdb.DuckDBPyConnection | Sql, source: str, target: str) -> 
                {_characters_key("pc", d)} AS pc_srt
         FROM (SELECT *, {pc.replace("s.postcode", "postcode")} AS pc FROM ({base}) AS b)""",
     )
+
+
+def add_candidate_pairs(con: duckdb.DuckDBPyConnection | Sql, settings: dict[str, Any]) -> None:
+    """``blocked``: every pool/register pair some prediction blocking rule of
+    ``settings`` finds in the key tables ``pool_k`` and ``register_k``, once, with the
+    first rule that found it (``match_key``); ``blocked_records``: the register rows
+    among them.
+
+    Each rule is a plain equi-join (a hash join); the union is deduplicated once at the
+    end rather than each rule excluding the pairs of the rules before it, which would
+    turn every join into a nested comparison of all earlier rules.
+    """
+    db = as_sql(con)
+    rules = [
+        str(r["blocking_rule"]) if isinstance(r, dict) else str(r)
+        for r in settings["blocking_rules_to_generate_predictions"]
+    ]
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS rule, l.rid AS lr, r.rid AS rr FROM pool_k AS l "
+        f"JOIN register_k AS r ON {rule}"
+        for i, rule in enumerate(rules)
+    )
+    db.create(
+        "blocked",
+        f"SELECT CAST(min(rule) AS {_text(db.dialect)}) AS match_key, lr AS join_key_l, "
+        f"rr AS join_key_r FROM ({union}) GROUP BY lr, rr",
+    )
+    db.create("blocked_records", "SELECT DISTINCT join_key_r AS rid FROM blocked")
 
 
 # The pool's column of every postcode the source holds for a person (a list), when given.

@@ -175,24 +175,6 @@ def pattern_sql() -> str:
     return " || ',' || ".join(parts)
 
 
-def _blocked_pairs_sql(rules: list[str]) -> str:
-    """Every pool/register pair some rule finds, once, with the first rule that found it.
-
-    Each rule is a plain equi-join (a hash join); the union is deduplicated once at the
-    end rather than each rule excluding the pairs of the rules before it, which would
-    turn every join into a nested comparison of all earlier rules.
-    """
-    union = " UNION ALL ".join(
-        f"SELECT {i} AS rule, l.rid AS lr, r.rid AS rr FROM pool_k AS l "
-        f"JOIN register_k AS r ON {rule}"
-        for i, rule in enumerate(rules)
-    )
-    return (
-        "SELECT CAST(min(rule) AS VARCHAR) AS match_key, lr AS join_key_l, rr AS join_key_r "
-        f"FROM ({union}) GROUP BY lr, rr"
-    )
-
-
 def _prepare(con: Any, model: m.TrainedModel, pool: pa.Table, register: pa.Table) -> None:
     """Candidate pairs (``blocked``) from the blocking keys of both sides, then the
     features of the pool and of only those register records some rule found."""
@@ -200,12 +182,7 @@ def _prepare(con: Any, model: m.TrainedModel, pool: pa.Table, register: pa.Table
     features.build_names(con, ["pool_in", "register_in"])
     features.add_keys(con, "pool_in", "pool_k")
     features.add_keys(con, "register_in", "register_k")
-    rules = [
-        str(r["blocking_rule"]) if isinstance(r, dict) else str(r)
-        for r in model.settings["blocking_rules_to_generate_predictions"]
-    ]
-    con.execute(f"CREATE TABLE blocked AS {_blocked_pairs_sql(rules)}")
-    con.execute("CREATE TABLE blocked_records AS SELECT DISTINCT join_key_r AS rid FROM blocked")
+    features.add_candidate_pairs(con, model.settings)
     features.add_features(con, "pool_in", "person_id", "pool_f", blocking_keys=False)
     features.add_features(
         con, "register_in", "record_id", "register_f", only="blocked_records", blocking_keys=False

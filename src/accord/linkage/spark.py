@@ -255,20 +255,6 @@ def scoring_sql(settings: dict[str, Any], floor: float) -> str:
     return _JW_CALL.sub(lambda call: duckdb_jaro_winkler_sql(call.group(1), call.group(2)), sql)
 
 
-def blocked_pairs_sql(rules: list[str]) -> str:
-    """Every pool/register pair some rule finds, once, with the first rule that found it
-    (``accord.linkage.predict._blocked_pairs_sql`` in Spark SQL)."""
-    union = " UNION ALL ".join(
-        f"SELECT {i} AS rule, l.rid AS lr, r.rid AS rr FROM pool_k AS l "
-        f"JOIN register_k AS r ON {rule}"
-        for i, rule in enumerate(rules)
-    )
-    return (
-        "SELECT CAST(min(rule) AS STRING) AS match_key, lr AS join_key_l, rr AS join_key_r "
-        f"FROM ({union}) GROUP BY lr, rr"
-    )
-
-
 def lookalike_factor(db: SparkSql, keys: str) -> float:
     """:func:`accord.linkage.risk.lookalike_factor` of the register's keys on Spark.
 
@@ -360,12 +346,7 @@ def score(
         features.build_names(db, ["pool_in", "register_in"])
         features.add_keys(db, "pool_in", "pool_k")
         features.add_keys(db, "register_in", "register_k")
-        rules = [
-            str(r["blocking_rule"]) if isinstance(r, dict) else str(r)
-            for r in model.settings["blocking_rules_to_generate_predictions"]
-        ]
-        db.create("blocked", blocked_pairs_sql(rules))
-        db.create("blocked_records", "SELECT DISTINCT join_key_r AS rid FROM blocked")
+        features.add_candidate_pairs(db, model.settings)
         features.add_features(db, "pool_in", "person_id", "pool_f", blocking_keys=False)
         features.add_features(
             db, "register_in", "record_id", "register_f", only="blocked_records",
