@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """Blind review: under `review: blind: true` a reviewer sees both records and what agrees
 and differs, never the score, until they have decided the item; then everything.
 
@@ -17,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from reviewers import as_reviewer
 from sqlalchemy import insert, select, update
-from test_web_support import WebState, client, web  # noqa: F401
+from test_web_support import WebState
 
 from accord import blind
 from accord.cli import main

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """Use cases raise domain errors; the command line, the pages and the API map them (issue 20).
 
 A use case names an invalid value by its field in the domain's words ("reason must say
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from test_web_support import SECRET, WebState, csrf_of, login, web  # noqa: F401
+from test_web_support import SECRET, WebState, csrf_of, login
 
 from accord.cli import common, main
 from accord.errors import AccordError, Conflict, InvalidInput, NotFound

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """`accord events --out DIR`: recalls reach recalls.csv even when writing it fails once
 (issue 23, high 3).
 
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from test_web_support import WebState, web  # noqa: F401
+from test_web_support import WebState
 
 from accord.cli import main
 from accord.store import db

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from test_web_support import SECRET, WebState, csrf_of, login, web  # noqa: F401
+from test_web_support import SECRET, WebState, csrf_of, login
 
 from accord import identity
 from accord.cli import main
@@ -46,7 +46,7 @@ def _status(url: str, item: str) -> str:
 
 
 def test_the_command_line_takes_the_reviewer_from_a_token_and_refuses_the_same_user_twice(
-    web: WebState,  # noqa: F811
+    web: WebState,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -73,7 +73,7 @@ def test_the_command_line_takes_the_reviewer_from_a_token_and_refuses_the_same_u
 
 
 def test_a_command_line_decision_without_a_usable_token_is_refused_in_one_line(
-    web: WebState,  # noqa: F811
+    web: WebState,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -104,7 +104,7 @@ def test_a_command_line_decision_without_a_usable_token_is_refused_in_one_line(
 
 
 def test_one_user_cannot_give_both_approvals_across_the_web_and_the_command_line(
-    web: WebState,  # noqa: F811
+    web: WebState,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

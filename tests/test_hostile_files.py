@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from test_web_support import SECRET, WebState, web  # noqa: F401
+from test_web_support import SECRET, WebState
 
 from accord import formats
 from accord.cli import main
@@ -93,7 +93,7 @@ def test_year_0000_is_not_a_date(
     assert formats.validate(write(tmp_path, "f.csv", f"{EVENTS_HEADER}\n{EVENT}\n"), "events").ok
 
 
-def test_year_0000_over_the_api_is_a_422_naming_the_field(web: WebState) -> None:  # noqa: F811
+def test_year_0000_over_the_api_is_a_422_naming_the_field(web: WebState) -> None:
     client = TestClient(create_app(web.url, secret=SECRET))
     with db.connect(web.url) as conn:
         events_before = conn.scalar(select(func.count()).select_from(Event))

@@ -45,7 +45,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
-from test_web_support import SECRET, WebState, web  # noqa: F401
+from test_web_support import SECRET, WebState
 
 from accord.formats.schema import FORMATS
 from accord.store import db
@@ -568,7 +568,7 @@ def counts(url: str) -> tuple[int, ...]:
         )
 
 
-def test_the_api_refuses_hostile_bodies(web: WebState) -> None:  # noqa: F811
+def test_the_api_refuses_hostile_bodies(web: WebState) -> None:
     client = TestClient(create_app(web.url, secret=SECRET), raise_server_exceptions=False)
     before = counts(web.url)
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """Signing out ends the session on the server, not only in the browser (issue 23, low 13).
 
 The session is a signed cookie; signing out only asked the browser to forget it, so a
@@ -9,7 +8,7 @@ Signing out now ends every session the user had started until then.
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from test_web_support import SECRET, WebState, csrf_of, login, web  # noqa: F401
+from test_web_support import SECRET, WebState, csrf_of, login
 
 from accord.web import create_app
 from accord.web.auth import SESSION_COOKIE

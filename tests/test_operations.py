@@ -18,7 +18,7 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from test_web_support import RUN_AT, SECRET, WebState, login, web  # noqa: F401
+from test_web_support import RUN_AT, SECRET, WebState, login
 
 from accord.cli import main
 from accord.config import Settings
@@ -46,7 +46,7 @@ def _value(scrape: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_count_requests_by_route_and_read_the_database_when_scraped(
-    web: WebState,  # noqa: F811
+    web: WebState,
 ) -> None:
     client = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
     before = client.get("/metrics")
@@ -115,7 +115,7 @@ def test_metrics_count_requests_by_route_and_read_the_database_when_scraped(
 
 
 def test_every_response_carries_a_request_id_the_callers_if_it_is_usable(
-    web: WebState,  # noqa: F811
+    web: WebState,
 ) -> None:
     client = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
     given = client.get("/healthz", headers={"X-Request-ID": "trace-123.abc"})
@@ -128,7 +128,7 @@ def test_every_response_carries_a_request_id_the_callers_if_it_is_usable(
 
 
 def test_json_logs_are_one_object_a_line_with_the_request_id(
-    web: WebState,  # noqa: F811
+    web: WebState,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     config = Settings(log_format="json")
@@ -157,7 +157,7 @@ def _admin(url: str) -> str:
 
 
 def test_readiness_needs_the_database_and_a_ledger_key_that_signs(
-    web: WebState,  # noqa: F811
+    web: WebState,
     backend: str,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -268,7 +268,7 @@ def _free_port() -> int:
 
 @pytest.mark.sqlite_only
 def test_accord_serve_with_two_workers_logs_json_and_adds_up_their_metrics(
-    web: WebState,  # noqa: F811
+    web: WebState,
     tmp_path: Path,
 ) -> None:
     accord = shutil.which("accord") or str(Path(sys.executable).parent / "accord")

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """What Accord writes about people is for its owner alone (issue 23, low 20).
 
 Under the usual umask 022 the database, the oversight report and the batch files were
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from test_web_support import WebState, client, login, web  # noqa: F401
+from test_web_support import WebState, login
 
 from accord.cli import main
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """The screens: signing in, sessions, forms and what each page shows."""
 
 from __future__ import annotations
@@ -8,15 +7,13 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from test_web_support import (  # noqa: F401
+from test_web_support import (
     PASSWORD,
     SECRET,
     WebState,
     audit_entries,
-    client,
     csrf_of,
     login,
-    web,
 )
 
 from accord import identity

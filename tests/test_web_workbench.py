@@ -1,4 +1,3 @@
-# ruff: noqa: F811 -- pytest fixtures are imported from test_web_support
 """Issue 19: the reviewer's workbench and screens anyone can use, through the real app.
 
 The workbench (a queue to filter and sort, the item page with the decision first, both
@@ -21,15 +20,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, update
-from test_web_support import (  # noqa: F401
-    NOW,
+from test_web_support import (
     RUN_AT,
     SECRET,
     WebState,
     audit_entries,
     csrf_of,
     login,
-    web,
 )
 
 from accord import blind, formats, remedy
