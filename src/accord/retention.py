@@ -48,12 +48,17 @@ from accord.policy.policy import Policy, default_policy
 from accord.store.db import bulk_insert, connect, require_schema
 from accord.store.models import CaseDecision, DerivedScore, DestructionLog
 from accord.store.transfer import read_arrow
-from accord.vocab import DisclosureStatus, EventType, ItemStatus, sql_word
+from accord.vocab import (
+    DestructionOutcome,
+    DisclosureStatus,
+    EventType,
+    ItemStatus,
+    RemedyStatus,
+    sql_word,
+)
 
 CASE = "case_decision"
 SCORE = "derived_score"
-DESTROYED = "destroyed"
-REFUSED = "refused"
 AUDIT_ACTION = "retention_applied"
 CHUNK = 5000
 
@@ -163,7 +168,7 @@ SELECT person_id, 'an open freeze', '' FROM freezes WHERE lifted_at IS NULL
 UNION SELECT person_id, 'an open review item', '' FROM review_items
       WHERE status = {sql_word(ItemStatus.OPEN)}
 UNION SELECT person_id, 'an outstanding remedy', '' FROM recalls
-      WHERE remedy_status = 'outstanding'
+      WHERE remedy_status = {sql_word(RemedyStatus.OUTSTANDING)}
 UNION SELECT person_id, '{DISCLOSED}', score_id FROM disclosures
       WHERE status = {sql_word(DisclosureStatus.ACTIVE)}
 UNION SELECT person_id, 'an open exemption in a subject access report', ''
@@ -385,7 +390,10 @@ def apply(
                 .where(DerivedScore.score_id.in_(scores[start : start + CHUNK]))
                 .values(value=0.0, explanation={}, destroyed_at=at)
             )
-        outcome = [DESTROYED if a == "destroy" else REFUSED for a in actions]
+        outcome = [
+            DestructionOutcome.DESTROYED if a == "destroy" else DestructionOutcome.REFUSED
+            for a in actions
+        ]
         bulk_insert(
             conn,
             DestructionLog.__table__,  # type: ignore[arg-type]
@@ -413,7 +421,9 @@ def apply(
                 )
             ),
         )
-        result = ApplyResult(destroyed=len(cases) + len(scores), refused=outcome.count(REFUSED))
+        result = ApplyResult(
+            destroyed=len(cases) + len(scores), refused=outcome.count(DestructionOutcome.REFUSED)
+        )
         auditlog.log(
             conn,
             actor,
