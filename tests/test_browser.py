@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 from sqlalchemy import select
 from test_web_support import PASSWORD, SECRET, WebState, submit_events
 
@@ -23,22 +24,10 @@ from accord.web import create_app
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian's chromium (scripts/test-prerequisites)"
+        not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test-prerequisites)"
     ),
 ]
 
@@ -46,7 +35,7 @@ pytestmark = [
 @pytest.fixture
 def browser() -> Iterator[object]:
     with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import letter_check
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 from sqlalchemy import func, select
 
 from accord import demo, identity
@@ -47,9 +48,6 @@ from accord.synth.truth import people_truth
 
 OneLineError = Callable[[list[str], int, str], None]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 # Each chart's SVG size on the page and the size of every mark drawn in it.
 MEASURE_CHARTS = """
 () => Array.from(document.querySelectorAll('svg.chart')).map(svg => {

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, text, update
 
@@ -934,18 +935,6 @@ def test_cli_refuses_a_bad_database_url(tmp_path: Path, one_line_error: Any) -> 
 
 
 # --- in a real browser ------------------------------------------------------------------------
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # For each chart: its SVG's size on the page and the size of every mark drawn in it.
 MEASURE_CHARTS = """

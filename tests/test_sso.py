@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 from sqlalchemy import select
 
 from accord import identity, sso
@@ -42,9 +43,6 @@ from accord.web import create_app
 HERE = Path(__file__).parent
 PROVIDER_SCRIPT = HERE / "oidc_provider.mjs"
 PROVIDER_PACKAGE = HERE / "node_modules" / "oidc-provider"
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 SECRET = "sso-test-secret-" + "z" * 40
 GROUP_ROLES = {"accord-reviewers": "reviewer", "accord-caseworkers": "caseworker"}
 
@@ -128,7 +126,7 @@ def browser() -> Iterator[Any]:
         pytest.skip("needs Debian's chromium (scripts/test-prerequisites)")
     playwright_sync = pytest.importorskip("playwright.sync_api")
     with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 from sqlalchemy import select
 
 from accord.cli import main
@@ -38,10 +39,7 @@ from accord.web import create_app, words
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 SECRET = "browser-test-secret-" + "y" * 40
 WIDTHS = (1280, 390)
 
@@ -125,7 +123,7 @@ def _demo_ledger_key(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
 
