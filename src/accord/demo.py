@@ -50,7 +50,7 @@ from accord.store.models import Recall
 from accord.store.transfer import read_arrow
 from accord.synth import REGISTERS, Scenario, synthesise
 from accord.synth.writer import connect, csv_view
-from accord.vocab import MATCH_KINDS, DisclosureStatus, ItemStatus, sql_in, sql_word
+from accord.vocab import MATCH_KINDS, DisclosureStatus, ItemStatus, RemedyStatus, sql_in, sql_word
 
 # The embedded scenario: the same every time, so the figures can be compared run to run.
 PEOPLE = 3_000
@@ -288,7 +288,7 @@ def recipients_reverse(url: str, seed: int) -> int:
     with db.connect(url) as conn:
         due = conn.execute(
             select(Recall.recipient, Recall.disclosure_id, Recall.recalled_at)
-            .where(Recall.remedy_status == "outstanding")
+            .where(Recall.remedy_status == RemedyStatus.OUTSTANDING)
             .order_by(Recall.disclosure_id)
         ).all()
     rng = np.random.default_rng(seed)
@@ -400,7 +400,8 @@ def _people_of_interest(url: str, scenario: Scenario) -> dict[str, str]:
         overstayer = con.execute(
             "SELECT p.person_id FROM ppl p JOIN recalled r USING (person_id) "
             "WHERE p.kind IN ('overstayer', 'overturned') "
-            "ORDER BY p.kind = 'overstayer' DESC, r.remedy_status = 'outstanding' DESC, "
+            "ORDER BY p.kind = 'overstayer' DESC, "
+            f"r.remedy_status = {sql_word(RemedyStatus.OUTSTANDING)} DESC, "
             "p.person_id LIMIT 1"
         ).fetchall()
     finally:

@@ -23,7 +23,7 @@ from accord.formats.schema import ADVERSE_ACTIONS, REVERSAL_ACTIONS
 from accord.ledger import content, unit
 from accord.store import db
 from accord.store.models import Disclosure, Recall, RecipientAction, utcnow
-from accord.vocab import DisclosureStatus, EventType, RecallReason
+from accord.vocab import DisclosureStatus, EventType, RecallReason, RemedyStatus
 
 # Reasons a recall does not imply the disclosure was wrong (no remedy is tracked): a
 # departure, and a derived score that reached its retention limit or was destroyed (F8).
@@ -183,9 +183,9 @@ def _recall(
             "reason": reason,
             "event_id": (event_of or {}).get(f.person_id, event_id),
             "recalled_at": at,
-            "remedy_status": "outstanding"
+            "remedy_status": RemedyStatus.OUTSTANDING
             if wrongful and adverse.get(f.disclosure_id)
-            else "none_needed",
+            else RemedyStatus.NONE_NEEDED,
         }
         for f in found
     ]
@@ -337,15 +337,15 @@ def _refresh_remedies(conn: Connection, disclosure_ids: Sequence[str]) -> tuple[
             if reason in NOT_WRONGFUL or did not in last:
                 continue
             action, day = last[did]
-            if action in ADVERSE_ACTIONS and status != "outstanding":
+            if action in ADVERSE_ACTIONS and status != RemedyStatus.OUTSTANDING:
                 outstanding.append(rid)
-            elif action in REVERSAL_ACTIONS and status == "outstanding":
+            elif action in REVERSAL_ACTIONS and status == RemedyStatus.OUTSTANDING:
                 remedied.setdefault(day, []).append(rid)
     for chunk in chunks(outstanding):
         conn.execute(
             update(Recall)
             .where(Recall.recall_id.in_(chunk))
-            .values(remedy_status="outstanding", remedied_at=None)
+            .values(remedy_status=RemedyStatus.OUTSTANDING, remedied_at=None)
         )
     for day, recall_ids in remedied.items():
         at = dt.datetime.combine(day, dt.time(), dt.UTC)
@@ -353,7 +353,7 @@ def _refresh_remedies(conn: Connection, disclosure_ids: Sequence[str]) -> tuple[
             conn.execute(
                 update(Recall)
                 .where(Recall.recall_id.in_(chunk))
-                .values(remedy_status="remedied", remedied_at=at)
+                .values(remedy_status=RemedyStatus.REMEDIED, remedied_at=at)
             )
     return len(outstanding), sum(len(ids) for ids in remedied.values())
 
@@ -396,7 +396,7 @@ def outstanding(url: str, as_of: dt.date, recipient: str | None = None) -> list[
         Recall.person_id,
         Recall.reason,
         Recall.recalled_at,
-    ).where(Recall.remedy_status == "outstanding")
+    ).where(Recall.remedy_status == RemedyStatus.OUTSTANDING)
     if recipient:
         query = query.where(and_(Recall.recipient == recipient))
     with db.connect(url) as conn:

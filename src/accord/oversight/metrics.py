@@ -52,7 +52,7 @@ from accord.store.models import (
     as_utc,
     utcnow,
 )
-from accord.vocab import DisclosureStatus, ItemStatus
+from accord.vocab import DisclosureStatus, ItemStatus, RemedyStatus
 
 SUPPRESS_BELOW: Final = 5
 """Cohort cells counting 1 to 4 are suppressed (statistical disclosure control)."""
@@ -739,7 +739,7 @@ def _remedies(conn: Connection, sql: Dialect, as_of: dt.date) -> RemedyFigures:
     remedy_days: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for recipient, days, n in conn.execute(
         select(c.recipient, took, func.count())
-        .where(c.remedy_status == "remedied", c.remedied_at.is_not(None))
+        .where(c.remedy_status == RemedyStatus.REMEDIED, c.remedied_at.is_not(None))
         .group_by(c.recipient, took)
     ):
         remedy_days[recipient].append((int(days), n))
@@ -747,7 +747,7 @@ def _remedies(conn: Connection, sql: Dialect, as_of: dt.date) -> RemedyFigures:
     waiting: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for recipient, recalled, n in conn.execute(
         select(c.recipient, day, func.count())
-        .where(c.remedy_status == "outstanding")
+        .where(c.remedy_status == RemedyStatus.OUTSTANDING)
         .group_by(c.recipient, day)
     ):
         waiting[recipient].append((_days_before(as_of, recalled), n))
@@ -755,9 +755,9 @@ def _remedies(conn: Connection, sql: Dialect, as_of: dt.date) -> RemedyFigures:
         RecipientRemedies(
             recipient=rc,
             recalls=sum(counts[rc].values()),
-            none_needed=counts[rc].get("none_needed", 0),
-            outstanding=counts[rc].get("outstanding", 0),
-            remedied=counts[rc].get("remedied", 0),
+            none_needed=counts[rc].get(RemedyStatus.NONE_NEEDED, 0),
+            outstanding=counts[rc].get(RemedyStatus.OUTSTANDING, 0),
+            remedied=counts[rc].get(RemedyStatus.REMEDIED, 0),
             median_days_to_remedy=quantile_of_counts(remedy_days[rc], 0.5),
             p90_days_to_remedy=quantile_of_counts(remedy_days[rc], 0.9),
             oldest_outstanding_days=max((d for d, _ in waiting[rc]), default=None),

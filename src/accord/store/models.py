@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from accord.vocab import DisclosureStatus, ItemStatus
+from accord.vocab import DisclosureStatus, ItemStatus, RemedyStatus
 
 # Stable constraint names, so that migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -508,8 +508,9 @@ class Recall(Base):
     event_id: Mapped[str | None] = mapped_column(ID)
     recalled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ledger_index: Mapped[int] = mapped_column(BigInteger, unique=True)
-    # none_needed | outstanding | remedied
-    remedy_status: Mapped[str] = mapped_column(CODE, default="none_needed", index=True)
+    remedy_status: Mapped[str] = mapped_column(  # a RemedyStatus
+        CODE, default=RemedyStatus.NONE_NEEDED.value, index=True
+    )
     remedied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 

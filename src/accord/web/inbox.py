@@ -33,7 +33,7 @@ from sqlalchemy import (
 from accord import auditlog
 from accord.outputs import write_batch
 from accord.store.models import Disclosure, Recall, as_utc, utcnow
-from accord.vocab import DisclosureStatus
+from accord.vocab import DisclosureStatus, RemedyStatus
 from accord.web.readmodels import audit_read
 
 CHUNK = 5_000
@@ -323,9 +323,9 @@ def _recall_screen_query(outstanding: bool, paged: bool) -> Executable:
         .where(Recall.recipient == bindparam("recipient"))
     )
     if outstanding:
-        query = query.where(Recall.remedy_status == "outstanding")
+        query = query.where(Recall.remedy_status == RemedyStatus.OUTSTANDING)
     else:
-        query = query.where(Recall.remedy_status != "outstanding")
+        query = query.where(Recall.remedy_status != RemedyStatus.OUTSTANDING)
     if paged:
         query = query.where(Recall.recall_id > bindparam("after"))
     return query.order_by(Recall.recall_id).limit(bindparam("limit", type_=Integer))
@@ -414,7 +414,7 @@ def counts(conn: Connection, recipient: str) -> dict[str, int]:
         select(
             func.count(),
             func.count().filter(Recall.acknowledged_at.is_(None)),
-            func.count().filter(Recall.remedy_status == "outstanding"),
+            func.count().filter(Recall.remedy_status == RemedyStatus.OUTSTANDING),
         ).where(Recall.recipient == recipient)
     ).one()
     return {

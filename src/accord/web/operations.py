@@ -45,7 +45,7 @@ from accord.config import Settings
 from accord.errors import AccordError
 from accord.store import db
 from accord.store.models import Disclosure, LedgerLeaf, Recall, ReviewItem
-from accord.vocab import ItemStatus
+from accord.vocab import ItemStatus, RemedyStatus
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LOG_FORMATS = ("text", "json")
@@ -168,7 +168,7 @@ class DatabaseGauges(Collector):
                 outstanding = conn.scalar(
                     select(func.count())
                     .select_from(Recall)
-                    .where(Recall.remedy_status == "outstanding")
+                    .where(Recall.remedy_status == RemedyStatus.OUTSTANDING)
                 )
                 last_leaf = conn.scalar(select(func.max(LedgerLeaf.leaf_index)))
         except Exception:  # the database is down: say so, and let /readyz say why

@@ -33,7 +33,14 @@ from accord.store.models import (
     User,
     as_utc,
 )
-from accord.vocab import Decision, DisclosureStatus, ItemStatus, PoolStatus, ReviewKind
+from accord.vocab import (
+    Decision,
+    DisclosureStatus,
+    ItemStatus,
+    PoolStatus,
+    RemedyStatus,
+    ReviewKind,
+)
 from accord.web import words
 from accord.web.readmodels import audit_read
 
@@ -59,7 +66,8 @@ DRILLS: dict[str, Drill] = {
     ),
     "recalls": Drill(
         "Recalls",
-        {"recipient": (), "remedy": ("outstanding", "remedied", "none_needed")},
+        {"recipient": (),
+         "remedy": (RemedyStatus.OUTSTANDING, RemedyStatus.REMEDIED, RemedyStatus.NONE_NEEDED)},
         ("Recall", "Disclosure", "Recipient", "Person", "Why", "Recalled", "Remedy",
          "Remedied", "Acknowledged"),
     ),
