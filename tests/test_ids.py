@@ -17,7 +17,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from sqlalchemy import delete, select
 
-from accord import cycle, ids, scores
+from accord import ids, review_queue, scores
 from accord.disclosure import AUTOMATIC, Draft, disclose, disclosure_id
 from accord.remedy import recall_id, recall_people
 from accord.store import db
@@ -72,13 +72,13 @@ def test_disclosure_and_recall_ids_are_keyed_by_a_secret_of_the_database(
 def test_review_item_ids_are_keyed_too(db_url: str) -> None:
     with db.connect(db_url) as conn:
         key = ids.id_key(conn)
-    match = cycle.review_item_id(key, "ho-to-dvla", "P-1", "DVLA-1")
+    match = review_queue.review_item_id(key, "ho-to-dvla", "P-1", "DVLA-1")
     score = scores.review_item_id(key, "ho-to-dvla", "P-1", "DVLA-1", "S-1")
     assert match.startswith("RV-") and score.startswith("RV-") and match != score
     assert not _recomputable(match, "ho-to-dvla", "P-1", "DVLA-1")
     assert not _recomputable(score, "ho-to-dvla", "P-1", "DVLA-1", "S-1")
-    assert cycle.review_item_id(key, "ho-to-dvla", "P-1", "DVLA-1") == match
-    assert cycle.review_item_id(bytes(32), "ho-to-dvla", "P-1", "DVLA-1") != match
+    assert review_queue.review_item_id(key, "ho-to-dvla", "P-1", "DVLA-1") == match
+    assert review_queue.review_item_id(bytes(32), "ho-to-dvla", "P-1", "DVLA-1") != match
 
 
 def test_the_key_is_made_with_the_schema_and_kept(empty_db_url: str, tmp_path: Path) -> None:

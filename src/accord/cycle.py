@@ -42,7 +42,6 @@ from accord.policy import firewall, trusted
 from accord.policy.agreement import Agreement, load_agreements
 from accord.policy.policy import Policy, load_policy
 from accord.policy.registry import record_policy, store_agreements
-from accord.review_queue import review_item_id as review_item_id  # where tests/test_ids looks
 from accord.run_plan import RunState, run_plan, summary_counts
 from accord.store import db
 from accord.store.models import ReviewItem, Run, utcnow
