@@ -36,6 +36,8 @@ CHECKED: tuple[type[StrEnum], ...] = (
     vocab.RecallReason,
     vocab.DisclosureStatus,
     vocab.AgreementStatus,
+    vocab.RemedyStatus,
+    vocab.DestructionOutcome,
 )
 
 # Files whose literals are frozen history, not code that uses the vocabulary: a migration
@@ -46,16 +48,36 @@ FROZEN = ("accord/store/migrations/",)
 # Literals allowed where they are not the vocabulary's word, as (file, word).  The built-in
 # default policy (accord.policy.policy.DEFAULT_DOCUMENT) names a cohort and an admission
 # rule "long_residence" in the policy's own language: names an operator's policy file may
-# change or reuse, which happen to spell the gate's reason code of the same meaning.  A
-# run's summary counts per agreement the candidates held by an agreement's or a cohort's
-# pause under the key "paused" (accord.cycle._agreement_counts), a count's name, not an
-# agreement's status; and accord.cycle fills the gate's input relation named ``approved``
-# (accord.gate's table of approved review items), a table's name, not an item's status.
+# change or reuse, which happen to spell the gate's reason code of the same meaning.
 ALLOWED = frozenset(
     {
         ("accord/policy/policy.py", "long_residence"),
-        ("accord/cycle.py", "paused"),
-        ("accord/cycle.py", "approved"),
+        # "refused" is also a recipient's adverse action (SPEC.md's actions file: refused
+        # a service), not a destruction outcome: the actions' list and their words.
+        ("accord/formats/schema.py", "refused"),
+        ("accord/rights/explain.py", "refused"),
+        ("accord/rights/render.py", "refused"),
+        ("accord/web/pages.py", "refused"),
+        ("accord/web/words.py", "refused"),
+        # The synthetic history's column of refused applications (accord.synth).
+        ("accord/synth/scenario.py", "refused"),
+        # Names after destruction, not an outcome: the workspace column of a destroyed case
+        # record (accord.cases.load_cases, read by admission), the person file's part
+        # holding the destruction log (PersonFile.destroyed), and the scores' column and a
+        # score's state (held, expired, destroyed).
+        ("accord/cases.py", "destroyed"),
+        ("accord/personfile.py", "destroyed"),
+        ("accord/scores.py", "destroyed"),
+        # The demo's figure counting outstanding remedies (remedies.outstanding in its
+        # figures), a count's name in its output, and the CLI line that prints it.
+        ("accord/demo.py", "outstanding"),
+        ("accord/cli/demo.py", "outstanding"),
+        # Words a reader sees: the remedy chart's legend and the staff's short remedy words
+        # (accord.web.words.REMEDY_SHORT), display text keyed by the members.
+        ("accord/oversight/charts.py", "outstanding"),
+        ("accord/oversight/charts.py", "remedied"),
+        ("accord/web/words.py", "outstanding"),
+        ("accord/web/words.py", "remedied"),
     }
 )
 
