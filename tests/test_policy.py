@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from accord.policy.lint import lint_policy
 from accord.policy.policy import (
     DEFAULT_DOCUMENT,
     PERSON_FIELDS,
+    Condition,
     default_policy,
     load_policy,
     parse_policy,
@@ -273,8 +275,9 @@ def person_state(con: duckdb.DuckDBPyConnection, people: list[dict[str, Any]]) -
     con.execute("CREATE OR REPLACE TABLE person_state AS SELECT * FROM person_state_in")
 
 
-def members(con: duckdb.DuckDBPyConnection, predicate: str, params: Any = None) -> set[str]:
-    rows = con.execute(f"SELECT person_id FROM person_state WHERE {predicate}", params).fetchall()
+def members(con: duckdb.DuckDBPyConnection, predicate: policy_compile.Compiled) -> set[str]:
+    policy_compile.bind(con, predicate)
+    rows = con.execute(f"SELECT person_id FROM person_state WHERE {predicate.sql}").fetchall()
     return {r[0] for r in rows}
 
 
@@ -289,11 +292,8 @@ def test_age_over_30_is_exact_to_the_day() -> None:
             {"person_id": "no_dob", "date_of_birth": None},
         ],
     )
-    literal = policy_compile.cohort_predicates(default_policy(), AS_OF)["age_over_30"]
-    assert members(con, literal) == {"thirty_yesterday"}
-    named = policy_compile.cohort_predicates(default_policy())["age_over_30"]
-    assert "$as_of" in named
-    assert members(con, named, {"as_of": AS_OF}) == {"thirty_yesterday"}
+    over_30 = policy_compile.cohort_predicates(default_policy(), AS_OF)["age_over_30"]
+    assert members(con, over_30) == {"thirty_yesterday"}
 
 
 def test_arrival_and_long_residence_cohorts() -> None:
@@ -513,19 +513,65 @@ def test_cohort_membership_lists_each_person_once_per_cohort() -> None:
 
 def test_every_compiled_predicate_and_the_rules_transpile_to_spark() -> None:
     policy = default_policy()
-    sqls = [
+    compiled = [
         *policy_compile.cohort_predicates(policy, AS_OF).values(),
-        *policy_compile.cohort_predicates(policy).values(),
         policy_compile.rules_sql(policy, AS_OF),
         policy_compile.cohort_membership_sql(policy, AS_OF),
     ]
-    for sql in sqls:
-        spark = policy_compile.to_spark(sql)
-        assert spark
+    for c in compiled:
+        spark = policy_compile.to_spark(c.sql)
+        assert "getvariable" not in spark.lower()
         sqlglot.parse_one(spark, read="spark")  # Spark's own dialect reads it back
-    assert "CAST('2026-01-01' AS DATE)" in policy_compile.to_spark(
-        policy_compile.cohort_predicates(policy, AS_OF)["age_over_30"]
+        # Each value is a named parameter of Spark's, bound from the compiled variables.
+        assert {f":{name}" for name in c.variables} <= set(re.findall(r":\w+", spark))
+    over_30 = policy_compile.cohort_predicates(policy, AS_OF)["age_over_30"]
+    assert set(over_30.variables.values()) == {AS_OF, 30}
+    assert not re.search(r"\d", _without_variables(over_30.sql))
+
+
+def _without_variables(sql: str) -> str:
+    return re.sub(r"getvariable\('accord_\w+'\)", "", sql)
+
+
+def test_the_compiled_sql_holds_no_value_and_binds_every_one() -> None:
+    policy = parse_policy(
+        {
+            "cohorts": {
+                "odd": {
+                    "description": "d",
+                    "when": {
+                        "any": [
+                            {"field": "nationality", "op": "in", "value": ["ZZ9", "QQ8"]},
+                            {"field": "arrival_date", "op": "<", "value": "1961-02-03"},
+                            {"field": "decisions", "op": ">=", "value": 7},
+                        ]
+                    },
+                }
+            },
+            "admission_rules": [],
+        }
     )
+    sql = policy_compile.cohort_membership_sql(policy, AS_OF)
+    for text in ("ZZ9", "QQ8", "1961", "7", "odd"):
+        assert text not in _without_variables(sql.sql)
+    assert set(sql.variables.values()) == {"ZZ9", "QQ8", dt.date(1961, 2, 3), 7, "odd"}
+
+
+def test_views_of_two_dates_on_one_connection_keep_their_own_date() -> None:
+    con = duckdb.connect()
+    person_state(con, [{"person_id": "p", "date_of_birth": dt.date(1990, 6, 1)}])
+    policy = default_policy()
+    policy_compile.cohort_membership(con, policy, dt.date(2020, 1, 1), target="in_2020")
+    policy_compile.cohort_membership(con, policy, dt.date(2021, 1, 1), target="in_2021")
+    # p turned 30 on 2020-06-01: over 30 in the later view only, whichever was bound last.
+    assert con.execute("SELECT * FROM in_2020").fetchall() == []
+    assert con.execute("SELECT * FROM in_2021").fetchall() == [("p", "age_over_30")]
+
+
+def test_a_column_outside_the_typed_fields_is_refused() -> None:
+    bad = Condition(field='x" OR TRUE --', op="is null")
+    with pytest.raises(ValueError, match="not a column"):
+        policy_compile.predicate_sql(bad, default_policy(), AS_OF)
 
 
 def test_a_text_value_is_quoted_safely_in_sql() -> None:

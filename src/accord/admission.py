@@ -54,10 +54,7 @@ from accord.cases import (
 from accord.clock import business_time
 from accord.config import settings
 from accord.formats.schema import CASES, DEFAULT_DATA_CATEGORY
-from accord.policy.compile import (
-    as_of_sql,
-    evaluate_rules,
-)
+from accord.policy.compile import bind, evaluate_rules, value_sql
 from accord.policy.firewall import IDENTITY_FIELDS, PERSON_STATE, STATE_CASES
 from accord.policy.policy import Policy, load_policy
 from accord.store.db import connect
@@ -160,7 +157,8 @@ def derive_person_state(
     ``case_decisions``); ``events`` optionally one of applied events (person_id,
     event_type, event_date).  Rows and events dated after ``as_of`` are ignored, so a run
     can be replayed.  Also creates the view ``person_state_cases`` of the rows used (the
-    firewall reads it).
+    firewall reads it); the view reads the as-of date from a DuckDB variable bound on
+    ``con`` (:func:`accord.policy.compile.bind`), so query it on ``con``.
 
     Columns: person_id; the identity fields family_name, given_names, date_of_birth,
     nationality, postcode - each the latest non-empty value across all rows, with
@@ -186,7 +184,9 @@ def derive_person_state(
     off the few other winning rows only where a role falls elsewhere.  Distinct counts
     are counted only for people whose values differ at all (min <> max).
     """
-    day = as_of_sql(as_of)
+    as_of_value = value_sql(as_of)  # a DuckDB variable: the view reads it when queried
+    bind(con, as_of_value)
+    day = as_of_value.sql
     cols = ", ".join(c for c in CASES.column_names if c != "data_category")
     con.execute(
         f"""
