@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from accord.errors import AccordError
-from accord.linkage import features, risk
 from accord.linkage import model as m
+from accord.linkage import pairs, risk
 from accord.linkage.engine import SPARK, engine_for
 
 # Rival candidates are looked for down to this probability even when the caller asks
@@ -175,23 +175,6 @@ def pattern_sql() -> str:
     return " || ',' || ".join(parts)
 
 
-def _prepare(con: Any, model: m.TrainedModel, pool: pa.Table, register: pa.Table) -> None:
-    """Candidate pairs (``blocked``) from the blocking keys of both sides, then the
-    features of the pool and of only those register records some rule found."""
-    m.load_inputs(con, pool, register)
-    features.build_names(con, ["pool_in", "register_in"])
-    features.add_keys(con, "pool_in", "pool_k")
-    features.add_keys(con, "register_in", "register_k")
-    features.add_candidate_pairs(con, model.settings)
-    features.add_features(con, "pool_in", "person_id", "pool_f", blocking_keys=False)
-    features.add_features(
-        con, "register_in", "record_id", "register_f", only="blocked_records", blocking_keys=False
-    )
-    features.add_term_frequencies(con, "register_in", "pool_in", "register_k", "pool_k")
-    risk.register_name_counts(con, "register_k", "register_f")
-    features.drop_names(con)
-
-
 def link(
     model: m.TrainedModel,
     pool: pa.Table,
@@ -234,7 +217,8 @@ def link(
 
             factor = spark.score(con, model, pool, register, floor)
         else:
-            _prepare(con, model, pool, register)
+            m.load_inputs(con, pool, register)
+            pairs.prepare(con, model.settings)
             con.execute(f"CREATE TABLE pool_s AS {m.with_tf_sql('pool', 'pool_f')}")
             con.execute(f"CREATE TABLE register_s AS {m.with_tf_sql('register', 'register_f')}")
             con.execute(f"CREATE TABLE predictions AS {m.scoring_sql(model.settings, floor)}")

@@ -71,9 +71,10 @@ CONTEXT_LABEL = (
 )
 
 
-def register_name_counts(con: duckdb.DuckDBPyConnection, keys: str, features: str) -> None:
-    """Create :data:`NAME_COUNTS` for the register records in ``features``, counted over
-    the whole register (``keys``, one row per record), the record itself left out:
+def name_counts_sql(keys: str, features: str) -> str:
+    """The query of :data:`NAME_COUNTS` (the same SQL on DuckDB and Spark): for the
+    register records in ``features``, counted over the whole register (``keys``, one row
+    per record), the record itself left out:
 
     ``name_others``   other records with the same normalised family and first given name;
     ``family_n``, ``family_jan1``, ``given_n``, ``given_jan1``  other records with the same
@@ -82,11 +83,6 @@ def register_name_counts(con: duckdb.DuckDBPyConnection, keys: str, features: st
     ``jan1_share``    the share of all records with a date of birth that are on 1 January;
     ``register_size`` its records.
     """
-    con.execute(f"CREATE OR REPLACE TABLE {NAME_COUNTS} AS {name_counts_sql(keys, features)}")
-
-
-def name_counts_sql(keys: str, features: str) -> str:
-    """The query of :func:`register_name_counts` (the same SQL runs on Spark)."""
     # Grouped once over the whole register, then joined to the few records some rule
     # found (window functions over a million rows cost ten times as much).
     return f"""WITH dated AS (

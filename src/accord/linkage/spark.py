@@ -32,7 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from accord.config import Settings
-from accord.linkage import features, risk
+from accord.linkage import features, pairs, risk
 from accord.linkage import model as m
 from accord.workspace import scratch_root
 
@@ -343,18 +343,7 @@ def score(
         m.load_inputs(con, pool, register)
         for name in ("pool_in", "register_in"):
             db.put(name, spark.createDataFrame(con.table(name).to_arrow_table()))
-        features.build_names(db, ["pool_in", "register_in"])
-        features.add_keys(db, "pool_in", "pool_k")
-        features.add_keys(db, "register_in", "register_k")
-        features.add_candidate_pairs(db, model.settings)
-        features.add_features(db, "pool_in", "person_id", "pool_f", blocking_keys=False)
-        features.add_features(
-            db, "register_in", "record_id", "register_f", only="blocked_records",
-            blocking_keys=False,
-        )  # fmt: skip
-        features.add_term_frequencies(db, "register_in", "pool_in", "register_k", "pool_k")
-        db.create(risk.NAME_COUNTS, risk.name_counts_sql("register_k", "register_f"))
-        features.drop_names(db)
+        pairs.prepare(db, model.settings)
         db.create("pool_s", m.with_tf_sql("pool", "pool_f"))
         db.create("register_s", m.with_tf_sql("register", "register_f"))
         db.create("predictions", scoring_sql(model.settings, floor))
