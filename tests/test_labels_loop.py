@@ -33,12 +33,13 @@ from sqlalchemy import select
 
 from accord import formats, review
 from accord.cli import main
+from accord.digest import file_sha256
 from accord.gate import TRUSTED_RULE, UNCERTAIN
 from accord.linkage import evaluate as ev
 from accord.linkage import labels as lab
 from accord.linkage import model as m
 from accord.linkage import proposals
-from accord.linkage.store import current_model_id, file_sha256, save_model
+from accord.linkage.store import current_model_id, save_model
 from accord.policy.registry import stored_agreements
 from accord.store import db
 from accord.store.models import AuditLog, Disclosure, LedgerLeaf, LinkageModel, Match, ReviewItem

@@ -21,7 +21,6 @@ that :func:`accord.compute.execute` runs over the declared workspace.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from sqlalchemy import func, insert, select, update
 
 from accord import formats, scores
 from accord.compute import Workspace, execute
+from accord.digest import file_sha256
 from accord.errors import AccordError
 from accord.first_use import initialise
 from accord.ledger import signing
@@ -73,14 +73,6 @@ class RunInputs:
 
 def _silent(_: str) -> None:
     return None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _read_inputs(
@@ -127,7 +119,7 @@ def run_cycle(
     signing.require_key(inputs.key)  # refused now, before any work, if it cannot sign
     # The cases file (small) is hashed here; each register as it is read to be checked,
     # when its turn comes (formats.open_file with digest), not in a read of its own.
-    digests = {inputs.source(inputs.cases): _sha256(inputs.cases)}
+    digests = {inputs.source(inputs.cases): file_sha256(inputs.cases)}
     started = utcnow()
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     with (

@@ -13,11 +13,11 @@ from accord import formats, identity
 from accord.cli.common import DatabaseOption, TokenFileOption, out, ready_database, user_token
 from accord.cli.ledger import KeyOption, key_path
 from accord.config import settings
+from accord.digest import file_sha256
 from accord.errors import AccordError
 from accord.linkage import labels as lab
 from accord.linkage import proposals as prop
 from accord.linkage import relearn
-from accord.linkage.store import file_sha256
 from accord.policy.agreement import Agreement
 from accord.policy.policy import load_policy
 from accord.policy.registry import stored_agreements

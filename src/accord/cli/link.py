@@ -18,11 +18,12 @@ from accord import formats
 from accord.cli.common import DatabaseOption, out, ready_database
 from accord.cli.labels import evaluate_labels, register_commands
 from accord.config import settings
+from accord.digest import file_sha256
 from accord.errors import AccordError
 from accord.linkage import evaluate as ev
 from accord.linkage import model as m
 from accord.linkage.predict import link
-from accord.linkage.store import admitted_pool, file_sha256, load_model, save_model
+from accord.linkage.store import admitted_pool, load_model, save_model
 from accord.policy.policy import load_policy
 from accord.store import db
 

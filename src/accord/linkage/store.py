@@ -9,9 +9,7 @@ parameters) that scored it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -38,14 +36,6 @@ EVIDENCE_FIELDS = (
     "coverage",  # lower bound of the share of the pool whose record was among the candidates
     "pattern",  # the level reached in each comparison (accord.linkage.predict.pattern_sql)
 )
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_model(
