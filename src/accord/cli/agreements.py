@@ -49,6 +49,35 @@ def _print_problems(exc: InputError) -> None:
         err.print(f"... and {exc.total - len(exc.problems)} more problems", markup=False)
 
 
+def _read_agreements(paths: list[Path]) -> list[agreement_mod.Agreement]:
+    """The agreements in ``paths``; a file that cannot be read or is invalid prints every
+    problem and exits 2."""
+    try:
+        return agreement_mod.load_agreements(paths)
+    except InputError as exc:
+        _print_problems(exc)
+        raise typer.Exit(2) from None
+
+
+def _read_policy(path: Path | None) -> Policy:
+    """The policy in ``path`` (None: the built-in one); an invalid file prints every problem
+    and exits 2."""
+    try:
+        return load_policy(path)
+    except InputError as exc:
+        _print_problems(exc)
+        raise typer.Exit(2) from None
+
+
+def _refuse_with(findings: list[Finding], refused: str) -> None:
+    """Print each finding and exit 1 saying ``refused``; nothing when there are none."""
+    if findings:
+        for f in findings:
+            err.print(str(f), markup=False)
+        err.print(f"{refused}: {len(findings)} finding(s)", markup=False)
+        raise typer.Exit(1)
+
+
 def _report(findings: list[Finding], checked: str) -> None:
     for f in findings:
         out.print(str(f), markup=False)
@@ -107,11 +136,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Lint agreements: print every finding and exit 1, or a summary and exit 0."""
         pol = _policy(policy)
-        try:
-            found = agreement_mod.load_agreements(paths)
-        except InputError as exc:
-            _print_problems(exc)
-            raise typer.Exit(2) from None
+        found = _read_agreements(paths)
         _report(lint(found, pol, as_of_date(as_of)), f"{len(found)} agreement(s) checked")
 
     @agreements.command("load")
@@ -127,17 +152,9 @@ def register(app: typer.Typer) -> None:
         Nothing is loaded while the linter has findings; a firewall breach is refused.
         """
         pol = _policy(policy)
-        try:
-            found = agreement_mod.load_agreements(paths)
-        except InputError as exc:
-            _print_problems(exc)
-            raise typer.Exit(2) from None
+        found = _read_agreements(paths)
         findings = lint(found, pol, as_of_date(as_of))
-        if findings:
-            for f in findings:
-                err.print(str(f), markup=False)
-            err.print(f"nothing loaded: {len(findings)} finding(s)", markup=False)
-            raise typer.Exit(1)
+        _refuse_with(findings, "nothing loaded")
         url = ready_database(database)
         actor = _actor(by)
         with db.connect(url) as conn:
@@ -216,11 +233,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Lint a policy: every way it is weaker than the built-in one."""
         path = file if file is not None else settings().policy
-        try:
-            pol = load_policy(path)
-        except InputError as exc:
-            _print_problems(exc)
-            raise typer.Exit(2) from None
+        pol = _read_policy(path)
         _report(lint_policy(pol, str(path) if path else None), f"policy {path or '(built-in)'}")
 
     @policy_app.command("load")
@@ -230,17 +243,9 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Record a policy as in force (logged with who and what changed); refused with findings."""
-        try:
-            pol = load_policy(file)
-        except InputError as exc:
-            _print_problems(exc)
-            raise typer.Exit(2) from None
+        pol = _read_policy(file)
         findings = lint_policy(pol, str(file))
-        if findings:
-            for f in findings:
-                err.print(str(f), markup=False)
-            err.print(f"not loaded: {len(findings)} finding(s)", markup=False)
-            raise typer.Exit(1)
+        _refuse_with(findings, "not loaded")
         url = ready_database(database)
         with db.connect(url) as conn:
             before = registry.policy_in_force(conn)
