@@ -15,9 +15,9 @@ import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, select
 
 from accord import auditlog
 from accord.csvsafe import neutralise
@@ -28,13 +28,11 @@ from accord.store.models import (
     Freeze,
     PoolEntry,
     Recall,
-    ReviewDecision,
     ReviewItem,
     User,
     as_utc,
 )
 from accord.vocab import (
-    Decision,
     DisclosureStatus,
     ItemStatus,
     PoolStatus,
@@ -42,7 +40,7 @@ from accord.vocab import (
     ReviewKind,
 )
 from accord.web import words
-from accord.web.readmodels import audit_read
+from accord.web.readmodels import APPROVALS, audit_read
 
 PAGE = 100
 CSV_ROWS = 100_000  # the most rows one CSV export holds
@@ -115,11 +113,11 @@ def rows(
 ) -> Rows:
     """One page of the rows behind a figure, in words, audited as ``oversight_read``."""
     drill = DRILLS[what]
-    found, key_of, person_of, to_words = _QUERIES[what](filters)
+    found, key_of, to_words = _QUERIES[what](filters)
     got = list(conn.execute(_page(found, key_of, after, limit)))
     more = len(got) > limit
     got = got[:limit]
-    people = [person_of(r) for r in got]
+    people = [str(r.person_id) for r in got]
     if got:
         audit_read(conn, actor, "oversight_read", people, [str(r[0]) for r in got], via)
     return Rows(
@@ -144,8 +142,21 @@ def _csv(columns: Sequence[str], table: Sequence[Sequence[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-# Each list's query: (query, the key it pages by, the person of a row, the row in words).
-Query = tuple[Any, Any, Callable[[Any], str], Callable[[Any], list[str]]]
+_Row = TypeVarTuple("_Row")
+
+
+# Each list's query: (query, the key it pages by, the row in words); every list's rows
+# carry a ``person_id``, the person each row is about.
+Query = tuple[Any, Any, Callable[[Any], list[str]]]
+
+
+def _where_given(q: Select[*_Row], f: dict[str, str], **columns: Any) -> Select[*_Row]:
+    """``q`` narrowed to the rows whose column equals each filter the reader gave
+    (``columns`` maps a filter's name to its column; an empty filter narrows nothing)."""
+    for name, column in columns.items():
+        if f.get(name):
+            q = q.where(column == f[name])
+    return q
 
 
 def _disclosures(f: dict[str, str]) -> Query:
@@ -155,14 +166,9 @@ def _disclosures(f: dict[str, str]) -> Query:
         Disclosure.decided_by, Disclosure.disclosed_at, Disclosure.status,
         Disclosure.acknowledged_at,
     )  # fmt: skip
-    if f.get("recipient"):
-        q = q.where(Disclosure.recipient == f["recipient"])
-    if f.get("status"):
-        q = q.where(Disclosure.status == f["status"])
     return (
-        q,
+        _where_given(q, f, recipient=Disclosure.recipient, status=Disclosure.status),
         Disclosure.disclosure_id,
-        lambda r: str(r.person_id),
         lambda r: [
             r.disclosure_id, r.recipient, r.agreement_id, r.record_id, r.person_id,
             words.chance(r.match_probability), explain.decided_by(r.decided_by),
@@ -178,14 +184,9 @@ def _recalls(f: dict[str, str]) -> Query:
         Recall.reason, Recall.recalled_at, Recall.remedy_status, Recall.remedied_at,
         Recall.acknowledged_at,
     )  # fmt: skip
-    if f.get("recipient"):
-        q = q.where(Recall.recipient == f["recipient"])
-    if f.get("remedy"):
-        q = q.where(Recall.remedy_status == f["remedy"])
     return (
-        q,
+        _where_given(q, f, recipient=Recall.recipient, remedy=Recall.remedy_status),
         Recall.recall_id,
-        lambda r: str(r.person_id),
         lambda r: [
             r.recall_id, r.disclosure_id, r.recipient, r.person_id,
             words.capital(words.reason(r.reason)), words.day(as_utc(r.recalled_at)),
@@ -195,28 +196,15 @@ def _recalls(f: dict[str, str]) -> Query:
     )  # fmt: skip
 
 
-_APPROVALS = (
-    select(func.count())
-    .where(
-        ReviewDecision.item_id == ReviewItem.item_id, ReviewDecision.decision == Decision.APPROVE
-    )
-    .correlate(ReviewItem)
-    .scalar_subquery()
-)
-
-
 def _review(f: dict[str, str]) -> Query:
     q = select(
         ReviewItem.item_id, ReviewItem.kind, ReviewItem.person_id, ReviewItem.agreement_id,
-        ReviewItem.reason, _APPROVALS.label("approvals"), ReviewItem.approvals_needed,
+        ReviewItem.reason, APPROVALS.label("approvals"), ReviewItem.approvals_needed,
         ReviewItem.created_at,
     ).where(ReviewItem.status == ItemStatus.OPEN)  # fmt: skip
-    if f.get("kind"):
-        q = q.where(ReviewItem.kind == f["kind"])
     return (
-        q,
+        _where_given(q, f, kind=ReviewItem.kind),
         ReviewItem.item_id,
-        lambda r: str(r.person_id),
         lambda r: [
             r.item_id, words.kind(r.kind), r.person_id, r.agreement_id or "", r.reason,
             f"{r.approvals} of {r.approvals_needed}", words.day(as_utc(r.created_at)),
@@ -232,7 +220,6 @@ def _frozen(f: dict[str, str]) -> Query:
     return (
         q,
         Freeze.person_id,
-        lambda r: str(r.person_id),
         lambda r: [
             r.person_id, words.capital(words.reason(r.reason)), words.day(as_utc(r.opened_at)),
             r.event_id or "", r.review_item_id or "",
@@ -242,12 +229,9 @@ def _frozen(f: dict[str, str]) -> Query:
 
 def _pool(f: dict[str, str]) -> Query:
     q = select(PoolEntry.person_id, PoolEntry.status, PoolEntry.reasons, PoolEntry.as_of)
-    if f.get("status"):
-        q = q.where(PoolEntry.status == f["status"])
     return (
-        q,
+        _where_given(q, f, status=PoolEntry.status),
         PoolEntry.person_id,
-        lambda r: str(r.person_id),
         lambda r: [
             r.person_id, words.code(words.POOL_STATUS, r.status),
             words.capital(words.reasons(r.reasons)), words.day(r.as_of),

@@ -216,8 +216,9 @@ class QueuePage:
     decided_today: int = 0  # by the reader, since midnight UTC
 
 
-# Each item's approvals so far, counted in the page's own query (one statement, not two).
-_APPROVALS = (
+# Each review item's approvals so far, as a correlated subquery: counted in the reading
+# query itself (one statement, not two); the queue and the oversight list both use it.
+APPROVALS = (
     select(func.count())
     .where(
         ReviewDecision.item_id == ReviewItem.item_id, ReviewDecision.decision == Decision.APPROVE
@@ -271,7 +272,7 @@ def _queue_query(
             ReviewItem.agreement_id,
             ReviewItem.reason,
             ReviewItem.status,
-            _APPROVALS,
+            APPROVALS,
             ReviewItem.approvals_needed,
             ReviewItem.created_at,
             Person.family_name,

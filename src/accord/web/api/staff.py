@@ -169,27 +169,33 @@ def agreements(principal: PolicyReader, ctx: Ctx) -> list[dict[str, Any]]:
         return readmodels.agreements(conn)
 
 
-def _change_pause(agreement_id: str, cohort: str | None, change: Callable[[], int]) -> PauseOut:
+def _pause_route(verb: str) -> Callable[[Callable[..., PauseOut]], Callable[..., PauseOut]]:
+    """The route of either half of the pause control: each answers a ``PauseOut``, 404
+    for an unknown agreement and 409 for a conflict."""
+    return router.post(
+        f"/agreements/{{agreement_id}}/{verb}",
+        response_model=PauseOut,
+        responses=errors(404, 409),
+        tags=["policy"],
+    )
+
+
+def _change_pause(agreement_id: str, body: PauseIn, change: Callable[[], int]) -> PauseOut:
     """Pause or resume sharing under a known agreement (else 404); no reason is a 422
     naming ``reason``, a conflict a 409."""
     try:
         pause_id = change()
     except AccordError as exc:
         raise http_error(exc, otherwise=409) from None
-    return PauseOut(agreement_id=agreement_id, cohort=cohort, pause_id=pause_id)
+    return PauseOut(agreement_id=agreement_id, cohort=body.cohort, pause_id=pause_id)
 
 
-@router.post(
-    "/agreements/{agreement_id}/pause",
-    response_model=PauseOut,
-    responses=errors(404, 409),
-    tags=["policy"],
-)
+@_pause_route("pause")
 def pause(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) -> PauseOut:
     """Pause sharing under an agreement, or for one cohort in it, from the next run on."""
     return _change_pause(
         agreement_id,
-        body.cohort,
+        body,
         lambda: pauses.pause(
             ctx.url,
             agreement_id,
@@ -201,16 +207,11 @@ def pause(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) 
     )
 
 
-@router.post(
-    "/agreements/{agreement_id}/resume",
-    response_model=PauseOut,
-    responses=errors(404, 409),
-    tags=["policy"],
-)
+@_pause_route("resume")
 def resume(agreement_id: AgreementId, body: PauseIn, principal: Admin, ctx: Ctx) -> PauseOut:
     """Lift a pause; held disclosures are decided again at the next run."""
     return _change_pause(
         agreement_id,
-        body.cohort,
+        body,
         lambda: pauses.resume(ctx.url, agreement_id, body.cohort, body.reason, principal.username),
     )
