@@ -204,9 +204,13 @@ def test_api_refuses_every_role_it_is_not_for(client: TestClient, web: WebState)
 
 def test_pages_refuse_every_role_they_are_not_for(web: WebState) -> None:
     signer = SessionSigner(SECRET)
+    # One application, and one signed-in browser per role, for every page: signing in
+    # hashes a password on purpose slowly, and a refused request changes nothing (checked).
+    app = create_app(web.url, secret=SECRET)
+    browsers: dict[str, TestClient] = {}
     for (method, path), allowed in PAGES.items():
         url = _concrete(path, web)
-        anon = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
+        anon = TestClient(app, follow_redirects=False)
         data = _form(path, web) if method == "POST" else None
         answer = anon.request(method, url, data=data)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login"), (
@@ -214,8 +218,10 @@ def test_pages_refuse_every_role_they_are_not_for(web: WebState) -> None:
             path,
         )
         for role in sorted(set(identity.ROLES) - allowed):
-            browser = TestClient(create_app(web.url, secret=SECRET), follow_redirects=False)
-            login(browser, ROLE_USER[role])
+            if role not in browsers:
+                browsers[role] = TestClient(app, follow_redirects=False)
+                login(browsers[role], ROLE_USER[role])
+            browser = browsers[role]
             form = None
             if method == "POST":
                 cookie = browser.cookies[SESSION_COOKIE]
