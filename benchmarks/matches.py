@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accord import gate
 from accord.cases import insert_arrow
+from accord.compute import Workspace
 from accord.linkage import candidates
 from accord.linkage.predict import OUTPUT_SCHEMA
 from accord.linkage.store import EVIDENCE_FIELDS
@@ -199,7 +200,7 @@ def one(path: str, url: str, source: Path) -> dict[str, float]:
     rows = pq.read_metadata(source).num_rows
     linked = candidates.Linked(source, rows, reused=True)
     with workspace() as con:
-        gate.create_empty_inputs(con)
+        Workspace(con).declare(*gate.INPUTS)
         before = rss_mb()
         started, cpu = time.perf_counter(), time.process_time()
         with db.connect(url) as conn:

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from accord import gate
+from accord.compute import Workspace
 
 AS_OF = dt.date(2026, 6, 1)
 
@@ -15,7 +16,7 @@ AS_OF = dt.date(2026, 6, 1)
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    gate.create_empty_inputs(con)
+    Workspace(con).declare(*gate.INPUTS)
     con.execute(
         "INSERT INTO agreements VALUES ('dvla-1', 3, 'dvla', 'immigration_enforcement', "
         "'active', DATE '2026-01-01', DATE '2027-01-01', 0.999, 0.90, 0.05, 10.0, 0.001, "
@@ -59,7 +60,7 @@ def candidate(
 
 
 def decided(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, list[str], str | None]]:
-    gate.decide(con, gate.GateSettings(AS_OF))
+    Workspace.over(con).run(gate.decide_step(gate.GateSettings(AS_OF)))
     rows = con.execute("SELECT person_id, outcome, reasons, review_kind FROM gate").fetchall()
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, update
 
 from accord import formats, gate
 from accord.cli import main
+from accord.compute import Workspace
 from accord.errors import AccordError
 from accord.linkage import (
     admitted_pool,
@@ -219,7 +220,7 @@ def test_candidates_fill_the_matches_table_with_ids_in_the_files_order(
     assert not linked.reused and linked.rows == found.num_rows > 0
     assert pq.read_table(linked.path).cast(found.schema).equals(found)
     with db.connect(db_url) as conn, workspace() as con:
-        gate.create_empty_inputs(con)
+        Workspace(con).declare(*gate.INPUTS)
         assert candidates.load(conn, con, linked, "run-1", "bank", 7) == found.num_rows
         gated = con.execute(
             "SELECT match_id, person_id, record_id, register FROM candidates ORDER BY match_id"

@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select, update
 
 from accord import gate
 from accord.cli import main
+from accord.compute import Workspace
 from accord.errors import AccordError
 from accord.ledger import log
 from accord.linkage import labels as lab
@@ -268,7 +269,7 @@ def test_the_cli_refuses_bad_input_in_one_line(
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    gate.create_empty_inputs(con)
+    Workspace(con).declare(*gate.INPUTS)
     con.execute(
         "INSERT INTO agreements BY NAME SELECT 'bank-1' AS agreement_id, 2 AS version, "
         "'bank' AS recipient, 'immigration_enforcement' AS purpose, 'active' AS status, "
@@ -318,7 +319,7 @@ def test_the_gate_waives_uncertainty_alone_for_a_trusted_pattern(
     pair(con, "waiting-untrusted", 0.95, OTHER, settled="open")
     pair(con, "rejected", 0.95, settled="rejected")
     pair(con, "sure", 0.9999)
-    gate.decide(con, gate.GateSettings(AS_OF, long_residence_years=20))
+    Workspace.over(con).run(gate.decide_step(gate.GateSettings(AS_OF, long_residence_years=20)))
     got = {
         r[0]: (r[1], r[2], r[3])
         for r in con.execute("SELECT person_id, outcome, reasons, approved_by FROM gate").fetchall()

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from accord import gate, scores
+from accord.compute import Workspace
 
 AS_OF = dt.date(2026, 6, 1)
 
@@ -15,7 +16,7 @@ AS_OF = dt.date(2026, 6, 1)
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    gate.create_empty_inputs(con)
+    Workspace(con).declare(*gate.INPUTS)
     for agreement_id, purpose, enforcement in (
         ("fraud", "fraud_enforcement", True),
         ("care", "safeguarding", False),
@@ -52,8 +53,9 @@ def person(con: duckdb.DuckDBPyConnection, pid: str, p: float, *, frozen: bool =
 
 
 def decided(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, list[str]]]:
-    gate.decide(con, gate.GateSettings(AS_OF))
-    gate.decide_scores(con)
+    ws = Workspace.over(con)
+    ws.run(gate.decide_step(gate.GateSettings(AS_OF)))
+    ws.run(gate.decide_scores_step())
     rows = con.execute(
         "SELECT agreement_id, person_id, outcome, reasons FROM score_gate"
     ).fetchall()

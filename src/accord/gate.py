@@ -56,9 +56,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import duckdb
-
-from accord.compute import Step, Table, Workspace
+from accord.compute import Step, Table
 from accord.vocab import (
     AGREEMENT_IN_FORCE,
     AgreementStatus,
@@ -300,11 +298,6 @@ def decide_step(settings: GateSettings) -> Step:
     )  # fmt: skip
 
 
-def decide(con: duckdb.DuckDBPyConnection, settings: GateSettings) -> None:
-    """Create the DuckDB table ``gate`` over the inputs in ``con`` (:func:`decide_step`)."""
-    Workspace.over(con).run(decide_step(settings))
-
-
 def decide_scores_step() -> Step:
     """The step that builds ``score_gate``: one decided row per (gate row, score the
     agreement may share).
@@ -378,17 +371,6 @@ def decide_scores_step() -> Step:
         SCORE_GATE,
         (GATE, AGREEMENTS, SCORE_CANDIDATES, SCORE_SETTLED, SCORE_APPROVED),
     )
-
-
-def decide_scores(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``score_gate`` over ``gate`` and the inputs in ``con`` (``decide_scores_step``)."""
-    Workspace.over(con).run(decide_scores_step())
-
-
-def create_empty_inputs(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every gate input table empty, so a caller fills only what it has."""
-    for table in INPUTS:
-        con.execute(table.ddl())
 
 
 def counts_step() -> Step:
