@@ -28,7 +28,7 @@ ten people or ten million.  Its inputs are DuckDB tables the caller prepares:
                  scores (F8), and whether they also share the matched record itself
                  (an agreement sharing only ``derived_score`` discloses scores alone)
 
-Derived scores are decided after the records, by :func:`decide_scores`, from the
+Derived scores are decided after the records, by :func:`decide_scores_step`, from the
 ``gate`` rows of the agreements that share them and these inputs:
 
 ``score_candidates``  agreement_id, score_id, person_id, kind, value, role, explanation

@@ -15,7 +15,7 @@ not shared; what was shared of it is recalled (:func:`recall_lapsed`), and
 :mod:`accord.retention` lists it for deletion.  Every score shared carries its
 explanation (inputs and method).  Any disclosure of a score for an adverse use
 (:func:`needs_human_review`) waits for a person in the review queue (kind
-``score_review``, :func:`accord.gate.decide_scores`).
+``score_review``, :func:`accord.gate.decide_scores_step`).
 """
 
 from __future__ import annotations
