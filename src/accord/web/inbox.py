@@ -15,7 +15,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import (
     Connection,
@@ -129,26 +129,33 @@ def _batch_query(by_run: bool, unacknowledged: bool, paged: bool, as_text: bool)
     return query.order_by(Disclosure.disclosure_id).limit(bindparam("limit", type_=Integer))
 
 
+class BatchWanted(TypedDict, total=False):
+    """Which page of a recipient's batch :func:`batch` and :func:`batch_json` read; each
+    key may be left out."""
+
+    run_id: str | None  # only this run's disclosures (default: every run)
+    unacknowledged: bool  # only those not yet acknowledged (default: False)
+    after: str | None  # the previous page's ``next_after`` (default: the first page)
+    limit: int  # items per page, 1 to MAX_PAGE (default: 100)
+    via: str  # how the read came, for the audit log (default: "api")
+
+
 def _batch_rows(
-    conn: Connection,
-    recipient: str,
-    actor: str,
-    run_id: str | None,
-    unacknowledged: bool,
-    after: str | None,
-    limit: int,
-    via: str,
-    as_text: bool,
+    conn: Connection, recipient: str, actor: str, wanted: BatchWanted, as_text: bool
 ) -> tuple[Sequence[Any], str | None]:
     """One page of batch rows (audited) and the cursor of the next page."""
-    limit = max(1, min(limit, MAX_PAGE))
+    run_id, after = wanted.get("run_id"), wanted.get("after")
+    unacknowledged = wanted.get("unacknowledged", False)
+    limit = max(1, min(wanted.get("limit", 100), MAX_PAGE))
     params: dict[str, Any] = {"recipient": recipient, "limit": limit + 1}
     if run_id is not None:
         params["run_id"] = run_id
     if after is not None:
         params["after"] = after
     query = _batch_query(run_id is not None, unacknowledged, after is not None, as_text)
-    return _audited_page(conn, query, params, limit, actor, "disclosure_read", via)
+    return _audited_page(
+        conn, query, params, limit, actor, "disclosure_read", wanted.get("via", "api")
+    )
 
 
 def _audited_page(
@@ -175,20 +182,10 @@ def _audited_page(
 
 
 def batch(
-    conn: Connection,
-    recipient: str,
-    actor: str,
-    *,
-    run_id: str | None = None,
-    unacknowledged: bool = False,
-    after: str | None = None,
-    limit: int = 100,
-    via: str = "api",
+    conn: Connection, recipient: str, actor: str, **wanted: Unpack[BatchWanted]
 ) -> Page[BatchItem]:
     """One page of the recipient's active disclosures, in disclosure-id order (keyset)."""
-    rows, next_after = _batch_rows(
-        conn, recipient, actor, run_id, unacknowledged, after, limit, via, False
-    )
+    rows, next_after = _batch_rows(conn, recipient, actor, wanted, False)
     items = [
         BatchItem(
             r.disclosure_id,
@@ -205,15 +202,7 @@ def batch(
 
 
 def batch_json(
-    conn: Connection,
-    recipient: str,
-    actor: str,
-    *,
-    run_id: str | None = None,
-    unacknowledged: bool = False,
-    after: str | None = None,
-    limit: int = 100,
-    via: str = "api",
+    conn: Connection, recipient: str, actor: str, **wanted: Unpack[BatchWanted]
 ) -> bytes:
     """:func:`batch` as the API's JSON document (``BatchPage``), written in one pass.
 
@@ -221,9 +210,7 @@ def batch_json(
     text they were stored as (never decoded and encoded again), and each item is written
     straight from its row rather than built as a model and validated.
     """
-    rows, next_after = _batch_rows(
-        conn, recipient, actor, run_id, unacknowledged, after, limit, via, True
-    )
+    rows, next_after = _batch_rows(conn, recipient, actor, wanted, True)
     # Agreements, runs and times repeat down a page: each distinct one is written once.
     text: dict[Any, str] = {None: "null"}
     for r in rows:
