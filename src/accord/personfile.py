@@ -322,6 +322,17 @@ def _about(row: type[Any], model: Any, *order_by: Any) -> Select[Any]:
     return _select(row, model).where(model.person_id == _PERSON).order_by(*order_by)
 
 
+def _through(row: type[Any], model: Any, parent: Any, key: str, *order_by: Any) -> Select[Any]:
+    """The rows of ``model``'s table that belong to the person's rows of ``parent``'s table
+    (joined on the ``key`` column both have), as ``row`` reads them, in ``order_by`` order."""
+    return (
+        _select(row, model)
+        .join(parent, getattr(parent, key) == getattr(model, key))
+        .where(parent.person_id == _PERSON)
+        .order_by(*order_by)
+    )
+
+
 # Each part of the file: its row type and its query, in the order the parts are read.
 _PARTS: dict[str, tuple[type[Any], Select[Any]]] = {
     "person": (PersonRow, _about(PersonRow, m.Person)),
@@ -333,13 +344,10 @@ _PARTS: dict[str, tuple[type[Any], Select[Any]]] = {
     "matches": (MatchRow, _about(MatchRow, m.Match, m.Match.id)),
     "review_items": (ReviewItemRow, _about(ReviewItemRow, m.ReviewItem, m.ReviewItem.created_at,
                                            m.ReviewItem.item_id)),
-    "review_decisions": (
-        ReviewDecisionRow,
-        _select(ReviewDecisionRow, m.ReviewDecision)
-        .join(m.ReviewItem, m.ReviewItem.item_id == m.ReviewDecision.item_id)
-        .where(m.ReviewItem.person_id == _PERSON)
-        .order_by(m.ReviewDecision.decided_at, m.ReviewDecision.id),
-    ),
+    "review_decisions": (ReviewDecisionRow, _through(ReviewDecisionRow, m.ReviewDecision,
+                                                     m.ReviewItem, "item_id",
+                                                     m.ReviewDecision.decided_at,
+                                                     m.ReviewDecision.id)),
     "disclosures": (DisclosureRow, _about(DisclosureRow, m.Disclosure, m.Disclosure.disclosed_at,
                                           m.Disclosure.disclosure_id)),
     # The versions of the agreements the person's disclosures were made under.
@@ -356,13 +364,8 @@ _PARTS: dict[str, tuple[type[Any], Select[Any]]] = {
         .order_by(m.AgreementVersion.agreement_id, m.AgreementVersion.version),
     ),
     "recalls": (RecallRow, _about(RecallRow, m.Recall, m.Recall.recalled_at, m.Recall.recall_id)),
-    "actions": (
-        ActionRow,
-        _select(ActionRow, m.RecipientAction)
-        .join(m.Disclosure, m.Disclosure.disclosure_id == m.RecipientAction.disclosure_id)
-        .where(m.Disclosure.person_id == _PERSON)
-        .order_by(m.RecipientAction.action_date, m.RecipientAction.id),
-    ),
+    "actions": (ActionRow, _through(ActionRow, m.RecipientAction, m.Disclosure, "disclosure_id",
+                                    m.RecipientAction.action_date, m.RecipientAction.id)),
     "events": (EventRow, _about(EventRow, m.Event, m.Event.event_date, m.Event.event_id)),
     "freezes": (FreezeRow, _about(FreezeRow, m.Freeze, m.Freeze.opened_at, m.Freeze.id)),
     "scores": (ScoreRow, _about(ScoreRow, m.DerivedScore, m.DerivedScore.computed_at,
