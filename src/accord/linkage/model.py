@@ -116,6 +116,27 @@ SWAPPED_CLOSE = (
 # body recorded as a family name and the other as a given name, or half a swap.
 FAMILY_IN_OTHER_FIELD = "fam_c_l = giv_c_r OR fam_c_r = giv_c_l"
 
+
+def _swapped(tf_column: str) -> Level:
+    """Names recorded the other way round, weighed by how common ``tf_column`` is."""
+    return Level(
+        "swapped",
+        "family and given names recorded the other way round",
+        SWAPPED,
+        tf_column=tf_column,
+        tf_minimum_u=TF_MINIMUM_U,
+    )
+
+
+# Family and given names recorded the other way round and misspelt: a level of both.
+SWAPPED_CLOSE_LEVEL = Level(
+    "swapped_close",
+    "family and given names recorded the other way round, spelt slightly differently",
+    SWAPPED_CLOSE,
+)
+# Every comparison's last level: whatever its earlier levels did not catch.
+ELSE_LEVEL = Level("else", "different", "ELSE")
+
 FAMILY = ComparisonSpec(
     "family_name",
     "fam",
@@ -134,18 +155,8 @@ FAMILY = ComparisonSpec(
             tf_column="fam_c",
             tf_minimum_u=TF_MINIMUM_U,
         ),
-        Level(
-            "swapped",
-            "family and given names recorded the other way round",
-            SWAPPED,
-            tf_column="fam_c",
-            tf_minimum_u=TF_MINIMUM_U,
-        ),
-        Level(
-            "swapped_close",
-            "family and given names recorded the other way round, spelt slightly differently",
-            SWAPPED_CLOSE,
-        ),
+        _swapped("fam_c"),
+        SWAPPED_CLOSE_LEVEL,
         Level(
             "other_field",
             "the family name is recorded as a given name on the other side",
@@ -173,7 +184,7 @@ FAMILY = ComparisonSpec(
             "spelt similarly (Jaro-Winkler 0.8 or more)",
             "jaro_winkler_similarity(fam_c_l, fam_c_r) >= 0.8",
         ),
-        Level("else", "different", "ELSE"),
+        ELSE_LEVEL,
     ),
 )
 
@@ -189,18 +200,8 @@ GIVEN = ComparisonSpec(
             tf_column="giv_c",
             tf_minimum_u=TF_MINIMUM_U,
         ),
-        Level(
-            "swapped",
-            "family and given names recorded the other way round",
-            SWAPPED,
-            tf_column="giv1",
-            tf_minimum_u=TF_MINIMUM_U,
-        ),
-        Level(
-            "swapped_close",
-            "family and given names recorded the other way round, spelt slightly differently",
-            SWAPPED_CLOSE,
-        ),
+        _swapped("giv1"),
+        SWAPPED_CLOSE_LEVEL,
         Level(
             "first",
             "first given name matches (middle names dropped or differ)",
@@ -243,7 +244,7 @@ GIVEN = ComparisonSpec(
             "an initial matches the other's first given name",
             "(length(giv1_l) = 1 OR length(giv1_r) = 1) AND left(giv1_l, 1) = left(giv1_r, 1)",
         ),
-        Level("else", "different", "ELSE"),
+        ELSE_LEVEL,
     ),
 )
 
@@ -267,7 +268,7 @@ DATE_OF_BIRTH = ComparisonSpec(
             " + CAST(day(dob_l) = day(dob_r) AS INTEGER) >= 2",
         ),
         Level("year", "within a year", "abs(date_diff('day', dob_l, dob_r)) <= 366"),
-        Level("else", "different", "ELSE"),
+        ELSE_LEVEL,
     ),
 )
 
@@ -293,7 +294,7 @@ POSTCODE = ComparisonSpec(
             "same district (a UK outward code, or the first half of another format)",
             "pc_district_l = pc_district_r",
         ),
-        Level("else", "different", "ELSE"),
+        ELSE_LEVEL,
     ),
 )
 
