@@ -1346,26 +1346,28 @@ def _my_page(
     )
 
 
+def _my_report_file(
+    ctx: AppContext, principal: Principal, output_format: str, media_type: str
+) -> Response:
+    """The person's own report as a file to keep: ``my-records.<output_format>``."""
+    _, body = subject_report(ctx.url, principal, output_format)
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="my-records.{output_format}"'},
+    )
+
+
 @router.get("/me/report.pdf")
 def my_pdf(principal: SubjectPage, ctx: Ctx) -> Response:
-    _, pdf = subject_report(ctx.url, principal, "pdf")
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": 'attachment; filename="my-records.pdf"'},
-    )
+    return _my_report_file(ctx, principal, "pdf", "application/pdf")
 
 
 @router.get("/me/report.json")
 def my_json(principal: SubjectPage, ctx: Ctx) -> Response:
     """The report as JSON with an inclusion proof per disclosure, for anyone to check
     against the published ledger (`accord ledger check-proof`)."""
-    _, body = subject_report(ctx.url, principal, "json")
-    return Response(
-        body,
-        media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="my-records.json"'},
-    )
+    return _my_report_file(ctx, principal, "json", "application/json")
 
 
 @router.post("/me/dispute")
