@@ -501,26 +501,17 @@ def level_words(label: str) -> str:
 
 
 def _effect_words(weight: float) -> str:
-    """A match weight (log2 of how many times more likely) as words."""
-    if weight >= 6:
-        strength = "made it much more likely"
-    elif weight >= 2:
-        strength = "made it more likely"
-    elif weight >= 0.5:
-        strength = "made it slightly more likely"
-    elif weight > -0.5:
+    """A match weight (log2 of how many times more likely) as words: how much by its size
+    (6 or more much, 2 or more plain, 0.5 or more slightly), which way by its sign."""
+    size = abs(weight)
+    if size < 0.5:
         return "made little difference either way"
-    elif weight > -2:
-        strength = "made it slightly less likely"
-    elif weight > -6:
-        strength = "made it less likely"
-    else:
-        strength = "made it much less likely"
-    times = 2 ** abs(weight)
-    factor = f"{times:,.0f}" if times >= 10 else f"{times:.1f}"
+    degree = "much " if size >= 6 else "" if size >= 2 else "slightly "
     direction = "more" if weight > 0 else "less"
+    times = 2**size
+    factor = f"{times:,.0f}" if times >= 10 else f"{times:.1f}"
     return (
-        f"{strength} that the two records are the same person "
+        f"made it {degree}{direction} likely that the two records are the same person "
         f"(about {factor} times {direction} likely)"
     )
 
@@ -648,21 +639,21 @@ def country(code: str) -> str:
     return str(getattr(found, "common_name", None) or found.name)
 
 
+# A match probability's judgement: the first whose threshold it reaches, else "unlikely".
+_JUDGEMENTS = (
+    (0.999, "almost certain"),
+    (0.99, "very likely"),
+    (0.9, "likely but not certain"),
+    (0.5, "more likely than not, but far from certain"),
+)
+
+
 def probability_words(p: float) -> str:
     """A match probability as a judgement and a frequency a person can picture."""
     if not math.isfinite(p):
         return "The match score was not recorded."
     pct = percent(p)
-    if p >= 0.999:
-        judged = "almost certain"
-    elif p >= 0.99:
-        judged = "very likely"
-    elif p >= 0.9:
-        judged = "likely but not certain"
-    elif p >= 0.5:
-        judged = "more likely than not, but far from certain"
-    else:
-        judged = "unlikely"
+    judged = next((words for at, words in _JUDGEMENTS if p >= at), "unlikely")
     miss = 1.0 - p
     if miss <= 0:
         chance = "no measurable chance that it is someone else"
