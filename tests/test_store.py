@@ -99,3 +99,18 @@ def test_migrations_match_the_models_exactly(db_url: str) -> None:
     with db.connect(db_url) as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_every_migration_downgrades_to_an_empty_database_and_up_again(
+    empty_db_url: str,
+) -> None:
+    from alembic import command
+
+    expected = {t.name: {c.name for c in t.columns} for t in Base.metadata.sorted_tables}
+    db.upgrade(empty_db_url)
+    with db.connect(empty_db_url) as conn:
+        command.downgrade(db.alembic_config(conn), "base")
+    assert _schema(empty_db_url) == {}
+    assert db.current_revision(empty_db_url) is None
+    db.upgrade(empty_db_url)
+    assert _schema(empty_db_url) == expected
