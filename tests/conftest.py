@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from demo_cache import demo_build
 from model_cache import model_cache, shared_training
 from sqlalchemy import text
 from test_web_support import client, server, web
@@ -30,9 +31,10 @@ from accord.ledger import signing
 from accord.store import db
 from accord.store.models import Base
 
-# Fixtures for every test: each linkage model trained once (model_cache), and the web
-# tests' governance state, its test client and its application served for real.
-__all__ = ["client", "model_cache", "server", "shared_training", "web"]
+# Fixtures for every test: each linkage model trained once (model_cache), `accord demo`
+# run once (demo_cache), and the web tests' governance state, its test client and its
+# application served for real.
+__all__ = ["client", "demo_build", "model_cache", "server", "shared_training", "web"]
 
 PG_ADMIN = os.environ.get("ACCORD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -65,20 +67,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # --dist loadfile --durations=0`, summed).  They are collected first so that the two
 # workers start on them and the many quick files fill in around them; with
 # `--no-loadscope-reorder` (./dev test) xdist hands out files in this order, not by count.
+# test_demo comes first, though shorter than some, because it builds the session's demo
+# (demo_cache) that test_web_browser reads: by the time a worker is free for the browser
+# tests the demo is there, and no worker waits for the other to build it.
 SLOWEST_FIRST = (
-    "test_run.py",
-    "test_run_crash.py",
-    "test_web_browser.py",
-    "test_web_schema.py",
-    "test_rights.py",
-    "test_web_matrix.py",
-    "test_labels_loop.py",
-    "test_web_workbench.py",
-    "test_browser.py",
-    "test_web_pages.py",
-    "test_ledger_log.py",
-    "test_report.py",
     "test_demo.py",
+    "test_run_crash.py",
+    "test_linkage_spark.py",
+    "test_web_browser.py",
+    "test_run.py",
+    "test_labels_loop.py",
+    "test_browser.py",
+    "test_linkage_store.py",
+    "test_web_schema.py",
+    "test_simulate.py",
+    "test_hostile_files_property.py",
+    "test_linkage.py",
+    "test_web_workbench.py",
+    "test_run_resume.py",
+    "test_rights.py",
+    "test_ledger_heads.py",
+    "test_report.py",
+    "test_web_matrix.py",
+    "test_web_pages.py",
 )
 
 

@@ -74,7 +74,7 @@ class ModelCache:
         entry = self.memory.get(key)
         if entry is None:
             path = self.directory / f"{key}.json"
-            with _locked(self.directory / f"{key}.lock"):
+            with locked(self.directory / f"{key}.lock"):
                 if path.is_file():
                     entry = json.loads(path.read_text(encoding="utf-8"))
                 else:
@@ -101,7 +101,7 @@ class ModelCache:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     with path.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:

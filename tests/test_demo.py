@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 import json
 import os
 import re
 import shlex
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +19,7 @@ import httpx
 import letter_check
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS
+from demo_cache import DemoBuild
 from sqlalchemy import func, select
 
 from accord import demo, identity
@@ -67,30 +65,25 @@ class Ran:
     code: int
     printed: str
     errors: str
+    database: Path  # this module's copy of the demo's database: some tests change it
+    ended: Path  # the demo's database as the demo left it
 
     @property
     def url(self) -> str:
-        return f"sqlite:///{self.out / 'accord.db'}"
+        return f"sqlite:///{self.database}"
 
     @property
     def as_it_ended(self) -> str:
-        """A copy of the database as the demo left it (a later test changes the demo's)."""
-        return f"sqlite:///{self.out.parent / 'as-it-ended.db'}"
+        """The demo's database as the demo left it (a later test changes this module's)."""
+        return f"sqlite:///{self.ended}"
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
-    out = tmp_path_factory.mktemp("demo") / "out"
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = main(["demo", "--out", str(out)])
-    if (out / "accord.db").is_file():
-        with (
-            contextlib.closing(sqlite3.connect(out / "accord.db")) as source,
-            contextlib.closing(sqlite3.connect(out.parent / "as-it-ended.db")) as copy,
-        ):
-            source.backup(copy)
-    return Ran(out, code, stdout.getvalue(), stderr.getvalue())
+def ran(demo_build: DemoBuild, tmp_path_factory: pytest.TempPathFactory) -> Ran:
+    """The session's one demo (demo_cache), with a copy of its database of our own."""
+    build = demo_build
+    own = build.own_database(tmp_path_factory.mktemp("demo-db")) if build.code == 0 else Path()
+    return Ran(build.out, build.code, build.printed, build.errors, own, build.as_it_ended)
 
 
 @pytest.fixture
@@ -442,6 +435,8 @@ def test_the_demo_served_with_the_command_it_prints_works_for_every_role(
     assert len(commands) == 1
     argv = shlex.split(commands[0])
     assert argv[:2] == ["accord", "serve"] and "--key" in argv
+    assert argv[argv.index("--database") + 1] == f"sqlite:///{ran.out / 'accord.db'}"
+    argv[argv.index("--database") + 1] = ran.url  # serve this module's copy: it changes it
     listed = ran.printed.split("sign in as one of these demo users", 1)[1]
     users = {
         m.group(1): (m.group(2), m.group(3))

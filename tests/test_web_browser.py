@@ -8,14 +8,13 @@
 * `/api/docs` renders with every request off the machine refused.
 
 Screenshots of each role's main screens are written under the test's tmp dir (and copied
-to ``ACCORD_SCREENSHOTS`` when it is set).  The demo runs once for the module; the pages
-are checked before the reviewer changes anything.
+to ``ACCORD_SCREENSHOTS`` when it is set).  The demo runs once for the session (demo_cache)
+and the module serves its own copy of the database; the pages are checked before the
+reviewer changes anything.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
 import shutil
@@ -30,9 +29,9 @@ from typing import Any
 import pytest
 import uvicorn
 from browser_support import CHROMIUM, CHROMIUM_ARGS
+from demo_cache import DemoBuild
 from sqlalchemy import select
 
-from accord.cli import main
 from accord.store import db
 from accord.store.models import ReviewDecision, ReviewItem
 from accord.web import create_app, words
@@ -73,18 +72,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """`accord demo` once, served by the app in this process."""
-    out = tmp_path_factory.mktemp("web-demo") / "out"
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
-        assert main(["demo", "--out", str(out)]) == 0
-    listed = printed.getvalue().split("sign in as one of these demo users", 1)[1]
+def demo(demo_build: DemoBuild, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The session's one `accord demo` (demo_cache), a copy of its database served by
+    the app in this process (the reviewers' tests decide items)."""
+    assert demo_build.code == 0, demo_build.errors
+    out = demo_build.out
+    listed = demo_build.printed.split("sign in as one of these demo users", 1)[1]
     users = {
         m.group(1): (m.group(2), m.group(3))
         for m in re.finditer(r"^  (\S+)\s+(\S+)\s+(\w+)(?: \(\S+\))?$", listed, re.M)
     }
-    url = f"sqlite:///{out / 'accord.db'}"
+    url = f"sqlite:///{demo_build.own_database(tmp_path_factory.mktemp('web-demo'))}"
     saved = os.environ.get("ACCORD_LEDGER_KEY")
     os.environ["ACCORD_LEDGER_KEY"] = str(out / "ledger.key")
     port = _free_port()
