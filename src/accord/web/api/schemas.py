@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -17,6 +17,15 @@ TEXT_PATTERN = r"^[^\x00]*$"
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 # What a person writes in their own words: a reason, a dispute.
 Words = Annotated[str, Field(min_length=1, max_length=4000, pattern=TEXT_PATTERN)]
+T = TypeVar("T")
+# A request's list of records: at least one, at most MAX_RECORDS.
+Records = Annotated[list[T], Field(min_length=1, max_length=MAX_RECORDS)]
+
+
+class _Request(BaseModel):
+    """A request document: a key it does not define is refused (422), never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorOut(BaseModel):
@@ -77,14 +86,12 @@ class RecallPage(BaseModel):
     next_after: str | None
 
 
-class AcknowledgeDisclosures(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    disclosure_ids: list[Ident] = Field(min_length=1, max_length=MAX_RECORDS)
+class AcknowledgeDisclosures(_Request):
+    disclosure_ids: Records[Ident]
 
 
-class AcknowledgeRecalls(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    recall_ids: list[Ident] = Field(min_length=1, max_length=MAX_RECORDS)
+class AcknowledgeRecalls(_Request):
+    recall_ids: Records[Ident]
 
 
 class Acknowledged(BaseModel):
@@ -92,18 +99,16 @@ class Acknowledged(BaseModel):
     already_acknowledged: int
 
 
-class ActionIn(BaseModel):
+class ActionIn(_Request):
     """One row of SPEC.md's actions format; checked exactly as a file's row is."""
 
-    model_config = ConfigDict(extra="forbid")
     disclosure_id: Ident = Field(description="As received in the batch")
     action: Literal[ACTIONS] = Field(description="What the recipient did")  # type: ignore[valid-type]
     action_date: str = Field(description="YYYY-MM-DD")
 
 
-class ActionsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    actions: list[ActionIn] = Field(min_length=1, max_length=MAX_RECORDS)
+class ActionsIn(_Request):
+    actions: Records[ActionIn]
 
 
 class ActionsOut(BaseModel):
@@ -113,10 +118,9 @@ class ActionsOut(BaseModel):
     remedied: int = Field(description="recalls whose remedy became complete")
 
 
-class EventIn(BaseModel):
+class EventIn(_Request):
     """One row of SPEC.md's events format; checked exactly as a file's row is."""
 
-    model_config = ConfigDict(extra="forbid")
     event_id: str = Field(
         description="Unique; an event sent again with the same content is skipped"
     )
@@ -126,9 +130,8 @@ class EventIn(BaseModel):
     detail: str | None = Field(default=None, description="Free text")
 
 
-class EventsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    events: list[EventIn] = Field(min_length=1, max_length=MAX_RECORDS)
+class EventsIn(_Request):
+    events: Records[EventIn]
 
 
 class RecallCreated(BaseModel):
@@ -168,8 +171,7 @@ class ReviewPage(BaseModel):
     open_by_kind: dict[str, int]
 
 
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DecisionIn(_Request):
     approve: bool = Field(
         description="true lets the adverse outcome go ahead; false protects the person"
     )
@@ -184,8 +186,7 @@ class DecisionOut(BaseModel):
     effect: str
 
 
-class DisputeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DisputeIn(_Request):
     detail: Words = Field(description="What is wrong, in your words")
 
 
@@ -195,8 +196,7 @@ class DisputeOut(BaseModel):
     review_items: list[str]
 
 
-class PauseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PauseIn(_Request):
     reason: Words
     cohort: str | None = Field(default=None, min_length=1, max_length=64, pattern=ID_PATTERN)
 
