@@ -24,11 +24,12 @@ Kinds:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, select, update
 
 from accord import auditlog, pool
 from accord.approval import disclose_approved
@@ -37,7 +38,7 @@ from accord.errors import AccordError, Conflict, InvalidInput, NotFound
 from accord.ledger import unit as ledger_unit
 from accord.remedy import withdraw_and_recall
 from accord.store import db
-from accord.store.models import Freeze, ReviewDecision, ReviewItem
+from accord.store.models import Freeze, ProposalDecision, ReviewDecision, ReviewItem
 from accord.vocab import (
     CHALLENGE_KINDS,
     UPHELD,
@@ -131,16 +132,14 @@ def decide(
             raise NotFound(f"no review item {item_id!r}")
         if item.status != ItemStatus.OPEN:
             raise Conflict(f"review item {item_id} is already {item.status}")
-        earlier = conn.execute(
-            select(ReviewDecision.reviewer, ReviewDecision.decision).where(
-                ReviewDecision.item_id == item_id
-            )
-        ).all()
-        if any(r == reviewer for r, _ in earlier):
-            raise Conflict(
-                f"{reviewer} has already decided review item {item_id}: "
-                "four eyes need a different reviewer"
-            )
+        earlier = decided_before(
+            conn,
+            ReviewDecision,
+            ReviewDecision.item_id == item_id,
+            reviewer,
+            f"{reviewer} has already decided review item {item_id}: "
+            "four eyes need a different reviewer",
+        )
         decision = Decision.APPROVE if approve else Decision.REJECT
         conn.execute(
             insert(ReviewDecision).values(
@@ -177,6 +176,28 @@ def decide(
         _close(conn, item_id, ItemStatus.APPROVED, as_of)
         effect = _on_approve(conn, item, reviewer, as_of)
         return Outcome(item_id, ItemStatus.APPROVED, approvals, item.approvals_needed, effect)
+
+
+def decided_before(
+    conn: Connection,
+    decisions: type[ReviewDecision | ProposalDecision],
+    of: ColumnElement[bool],
+    reviewer: str,
+    refusal: str,
+) -> Sequence[Row[str, str]]:
+    """The decisions already made on one item or proposal (``of`` picks its rows of
+    ``decisions``) as (reviewer, decision), in the order they were made.
+
+    Four eyes are two people: Conflict(``refusal``) if ``reviewer`` made one of them.
+    """
+    earlier = conn.execute(
+        select(decisions.reviewer, decisions.decision)
+        .where(of)
+        .order_by(decisions.decided_at, decisions.id)
+    ).all()
+    if any(r == reviewer for r, _ in earlier):
+        raise Conflict(refusal)
+    return earlier
 
 
 def _close(conn: Connection, item_id: str, status: str, as_of: dt.date) -> None:

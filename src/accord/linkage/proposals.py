@@ -46,6 +46,7 @@ from accord.policy import trusted
 from accord.policy.agreement import Agreement
 from accord.policy.registry import agreement_version, store_agreements, stored_agreements
 from accord.remedy import chunks
+from accord.review import decided_before
 from accord.store import db
 from accord.store.models import Agreement as AgreementRow
 from accord.store.models import Proposal, ProposalDecision, ReviewItem, utcnow
@@ -329,16 +330,13 @@ def decide(
         proposal = row
         if proposal.status != ItemStatus.OPEN:
             raise Conflict(f"proposal {proposal_id} is already {proposal.status}")
-        earlier = conn.execute(
-            select(ProposalDecision.reviewer, ProposalDecision.decision)
-            .where(ProposalDecision.proposal_id == proposal_id)
-            .order_by(ProposalDecision.decided_at, ProposalDecision.id)
-        ).all()
-        if any(r == reviewer for r, _ in earlier):
-            raise Conflict(
-                f"{reviewer} has already decided proposal {proposal_id}: "
-                "it needs two different people"
-            )
+        earlier = decided_before(
+            conn,
+            ProposalDecision,
+            ProposalDecision.proposal_id == proposal_id,
+            reviewer,
+            f"{reviewer} has already decided proposal {proposal_id}: it needs two different people",
+        )
         decision = Decision.APPROVE if approve else Decision.REJECT
         now = utcnow()
         conn.execute(

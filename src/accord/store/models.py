@@ -327,16 +327,22 @@ class Proposal(Base):
     ledger_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
 
-class ProposalDecision(Base):
+class Decided:
+    """One person's decision and why: the columns a review decision and a proposal decision
+    share (a mixin: they follow each table's own id and what was decided)."""
+
+    reviewer: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(CODE)  # approve | reject
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProposalDecision(Decided, Base):
     __tablename__ = "proposal_decisions"
     __table_args__ = (UniqueConstraint("proposal_id", "reviewer"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     proposal_id: Mapped[str] = mapped_column(ID, ForeignKey("proposals.proposal_id"), index=True)
-    reviewer: Mapped[str] = mapped_column(Text)
-    decision: Mapped[str] = mapped_column(CODE)  # approve | reject
-    reason: Mapped[str] = mapped_column(Text)
-    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # --- review ----------------------------------------------------------------------------------
@@ -368,17 +374,13 @@ class ReviewItem(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class ReviewDecision(Base):
+class ReviewDecision(Decided, Base):
     __tablename__ = "review_decisions"
     # A reviewer's decisions today, counted on every page of the workbench (0013).
     __table_args__ = (Index("ix_review_decisions_reviewer", "reviewer", "decided_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[str] = mapped_column(ID, ForeignKey("review_items.item_id"), index=True)
-    reviewer: Mapped[str] = mapped_column(Text)
-    decision: Mapped[str] = mapped_column(CODE)  # approve | reject
-    reason: Mapped[str] = mapped_column(Text)
-    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # --- disclosure and the ledger ---------------------------------------------------------------
