@@ -36,7 +36,6 @@ from accord.cli import synth as synth_cmds
 from accord.cli import validate as validate_cmds
 from accord.cli.common import err
 from accord.errors import AccordError
-from accord.ledger import keys, publish
 
 app = typer.Typer(
     name="accord",
@@ -105,11 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    publish.take_failures()
+    _unpublished()  # failures an earlier command in this process left
     try:
-        with keys.command():
-            result = app(args=args, prog_name="accord", standalone_mode=False)
-        unpublished = publish.take_failures()
+        result = app(args=args, prog_name="accord", standalone_mode=False)
+        unpublished = _unpublished()
         if unpublished:
             # The command's own work is done and committed; its heads wait to be published.
             err.print(
@@ -146,6 +144,16 @@ def _main(argv: list[str] | None) -> int:
         )
         return 70
     return result if isinstance(result, int) else 0
+
+
+def _unpublished() -> list[str]:
+    """Publication failures since the last call (`accord.ledger.publish.take_failures`);
+    none when no command in this process has imported the publisher."""
+    if "accord.ledger.publish" not in sys.modules:
+        return []
+    from accord.ledger import publish
+
+    return publish.take_failures()
 
 
 def entry() -> None:

@@ -5,32 +5,36 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Connection
 
-from accord import admission, audit, formats, rates
 from accord.cli.common import (
     AsOfOption,
     ByOption,
     DatabaseOption,
+    KeyOption,
     PolicyOption,
     as_of_date,
     err,
+    key_path,
     out,
     ready_database,
 )
 from accord.cli.common import actor as _actor
 from accord.cli.common import policy as _policy
-from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError, InputError
-from accord.remedy import by_reason, withdraw_and_recall
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from accord.admission import WithdrawHook
 
 
-def _recall(actor: str, as_of: dt.date) -> admission.WithdrawHook:
+def _recall(actor: str, as_of: dt.date) -> WithdrawHook:
     """Recall everything disclosed about withdrawn people, in the cleansing's transaction,
     dated as of the day the pool is checked (accord.clock)."""
+    from accord.remedy import by_reason, withdraw_and_recall
 
     def hook(conn: Connection, withdrawn: list[tuple[str, str]]) -> int:
         grouped = by_reason(withdrawn, "cleansing:")
@@ -62,6 +66,8 @@ def register(app: typer.Typer) -> None:
 
         Recalls what was shared about anyone it withdraws, signed with the ledger key.
         """
+        from accord import admission, formats
+
         url = ready_database(database)
         key_path(key, url)
         table = formats.load(cases, "cases") if cases is not None else None
@@ -107,6 +113,8 @@ def register(app: typer.Typer) -> None:
 
         The recalls' ledger leaves are signed with the ledger key in the same transaction.
         """
+        from accord import admission
+
         url = ready_database(database)
         key_path(key, url)
         actor = _actor(by)
@@ -152,6 +160,8 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Draw a stratified random sample of pool entries or disclosures to verify."""
+        from accord import audit
+
         kinds = {"pool": "pool_entry", "disclosures": "disclosure"}
         if of not in kinds:
             raise typer.BadParameter(f"{of!r}: use pool or disclosures", param_hint="--of")
@@ -187,6 +197,8 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Record the verdict on a sampled item (or a CSV file of verdicts)."""
+        from accord import audit
+
         verdicts: list[tuple[str, str, str | None]] = []
         if file is not None:
             verdicts += _read_verdicts(file)
@@ -206,6 +218,8 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Print the error rate with a 95% Wilson interval, overall and per stratum."""
+        from accord import audit, rates
+
         url = ready_database(database)
         e = audit.estimate(url, sample_id)
         for s in [*e.strata, e.overall]:
@@ -224,6 +238,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _read_verdicts(path: Path) -> list[tuple[str, str, str | None]]:
+    from accord import audit
+
     if not path.is_file():
         raise InputError.single(path, "no such file")
     rows: list[tuple[str, str, str | None]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -21,14 +21,12 @@ from accord.cli.common import (
 )
 from accord.cli.common import actor as _actor
 from accord.cli.common import policy as _policy
-from accord.config import settings
 from accord.errors import InputError
-from accord.policy import agreement as agreement_mod
-from accord.policy import pauses as pauses_mod
-from accord.policy import registry
-from accord.policy.lint import Finding, lint, lint_policy
-from accord.policy.policy import Policy, load_policy
-from accord.store import db
+
+if TYPE_CHECKING:
+    from accord.policy.agreement import Agreement
+    from accord.policy.lint import Finding
+    from accord.policy.policy import Policy
 
 AgreementArgument = Annotated[str, typer.Argument(help="The agreement's id.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit log.")]
@@ -49,11 +47,13 @@ def _print_problems(exc: InputError) -> None:
         err.print(f"... and {exc.total - len(exc.problems)} more problems", markup=False)
 
 
-def _read_agreements(paths: list[Path]) -> list[agreement_mod.Agreement]:
+def _read_agreements(paths: list[Path]) -> list[Agreement]:
     """The agreements in ``paths``; a file that cannot be read or is invalid prints every
     problem and exits 2."""
+    from accord.policy.agreement import load_agreements
+
     try:
-        return agreement_mod.load_agreements(paths)
+        return load_agreements(paths)
     except InputError as exc:
         _print_problems(exc)
         raise typer.Exit(2) from None
@@ -62,6 +62,8 @@ def _read_agreements(paths: list[Path]) -> list[agreement_mod.Agreement]:
 def _read_policy(path: Path | None) -> Policy:
     """The policy in ``path`` (None: the built-in one); an invalid file prints every problem
     and exits 2."""
+    from accord.policy.policy import load_policy
+
     try:
         return load_policy(path)
     except InputError as exc:
@@ -121,7 +123,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Print the JSON Schema of an agreement file."""
-        text = agreement_mod.json_schema_text()
+        from accord.policy.agreement import json_schema_text
+
+        text = json_schema_text()
         if out_file is None:
             typer.echo(text, nl=False)
         else:
@@ -135,6 +139,8 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
     ) -> None:
         """Lint agreements: print every finding and exit 1, or a summary and exit 0."""
+        from accord.policy.lint import lint
+
         pol = _policy(policy)
         found = _read_agreements(paths)
         _report(lint(found, pol, as_of_date(as_of)), f"{len(found)} agreement(s) checked")
@@ -151,6 +157,10 @@ def register(app: typer.Typer) -> None:
 
         Nothing is loaded while the linter has findings; a firewall breach is refused.
         """
+        from accord.policy import registry
+        from accord.policy.lint import lint
+        from accord.store import db
+
         pol = _policy(policy)
         found = _read_agreements(paths)
         findings = lint(found, pol, as_of_date(as_of))
@@ -169,10 +179,13 @@ def register(app: typer.Typer) -> None:
     @agreements.command("list")
     def list_(database: DatabaseOption = None) -> None:
         """List the agreements in force, their versions and pauses."""
+        from accord.policy import pauses, registry
+        from accord.store import db
+
         url = ready_database(database)
         with db.connect(url) as conn:
             stored = registry.stored_agreements(conn)
-            paused = pauses_mod.active(conn)
+            paused = pauses.active(conn)
         if not stored:
             out.print("no agreements loaded", markup=False)
             return
@@ -194,8 +207,10 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Pause sharing under an agreement, or for one cohort within it, from the next run."""
+        from accord.policy import pauses
+
         url = ready_database(database)
-        pause_id = pauses_mod.pause(url, agreement_id, cohort, reason, _actor(by), _policy(policy))
+        pause_id = pauses.pause(url, agreement_id, cohort, reason, _actor(by), _policy(policy))
         out.print(
             f"paused {_paused(agreement_id, cohort)} (pause {pause_id}); held disclosures are kept",
             markup=False,
@@ -210,8 +225,10 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Lift a pause; what it held is decided again on the next run."""
+        from accord.policy import pauses
+
         url = ready_database(database)
-        pause_id = pauses_mod.resume(url, agreement_id, cohort, reason, _actor(by))
+        pause_id = pauses.resume(url, agreement_id, cohort, reason, _actor(by))
         out.print(
             f"resumed {_paused(agreement_id, cohort)} (pause {pause_id} lifted)", markup=False
         )
@@ -232,6 +249,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Lint a policy: every way it is weaker than the built-in one."""
+        from accord.config import settings
+        from accord.policy.lint import lint_policy
+
         path = file if file is not None else settings().policy
         pol = _read_policy(path)
         _report(lint_policy(pol, str(path) if path else None), f"policy {path or '(built-in)'}")
@@ -243,6 +263,10 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Record a policy as in force (logged with who and what changed); refused with findings."""
+        from accord.policy import registry
+        from accord.policy.lint import lint_policy
+        from accord.store import db
+
         pol = _read_policy(file)
         findings = lint_policy(pol, str(file))
         _refuse_with(findings, "not loaded")

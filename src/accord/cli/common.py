@@ -7,15 +7,18 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from accord.config import settings
+# Typer 0.29 vendors Click; the current command's context is only reachable here.
+from typer._click.globals import get_current_context
+
 from accord.errors import AccordError, InvalidInput
-from accord.policy.policy import Policy, load_policy
-from accord.store import db
+
+if TYPE_CHECKING:
+    from accord.policy.policy import Policy
 
 # Piped output (a file, another program, a test) gets wide tables, never truncated ids.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -75,12 +78,16 @@ def as_of_date(value: str | None) -> dt.date:
 
 
 def database_url(database: str | None) -> str:
+    from accord.config import settings
+
     return settings(database).database_url
 
 
 def ready_database(database: str | None) -> str:
     """The URL of ``--database`` (as :func:`database_url`), refused unless the database is
     at the current schema: the error says how to create or upgrade it."""
+    from accord.store import db
+
     url = database_url(database)
     db.require_schema(url)
     return url
@@ -97,6 +104,32 @@ def usable_folder(path: Path, option: str = "--out") -> None:
         raise AccordError(f"{option} {path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise AccordError(f"{option} {path}: folder {existing} is not writable")
+
+
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help="The ledger's Ed25519 key file, PEM (else ACCORD_LEDGER_KEY, else the path "
+        "`accord init` kept with the database, else accord-ledger.key).",
+        show_default=False,
+    ),
+]
+
+
+def key_path(key: Path | None, url: str | None = None) -> Path:
+    """The command's ledger key (`accord.ledger.keys`), put in use for the whole command.
+
+    With ``url``, a key path kept with that database counts too.  The key is forgotten
+    when the command ends (its context closes), so that commands run one after another
+    in one process (tests) never share one.
+    """
+    from accord.ledger import keys
+
+    path = keys.resolve_for(url, key) if url is not None else keys.resolve(None, key)
+    get_current_context().with_resource(keys.command())
+    keys.use(path)
+    return path
 
 
 PolicyOption = Annotated[
@@ -119,6 +152,9 @@ ByOption = Annotated[
 
 def policy(path: Path | None) -> Policy:
     """The policy from ``--policy``, else ``ACCORD_POLICY``, else the built-in one."""
+    from accord.config import settings
+    from accord.policy.policy import load_policy
+
     return load_policy(path if path is not None else settings().policy)
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from accord.cli.common import err, out
-from accord.cli.simulate import print_simulation
-from accord.demo import AS_OF, PEOPLE, REVIEWER_ERROR, REVIEWERS, SEED, DemoResult, run_demo
 from accord.vocab import ItemStatus
+
+if TYPE_CHECKING:
+    from accord.demo import DemoResult
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +40,9 @@ def register(app: typer.Typer) -> None:
         the scenario, the run's outputs, the letters and the report.  It ends by printing
         the command that serves the result, and a user with a password for each role.
         """
+        from accord.cli.simulate import print_simulation
+        from accord.demo import AS_OF, PEOPLE, REVIEWER_ERROR, REVIEWERS, SEED, run_demo
+
         out.print(
             f"Accord demo: a synthetic scenario of {PEOPLE:,} people (seed {SEED}, as of "
             f"{AS_OF.isoformat()}); no real person is involved. Review decisions are made by "

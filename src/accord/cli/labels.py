@@ -4,25 +4,26 @@ reviewers' labels, under four eyes (docs/linkage.md)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from accord import formats, identity
-from accord.cli.common import DatabaseOption, TokenFileOption, out, ready_database, user_token
-from accord.cli.ledger import KeyOption, key_path
-from accord.config import settings
-from accord.digest import file_sha256
+from accord.cli.common import (
+    DatabaseOption,
+    KeyOption,
+    TokenFileOption,
+    key_path,
+    out,
+    ready_database,
+    user_token,
+)
 from accord.errors import AccordError
-from accord.linkage import labels as lab
-from accord.linkage import proposals as prop
-from accord.linkage import relearn
-from accord.policy.agreement import Agreement
-from accord.policy.policy import load_policy
-from accord.policy.registry import stored_agreements
-from accord.store import db
 from accord.vocab import Decision, ItemStatus
+
+if TYPE_CHECKING:
+    from accord.linkage.labels import Precision
+    from accord.policy.agreement import Agreement
 
 proposal_app = typer.Typer(
     help="Proposals to raise automation from reviewers' labels: each needs two different "
@@ -33,7 +34,7 @@ ProposalArgument = Annotated[str, typer.Argument(metavar="ID", help="The proposa
 WhyOption = Annotated[str, typer.Option("--reason", help="Why.")]
 
 
-def _interval(p: lab.Precision) -> str:
+def _interval(p: Precision) -> str:
     if p.low is None or p.high is None:
         return "–"
     return f"{p.low:.4f} to {p.high:.4f}"
@@ -43,7 +44,7 @@ def _per_10000(value: float | None) -> str:
     return "–" if value is None else f"{value:,.1f}"
 
 
-def precision_table(title: str, first: str, rows: list[lab.Precision]) -> Table:
+def precision_table(title: str, first: str, rows: list[Precision]) -> Table:
     table = Table(
         first, "labels", "same person", "wrong", "precision", "95% interval (Wilson)",
         "wrong per 10,000, upper bound", title=title,
@@ -58,6 +59,9 @@ def precision_table(title: str, first: str, rows: list[lab.Precision]) -> Table:
 
 
 def _agreement(url: str, agreement_id: str) -> Agreement:
+    from accord.policy.registry import stored_agreements
+    from accord.store import db
+
     with db.connect(url) as conn:
         found = [a for a, _ in stored_agreements(conn) if a.id == agreement_id]
     if not found:
@@ -69,6 +73,9 @@ def evaluate_labels(
     url: str, registers: list[str], agreement_id: str | None, disclose_at: float | None
 ) -> None:
     """Print precision per band and per pattern from the database's labels."""
+    from accord.linkage import labels as lab
+    from accord.store import db
+
     if disclose_at is None:
         disclose_at = (
             _agreement(url, agreement_id).match.disclose_at if agreement_id is not None else 0.999
@@ -104,6 +111,10 @@ def evaluate_labels(
 
 def register_commands(app: typer.Typer) -> None:
     """Add ``propose``, ``reestimate`` and ``proposal`` to `accord link`."""
+    # Their defaults are the library's own (--min-labels, --min-same), so the linkage
+    # library is imported when `accord link` is built, not when a command runs.
+    from accord.linkage import proposals as prop
+    from accord.linkage import relearn
 
     @app.command("propose")
     def propose_cmd(
@@ -148,6 +159,12 @@ def register_commands(app: typer.Typer) -> None:
     ) -> None:
         """Re-estimate the register's model from the labels: a new model, not current, and a
         proposal to make it current."""
+        from accord import formats
+        from accord.config import settings
+        from accord.digest import file_sha256
+        from accord.policy.policy import load_policy
+        from accord.store import db
+
         name, sep, file = spec.partition("=")
         if not sep or not name or not file:
             raise typer.BadParameter(f"{spec!r} is not NAME=FILE", param_hint="NAME=FILE")
@@ -177,6 +194,8 @@ def list_cmd(
     database: DatabaseOption = None,
 ) -> None:
     """List proposals, oldest first."""
+    from accord.linkage import proposals as prop
+
     if status not in (*prop.STATUSES, "all"):
         raise typer.BadParameter("use open, approved, rejected or all", param_hint="--status")
     url = ready_database(database)
@@ -203,6 +222,8 @@ def show_cmd(
     database: DatabaseOption = None,
 ) -> None:
     """One proposal: what it changes, the labels behind it, and who decided it."""
+    from accord.linkage import proposals as prop
+
     url = ready_database(database)
     p = prop.find(url, proposal_id)
     if p is None:
@@ -248,6 +269,9 @@ def _decide(
     key: KeyOption,
     database: str | None,
 ) -> None:
+    from accord import identity
+    from accord.linkage import proposals as prop
+
     command = f"accord link proposal {Decision.APPROVE if approve else Decision.REJECT}"
     token = user_token(token_file, command)
     url = ready_database(database)

@@ -5,26 +5,29 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from accord import uri
-from accord.cli.common import DatabaseOption, database_url, out, ready_database
+from accord.cli.common import (
+    DatabaseOption,
+    KeyOption,
+    database_url,
+    key_path,
+    out,
+    ready_database,
+)
 from accord.errors import AccordError, CheckFailed, InputError
-from accord.ledger import bundle, keys, log, publish, signing, witness
-from accord.store import db
 
-KeyOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--key",
-        help="The ledger's Ed25519 key file, PEM (else ACCORD_LEDGER_KEY, else the path "
-        "`accord init` kept with the database, else accord-ledger.key).",
-        show_default=False,
-    ),
-]
+# publish.ENV names the default in the help of `ledger publish --to` and `verify
+# --published`, so this module imports the publisher (and the store with it).
+from accord.ledger import publish
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from accord.ledger.signing import AnyKey, SignedTreeHead
+
 TrustedKeyOption = Annotated[
     Path | None,
     typer.Option(
@@ -34,16 +37,6 @@ TrustedKeyOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-def key_path(key: Path | None, url: str | None = None) -> Path:
-    """The command's ledger key (`accord.ledger.keys`), put in use for the whole command.
-
-    With ``url``, a key path kept with that database counts too.
-    """
-    path = keys.resolve_for(url, key) if url is not None else keys.resolve(None, key)
-    keys.use(path)
-    return path
 
 
 def _emit(doc: Any, out_file: Path | None) -> None:
@@ -87,6 +80,8 @@ def read_published(
     (`accord.ledger.publish`): a file of JSON (one, or a list) or JSON Lines, each a signed
     tree head or what `accord ledger head` prints; a folder; an HTTP(S) URL of one; an S3
     prefix."""
+    from accord import uri
+
     target = publish.destination(location, what)
     if isinstance(target, publish.LinesFile | publish.LocalFolder) and not uri.is_http(location):
         path = Path(location.removeprefix("file://")).expanduser()
@@ -100,6 +95,8 @@ def read_published(
 
 def check_proof_file(file: Path, trusted: Ed25519PublicKey | None) -> list[str]:
     """Check every bundle in a file; the lines to print, or CheckFailed naming the first failure."""
+    from accord.ledger import bundle
+
     doc = _read_json(file)
     found = bundle.bundles_in(doc)
     if not found:
@@ -147,6 +144,8 @@ def register(app: typer.Typer) -> None:
     @ledger_app.command("key")
     def key_cmd(key: KeyOption = None, database: DatabaseOption = None) -> None:
         """Print the ledger's public key (PEM), for auditors and `check-proof --key`."""
+        from accord.ledger import signing
+
         path = key_path(key, database_url(database))
         typer.echo(signing.public_key_pem(signing.load_public_key(path)), nl=False)
 
@@ -159,6 +158,9 @@ def register(app: typer.Typer) -> None:
         key: KeyOption = None,
     ) -> None:
         """Print the latest signed tree head (JSON), and how many leaves it does not cover."""
+        from accord.ledger import log, signing
+        from accord.store import db
+
         url = _connected(database)
         private = signing.load_private_key(key_path(key, url)) if sign else None
         with db.connect(url) as conn:
@@ -183,6 +185,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Print a self-contained proof that a disclosure is in the signed ledger (JSON)."""
+        from accord.ledger import log, signing
+        from accord.store import db
+
         url = _connected(database)
         signer = signing.load_key(key_path(key, url))
         with db.connect(url) as conn:
@@ -199,6 +204,9 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Print a proof that the ledger at SECOND leaves extends the ledger at FIRST (JSON)."""
+        from accord.ledger import log
+        from accord.store import db
+
         url = _connected(database)
         with db.connect(url) as conn:
             second = log.tree_size(conn) if second is None else second
@@ -220,6 +228,8 @@ def register(app: typer.Typer) -> None:
         key: TrustedKeyOption = None,
     ) -> None:
         """Check proof bundles without the database: exit 0 if all verify, 1 if one fails."""
+        from accord.ledger import signing
+
         trusted = signing.load_public_key(key) if key is not None else None
         for line in check_proof_file(file, trusted):
             out.print(line, markup=False)
@@ -301,6 +311,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Co-sign the newest published head once it is checked: signed by the ledger key,
         and consistent with the last head this witness co-signed (exit 1 if not)."""
+        from accord.ledger import signing, witness
+
         source = publish.destination(heads, "HEADS")
         write_to = publish.destination(cosignatures, "--cosignatures") if cosignatures else source
         if not write_to.writable:
@@ -371,6 +383,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Recompute the ledger and check every disclosure against it; exit 0 only if intact."""
+        from accord.ledger import keys, log, signing
+        from accord.store import db
+
         url = _connected(database)
         processes = workers if workers is not None else _idle_cores()
         path = key_path(key, url)
@@ -434,7 +449,7 @@ def _check_cosignatures(
     conn: Any,
     target: publish.Destination,
     witnesses: list[Ed25519PublicKey],
-    ledger_key: signing.AnyKey | None,
+    ledger_key: AnyKey | None,
 ) -> tuple[list[str], str | None]:
     """What to say about the witnesses' co-signatures at ``target``, and the first problem.
 
@@ -442,6 +457,8 @@ def _check_cosignatures(
     is the ledger's at that size; co-signatures by witnesses not given are reported as
     found, unchecked.
     """
+    from accord.ledger import log, signing
+
     size = log.tree_size(conn)
     said: list[str] = []
     given = {signing.key_id(w): w for w in witnesses}
@@ -483,5 +500,5 @@ def _idle_cores() -> int:
     return 2 if cores >= 2 and os.getloadavg()[0] <= cores - 1 else 1
 
 
-def _head_json(head: signing.SignedTreeHead | None) -> dict[str, Any] | None:
+def _head_json(head: SignedTreeHead | None) -> dict[str, Any] | None:
     return head.to_json() if head is not None else None

@@ -5,27 +5,20 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from accord import formats
 from accord.cli.common import DatabaseOption, out, ready_database
 from accord.cli.labels import evaluate_labels, register_commands
-from accord.config import settings
-from accord.digest import file_sha256
 from accord.errors import AccordError
-from accord.linkage import evaluate as ev
-from accord.linkage import model as m
-from accord.linkage.predict import link
-from accord.linkage.store import admitted_pool, load_model, save_model
-from accord.policy.policy import load_policy
-from accord.store import db
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from accord.linkage.model import TrainedModel
 
 REGISTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -61,6 +54,11 @@ def _spec(value: str) -> tuple[str, Path]:
 
 
 def _pool(url: str) -> pa.Table:
+    from accord.config import settings
+    from accord.linkage.store import admitted_pool
+    from accord.policy.policy import load_policy
+    from accord.store import db
+
     policy = load_policy(settings().policy)
     with db.connect(url) as conn:
         pool = admitted_pool(conn, policy.protected_categories)
@@ -71,7 +69,7 @@ def _pool(url: str) -> pa.Table:
     return pool
 
 
-def _weights_table(model: m.TrainedModel) -> Table:
+def _weights_table(model: TrainedModel) -> Table:
     table = Table("comparison", "level", "m", "u", "match weight", title="Match weights")
     for comp in model.settings["comparisons"]:
         for lv in comp["comparison_levels"]:
@@ -87,6 +85,9 @@ def _weights_table(model: m.TrainedModel) -> Table:
 
 
 def _write(candidates: pa.Table, path: Path) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise AccordError(f"--out {path}: use a .csv or .parquet file")
@@ -110,6 +111,12 @@ def train_cmd(
     ] = 1,
 ) -> None:
     """Train the register's linkage model on the admitted pool and save it as current."""
+    from accord import formats
+    from accord.digest import file_sha256
+    from accord.linkage import model as m
+    from accord.linkage.store import save_model
+    from accord.store import db
+
     name, path = _spec(spec)
     if seed < 0:
         raise typer.BadParameter("the seed must be 0 or more", param_hint="--seed")
@@ -140,6 +147,11 @@ def run_cmd(
     ] = None,
 ) -> None:
     """Match the admitted pool to a register with its saved model."""
+    from accord import formats
+    from accord.linkage.predict import link
+    from accord.linkage.store import load_model
+    from accord.store import db
+
     name, path = _spec(spec)
     if not 0.0 <= min_probability <= 1.0:
         raise typer.BadParameter("use a probability from 0 to 1", param_hint="--min-probability")
@@ -209,6 +221,13 @@ def evaluate_cmd(
     Uses each register's saved model; a register without one gets a model trained for
     this evaluation only (not saved).
     """
+    from accord import formats
+    from accord.linkage import evaluate as ev
+    from accord.linkage import model as m
+    from accord.linkage.predict import link
+    from accord.linkage.store import load_model
+    from accord.store import db
+
     if labels == (scenario is not None):
         raise typer.BadParameter("give exactly one of --scenario DIR or --labels")
     if agreement is not None and not labels:

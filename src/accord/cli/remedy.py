@@ -12,27 +12,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord import formats, uri
 from accord.cli.common import (
     AsOfOption,
     DatabaseOption,
+    KeyOption,
     as_of_date,
     database_url,
+    key_path,
     out,
     ready_database,
     usable_folder,
 )
-from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError
-from accord.events import apply_events, mark_delivered, undelivered
-from accord.remedy import (
-    RECALL_COLUMNS,
-    outstanding,
-    recall_csv_rows,
-    record_actions,
-    unacknowledged,
-)
-from accord.store import db
 from accord.vocab import DisclosureStatus
 
 
@@ -70,6 +61,11 @@ def register(app: typer.Typer) -> None:
 
         recalls.csv also carries any recalls an earlier call made but could not write.
         """
+        from accord import formats, uri
+        from accord.events import apply_events, mark_delivered, undelivered
+        from accord.remedy import RECALL_COLUMNS, recall_csv_rows
+        from accord.store import db
+
         url = database_url(database)
         if not uri.is_s3(out_dir):
             usable_folder(Path(out_dir))  # before anything is committed that it would have to hold
@@ -126,6 +122,10 @@ def register(app: typer.Typer) -> None:
         database: DatabaseOption = None,
     ) -> None:
         """Record what a recipient did with each disclosure; tracks remedies of recalls."""
+        from accord import formats
+        from accord.remedy import record_actions
+        from accord.store import db
+
         url = database_url(database)
         table = formats.load(file, "actions")
         db.require_schema(url)
@@ -143,6 +143,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List recalls whose adverse action the recipient has not yet reversed, with age,
         and count the recalls each recipient has not yet acknowledged."""
+        from accord.remedy import outstanding, unacknowledged
+
         url = ready_database(database)
         rows = outstanding(url, as_of_date(as_of), recipient)
         table = Table(

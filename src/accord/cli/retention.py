@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from accord import retention
 from accord.cli.common import AsOfOption, DatabaseOption, as_of_date, database_url, out
 
 group = typer.Typer(help="Evidence retention: what is due for destruction, and destroying it.")
@@ -15,6 +14,8 @@ group = typer.Typer(help="Evidence retention: what is due for destruction, and d
 @group.command("plan")
 def plan_cmd(as_of: AsOfOption = None, database: DatabaseOption = None) -> None:
     """List every record due for destruction, whether it may go, and why."""
+    from accord import retention
+
     items = retention.plan(database_url(database), as_of_date(as_of))
     lines = ["record_kind\trecord_ref\tperson_id\tdue\taction\tjustification"]
     lines += [
@@ -35,6 +36,8 @@ def apply_cmd(
     database: DatabaseOption = None,
 ) -> None:
     """Destroy what the plan allows; log each destruction and refusal with its digest."""
+    from accord import retention
+
     result = retention.apply(database_url(database), as_of_date(as_of), by)
     out.print(f"{result.destroyed} destroyed, {result.refused} refused", markup=False)
 

@@ -8,23 +8,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord import blind, identity, review
-from accord.cli import review_view as view
+# review.KINDS is listed in the help of `review list --kind`, so this module imports the
+# review use cases (and the store with them).
+from accord import review
 from accord.cli.common import (
     TOKEN_ENV,
     AsOfOption,
     DatabaseOption,
+    KeyOption,
     TokenFileOption,
     as_of_date,
+    key_path,
     out,
     ready_database,
     user_token,
 )
-from accord.cli.ledger import KeyOption, key_path
 from accord.errors import AccordError
-from accord.store import db
 from accord.vocab import ItemStatus
-from accord.web import readmodels
 
 app = typer.Typer(help="The review queue: what a person must decide before Accord acts.")
 
@@ -80,6 +80,11 @@ def show(
     the agreement reviews blind and the reader has not decided it yet.  The reader is the
     user your token proves (--token-file or ACCORD_USER_TOKEN), never a typed name; with
     no token a blind item's score stays hidden."""
+    from accord import blind, identity
+    from accord.cli import review_view as view
+    from accord.store import db
+    from accord.web import readmodels
+
     url = ready_database(database)
     reviewer = ""
     if token_file is not None or os.environ.get(TOKEN_ENV, "").strip():
@@ -109,6 +114,8 @@ def decide(
 ) -> None:
     """Approve or reject one item as the reviewer your user token proves (--token-file or
     ACCORD_USER_TOKEN); adverse outcomes need two different reviewers (four eyes)."""
+    from accord import identity
+
     if approve == reject:
         raise typer.BadParameter("give exactly one of --approve or --reject")
     if not reason:

@@ -11,13 +11,21 @@ from typing import Annotated
 
 import typer
 
-from accord.cli.common import AsOfOption, DatabaseOption, err, out, parse_date, ready_database
-from accord.cli.ledger import KeyOption, key_path
+from accord.cli.common import (
+    AsOfOption,
+    DatabaseOption,
+    KeyOption,
+    err,
+    key_path,
+    out,
+    parse_date,
+    ready_database,
+)
 from accord.errors import AccordError
-from accord.ledger import signing
+
+# exemptions.ITEM_KINDS is listed in the help of --item, so this module imports the
+# exemptions (and the store with them).
 from accord.rights import exemptions
-from accord.rights.assemble import produce
-from accord.rights.render import FORMATS
 
 exemption_app = typer.Typer(
     help="Withhold single items from subject access reports: explicit, justified, logged.",
@@ -137,6 +145,10 @@ def register(app: typer.Typer) -> None:
         The proofs are made with the ledger key's public half (--key: the private key, or
         the public key `accord ledger key` prints).
         """
+        from accord.ledger import signing
+        from accord.rights.assemble import produce
+        from accord.rights.render import FORMATS
+
         if output_format not in FORMATS:
             raise typer.BadParameter(
                 f"{output_format!r} is not a format: use one of {', '.join(FORMATS)}",

@@ -10,25 +10,24 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from accord import uri
 from accord.cli.common import (
     AsOfOption,
     DatabaseOption,
+    KeyOption,
     as_of_date,
     database_url,
     err,
+    key_path,
     out,
     usable_folder,
 )
-from accord.cli.ledger import KeyOption, key_path
-from accord.config import settings
-from accord.cycle import RunInputs, run_cycle
 from accord.errors import AccordError
-from accord.policy.agreement import RECIPIENT_NAME, RECIPIENT_WORDS
 from accord.vocab import PoolStatus
 
 
 def _registers(values: list[str]) -> dict[str, str]:
+    from accord.policy.agreement import RECIPIENT_NAME, RECIPIENT_WORDS
+
     found: dict[str, str] = {}
     for value in values:
         name, sep, path = value.partition("=")
@@ -77,6 +76,10 @@ def register(app: typer.Typer) -> None:
         absent or empty database it first creates the schema and the ledger key, as
         `accord init` would, and says so.
         """
+        from accord import uri
+        from accord.config import settings
+        from accord.cycle import RunInputs, run_cycle
+
         s = settings(database)
         url = database_url(database)
         named = _registers(registers)

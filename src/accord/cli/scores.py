@@ -9,24 +9,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord import formats, scores
 from accord.cli.common import (
     AsOfOption,
     ByOption,
     DatabaseOption,
+    KeyOption,
     actor,
     as_of_date,
     database_url,
+    key_path,
     out,
     ready_database,
 )
-from accord.cli.ledger import KeyOption, key_path
 from accord.cli.remedy import write_csv_atomically
-from accord.ledger import signing
-from accord.ledger import unit as ledger_unit
-from accord.policy.agreement import load_agreements
-from accord.remedy import RECALL_COLUMNS, recall_csv_rows
-from accord.store import db
 
 group = typer.Typer(
     help="Derived scores (F8): take them in, see them, recall those past their limit.",
@@ -51,6 +46,10 @@ def load_cmd(
     database: DatabaseOption = None,
 ) -> None:
     """Take in a scores file whole or not at all; a score already held unchanged is skipped."""
+    from accord import formats, scores
+    from accord.policy.agreement import load_agreements
+    from accord.store import db
+
     url = database_url(database)
     table = formats.load(file, "scores")
     given = load_agreements(agreements) if agreements is not None else None
@@ -71,6 +70,8 @@ def list_cmd(
     database: DatabaseOption = None,
 ) -> None:
     """Every score held about one person, its explanation, and where it was shared."""
+    from accord import scores
+
     url = ready_database(database)
     day = as_of_date(as_of)
     found = scores.scores_of(url, person_id, actor(by))
@@ -105,6 +106,12 @@ def recall_expired_cmd(
 
     `accord run` does this too at the start of every cycle.
     """
+    from accord import scores
+    from accord.ledger import signing
+    from accord.ledger import unit as ledger_unit
+    from accord.remedy import RECALL_COLUMNS, recall_csv_rows
+    from accord.store import db
+
     url = ready_database(database)
     path = key_path(key, url)
     signing.require_key(path)  # refused now, before any work, if it cannot sign

@@ -13,12 +13,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+# identity.ROLES is listed in the help of `users add --role`, so this module imports the
+# users' use cases (and the store with them).
 from accord import identity
-from accord.cli.common import DatabaseOption, err, out, ready_database
-from accord.cli.ledger import KeyOption, key_path
+from accord.cli.common import DatabaseOption, KeyOption, err, key_path, out, ready_database
 from accord.errors import AccordError
-from accord.ledger import keys, signing
-from accord.store import db
 
 users_app = typer.Typer(help="Users of the web application and API, and their API tokens.")
 
@@ -165,6 +164,9 @@ def _sign_in(user: identity.UserInfo) -> str:
 def check_signing_key(url: str, path: Path) -> Path:
     """The absolute path of a key that can sign this database's ledger, else
     LedgerKeyUnavailable: it must be a private key, and the one its heads are signed with."""
+    from accord.ledger import keys, signing
+    from accord.store import db
+
     private = signing.load_private_key(path)
     with db.connect(url) as conn:
         keys.refuse_foreign(conn, signing.key_id(private), path)
@@ -194,6 +196,8 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
+        from accord.ledger import keys
+        from accord.store import db
         from accord.web import operations
 
         # Settings first: a wrong one is named in one line (exit 2) before anything starts.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,18 +12,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from accord.cli.common import AsOfOption, DatabaseOption, err, out, parse_date
-from accord.cli.rights import write_atomically
 from accord.errors import AccordError
-from accord.rights import explain
-from accord.simulate import (
-    CATEGORIES,
-    CATEGORY_WORDS,
-    PROCESSES,
-    Simulation,
-    simulate,
-    simulation_page,
-)
-from accord.synth import REGISTERS
+
+if TYPE_CHECKING:
+    from accord.simulate import Simulation
 
 
 def _writable(path: Path, option: str) -> None:
@@ -35,6 +27,10 @@ def _writable(path: Path, option: str) -> None:
 
 def print_simulation(sim: Simulation, console: Console) -> None:
     """The terminal view: per recipient and process, then wrongful disclosures by kind."""
+    from accord.rights import explain
+    from accord.simulate import CATEGORIES, CATEGORY_WORDS, PROCESSES
+    from accord.synth import REGISTERS
+
     table = Table(
         "recipient",
         "process",
@@ -101,6 +97,9 @@ def register(app: typer.Typer) -> None:
         and wrongful disclosures per recipient and kind of person, rightful cases found,
         review workload and wrongful actions avoided.  Accord's run uses a throwaway
         database unless --database names an empty one.  --as-of defaults to the scenario's."""
+        from accord.cli.rights import write_atomically
+        from accord.simulate import simulate, simulation_page
+
         _writable(out_file, "--out")
         if html_file is not None:
             _writable(html_file, "--html")

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from accord.cli.common import DatabaseOption, database_url, out
-from accord.cli.ledger import KeyOption, key_path
-from accord.first_use import initialise
-from accord.ledger import keys
-from accord.store import db
+from accord.cli.common import DatabaseOption, KeyOption, database_url, key_path, out
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +16,10 @@ def register(app: typer.Typer) -> None:
         key's path with the database, so that later commands on it (`accord serve`
         too) find it without --key.
         """
+        from accord.first_use import initialise
+        from accord.ledger import keys
+        from accord.store import db
+
         url = database_url(database)
         done = initialise(url, key_path(key, url))
         out.print(f"{db.describe(url)}: {done.schema_words()}", markup=False)

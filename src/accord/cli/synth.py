@@ -10,7 +10,10 @@ from typing import Annotated
 import typer
 
 from accord.cli.common import AsOfOption, as_of_date, out
-from accord.synth import KINDS, REGISTERS, Mix, synthesise
+
+# The options' defaults and help are the mix's own, so this module imports the
+# synthesiser (NumPy, Polars and DuckDB with it).
+from accord.synth import KINDS, REGISTERS, Mix
 from accord.synth.mix import (
     DEFAULT_COVERAGE,
     DEFAULT_KINDS,
@@ -165,6 +168,8 @@ def register(app: typer.Typer) -> None:
         ] = Mix.mononym_doubled,
     ) -> None:
         """Write a synthetic scenario: cases, registers, events, agreements and the truth."""
+        from accord.synth import synthesise
+
         chosen = Mix(
             protected_address=protected_address,
             quality_fault=quality_fault,

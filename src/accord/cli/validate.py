@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from accord import formats, uri
 from accord.cli.common import err, out
 from accord.errors import InputError, Problem
 
@@ -24,6 +23,8 @@ def register(app: typer.Typer) -> None:
         ],
     ) -> None:
         """Check a file against SPEC.md; list its problems (first 20, then a count)."""
+        from accord import formats, uri
+
         if kind not in formats.FORMATS:
             raise typer.BadParameter(
                 f"{kind!r} is not a file kind: use one of {', '.join(formats.FORMATS)}",
