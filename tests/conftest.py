@@ -8,7 +8,7 @@ its own database there and drops it at the end.  If PostgreSQL was asked for and
 be reached the run fails: it never silently skips.
 
 Web tests take ``web`` (a small governance state built through the real services, from
-test_web_support), ``client`` (a test client of the application over it) or ``server``
+web_support), ``client`` (a test client of the application over it) or ``server``
 (the application served by uvicorn, for a browser or requests made in parallel).
 """
 
@@ -25,7 +25,7 @@ import pytest
 from demo_cache import demo_build
 from model_cache import model_cache, shared_training
 from sqlalchemy import text
-from test_web_support import client, server, web
+from web_support import client, server, web
 
 from accord.ledger import signing
 from accord.store import db

@@ -12,7 +12,7 @@ action); the summary's counts; and that the dates fall in order with the person'
 history and on or before the letter's own date.
 
 It returns the problems as sentences naming the statement; an empty list means the
-letter and the database agree.  Used by tests/test_demo.py on the demo's letters.
+letter and the database agree.  Used by tests/cli/test_demo.py on the demo's letters.
 """
 
 from __future__ import annotations

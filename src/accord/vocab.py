@@ -3,7 +3,7 @@
 Each is a :class:`enum.StrEnum`, so a member *is* its string: it is stored in the
 database, written to CSV and JSON, hashed into the ledger and compared with what was
 read back exactly as the plain string was, byte for byte.  Everything else imports its
-words from here and spells none of them out; ``tests/test_architecture.py`` checks that
+words from here and spells none of them out; ``tests/project/test_architecture.py`` checks that
 no module but this one holds one of these strings as a literal, and that this module
 imports nothing from Accord, so that any module can import it without a cycle.
 

@@ -128,7 +128,7 @@ def spark_latin_table() -> tuple[str, str]:
     ``translate()`` removes characters it has no counterpart for.  Characters that
     DuckDB strips to something still not ASCII are left out: :func:`normalised_name`
     turns both into a space.  The table is read from DuckDB itself, so the two engines
-    agree for the DuckDB that Accord runs (tests/test_linkage_spark.py checks every code
+    agree for the DuckDB that Accord runs (tests/linkage/test_linkage_spark.py checks every code
     point).  Transliterations to two or more letters are ``replace()`` calls before it.
     """
     con = duckdb.connect(":memory:")

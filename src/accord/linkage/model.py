@@ -358,7 +358,7 @@ def _one_slip_guarded() -> tuple[str, str]:
     often share a decade, which the character test lets through to ``damerau_levenshtein``;
     this test does not.  On five million random pairs (one thread) the level took 0.82 s
     behind the character test and takes 0.24 s behind this one (3.64 s unguarded).  Years
-    outside 1000-9999 skip the test.  tests/test_linkage_training.py checks both tests
+    outside 1000-9999 skip the test.  tests/linkage/test_linkage_training.py checks both tests
     against the plain condition on every one-edit variant of many values.
     """
     plain = "damerau_levenshtein(dob_s_l, dob_s_r) <= 1"

@@ -15,7 +15,7 @@ its levels, its chunk and whether it is in the probe chunk; Splink's stopping ru
 runs over those counts, comparison by comparison, exactly as Splink runs it over its
 chunk queries.  The sample, the chunks and the counts are Splink's own (its SQL, its
 sampling and its chunk hash), so ``u`` is the same to the last bit
-(tests/test_linkage_u_sampling.py trains both ways and compares); only the order of the
+(tests/linkage/test_linkage_training.py trains both ways and compares); only the order of the
 work changes.  Splink has no option for this, which is why it is written here.
 """
 
