@@ -24,6 +24,7 @@ import psycopg
 import pytest
 from demo_cache import demo_build
 from model_cache import model_cache, shared_training
+from one_line import one_line_error
 from sqlalchemy import text
 from web_support import client, server, web
 
@@ -32,9 +33,17 @@ from accord.store import db
 from accord.store.models import Base
 
 # Fixtures for every test: each linkage model trained once (model_cache), `accord demo`
-# run once (demo_cache), and the web tests' governance state, its test client and its
-# application served for real.
-__all__ = ["client", "demo_build", "model_cache", "server", "shared_training", "web"]
+# run once (demo_cache), the one-line error check (one_line), and the web tests'
+# governance state, its test client and its application served for real.
+__all__ = [
+    "client",
+    "demo_build",
+    "model_cache",
+    "one_line_error",
+    "server",
+    "shared_training",
+    "web",
+]
 
 PG_ADMIN = os.environ.get("ACCORD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import letter_check
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS
 from demo_cache import DemoBuild
+from one_line import OneLineError
 from sqlalchemy import func, select
 
 from accord import demo, identity
@@ -43,8 +43,6 @@ from accord.store.models import (
     as_utc,
 )
 from accord.synth.truth import people_truth
-
-OneLineError = Callable[[list[str], int, str], None]
 
 # Each chart's SVG size on the page and the size of every mark drawn in it.
 MEASURE_CHARTS = """
@@ -84,18 +82,6 @@ def ran(demo_build: DemoBuild, tmp_path_factory: pytest.TempPathFactory) -> Ran:
     build = demo_build
     own = build.own_database(tmp_path_factory.mktemp("demo-db")) if build.code == 0 else Path()
     return Ran(build.out, build.code, build.printed, build.errors, own, build.as_it_ended)
-
-
-@pytest.fixture
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> OneLineError:
-    def check(args: list[str], code: int, fragment: str) -> None:
-        assert main(args) == code
-        err = capsys.readouterr().err.strip()
-        assert "Traceback" not in err
-        assert fragment in err, err
-        assert "\n" not in err, err
-
-    return check
 
 
 def test_the_demo_runs_to_the_end_and_every_output_exists(ran: Ran) -> None:

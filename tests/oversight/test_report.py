@@ -16,7 +16,6 @@ import re
 import shutil
 import statistics
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import numpy as np
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from one_line import OneLineError
 from sqlalchemy import Connection, text, update
 
 from accord import audit
@@ -856,40 +856,30 @@ def test_cli_default_out_is_accord_report_html(
     assert "nothing has been recorded yet" in capsys.readouterr().out
 
 
-@pytest.fixture
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
-    def check(args: list[str], code: int, fragment: str, usage: bool = False) -> None:
-        assert main(args) == code
-        err = capsys.readouterr().err.strip()
-        assert "Traceback" not in err
-        # a usage error is Click's usage block, ending in one line that names the problem
-        line = err.splitlines()[-1] if usage else err
-        assert fragment in line, err
-        assert "\n" not in line
-
-    yield check
-
-
-def test_cli_refuses_a_missing_folder(db_url: str, tmp_path: Path, one_line_error: Any) -> None:
+def test_cli_refuses_a_missing_folder(
+    db_url: str, tmp_path: Path, one_line_error: OneLineError
+) -> None:
     out = tmp_path / "nowhere" / "r.html"
     one_line_error(["report", "--database", db_url, "--out", str(out)], 2, "does not exist")
     assert not out.parent.exists()
 
 
 def test_cli_refuses_a_folder_as_the_report(
-    db_url: str, tmp_path: Path, one_line_error: Any
+    db_url: str, tmp_path: Path, one_line_error: OneLineError
 ) -> None:
     one_line_error(["report", "--database", db_url, "--out", str(tmp_path)], 2, "is a folder")
 
 
-def test_cli_refuses_a_file_as_the_folder(db_url: str, tmp_path: Path, one_line_error: Any) -> None:
+def test_cli_refuses_a_file_as_the_folder(
+    db_url: str, tmp_path: Path, one_line_error: OneLineError
+) -> None:
     (tmp_path / "file").write_text("x")
     out = tmp_path / "file" / "r.html"
     one_line_error(["report", "--database", db_url, "--out", str(out)], 2, "is not a folder")
 
 
 def test_cli_reports_a_write_failure_in_one_line(
-    db_url: str, tmp_path: Path, one_line_error: Any
+    db_url: str, tmp_path: Path, one_line_error: OneLineError
 ) -> None:
     out = tmp_path / ("x" * 300 + ".html")  # longer than a file name may be
     one_line_error(["report", "--database", db_url, "--out", str(out)], 2, "cannot write")
@@ -899,7 +889,7 @@ def test_cli_reports_a_write_failure_in_one_line(
 
 
 def test_cli_refuses_an_uninitialised_database(
-    empty_db_url: str, tmp_path: Path, one_line_error: Any
+    empty_db_url: str, tmp_path: Path, one_line_error: OneLineError
 ) -> None:
     one_line_error(
         ["report", "--database", empty_db_url, "--out", str(tmp_path / "r.html")],
@@ -909,7 +899,7 @@ def test_cli_refuses_an_uninitialised_database(
     assert not (tmp_path / "r.html").exists()
 
 
-def test_cli_refuses_a_bad_as_of(db_url: str, tmp_path: Path, one_line_error: Any) -> None:
+def test_cli_refuses_a_bad_as_of(db_url: str, tmp_path: Path, one_line_error: OneLineError) -> None:
     one_line_error(
         [
             "report",
@@ -926,7 +916,7 @@ def test_cli_refuses_a_bad_as_of(db_url: str, tmp_path: Path, one_line_error: An
     )
 
 
-def test_cli_refuses_a_bad_database_url(tmp_path: Path, one_line_error: Any) -> None:
+def test_cli_refuses_a_bad_database_url(tmp_path: Path, one_line_error: OneLineError) -> None:
     one_line_error(
         ["report", "--database", "mysql://x/y", "--out", str(tmp_path / "r.html")],
         2,

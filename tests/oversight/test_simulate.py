@@ -10,11 +10,11 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from one_line import OneLineError
 
 from accord import demo
 from accord.cli import main
@@ -26,8 +26,6 @@ from accord.store.transfer import read_arrow
 from accord.synth import REGISTERS, Scenario, synthesise
 from accord.synth.truth import naive_disclosures, score
 
-OneLineError = Callable[[list[str], int, str], None]
-
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
@@ -37,18 +35,6 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 @pytest.fixture(scope="module")
 def simulated(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Simulation:
     return simulate(scenario.out)
-
-
-@pytest.fixture
-def one_line_error(capsys: pytest.CaptureFixture[str]) -> OneLineError:
-    def check(args: list[str], code: int, fragment: str) -> None:
-        assert main(args) == code
-        err = capsys.readouterr().err.strip()
-        assert "Traceback" not in err
-        assert fragment in err, err
-        assert "\n" not in err, err
-
-    return check
 
 
 def test_issue_thresholds_on_the_default_scenario(simulated: Simulation) -> None:
