@@ -311,7 +311,9 @@ def test_store_agreements_versions_only_changed_content(db_url: str, tmp_path: P
         assert store_agreements(conn, [first], "dpo") == {first.id: 3}  # reverting is a change too
         versions = conn.execute(select(AgreementVersion.version)).scalars().all()
         log = conn.execute(
-            select(AuditLog.actor, AuditLog.detail).where(AuditLog.action == "agreement_loaded")
+            select(AuditLog.actor, AuditLog.detail)
+            .where(AuditLog.action == "agreement_loaded")
+            .order_by(AuditLog.id)
         ).all()
     assert sorted(versions) == [1, 2, 3]
     assert [d["version"] for _, d in log] == [1, 2, 3] and {a for a, _ in log} == {"dpo"}

@@ -145,7 +145,11 @@ def test_loading_sets_retain_until_from_the_longest_agreement_and_is_idempotent(
     assert "0 score(s) loaded, 2 already held" in capsys.readouterr().out
     assert held(people) == 2
     with db.connect(people) as conn:
-        logged = conn.scalars(select(AuditLog.detail).where(AuditLog.action == "scores_loaded"))
+        logged = conn.scalars(
+            select(AuditLog.detail)
+            .where(AuditLog.action == "scores_loaded")
+            .order_by(AuditLog.id)  # PostgreSQL returns rows in no set order without it
+        )
         assert [d["loaded"] for d in logged] == [2, 0]
 
 
