@@ -87,7 +87,11 @@ def test_a_sample_is_stratified_reproducible_and_stored(db_url: str) -> None:
     assert all(ref.startswith(stratum[:2].upper()) for ref, stratum in first)
     with db.connect(db_url) as conn:
         logged = (
-            conn.execute(select(AuditLog.actor).where(AuditLog.action == "audit_sample_drawn"))
+            conn.execute(
+                select(AuditLog.actor)
+                .where(AuditLog.action == "audit_sample_drawn")
+                .order_by(AuditLog.id)
+            )
             .scalars()
             .all()
         )

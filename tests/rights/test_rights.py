@@ -718,9 +718,9 @@ def test_a_withheld_disclosure_is_listed_with_its_exemption_and_logged(
     # Applying it was logged, and so was producing a report that withholds it.
     entries = _rows(
         scenario.url,
-        select(AuditLog.action, AuditLog.detail, AuditLog.actor).where(
-            AuditLog.person_id == WINDRUSH
-        ),
+        select(AuditLog.action, AuditLog.detail, AuditLog.actor)
+        .where(AuditLog.person_id == WINDRUSH)
+        .order_by(AuditLog.id),
     )
     applied = [e for e in entries if e.action == "exemption_applied"]
     assert len(applied) == 1 and applied[0].actor == "DPO Jane Ash"

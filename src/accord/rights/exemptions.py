@@ -245,9 +245,9 @@ def list_exemptions(url: str, person_id: str) -> list[ExemptionRecord]:
         ).all()
         lifts: dict[int, tuple[str, str | None]] = {}
         for actor, detail in conn.execute(
-            select(AuditLog.actor, AuditLog.detail).where(
-                AuditLog.person_id == person_id, AuditLog.action == "exemption_lifted"
-            )
+            select(AuditLog.actor, AuditLog.detail)
+            .where(AuditLog.person_id == person_id, AuditLog.action == "exemption_lifted")
+            .order_by(AuditLog.id)  # the latest lift of an exemption is the one shown
         ):
             if isinstance(detail, dict) and isinstance(detail.get("exemption_id"), int):
                 lifts[detail["exemption_id"]] = (actor, detail.get("reason"))
