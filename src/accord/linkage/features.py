@@ -200,12 +200,25 @@ def skeleton(expr: str, dialect: str = DUCKDB) -> str:
     """SQL: a name's consonant skeleton (vowels, w and y dropped, letters not doubled).
 
     Spellings that differ only in vowels or doubled letters, as transliterations from
-    scripts without written vowels do, share a skeleton.  (One regular expression per
-    letter collapses its runs: RE2 has no back-references, and this is several times
-    faster than splitting the string into a list.)
+    scripts without written vowels do, share a skeleton.
+
+    RE2 (DuckDB's) has no back-references, so a run of a letter is found by naming the
+    letter: ``(b)b+|(d)d+|...`` with the replacement ``\\1\\2...``, which keeps the one
+    group that matched (the others are empty).  A replacement names at most nine groups,
+    so the letters go in :data:`SKELETON_PASS` at a time: three passes where one per
+    letter took 26, for the same skeletons (collapsing one letter's runs never makes a
+    run of another) in less than half the time, and several times faster than splitting
+    the string into a list.  Spark's Java expressions run one pass per letter.
     """
     out = f"replace(replace({expr}, ' ', ''), 'ph', 'f')"
     out = _regexp_replace(f"translate({out}, 'qcz', 'kks')", "'[aeiouyw]'", "''", dialect)
+    if dialect == DUCKDB:
+        for start in range(0, len(SKELETON_LETTERS), SKELETON_PASS):
+            letters = SKELETON_LETTERS[start : start + SKELETON_PASS]
+            runs = "|".join(f"({letter}){letter}+" for letter in letters)
+            kept = "".join(f"\\{group}" for group in range(1, len(letters) + 1))
+            out = _regexp_replace(out, f"'{runs}'", f"'{kept}'", dialect)
+        return f"nullif({out}, '')"
     for letter in SKELETON_LETTERS:
         out = _regexp_replace(out, f"'{letter}{letter}+'", f"'{letter}'", dialect)
     return f"nullif({out}, '')"
@@ -213,6 +226,8 @@ def skeleton(expr: str, dialect: str = DUCKDB) -> str:
 
 # The letters a skeleton can still hold (q, c and z have become k, k and s).
 SKELETON_LETTERS = "bdfghjklmnprstvx0123456789"
+# Letters whose runs one regular expression collapses (a replacement names groups 1 to 9).
+SKELETON_PASS = 9
 
 
 def compact_postcode(expr: str) -> str:
