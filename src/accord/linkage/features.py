@@ -344,8 +344,10 @@ BLOCKING_ONLY = frozenset({"fam_srt", "dob_ym", "dob_md", "dob_yd", "pc_srt"})
 # then made only for the records some rule found.
 # ``fam_srt`` is the family name's letters in alphabetical order and ``pc_srt`` the
 # postcode's characters: two letters or digits swapped leave them unchanged.
-KEY_COLUMNS = ("rid", "fam_c", "fam1", "fam_sk", "fam_srt", "giv1", "giv1_sk", "dob",
-               "dob_sw", "dob_ym", "dob_md", "dob_yd", "pc", "pc_district",
+# ``giv_c`` (the given names without spaces) is no rule's key: the register's term
+# frequencies are counted on it.
+KEY_COLUMNS = ("rid", "fam_c", "fam1", "fam_sk", "fam_srt", "giv_c", "giv1", "giv1_sk",
+               "dob", "dob_sw", "dob_ym", "dob_md", "dob_yd", "pc", "pc_district",
                "pc_srt")  # fmt: skip
 
 NAMES_TABLE = "feature_names"
@@ -535,14 +537,16 @@ def add_keys(con: duckdb.DuckDBPyConnection | Sql, source: str, target: str) -> 
     pc = compact_postcode("s.postcode")
     postcodes = _postcodes(d) if HISTORY_COLUMN in db.columns(source) else "s.postcode"
     base = f"""SELECT s.rid, f.c_id AS fam_c, f.first_id AS fam1, f.sk_id AS fam_sk,
-               f.letters_id AS fam_srt, g.first_id AS giv1, g.first_sk_id AS giv1_sk,
+               f.letters_id AS fam_srt, g.c_id AS giv_c, g.first_id AS giv1,
+               g.first_sk_id AS giv1_sk,
                CAST(s.date_of_birth AS DATE) AS dob, {postcodes} AS postcode
         FROM {source} AS s
         LEFT JOIN {NAMES_TABLE} AS f ON f.raw = s.family_name
         LEFT JOIN {NAMES_TABLE} AS g ON g.raw = s.given_names"""
     db.create(
         target,
-        f"""SELECT rid, fam_c, fam1, fam_sk, fam_srt, giv1, giv1_sk, dob, {_dob_keys("dob")},
+        f"""SELECT rid, fam_c, fam1, fam_sk, fam_srt, giv_c, giv1, giv1_sk, dob,
+               {_dob_keys("dob")},
                pc, {_key(_pc_district("pc", d), d)} AS pc_district,
                {_characters_key("pc", d)} AS pc_srt
         FROM (SELECT *, {pc.replace("s.postcode", "postcode")} AS pc FROM ({base}) AS b)""",
@@ -581,35 +585,39 @@ def add_candidate_pairs(con: duckdb.DuckDBPyConnection | Sql, settings: dict[str
 HISTORY_COLUMN = "postcodes"
 
 
+# The vocabulary id (:func:`build_names`) of each name value a key table holds as an id.
+_NAME_IDS = {"c": "c_id", "first": "first_id"}
+
+
 def add_term_frequencies(
     con: duckdb.DuckDBPyConnection | Sql,
-    register_in: str,
     pool_in: str,
     register_values: str,
     pool_values: str,
+    names_as_ids: bool = False,
 ) -> None:
     """Tables ``tf_<column>``: how common each value is among the register's records.
 
     Only values the pool also holds are kept: a term frequency matters only where both
-    sides agree exactly.  Names are counted per raw spelling first and then per
-    normalised value, so a million records are grouped once on their raw text.
-    ``register_values`` and ``pool_values`` are feature or key tables (``dob``, ``pc``).
+    sides agree exactly.  ``register_values`` (one row per record) and ``pool_values``
+    are feature tables, or key tables (:func:`add_keys`) with ``names_as_ids``: each
+    record's names are counted there as the integer ids the keys hold, which groups a
+    million records several times faster than their text, and the ids are turned into
+    names afterwards.
     """
     db = as_sql(con)
     in_pool = f"SELECT family_name AS raw FROM {pool_in} UNION SELECT given_names FROM {pool_in}"
-    for col, raw_col, field in (
-        ("fam_c", "family_name", "c"),
-        ("giv_c", "given_names", "c"),
-        ("giv1", "given_names", "first"),
-    ):
+    for col, field in (("fam_c", "c"), ("giv_c", "c"), ("giv1", "first")):
+        counted = (
+            f"SELECT {col}, count(*) AS k FROM {register_values} WHERE {col} IS NOT NULL GROUP BY 1"
+        )
+        if names_as_ids:
+            counted = f"""SELECT n.{field} AS {col}, r.k FROM ({counted}) AS r
+                JOIN (SELECT DISTINCT {field}, {_NAME_IDS[field]} AS id FROM {NAMES_TABLE})
+                    AS n ON n.id = r.{col}"""
         db.create(
             f"tf_{col}",
-            f"""WITH k AS (
-                SELECT n.{field} AS {col}, sum(r.k) AS k
-                FROM (SELECT {raw_col} AS raw, count(*) AS k FROM {register_in} GROUP BY 1) AS r
-                JOIN {NAMES_TABLE} AS n ON n.raw = r.raw
-                GROUP BY 1
-            ), wanted AS (
+            f"""WITH k AS ({counted}), wanted AS (
                 SELECT DISTINCT n.{field} AS {col} FROM {NAMES_TABLE} AS n
                 WHERE n.raw IN ({in_pool})
             )

@@ -657,7 +657,7 @@ def prepare(
     features.add_features(
         con, "register_in", "record_id", "register_f", blocking_keys=blocking_keys
     )
-    features.add_term_frequencies(con, "register_in", "pool_in", "register_f", "pool_f")
+    features.add_term_frequencies(con, "pool_in", "register_f", "pool_f")
     features.drop_names(con)
     return pool.num_rows, register.num_rows
 

@@ -28,6 +28,6 @@ def prepare(con: duckdb.DuckDBPyConnection | features.Sql, settings: dict[str, A
     features.add_features(
         db, "register_in", "record_id", "register_f", only="blocked_records", blocking_keys=False
     )
-    features.add_term_frequencies(db, "register_in", "pool_in", "register_k", "pool_k")
+    features.add_term_frequencies(db, "pool_in", "register_k", "pool_k", names_as_ids=True)
     db.create(risk.NAME_COUNTS, risk.name_counts_sql("register_k", "register_f"))
     features.drop_names(db)
