@@ -24,8 +24,8 @@ from accord.errors import AccordError, InvalidInput
 from accord.store import db
 from accord.store.dialect import dialect_of
 from accord.store.models import ApiToken, LoginFailure, User, as_utc, utcnow
+from accord.vocab import ROLES as ROLES  # the pages and the API import them here
 
-ROLES = ("caseworker", "reviewer", "recipient", "auditor", "admin", "subject")
 ROLE_WORDS = {
     "caseworker": "caseworker (reads people's records, submits events)",
     "reviewer": "reviewer (decides review items; two reviewers for adverse outcomes)",

@@ -41,6 +41,7 @@ from accord.store import db
 from accord.store.models import Freeze, ProposalDecision, ReviewDecision, ReviewItem
 from accord.vocab import (
     CHALLENGE_KINDS,
+    REVIEW_KINDS,
     UPHELD,
     Decision,
     ItemStatus,
@@ -60,7 +61,7 @@ from accord.vocab import (
     SCORE_KINDS as SCORE_KINDS,
 )
 
-KINDS: tuple[str, ...] = (ReviewKind.MANUAL_CHECK, *MATCH_KINDS, *FREEZE_KINDS, *SCORE_KINDS)
+KINDS = REVIEW_KINDS
 
 
 @dataclass(frozen=True)

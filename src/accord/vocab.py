@@ -56,6 +56,8 @@ CHALLENGE_KINDS = (ReviewKind.DISPUTE, ReviewKind.RE_REVIEW)
 FREEZE_KINDS = (*CHALLENGE_KINDS, ReviewKind.DISPUTE_RESOLUTION)
 """Review kinds that come with a freeze on sharing about the person."""
 SCORE_KINDS = (ReviewKind.SCORE_REVIEW,)
+REVIEW_KINDS: tuple[str, ...] = (ReviewKind.MANUAL_CHECK, *MATCH_KINDS, *FREEZE_KINDS, *SCORE_KINDS)
+"""Every review kind, in the order the command line lists them."""
 
 
 class ItemStatus(StrEnum):
@@ -224,3 +226,12 @@ def sql_in(values: Iterable[StrEnum]) -> str:
 def sql_word(value: StrEnum) -> str:
     """``'a'`` for SQL text: one vocabulary member as a string constant (see :func:`sql_in`)."""
     return sql_in((value,))[1:-1]
+
+
+ROLES = ("caseworker", "reviewer", "recipient", "auditor", "admin", "subject")
+"""What a user of the pages and the API may be (``users.role``)."""
+
+EXEMPTION_ITEM_KINDS = (
+    "case", "pool_status", "disclosure", "action", "recall", "event", "review", "freeze", "score",
+)  # fmt: skip
+"""What an exemption can withhold from a subject access report, as ``KIND:REF``."""

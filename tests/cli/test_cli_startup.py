@@ -13,10 +13,13 @@ import subprocess
 import sys
 
 # Imported by the command that needs it, never to start the command line or show its help.
-# (Alembic, DuckDB and Polars still come in when the command line starts: the help and
-# defaults of some options are constants of library modules that import them, such as
-# `accord.synth.mix`, `accord.review` and `accord.ledger.publish`.)
-HEAVY = frozenset({"matplotlib", "fastapi", "starlette", "uvicorn", "splink", "pyspark"})
+# The help and defaults that name the library's own words and numbers take them from
+# modules that import none of these (`accord.vocab`, `accord.linkage.limits`, the
+# `accord.ledger` package, `accord.synth.mix`).
+HEAVY = frozenset({
+    "matplotlib", "fastapi", "starlette", "uvicorn", "splink", "pyspark", "sqlalchemy",
+    "alembic", "duckdb", "polars", "pyarrow", "pydantic", "cryptography",
+})  # fmt: skip
 
 _REPORT = "print('imported:', *sorted(sys.modules))"
 

@@ -111,10 +111,7 @@ def evaluate_labels(
 
 def register_commands(app: typer.Typer) -> None:
     """Add ``propose``, ``reestimate`` and ``proposal`` to `accord link`."""
-    # Their defaults are the library's own (--min-labels, --min-same), so the linkage
-    # library is imported when `accord link` is built, not when a command runs.
-    from accord.linkage import proposals as prop
-    from accord.linkage import relearn
+    from accord.linkage.limits import MIN_LABELS, MIN_SAME
 
     @app.command("propose")
     def propose_cmd(
@@ -127,11 +124,13 @@ def register_commands(app: typer.Typer) -> None:
         min_labels: Annotated[
             int,
             typer.Option("--min-labels", min=1, help="Fewer labels on a pattern never propose."),
-        ] = prop.MIN_LABELS,
+        ] = MIN_LABELS,
         by: Annotated[str, typer.Option("--by", help="Who asks.")] = "accord link propose",
         database: DatabaseOption = None,
     ) -> None:
         """Propose trusting patterns that reviewers' labels show are right often enough."""
+        from accord.linkage import proposals as prop
+
         url = ready_database(database)
         considered = prop.propose(url, register, agreement, min_labels, by)
         if not considered:
@@ -153,7 +152,7 @@ def register_commands(app: typer.Typer) -> None:
         spec: Annotated[str, typer.Argument(metavar="NAME=FILE", help="Register name and file.")],
         min_same: Annotated[
             int, typer.Option("--min-same", min=1, help="Labelled same-person pairs needed.")
-        ] = relearn.MIN_SAME,
+        ] = MIN_SAME,
         by: Annotated[str, typer.Option("--by", help="Who asks.")] = "accord link reestimate",
         database: DatabaseOption = None,
     ) -> None:
@@ -162,6 +161,7 @@ def register_commands(app: typer.Typer) -> None:
         from accord import formats
         from accord.config import settings
         from accord.digest import file_sha256
+        from accord.linkage import relearn
         from accord.policy.policy import load_policy
         from accord.store import db
 

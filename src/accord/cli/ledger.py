@@ -18,14 +18,12 @@ from accord.cli.common import (
     ready_database,
 )
 from accord.errors import AccordError, CheckFailed, InputError
-
-# publish.ENV names the default in the help of `ledger publish --to` and `verify
-# --published`, so this module imports the publisher (and the store with it).
-from accord.ledger import publish
+from accord.ledger import PUBLISH_HEADS_ENV
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    from accord.ledger import publish
     from accord.ledger.signing import AnyKey, SignedTreeHead
 
 TrustedKeyOption = Annotated[
@@ -81,6 +79,7 @@ def read_published(
     tree head or what `accord ledger head` prints; a folder; an HTTP(S) URL of one; an S3
     prefix."""
     from accord import uri
+    from accord.ledger import publish
 
     target = publish.destination(location, what)
     if isinstance(target, publish.LinesFile | publish.LocalFolder) and not uri.is_http(location):
@@ -241,7 +240,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--to",
-                help=f"Where to publish (default: {publish.ENV}): a .jsonl file, a folder, "
+                help=f"Where to publish (default: {PUBLISH_HEADS_ENV}): a .jsonl file, a folder, "
                 "or s3://bucket/prefix.",
                 show_default=False,
             ),
@@ -252,10 +251,12 @@ def register(app: typer.Typer) -> None:
         Every command that signs a head already does this once it commits; this retries
         what a failed publication left pending.
         """
+        from accord.ledger import publish
+
         url = _connected(database)
         target = publish.destination(to, "--to") if to is not None else publish.configured()
         if target is None:
-            raise AccordError(f"nowhere to publish: set {publish.ENV} or pass --to")
+            raise AccordError(f"nowhere to publish: set {PUBLISH_HEADS_ENV} or pass --to")
         if not target.writable:
             raise AccordError(f"--to {target}: an HTTP URL is read only; publish to a folder or S3")
         done = publish.publish(url, target)
@@ -311,7 +312,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Co-sign the newest published head once it is checked: signed by the ledger key,
         and consistent with the last head this witness co-signed (exit 1 if not)."""
-        from accord.ledger import signing, witness
+        from accord.ledger import publish, signing, witness
 
         source = publish.destination(heads, "HEADS")
         write_to = publish.destination(cosignatures, "--cosignatures") if cosignatures else source
@@ -358,7 +359,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--published",
                 help="Signed heads kept outside the database: a JSON or JSON Lines file, a "
-                f"folder, its http(s) URL, or s3://bucket/prefix (default: {publish.ENV}, if "
+                f"folder, its http(s) URL, or s3://bucket/prefix (default: {PUBLISH_HEADS_ENV}, if "
                 "set). The ledger must still extend each.",
                 show_default=False,
             ),
@@ -383,7 +384,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Recompute the ledger and check every disclosure against it; exit 0 only if intact."""
-        from accord.ledger import keys, log, signing
+        from accord.ledger import keys, log, publish, signing
         from accord.store import db
 
         url = _connected(database)
@@ -399,7 +400,7 @@ def register(app: typer.Typer) -> None:
         elif configured is not None:
             target, records = configured, configured.records()
         if witnesses and target is None:
-            raise AccordError(f"--witness-key: pass --published too (or set {publish.ENV})")
+            raise AccordError(f"--witness-key: pass --published too (or set {PUBLISH_HEADS_ENV})")
         ours = target is not None and configured is not None and (str(target) == str(configured))
         heads = [r.head for r in records]
         with db.connect(url) as conn:

@@ -8,9 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-# review.KINDS is listed in the help of `review list --kind`, so this module imports the
-# review use cases (and the store with them).
-from accord import review
 from accord.cli.common import (
     TOKEN_ENV,
     AsOfOption,
@@ -24,7 +21,7 @@ from accord.cli.common import (
     user_token,
 )
 from accord.errors import AccordError
-from accord.vocab import ItemStatus
+from accord.vocab import REVIEW_KINDS, ItemStatus
 
 app = typer.Typer(help="The review queue: what a person must decide before Accord acts.")
 
@@ -32,7 +29,7 @@ app = typer.Typer(help="The review queue: what a person must decide before Accor
 @app.command("list")
 def list_(
     kind: Annotated[
-        str | None, typer.Option("--kind", help=f"Only this kind: {', '.join(review.KINDS)}.")
+        str | None, typer.Option("--kind", help=f"Only this kind: {', '.join(REVIEW_KINDS)}.")
     ] = None,
     status: Annotated[
         str, typer.Option("--status", help="open, approved, rejected, released or all.")
@@ -52,6 +49,8 @@ def list_(
         raise typer.BadParameter(
             "use open, approved, rejected, released or all", param_hint="--status"
         )
+    from accord import review
+
     url = ready_database(database)
     items = review.list_items(url, kind=kind, status=status, limit=limit)
     total = review.count_items(url, kind=kind, status=status) if limit else len(items)
@@ -114,7 +113,7 @@ def decide(
 ) -> None:
     """Approve or reject one item as the reviewer your user token proves (--token-file or
     ACCORD_USER_TOKEN); adverse outcomes need two different reviewers (four eyes)."""
-    from accord import identity
+    from accord import identity, review
 
     if approve == reject:
         raise typer.BadParameter("give exactly one of --approve or --reject")

@@ -22,10 +22,7 @@ from accord.cli.common import (
     ready_database,
 )
 from accord.errors import AccordError
-
-# exemptions.ITEM_KINDS is listed in the help of --item, so this module imports the
-# exemptions (and the store with them).
-from accord.rights import exemptions
+from accord.vocab import EXEMPTION_ITEM_KINDS
 
 exemption_app = typer.Typer(
     help="Withhold single items from subject access reports: explicit, justified, logged.",
@@ -36,7 +33,7 @@ ItemOption = Annotated[
     str,
     typer.Option(
         "--item",
-        help="The item, as KIND:REF; KIND is one of " + ", ".join(exemptions.ITEM_KINDS) + ".",
+        help="The item, as KIND:REF; KIND is one of " + ", ".join(EXEMPTION_ITEM_KINDS) + ".",
     ),
 ]
 
@@ -73,6 +70,8 @@ def apply(
     database: DatabaseOption = None,
 ) -> None:
     """Withhold one item from the person's reports; it is listed there as withheld."""
+    from accord.rights import exemptions
+
     url = ready_database(database)
     record = exemptions.apply(url, person_id, item, exemption, justification, by)
     out.print(
@@ -91,6 +90,8 @@ def lift(
     database: DatabaseOption = None,
 ) -> None:
     """End an exemption: the item appears in the person's reports again."""
+    from accord.rights import exemptions
+
     url = ready_database(database)
     record = exemptions.lift(url, person_id, item, by, reason)
     out.print(f"exemption {record.exemption_id} on {record.item} lifted; logged", markup=False)
@@ -102,6 +103,8 @@ def list_(
     database: DatabaseOption = None,
 ) -> None:
     """Every exemption applied for a person, in force or lifted."""
+    from accord.rights import exemptions
+
     url = ready_database(database)
     records = exemptions.list_exemptions(url, person_id)
     in_force = sum(1 for r in records if r.active)

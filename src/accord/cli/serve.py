@@ -8,16 +8,17 @@ import secrets
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-# identity.ROLES is listed in the help of `users add --role`, so this module imports the
-# users' use cases (and the store with them).
-from accord import identity
 from accord.cli.common import DatabaseOption, KeyOption, err, key_path, out, ready_database
 from accord.errors import AccordError
+from accord.vocab import ROLES
+
+if TYPE_CHECKING:
+    from accord import identity
 
 users_app = typer.Typer(help="Users of the web application and API, and their API tokens.")
 
@@ -34,7 +35,7 @@ def _read_password() -> str:
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="The username.")],
-    role: Annotated[str, typer.Option("--role", help=f"One of {', '.join(identity.ROLES)}.")],
+    role: Annotated[str, typer.Option("--role", help=f"One of {', '.join(ROLES)}.")],
     recipient: Annotated[
         str | None,
         typer.Option("--recipient", help="For role recipient: the recipient body it acts for."),
@@ -53,6 +54,8 @@ def users_add(
     database: DatabaseOption = None,
 ) -> None:
     """Add a user; a recipient is bound to one body, a subject to one person."""
+    from accord import identity
+
     url = ready_database(database)
     password = _read_password() if password_stdin else None
     user = identity.add_user(
@@ -87,6 +90,8 @@ def users_token(
     database: DatabaseOption = None,
 ) -> None:
     """Issue an API token and print it once: only its SHA-256 is kept."""
+    from accord import identity
+
     url = ready_database(database)
     token = identity.issue_token(url, name, label, expires_days=expires_days, actor="cli")
     out.print(token, markup=False, highlight=False)
@@ -99,6 +104,8 @@ def users_disable(
     database: DatabaseOption = None,
 ) -> None:
     """Disable a user: their sessions and API tokens stop working at once."""
+    from accord import identity
+
     url = ready_database(database)
     identity.disable_user(url, name, actor="cli")
     out.print(f"user {name} disabled", markup=False)
@@ -113,6 +120,8 @@ def users_revoke(
     database: DatabaseOption = None,
 ) -> None:
     """Revoke a user's API tokens (all, or those with --label)."""
+    from accord import identity
+
     url = ready_database(database)
     n = identity.revoke_tokens(url, name, label, actor="cli")
     out.print(f"{n} token(s) of {name} revoked", markup=False)
@@ -125,6 +134,8 @@ def users_unlock(
     database: DatabaseOption = None,
 ) -> None:
     """Clear a username's failed sign-ins and the lock they earned, before it runs out."""
+    from accord import identity
+
     url = ready_database(database)
     if identity.unlock(url, name, actor=by):
         out.print(f"{name}: failed sign-ins cleared, sign-in open again", markup=False)
@@ -135,6 +146,8 @@ def users_unlock(
 @users_app.command("list")
 def users_list(database: DatabaseOption = None) -> None:
     """List the users, their roles and what they are bound to."""
+    from accord import identity
+
     url = ready_database(database)
     users = identity.list_users(url)
     table = Table("user", "name", "role", "bound to", "tokens", "password", "disabled", "sign-in")

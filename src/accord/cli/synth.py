@@ -11,8 +11,8 @@ import typer
 
 from accord.cli.common import AsOfOption, as_of_date, out
 
-# The options' defaults and help are the mix's own, so this module imports the
-# synthesiser (NumPy, Polars and DuckDB with it).
+# The options' defaults and help are the mix's own, so this module imports the mix (and
+# NumPy with its names); the writer comes in with the command.
 from accord.synth import KINDS, REGISTERS, Mix
 from accord.synth.mix import (
     DEFAULT_COVERAGE,

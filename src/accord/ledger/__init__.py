@@ -8,3 +8,7 @@ the leaves a transaction appended), ``content`` (a leaf's canonical bytes), ``me
 (Ed25519 heads and which key signs them), ``bundle`` (self-contained inclusion proofs),
 ``publish`` (heads published outside the database) and ``witness`` (co-signers of them).
 """
+
+# The environment variable naming where heads are published (``publish``): here, where
+# importing it loads nothing, so that the command line's help can name it.
+PUBLISH_HEADS_ENV = "ACCORD_PUBLISH_HEADS"

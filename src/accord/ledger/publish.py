@@ -47,12 +47,12 @@ from sqlalchemy import Connection, select
 
 from accord import uri
 from accord.errors import AccordError
-from accord.ledger import merkle, signing, tree
+from accord.ledger import PUBLISH_HEADS_ENV, merkle, signing, tree
 from accord.ledger.signing import SignedTreeHead
 from accord.store import db
 from accord.store.models import TreeHead
 
-ENV = "ACCORD_PUBLISH_HEADS"
+ENV = PUBLISH_HEADS_ENV
 LATEST = "latest"
 COSIGNATURES = "cosignatures"
 

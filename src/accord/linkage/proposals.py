@@ -42,6 +42,7 @@ from accord.ledger import log as ledger
 from accord.ledger import unit as ledger_unit
 from accord.linkage import labels as lab
 from accord.linkage import store as linkage_store
+from accord.linkage.limits import MIN_LABELS as MIN_LABELS
 from accord.policy import trusted
 from accord.policy.agreement import Agreement
 from accord.policy.registry import agreement_version, store_agreements, stored_agreements
@@ -67,7 +68,6 @@ STATUSES = PROPOSAL_STATUSES
 _OPEN = sql_word(ItemStatus.OPEN)
 UNCERTAIN = Reason.UNCERTAIN_MATCH
 APPROVALS_NEEDED = 2
-MIN_LABELS = 30  # fewer labels than this on a pattern never make a proposal
 RELEASED = ItemStatus.RELEASED  # a review item a trusted pattern let go without a person
 
 

@@ -32,9 +32,9 @@ from accord.errors import AccordError
 from accord.linkage import labels as lab
 from accord.linkage import model as m
 from accord.linkage import proposals
+from accord.linkage.limits import MIN_SAME as MIN_SAME
 from accord.linkage.store import admitted_pool, load_model, save_model
 
-MIN_SAME = 30  # fewer pairs known to be the same person than this re-estimate nothing
 LABELS_TABLE = "accord_pairwise_labels"
 WEIGHT_CHANGE = 0.01  # bits: a level whose weight moves less is not listed
 

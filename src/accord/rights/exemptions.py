@@ -35,11 +35,10 @@ from accord.store.models import (
     as_utc,
     utcnow,
 )
+from accord.vocab import EXEMPTION_ITEM_KINDS
 
 # What can be withheld, and how each is named on the command line (KIND:REF).
-ITEM_KINDS = (
-    "case", "pool_status", "disclosure", "action", "recall", "event", "review", "freeze", "score",
-)  # fmt: skip
+ITEM_KINDS = EXEMPTION_ITEM_KINDS
 _INTEGER_REFS = ("pool_status", "action", "freeze")
 
 

@@ -7,7 +7,25 @@ the truth kept beside them (``truth/``) so that every later capability can be me
 See docs/synth.md for the kinds of people, the noise and the calibration.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from accord.synth.mix import KINDS, REGISTERS, Mix
-from accord.synth.scenario import Scenario, synthesise
+
+if TYPE_CHECKING:
+    from accord.synth.scenario import Scenario, synthesise
 
 __all__ = ["KINDS", "REGISTERS", "Mix", "Scenario", "synthesise"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Scenario`` and ``synthesise`` are imported when first asked for: the writer needs
+    Polars and DuckDB, and the command line shows the mix's kinds in its help."""
+    if name not in ("Scenario", "synthesise"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from accord.synth import scenario
+
+    value = getattr(scenario, name)
+    globals()[name] = value
+    return value
