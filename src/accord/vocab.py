@@ -56,7 +56,7 @@ CHALLENGE_KINDS = (ReviewKind.DISPUTE, ReviewKind.RE_REVIEW)
 FREEZE_KINDS = (*CHALLENGE_KINDS, ReviewKind.DISPUTE_RESOLUTION)
 """Review kinds that come with a freeze on sharing about the person."""
 SCORE_KINDS = (ReviewKind.SCORE_REVIEW,)
-REVIEW_KINDS: tuple[str, ...] = (ReviewKind.MANUAL_CHECK, *MATCH_KINDS, *FREEZE_KINDS, *SCORE_KINDS)
+REVIEW_KINDS: tuple[str, ...] = tuple(ReviewKind)
 """Every review kind, in the order the command line lists them."""
 
 
