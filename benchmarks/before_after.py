@@ -413,7 +413,11 @@ BENCHMARKS: tuple[Bench, ...] = (
         note="the cases file is made once and shared",
     ),
 )
-NOT_BENCHMARKS = {"scratch": "a helper (PostgreSQL scratch databases), not a benchmark"}
+NOT_BENCHMARKS = {
+    "scratch": "a helper (PostgreSQL scratch databases), not a benchmark",
+    "link_statements": "linkage.py's link statement by statement beside a baseline it is given "
+    "(--baseline): an accounting, with no target of its own",
+}
 
 
 @dataclass
