@@ -190,12 +190,11 @@ def show(columns: list[tuple[str, list[dict[str, Any]]]]) -> None:
 
 
 def main() -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import linkage as bench
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--people", type=int, default=100_000)
-    ap.add_argument("--register-rows", type=int, default=1_000_000)
-    ap.add_argument("--register", default="bank", choices=("dvla", "hmrc", "bank"))
-    ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--data", help="where the scenario is kept (default: the temp folder)")
+    bench.add_scenario_arguments(ap)
     ap.add_argument("--baseline", type=Path, help="a checkout of earlier code to set beside")
     ap.add_argument("--repeats", type=int, default=3, help="links per code (medians)")
     ap.add_argument("--side", type=Path, help=argparse.SUPPRESS)
@@ -203,9 +202,6 @@ def main() -> None:
     if args.side:
         print(json.dumps(side(args.side, args.register)))
         return
-    sys.path.insert(0, str(Path(__file__).parent))
-    import linkage as bench
-
     data = bench.prepare(args)
     columns = [("this code", linked(None, data, args.register, args.repeats))]
     if args.baseline:

@@ -311,13 +311,19 @@ def print_scores(name: str, s: dict[str, Any]) -> None:
         )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def add_scenario_arguments(ap: argparse.ArgumentParser) -> None:
+    """The arguments that name the scenario and its folder (:func:`prepare`), and the
+    register linked; ``benchmarks/link_statements.py`` takes the same."""
     ap.add_argument("--people", type=int, default=100_000)
     ap.add_argument("--register-rows", type=int, default=1_000_000)
     ap.add_argument("--register", default="bank", choices=("dvla", "hmrc", "bank"))
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--data", help="where to keep the scenario (default: the temp folder)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_scenario_arguments(ap)
     ap.add_argument(
         "--baseline", type=Path, help="a checkout of earlier code to measure beside this one"
     )
