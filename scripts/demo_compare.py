@@ -12,8 +12,8 @@ To compare a change with the code before it, run the demo once on each and compa
 
 ``run`` fixes Python's ``secrets.token_bytes`` (a counter, not randomness) before the
 demo starts: the database's id key comes from it (migration 0008, `accord.ids`), and the
-demo's simulated reviewers and audit draw over items in the order of ids keyed with it,
-so with a random key two runs of the same code choose different items.  Never use it
+demo's simulated audit draws its sample over disclosures in the order of ids keyed with
+it, so with a random key two runs of the same code choose different disclosures.  Never use it
 for anything but this comparison.
 
 ``compare`` compares every file, and every table of ``accord.db`` row by row, after
