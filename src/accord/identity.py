@@ -24,7 +24,7 @@ from accord.errors import AccordError, InvalidInput
 from accord.store import db
 from accord.store.dialect import dialect_of
 from accord.store.models import ApiToken, LoginFailure, User, as_utc, utcnow
-from accord.vocab import ROLES as ROLES  # the pages and the API import them here
+from accord.vocab import ROLES
 
 ROLE_WORDS = {
     "caseworker": "caseworker (reads people's records, submits events)",

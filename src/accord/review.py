@@ -61,8 +61,6 @@ from accord.vocab import (
     SCORE_KINDS as SCORE_KINDS,
 )
 
-KINDS = REVIEW_KINDS
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -76,8 +74,8 @@ class Outcome:
 def list_items(
     url: str, kind: str | None = None, status: str = ItemStatus.OPEN, limit: int | None = None
 ) -> list[ReviewItem]:
-    if kind is not None and kind not in KINDS:
-        raise AccordError(f"unknown review kind {kind!r}: use one of {', '.join(KINDS)}")
+    if kind is not None and kind not in REVIEW_KINDS:
+        raise AccordError(f"unknown review kind {kind!r}: use one of {', '.join(REVIEW_KINDS)}")
     query = select(ReviewItem).order_by(ReviewItem.created_at, ReviewItem.item_id)
     if status != "all":
         query = query.where(ReviewItem.status == status)

@@ -50,7 +50,6 @@ from accord.cycle import RunInputs, run_cycle
 from accord.errors import AccordError, InvalidInput
 from accord.ledger import signing
 from accord.rates import PERCENT, Rate
-from accord.review import KINDS as REVIEW_KINDS
 from accord.rights import explain
 from accord.store import db
 from accord.store.models import ReviewItem, Run
@@ -58,7 +57,7 @@ from accord.synth import REGISTERS, Scenario
 from accord.synth.mix import NOT_TARGET
 from accord.synth.truth import load_truth, naive_disclosures
 from accord.synth.writer import connect
-from accord.vocab import MATCH_KINDS, ItemStatus, sql_in, sql_word
+from accord.vocab import MATCH_KINDS, REVIEW_KINDS, ItemStatus, sql_in, sql_word
 
 Progress = Callable[[str], None]
 

@@ -22,7 +22,7 @@ from demo_cache import DemoBuild
 from one_line import OneLineError
 from sqlalchemy import func, select
 
-from accord import demo, identity
+from accord import demo
 from accord.cli import main
 from accord.errors import AccordError
 from accord.ledger import signing
@@ -43,6 +43,7 @@ from accord.store.models import (
     as_utc,
 )
 from accord.synth.truth import people_truth
+from accord.vocab import ROLES
 
 # Each chart's SVG size on the page and the size of every mark drawn in it.
 MEASURE_CHARTS = """
@@ -428,7 +429,7 @@ def test_the_demo_served_with_the_command_it_prints_works_for_every_role(
         m.group(1): (m.group(2), m.group(3))
         for m in re.finditer(r"^  (\S+)\s+(\S+)\s+(\w+)(?: \(\S+\))?$", listed, re.M)
     }
-    assert {role for _, role in users.values()} == set(identity.ROLES)
+    assert {role for _, role in users.values()} == set(ROLES)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     folder = tmp_path / "somewhere-else"

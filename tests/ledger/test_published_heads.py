@@ -24,7 +24,7 @@ from sqlalchemy import delete
 from test_ledger_cli import _disclose
 
 from accord.cli import main
-from accord.ledger import content, keys, log, publish, signing, unit
+from accord.ledger import PUBLISH_HEADS_ENV, content, keys, log, publish, signing, unit
 from accord.store import db
 from accord.store.models import Disclosure, LedgerLeaf, LedgerNode, TreeHead
 
@@ -90,7 +90,7 @@ def test_every_signed_head_goes_to_the_folder_and_verify_checks_them(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     folder = tmp_path / "published"
-    monkeypatch.setenv(publish.ENV, str(folder))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(folder))
     assert _grow(db_url, key_file, range(12)) == 0
     # A step that records leaves has its transaction sign a head as it commits (the ledger's
     # unit of work, accord.ledger.unit): that head is published too.
@@ -117,13 +117,13 @@ def test_removing_the_newest_leaves_and_their_heads_is_caught_against_the_folder
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     folder = tmp_path / "published"
-    monkeypatch.setenv(publish.ENV, str(folder))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(folder))
     assert _grow(db_url, key_file, range(12)) == 0
     assert _grow(db_url, key_file, range(12, 18)) == 0
     capsys.readouterr()
     assert _verify(db_url, key_file, "--published", str(folder)) == 0
     assert "extends all 2 published heads" in capsys.readouterr().out
-    monkeypatch.delenv(publish.ENV)
+    monkeypatch.delenv(PUBLISH_HEADS_ENV)
     _remove_newest(db_url, 12)
     assert _verify(db_url, key_file) == 0  # the database alone cannot tell
     capsys.readouterr()
@@ -140,12 +140,12 @@ def test_a_published_head_is_never_overwritten_and_a_rewritten_ledger_publishes_
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     folder = tmp_path / "published"
-    monkeypatch.setenv(publish.ENV, str(folder))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(folder))
     assert _grow(db_url, key_file, range(12)) == 0
     before = (folder / "12.json").read_bytes()
-    monkeypatch.delenv(publish.ENV)
+    monkeypatch.delenv(PUBLISH_HEADS_ENV)
     _rewrite(db_url, key_file, range(100, 112))  # same size, another root, re-signed
-    monkeypatch.setenv(publish.ENV, str(folder))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(folder))
     capsys.readouterr()
     assert _grow(db_url, key_file, range(112, 114)) == 1  # committed; publication refused
     err = _one_line(capsys.readouterr().err)
@@ -172,7 +172,7 @@ def test_a_publication_that_fails_leaves_heads_pending_until_published(
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the folder's parent should be")
     folder = blocker / "published"
-    monkeypatch.setenv(publish.ENV, str(folder))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(folder))
     capsys.readouterr()
     assert _grow(db_url, key_file, range(12)) == 1
     err = _one_line(capsys.readouterr().err)
@@ -217,11 +217,11 @@ def test_an_unusable_destination_setting_is_exit_2_and_signs_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     _disclose(db_url, range(3))
-    monkeypatch.setenv(publish.ENV, value)
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, value)
     capsys.readouterr()
     assert _sign(db_url, key_file) == 2
     err = _one_line(capsys.readouterr().err)
-    assert message in err and (publish.ENV in err or value in err)
+    assert message in err and (PUBLISH_HEADS_ENV in err or value in err)
     with db.connect(db_url) as conn:
         assert log.latest_head(conn) is None  # rolled back whole
 
@@ -234,7 +234,7 @@ def test_heads_go_to_a_json_lines_file_and_each_line_is_appended(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     file = tmp_path / "heads.jsonl"
-    monkeypatch.setenv(publish.ENV, str(file))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(file))
     assert _grow(db_url, key_file, range(5)) == 0
     first = file.read_bytes()
     assert _grow(db_url, key_file, range(5, 9)) == 0
@@ -277,10 +277,10 @@ def test_verify_fetches_the_heads_a_web_server_serves(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     root, base = served
-    monkeypatch.setenv(publish.ENV, str(root / "heads"))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(root / "heads"))
     assert _grow(db_url, key_file, range(7)) == 0
     assert _grow(db_url, key_file, range(7, 10)) == 0
-    monkeypatch.delenv(publish.ENV)
+    monkeypatch.delenv(PUBLISH_HEADS_ENV)
     capsys.readouterr()
     assert _verify(db_url, key_file, "--published", f"{base}/heads/") == 0
     assert "extends all 2 published heads" in capsys.readouterr().out
@@ -304,7 +304,7 @@ def test_heads_published_to_s3_catch_the_removal_of_the_newest_leaves(
 ) -> None:  # fmt: skip
     prefix = f"ledger/{request.node.callspec.id}"
     where = f"s3://{BUCKET}/{prefix}"
-    monkeypatch.setenv(publish.ENV, where)
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, where)
     assert _grow(db_url, key_file, range(12)) == 0
     assert _grow(db_url, key_file, range(12, 18)) == 0
     assert keys_under(s3, prefix) == [
@@ -313,7 +313,7 @@ def test_heads_published_to_s3_catch_the_removal_of_the_newest_leaves(
     capsys.readouterr()
     assert _verify(db_url, key_file) == 0  # the configured destination, by default
     assert "extends all 2 published heads" in capsys.readouterr().out
-    monkeypatch.delenv(publish.ENV)
+    monkeypatch.delenv(PUBLISH_HEADS_ENV)
     _remove_newest(db_url, 12)
     assert _verify(db_url, key_file, "--published", where) == 1
     assert "published head at 18 leaves" in _one_line(capsys.readouterr().err)
@@ -328,7 +328,7 @@ def test_an_s3_bucket_that_is_not_there_leaves_heads_pending(
     db_url: str, key_file: Path, s3: Any, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    monkeypatch.setenv(publish.ENV, "s3://no-such-bucket-here/heads")
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, "s3://no-such-bucket-here/heads")
     capsys.readouterr()
     assert _grow(db_url, key_file, range(3)) == 1
     err = _one_line(capsys.readouterr().err)
@@ -351,7 +351,7 @@ def test_a_witness_co_signs_consistent_growth_and_verify_checks_its_signature(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     folder = tmp_path / "published"
-    monkeypatch.setenv(publish.ENV, str(folder))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(folder))
     assert _grow(db_url, key_file, range(12)) == 0
     capsys.readouterr()
     assert _witness(str(folder), tmp_path, pub_key) == 0
@@ -388,13 +388,13 @@ def test_a_witness_refuses_a_rewritten_history_and_keeps_its_state(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     folder = tmp_path / "published"
-    monkeypatch.setenv(publish.ENV, str(folder))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(folder))
     assert _grow(db_url, key_file, range(12)) == 0
     assert _witness(str(folder), tmp_path, pub_key) == 0
     state = (tmp_path / "witness-state.json").read_bytes()
     # The key holder rewrites the ledger and re-signs it, and replaces what is served with
     # heads published from the rewritten one: each verifies, and the chain is consistent.
-    monkeypatch.setenv(publish.ENV, str(tmp_path / "forged"))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(tmp_path / "forged"))
     _rewrite(db_url, key_file, range(100, 112))
     assert _grow(db_url, key_file, range(112, 118)) == 0
     shutil.rmtree(folder)
@@ -437,7 +437,7 @@ def test_a_witness_refuses_heads_not_signed_by_the_ledger_key(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     folder = tmp_path / "published"
-    monkeypatch.setenv(publish.ENV, str(folder))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(folder))
     assert _grow(db_url, key_file, range(4)) == 0
     stranger = tmp_path / "stranger.key"
     signing.load_or_create_key(stranger)
@@ -499,7 +499,7 @@ def test_leaves_recorded_without_a_signed_head_are_never_published(
     """A transaction that rolls back publishes nothing (the head is signed before commit,
     published after it)."""
     folder = tmp_path / "published"
-    monkeypatch.setenv(publish.ENV, str(folder))
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, str(folder))
     with keys.command(), pytest.raises(RuntimeError), db.connect(db_url) as conn:
         keys.use(key_file)
         with unit.work(conn):

@@ -23,7 +23,7 @@ from accord import uri
 from accord.cli import main
 from accord.cycle import RunInputs, run_cycle
 from accord.errors import AccordError
-from accord.ledger import publish
+from accord.ledger import PUBLISH_HEADS_ENV
 from accord.store import db
 from accord.store.models import Disclosure, Run
 from accord.synth import synthesise
@@ -79,7 +79,7 @@ def test_a_run_reads_from_and_writes_to_s3_and_publishes_its_heads_there(
     _upload(s3, scenario, f"{prefix}/in")
     base = f"s3://{BUCKET}/{prefix}"
     heads = f"{base}/heads"
-    monkeypatch.setenv(publish.ENV, heads)
+    monkeypatch.setenv(PUBLISH_HEADS_ENV, heads)
     key = tmp_path / "ledger.key"
     assert main(["init", "--database", db_url, "--key", str(key)]) == 0
     registers = {n: f"{base}/in/{n}.csv" for n in REGISTERS}

@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from web_support import ROLE_USER, SECRET, WebState, csrf_of, login, submit_events
 
-from accord import identity
 from accord.store import db
 from accord.store.models import (
     Disclosure,
@@ -28,10 +27,11 @@ from accord.store.models import (
     RecipientAction,
     ReviewDecision,
 )
+from accord.vocab import ROLES
 from accord.web import create_app
 from accord.web.auth import SESSION_COOKIE, SessionSigner
 
-ALL = frozenset(identity.ROLES)
+ALL = frozenset(ROLES)
 API: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/whoami"): ALL,
     ("GET", "/api/v1/batches"): frozenset({"recipient"}),
@@ -184,7 +184,7 @@ def test_api_refuses_every_role_it_is_not_for(client: TestClient, web: WebState)
             method, url, json=body, headers={"Authorization": "Bearer acc_not-a-real-token"}
         )
         assert bogus.status_code == 401, (method, path)
-        for role in sorted(set(identity.ROLES) - allowed):
+        for role in sorted(set(ROLES) - allowed):
             before = _state(web.url)
             refused = client.request(method, url, json=body, headers=web.bearer(ROLE_USER[role]))
             assert refused.status_code == 403, (method, path, role, refused.text)
@@ -217,7 +217,7 @@ def test_pages_refuse_every_role_they_are_not_for(web: WebState) -> None:
             method,
             path,
         )
-        for role in sorted(set(identity.ROLES) - allowed):
+        for role in sorted(set(ROLES) - allowed):
             if role not in browsers:
                 browsers[role] = TestClient(app, follow_redirects=False)
                 login(browsers[role], ROLE_USER[role])

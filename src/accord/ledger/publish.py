@@ -52,7 +52,6 @@ from accord.ledger.signing import SignedTreeHead
 from accord.store import db
 from accord.store.models import TreeHead
 
-ENV = PUBLISH_HEADS_ENV
 LATEST = "latest"
 COSIGNATURES = "cosignatures"
 
@@ -344,7 +343,9 @@ class LinesFile(Destination):
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         if not self.path.parent.is_dir():
-            raise AccordError(f"{ENV} {self.path}: folder {self.path.parent} does not exist")
+            raise AccordError(
+                f"{PUBLISH_HEADS_ENV} {self.path}: folder {self.path.parent} does not exist"
+            )
         with _flock(self.path.with_name(self.path.name + ".lock")):
             yield
 
@@ -525,7 +526,7 @@ class S3Folder(Folder):
 
     def __init__(self, location: str) -> None:
         super().__init__(location)
-        self.base = uri.s3_location(location, ENV)
+        self.base = uri.s3_location(location, PUBLISH_HEADS_ENV)
 
     def get(self, name: str) -> bytes | None:
         return uri.read_bytes(str(self.base.child(name)))
@@ -580,7 +581,7 @@ class HttpLines(LinesFile):
 _FILE_SUFFIXES = (".jsonl", ".json")
 
 
-def destination(location: str | Path, what: str = ENV) -> Destination:
+def destination(location: str | Path, what: str = PUBLISH_HEADS_ENV) -> Destination:
     """The destination a location names: ``s3://`` an S3 prefix, ``http(s)://`` a served
     folder (or a ``.jsonl`` file), a local existing file or a path ending ``.jsonl`` or
     ``.json`` a JSON Lines file, any other local path a folder."""
@@ -637,7 +638,9 @@ def schedule(conn: Connection) -> None:
     if target is None:
         return
     if not target.writable:
-        raise AccordError(f"{ENV} {target}: an HTTP URL is read only; publish to a folder or S3")
+        raise AccordError(
+            f"{PUBLISH_HEADS_ENV} {target}: an HTTP URL is read only; publish to a folder or S3"
+        )
     url = conn.engine.url.render_as_string(hide_password=False)
     db.after_commit(conn, "ledger: publish heads", lambda: _publish_quietly(url, target))
 

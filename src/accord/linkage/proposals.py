@@ -42,7 +42,7 @@ from accord.ledger import log as ledger
 from accord.ledger import unit as ledger_unit
 from accord.linkage import labels as lab
 from accord.linkage import store as linkage_store
-from accord.linkage.limits import MIN_LABELS as MIN_LABELS
+from accord.linkage.limits import MIN_LABELS
 from accord.policy import trusted
 from accord.policy.agreement import Agreement
 from accord.policy.registry import agreement_version, store_agreements, stored_agreements

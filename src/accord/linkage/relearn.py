@@ -32,7 +32,7 @@ from accord.errors import AccordError
 from accord.linkage import labels as lab
 from accord.linkage import model as m
 from accord.linkage import proposals
-from accord.linkage.limits import MIN_SAME as MIN_SAME
+from accord.linkage.limits import MIN_SAME
 from accord.linkage.store import admitted_pool, load_model, save_model
 
 LABELS_TABLE = "accord_pairwise_labels"

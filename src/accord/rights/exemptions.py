@@ -38,7 +38,6 @@ from accord.store.models import (
 from accord.vocab import EXEMPTION_ITEM_KINDS
 
 # What can be withheld, and how each is named on the command line (KIND:REF).
-ITEM_KINDS = EXEMPTION_ITEM_KINDS
 _INTEGER_REFS = ("pool_status", "action", "freeze")
 
 
@@ -69,10 +68,10 @@ def parse_item(text: str) -> tuple[str, str]:
     """``KIND:REF`` -> (kind, ref); AccordError naming the kinds when it is not one."""
     kind, sep, ref = text.partition(":")
     kind, ref = kind.strip(), ref.strip()
-    if not sep or not ref or kind not in ITEM_KINDS:
+    if not sep or not ref or kind not in EXEMPTION_ITEM_KINDS:
         raise InvalidInput(
             "item",
-            f"{text!r} is not KIND:REF with KIND one of {', '.join(ITEM_KINDS)} "
+            f"{text!r} is not KIND:REF with KIND one of {', '.join(EXEMPTION_ITEM_KINDS)} "
             "(for example disclosure:D-0123456789abcdef0123)",
         )
     if kind in _INTEGER_REFS and not ref.isdigit():
@@ -136,7 +135,9 @@ def item_belongs(conn: Connection, person_id: str, kind: str, ref: str) -> bool:
             DerivedScore.score_id == ref, DerivedScore.person_id == person_id
         )
     else:
-        raise AccordError(f"{kind!r} is not an item kind: use one of {', '.join(ITEM_KINDS)}")
+        raise AccordError(
+            f"{kind!r} is not an item kind: use one of {', '.join(EXEMPTION_ITEM_KINDS)}"
+        )
     return conn.execute(query.limit(1)).first() is not None
 
 

@@ -30,6 +30,7 @@ from accord import identity
 from accord.identity import Principal
 from accord.store import db
 from accord.store.dialect import dialect_of
+from accord.vocab import ROLES
 from accord.web.auth import SESSION_COOKIE, SessionData, SessionSigner
 
 
@@ -73,7 +74,7 @@ def _roles_text(roles: tuple[str, ...]) -> str:
 
 def _known_roles(roles: tuple[str, ...]) -> None:
     for r in roles:
-        if r not in identity.ROLES:
+        if r not in ROLES:
             raise ValueError(f"unknown role {r}")
 
 

@@ -36,7 +36,7 @@ from accord.policy import pauses
 from accord.policy.policy import load_policy
 from accord.rights import explain
 from accord.store.models import Agreement, ReviewItem
-from accord.vocab import AgreementStatus, Decision, ItemStatus
+from accord.vocab import REVIEW_KINDS, ROLES, AgreementStatus, Decision, ItemStatus
 from accord.web import inbox, oversee, present, readmodels, words
 from accord.web.api.common import status_of
 from accord.web.api.schemas import TEXT_PATTERN
@@ -86,7 +86,7 @@ AdminPage = Annotated[Principal, Depends(page_user("admin"))]
 AdminForm = Annotated[Principal, Depends(page_form_user("admin"))]
 SubjectPage = Annotated[Principal, Depends(page_user("subject"))]
 SubjectForm = Annotated[Principal, Depends(page_form_user("subject"))]
-AnyoneForm = Annotated[Principal, Depends(page_form_user(*identity.ROLES))]
+AnyoneForm = Annotated[Principal, Depends(page_form_user(*ROLES))]
 
 
 # --- rendering -------------------------------------------------------------------------
@@ -289,7 +289,7 @@ def queue_filter(
     q: str | None,
 ) -> readmodels.QueueFilter:
     """The workbench's filter from the query (400 for a value it cannot take)."""
-    if kind and kind not in review.KINDS:
+    if kind and kind not in REVIEW_KINDS:
         raise HTTPException(400, f"unknown review kind {kind!r}")
     if show and show not in SHOW:
         raise HTTPException(400, f"show {show!r}: use mine or all")
@@ -371,13 +371,13 @@ async def review_queue(request: Request, caller: ReviewerSession, ctx: Ctx) -> R
     kind_links = _KIND_LINKS
     if query:
         kind_links = {"": _suffix({k: v for k, v in query.items() if k != "kind"})}
-        for k in review.KINDS:
+        for k in REVIEW_KINDS:
             kind_links[k] = _suffix({**query, "kind": k})
     chips = [("" if not query else kind_links[""], not filters.kind,
               f"All kinds · {sum(page.open_by_kind.values())}")]  # fmt: skip
     chips += [
         (kind_links[k], filters.kind == k, f"{words.kind(k)} · {page.open_by_kind[k]}")
-        for k in review.KINDS
+        for k in REVIEW_KINDS
         if page.open_by_kind.get(k)
     ]
     return render(
@@ -394,7 +394,7 @@ async def review_queue(request: Request, caller: ReviewerSession, ctx: Ctx) -> R
     )
 
 
-_KIND_LINKS = {"": "", **{k: _suffix({"kind": k}) for k in review.KINDS}}
+_KIND_LINKS = {"": "", **{k: _suffix({"kind": k}) for k in REVIEW_KINDS}}
 
 
 @functools.lru_cache(maxsize=256)
@@ -406,7 +406,7 @@ def _filter_form(
     return Markup(
         env.get_template("queue_filters.html").render(
             filters=filters,
-            kinds=review.KINDS,
+            kinds=REVIEW_KINDS,
             agreements=agreements,
             ages=AGES,
             sorts=readmodels.SORTS,

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import Connection
 
-from accord import blind, events, formats, identity, review
+from accord import blind, events, formats, review
 from accord.config import settings
 from accord.errors import AccordError, InputError
 from accord.identity import Principal
 from accord.policy import pauses
 from accord.policy.policy import load_policy
-from accord.vocab import ItemStatus
+from accord.vocab import REVIEW_KINDS, ROLES, ItemStatus
 from accord.web import readmodels
 from accord.web.api.common import domain_errors_answered, errors, http_error, unprocessable
 from accord.web.api.schemas import (
@@ -34,7 +34,7 @@ from accord.web.deps import Ctx, api_user, transaction
 
 router = APIRouter()
 
-Anyone = Annotated[Principal, Depends(api_user(*identity.ROLES))]
+Anyone = Annotated[Principal, Depends(api_user(*ROLES))]
 Caseworker = Annotated[Principal, Depends(api_user("caseworker"))]
 Reviewer = Annotated[Principal, Depends(api_user("reviewer"))]
 Auditor = Annotated[Principal, Depends(api_user("auditor"))]
@@ -87,16 +87,16 @@ def review_items(
     principal: Reviewer,
     ctx: Ctx,
     kind: Annotated[
-        str | None, Query(max_length=64, pattern=ID_PATTERN, description=", ".join(review.KINDS))
+        str | None, Query(max_length=64, pattern=ID_PATTERN, description=", ".join(REVIEW_KINDS))
     ] = None,
     status: Annotated[str, Query(pattern="^(open|approved|rejected|all)$")] = ItemStatus.OPEN,
     after: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=readmodels.MAX_PAGE)] = 50,
 ) -> ReviewPage:
     """The review queue, oldest first."""
-    if kind is not None and kind not in review.KINDS:
+    if kind is not None and kind not in REVIEW_KINDS:
         raise HTTPException(
-            400, f"unknown review kind {kind!r}: use one of {', '.join(review.KINDS)}"
+            400, f"unknown review kind {kind!r}: use one of {', '.join(REVIEW_KINDS)}"
         )
     with transaction(ctx.url) as conn:
         page = readmodels.review_queue(
